@@ -1,0 +1,14 @@
+"""fpguide: the exact output distribution of guided diffusion samplers, from their Fokker–Planck equation."""
+
+__version__ = "0.1.0"
+
+from .engine import EvolveResult, evolve
+from .errors import CoarseGridWarning, WallMassError
+from .grid import Grid
+from .guidance import CFG
+from .processes import OU, VP
+from .solve import solve
+from .targets import GaussianMixture, UniformMixture
+
+__all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "EvolveResult", "GaussianMixture", "Grid", "UniformMixture",
+           "WallMassError", "__version__", "evolve", "solve"]

@@ -1,0 +1,81 @@
+"""Dataset assembly (DESIGN §6): labelled arrays with units, long names and the full configuration as JSON."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+
+# name: (long name, units)
+VARIABLES = {
+    "density": ("density of the sampler at diffusion time t", "1"),
+    "mass": ("total mass on the grid", "1"),
+    "outflow": ("cumulative mass that left through the walls", "1"),
+    "entropy": ("differential entropy", "nats"),
+    "confidence": ("classification confidence E_q[p_t(c|x)]", "1"),
+    "inverse_confidence": ("inverse confidence E_q[1/p_t(c|x)]", "1"),
+    "mean": ("mean", "1"),
+    "variance": ("variance", "1"),
+    "support_mass": ("mass inside the support of the class", "1"),
+    "edge_mass": ("mass within delta of the far edge of the class support", "1"),
+    "outside_mass": ("mass outside every support", "1"),
+    "tail_probability": ("P(x >= threshold), normalised", "1"),
+    "kl_conditional": ("KL(q || p_t(.|c)) at the output time", "nats"),
+    "tv_conditional": ("total variation to p_t(.|c) at the output time", "1"),
+    "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
+    "tv_tilted": ("total variation to the tilted law at the output time", "1"),
+    "position": ("particle position", "1"),
+}
+COORDS = {
+    "t": ("diffusion time (the sampler runs from T down to t_min)", "1"),
+    "x": ("position", "1"),
+    "threshold": ("tail threshold", "1"),
+}
+
+
+def with_se(name: str) -> tuple[str, str]:
+    long_name, units = VARIABLES[name]
+    return f"standard error of the {long_name}", units
+
+
+def attach(ds: xr.Dataset) -> xr.Dataset:
+    """Set long_name/units on every variable and coordinate that fpguide knows."""
+    for name, var in ds.variables.items():
+        base = name[:-3] if name.endswith("_se") else name
+        if base in VARIABLES or base in COORDS:
+            long_name, units = (with_se(base) if name.endswith("_se") else (VARIABLES | COORDS)[base])
+            var.attrs.setdefault("long_name", long_name)
+            var.attrs.setdefault("units", units)
+    return ds
+
+
+def global_attrs(title: str, config: dict, run: dict) -> dict:
+    """title, source, history and the configuration (to re-run) and run record (what happened), as JSON."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "title": title,
+        "source": f"fpguide {__version__}",
+        "history": f"{now}: created by fpguide {__version__}",
+        "Conventions": "CF-1.10",
+        "config": json.dumps(config, sort_keys=True),
+        "run": json.dumps(run, sort_keys=True, default=_json_default),
+    }
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in the configuration")
+
+
+def config_of(ds: xr.Dataset) -> dict:
+    """The configuration a Dataset was made with (the inverse of what :func:`global_attrs` stored)."""
+    return json.loads(ds.attrs["config"])

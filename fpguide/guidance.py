@@ -1,0 +1,96 @@
+"""Guidance: the guided score s_w = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x).
+
+s_w is the gradient of the potential (1 + w) log p_t(x|c) − w log p_t(x). With ``CFG(label=c, w=w)`` both models come
+from one labelled mixture (the conditional is the class c sub-mixture); with ``CFG(w=w, cond=model)`` the target passed
+to the solver is the unconditional model and ``cond`` the conditional one (autoguidance, exact Gaussian cases).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_real
+from .processes import Process
+from .targets import Mixture, mixture_eval, target_from_dict
+
+
+class CFG:
+    """Classifier-free guidance with weight ``w`` (w = 0: plain conditional sampling; γ = 1 + w is diffusers'
+    ``guidance_scale``).
+
+    Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional model).
+    """
+
+    def __init__(self, label=None, w: float = 0.0, cond: Mixture | None = None):
+        self.w = check_real("w", w)
+        if self.w < -1.0:
+            raise ValueError(f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}")
+        if (label is None) == (cond is None):
+            raise ValueError("CFG needs exactly one of label (a class of the target) or cond (a conditional model)")
+        if cond is not None and not isinstance(cond, Mixture):
+            raise TypeError(f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}")
+        self.label = label
+        self.cond = cond
+
+    def bind(self, target: Mixture) -> GuidedModel:
+        """Combine with the target into the component tables the kernels use."""
+        if not isinstance(target, Mixture):
+            raise TypeError(f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}")
+        if self.cond is None:
+            kinds, pa, pb = target.component_table()
+            return GuidedModel(self.w, kinds, pa, pb, target.log_weights(), target.log_weights(self.label),
+                               target, target.condition(self.label), math.log(target.class_weight(self.label)),
+                               self.label)
+        tables = [target.component_table(), self.cond.component_table()]
+        kinds, pa, pb = (np.concatenate(parts) for parts in zip(*tables))
+        n_u = target.n_components
+        logw_u = np.concatenate([target.log_weights(), np.full(self.cond.n_components, -np.inf)])
+        logw_c = np.concatenate([np.full(n_u, -np.inf), self.cond.log_weights()])
+        return GuidedModel(self.w, kinds, pa, pb, logw_u, logw_c, target, self.cond, None, None)
+
+    def to_dict(self) -> dict:
+        return {"type": "CFG", "w": self.w, "label": self.label,
+                "cond": None if self.cond is None else self.cond.to_dict()}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> CFG:
+        cond = spec.get("cond")
+        return cls(label=spec.get("label"), w=spec["w"], cond=None if cond is None else target_from_dict(cond))
+
+    def __repr__(self) -> str:
+        what = f"label={self.label!r}" if self.cond is None else f"cond={self.cond!r}"
+        return f"CFG({what}, w={self.w})"
+
+
+@dataclass(frozen=True)
+class GuidedModel:
+    """A target and its guidance, bound: one component table, two weight vectors, the weight w."""
+
+    w: float
+    kinds: np.ndarray
+    pa: np.ndarray
+    pb: np.ndarray
+    logw_u: np.ndarray
+    logw_c: np.ndarray
+    uncond: Mixture
+    cond: Mixture
+    log_class_weight: float | None  # log π_c when the conditional is a class of the target, else None
+    label: object
+
+    def scores(self, x: np.ndarray, t: float, process: Process):
+        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x (flat float array)."""
+        m, sigma = float(process.m(t)), float(process.sigma(t))
+        out = tuple(np.empty(x.shape) for _ in range(4))
+        mixture_eval(x, m, sigma, self.kinds, self.pa, self.pb, self.logw_u, self.logw_c, *out)
+        return out
+
+    def guided_score(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+        """s_w(x, t) = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x)."""
+        _, s_u, _, s_c = self.scores(x, t, process)
+        return (1.0 + self.w) * s_c - self.w * s_u
+
+    def length_scale(self, t: float, process: Process) -> float:
+        return min(self.uncond.length_scale(t, process), self.cond.length_scale(t, process))

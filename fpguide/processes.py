@@ -1,0 +1,166 @@
+"""Forward (noising) processes dX = f(t) X dt + g(t) dB, with X_t = m(t) X_0 + σ(t) Z.
+
+Each process gives m, σ, f, g², the log signal-to-noise ratio λ(t) = log(m²/σ²) and its inverse (fpguide steps
+uniformly in λ, which refines the steps as σ → 0), and ∫g² over an interval (the variance a diffusion step adds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_choice, check_positive_real
+
+
+class Process:
+    """Base class of the variance-preserving linear processes (m² + σ² = 1).
+
+    Subclasses define the clock u(t) = ½∫₀ᵗβ = −log m(t), its rate u'(t) and its inverse t(u).
+    """
+
+    name = "process"
+
+    # --- the clock, defined by subclasses -------------------------------------------------------------------------
+    def clock(self, t):
+        raise NotImplementedError
+
+    def clock_rate(self, t):
+        raise NotImplementedError
+
+    def clock_inverse(self, u):
+        raise NotImplementedError
+
+    # --- derived quantities ---------------------------------------------------------------------------------------
+    def m(self, t):
+        """Signal scale m(t) = exp(−u(t))."""
+        return np.exp(-self.clock(t))
+
+    def sigma(self, t):
+        """Noise scale σ(t) = sqrt(1 − m²), evaluated as sqrt(−expm1(−2u)) so that it is exact as t → 0."""
+        return np.sqrt(-np.expm1(-2.0 * self.clock(t)))
+
+    def f(self, t):
+        """Drift coefficient f(t) = −β/2 = −u'(t)."""
+        return -self.clock_rate(t)
+
+    def g2(self, t):
+        """Squared diffusion coefficient g²(t) = β(t) = 2u'(t)."""
+        return 2.0 * self.clock_rate(t)
+
+    def g2_integral(self, t0, t1):
+        """∫_{t0}^{t1} g²(t) dt = 2 (u(t1) − u(t0))."""
+        return 2.0 * (self.clock(t1) - self.clock(t0))
+
+    def log_snr(self, t):
+        """λ(t) = log(m²/σ²) = −log(e^{2u} − 1), decreasing in t."""
+        return -np.log(np.expm1(2.0 * self.clock(t)))
+
+    def t_of_log_snr(self, lam):
+        """Inverse of :meth:`log_snr`."""
+        return self.clock_inverse(0.5 * np.log1p(np.exp(-np.asarray(lam, dtype=float))))
+
+    def prior_std(self, T: float) -> float:
+        """Standard deviation of the prior the samplers start from (N(0, 1) for variance-preserving processes)."""
+        return 1.0
+
+    def check_horizon(self, T: float) -> None:
+        """Raise if T is beyond the horizon where the process is defined."""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class OU(Process):
+    """Ornstein–Uhlenbeck process f = −1, g² = 2: m = e^{−t}, σ² = 1 − e^{−2t} (the papers' convention)."""
+
+    name = "OU"
+
+    def clock(self, t):
+        return np.asarray(t, dtype=float)
+
+    def clock_rate(self, t):
+        return np.ones_like(np.asarray(t, dtype=float))
+
+    def clock_inverse(self, u):
+        return np.asarray(u, dtype=float)
+
+
+@dataclass(frozen=True)
+class VP(Process):
+    """Variance-preserving process f = −β/2, g² = β with a linear or cosine β schedule on t ∈ [0, 1].
+
+    linear: β(t) = β_min + t (β_max − β_min);
+    cosine: m(t) = cos(θ(t)) / cos(θ(0)), θ(t) = (t + s)/(1 + s) · π/2 (Nichol & Dhariwal), defined for t < 1.
+    In the clock u = ½∫β the VP process is the OU process.
+    """
+
+    schedule: str = "linear"
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    s: float = 0.008
+
+    name = "VP"
+
+    def __post_init__(self):
+        check_choice("schedule", self.schedule, ("linear", "cosine"))
+        check_positive_real("beta_min", self.beta_min)
+        check_positive_real("beta_max", self.beta_max)
+        check_positive_real("s", self.s)
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"beta_max must be >= beta_min, got beta_max={self.beta_max}, beta_min={self.beta_min}")
+
+    def _theta(self, t):
+        return (np.asarray(t, dtype=float) + self.s) / (1.0 + self.s) * (math.pi / 2)
+
+    def clock(self, t):
+        t = np.asarray(t, dtype=float)
+        if self.schedule == "linear":
+            return 0.5 * (self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t)
+        return -np.log(np.cos(self._theta(t)) / math.cos(self._theta(0.0)))
+
+    def clock_rate(self, t):
+        t = np.asarray(t, dtype=float)
+        if self.schedule == "linear":
+            return 0.5 * (self.beta_min + (self.beta_max - self.beta_min) * t)
+        return np.tan(self._theta(t)) * (math.pi / 2) / (1.0 + self.s)
+
+    def clock_inverse(self, u):
+        u = np.asarray(u, dtype=float)
+        if self.schedule == "linear":
+            a = 0.5 * (self.beta_max - self.beta_min)
+            b = self.beta_min
+            # a t² + b t − 2u = 0, in the cancellation-free form of the positive root
+            return 4.0 * u / (b + np.sqrt(b * b + 8.0 * a * u))
+        theta = np.arccos(np.exp(-u) * math.cos(self._theta(0.0)))
+        return theta * (2.0 / math.pi) * (1.0 + self.s) - self.s
+
+    def check_horizon(self, T: float) -> None:
+        if self.schedule == "cosine" and not T < 1.0:
+            raise ValueError(f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}")
+
+    def to_dict(self) -> dict:
+        return {"name": "VP", "schedule": self.schedule, "beta_min": self.beta_min, "beta_max": self.beta_max,
+                "s": self.s}
+
+
+PROCESSES = {"OU": OU, "VP": VP}
+
+
+def make_process(process) -> Process:
+    """Accept a Process instance, a name ("OU", "VP") or a dict from :meth:`Process.to_dict`."""
+    if process is None:
+        return OU()
+    if isinstance(process, Process):
+        return process
+    if isinstance(process, str):
+        check_choice("process", process, tuple(PROCESSES))
+        return PROCESSES[process]()
+    if isinstance(process, dict):
+        spec = dict(process)
+        name = spec.pop("name", None)
+        check_choice("process", name, tuple(PROCESSES))
+        return PROCESSES[name](**spec)
+    raise TypeError(f"process must be a Process, one of {tuple(PROCESSES)} or a dict, got {type(process).__name__}")

@@ -1,0 +1,145 @@
+"""solve(): target + guidance + process + sampler → drift → engine → observables → Dataset."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from . import observables as obs
+from ._validation import as_finite_array, check_int, check_positive_real, check_real
+from .autogrid import choose_grid
+from .dataset import attach, global_attrs
+from .dynamics import GuidedDynamics, start_law
+from .engine import evolve
+from .errors import CoarseGridWarning, WallMassError
+from .grid import Grid
+from .guidance import CFG
+from .processes import make_process
+
+MIN_CELLS_PER_WIDTH = 3.0  # below this many cells across the density's narrowest feature, warn
+WIDEN_TRIES = 3
+
+
+def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min: float = 1e-3,
+          grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
+          scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float = 0.05,
+          lipschitz: float = 0.25, cells_per_width: float = 8.0, wall_tol: float = 1e-9) -> xr.Dataset:
+    """The density of a guided sampler's output, on a grid, with its observables.
+
+    Parameters
+    ----------
+    target, guidance : the (unconditional) target mixture and a :class:`CFG` guidance.
+    sampler : ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
+    T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
+    grid : a :class:`Grid`; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
+    process : :class:`OU` (default) or :class:`VP`, or their names.
+    start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
+    n_save, t_eval : saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
+    scheme : reconstruction of the advection (``"ppm"``, ``"plm"``, ``"pcm"``).
+    delta : half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : tail thresholds a of P(x ≥ a); default √max(w, 0).
+    log_snr_step, lipschitz : step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz``.
+    cells_per_width : resolution of the automatic grid (cells across the narrowest density feature).
+    wall_tol : the mass allowed to leave through the walls before the run fails.
+
+    Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x``.
+    """
+    T = check_positive_real("T", T)
+    t_min = check_positive_real("t_min", t_min)
+    if not t_min < T:
+        raise ValueError(f"t_min must be < T, got t_min={t_min}, T={T}")
+    process = make_process(process)
+    process.check_horizon(T)
+    if not isinstance(guidance, CFG):
+        raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
+    model = guidance.bind(target)
+    dyn = GuidedDynamics(model, process, sampler, T)
+    log_start, quantile = start_law(model, process, T, start)
+    delta = check_positive_real("delta", delta)
+    thresholds = as_finite_array("thresholds", [math.sqrt(max(model.w, 0.0))] if thresholds is None else thresholds,
+                                 ndim=1)
+    t_save = _save_times(dyn, t_min, n_save, t_eval)
+    for name, value in (("log_snr_step", log_snr_step), ("lipschitz", lipschitz),
+                        ("cells_per_width", cells_per_width), ("wall_tol", wall_tol)):
+        check_positive_real(name, value)
+    if grid is not None and not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a fpguide.Grid or None, got {type(grid).__name__}")
+
+    run = {"grid_choice": None}
+    for attempt in range(WIDEN_TRIES + 1):
+        if grid is None or run["grid_choice"] is not None:
+            use, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
+                                                  widen=1.5**attempt)
+        else:
+            use = grid
+        try:
+            result = evolve(use.cell_averages(log_start), dyn.drift, grid=use, t_span=(0.0, T - t_min),
+                            diffusion=dyn.diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
+                            scheme=scheme, lipschitz=lipschitz, wall_tol=wall_tol)
+            break
+        except WallMassError as err:
+            if run["grid_choice"] is None or attempt == WIDEN_TRIES:
+                raise
+            run.setdefault("widened_after", []).append(str(err))
+    grid = use
+    _warn_if_coarse(grid, result.q, t_save, model.length_scale(t_min, process))
+
+    config = {"target": model.uncond.to_dict(), "guidance": guidance.to_dict(), "sampler": sampler, "T": T,
+              "t_min": t_min, "process": process.to_dict(), "start": start, "grid": grid.to_dict(),
+              "t_eval": t_save.tolist(), "scheme": scheme, "delta": delta, "thresholds": thresholds.tolist(),
+              "log_snr_step": log_snr_step, "lipschitz": lipschitz, "wall_tol": wall_tol}
+    run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
+               max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
+               initial_mass=float(result.mass[0]))
+    return _dataset(result, t_save, dyn, t_min, delta, thresholds, config, run)
+
+
+def _save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:
+    """Saved diffusion times, descending from T to t_min."""
+    if t_eval is None:
+        n_save = check_int("n_save", n_save, 2)
+        lam = np.linspace(float(dyn.process.log_snr(dyn.T)), float(dyn.process.log_snr(t_min)), n_save)
+        t = dyn.process.t_of_log_snr(lam)
+        t[0], t[-1] = dyn.T, t_min
+        return np.minimum.accumulate(t)
+    t = np.unique(as_finite_array("t_eval", t_eval, ndim=1))[::-1]
+    if t.size == 0 or t[0] > dyn.T or t[-1] < t_min:
+        raise ValueError(f"t_eval must lie within [t_min, T] = [{t_min}, {dyn.T}], got {t_eval!r}")
+    return np.unique(np.concatenate([[dyn.T, t_min], t]))[::-1]
+
+
+def _warn_if_coarse(grid: Grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
+    """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the narrowest feature."""
+    widths = 1.0 / (math.sqrt(2 * math.pi) * np.max(q, axis=1))
+    k = int(np.argmin(widths))
+    width = min(float(widths[k]), target_width)
+    if width / grid.dx < MIN_CELLS_PER_WIDTH:
+        needed = int(math.ceil(grid.n * 8.0 * grid.dx / width))
+        warnings.warn(f"grid too coarse: dx={grid.dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
+                      f"(t={t[k]:.4g}); use at least n={needed} cells on [{grid.lower}, {grid.upper}]",
+                      CoarseGridWarning, stacklevel=3)
+
+
+def _dataset(result, t_save, dyn, t_min, delta, thresholds, config, run) -> xr.Dataset:
+    grid, model, q = result.grid, dyn.model, result.q
+    series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=delta,
+                             thresholds=thresholds)
+    tail = series.pop("tail_probability")
+    data = {name: ("t", values) for name, values in series.items()}
+    data["density"] = (("t", "x"), q)
+    data["tail_probability"] = (("t", "threshold"), tail)
+    data["outflow"] = ("t", result.outflow_lower + result.outflow_upper)
+    refs = obs.reference_densities(grid, model, t_min, dyn.process)
+    data["kl_conditional"], data["tv_conditional"] = obs.divergences(q[-1], refs["conditional"], grid.dx)
+    data["kl_tilted"], data["tv_tilted"] = obs.divergences(q[-1], refs["tilted"], grid.dx)
+    run["mass_error"] = float(np.max(np.abs(series["mass"] + data["outflow"][1] - series["mass"][0])))
+    ds = xr.Dataset(
+        data,
+        coords={"t": t_save, "x": ("x", grid.centres, {"bounds": "x_bounds"}),
+                "x_bounds": (("x", "nv"), grid.bounds), "threshold": thresholds},
+        attrs=global_attrs(f"fpguide {dyn.sampler} solution, CFG w={model.w}", config, run),
+    )
+    return attach(ds)
