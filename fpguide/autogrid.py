@@ -49,7 +49,7 @@ def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
     return {"lower": lo, "upper": hi, "width": width}
 
 
-def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 8.0,
+def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 4.0,
                 min_cells: int = 256, max_cells: int = 1 << 16, widen: float = 1.0) -> tuple[Grid, dict]:
     """A grid for this run, and a record of how it was chosen (stored in the Dataset)."""
     seen = pilot(dyn, t_min, quantile)

@@ -17,6 +17,9 @@ from .guidance import GuidedModel
 from .processes import Process
 
 
+_GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
+
+
 class Reconstruction:
     """The positive sub-cell reconstruction of one density, for masses of arbitrary intervals."""
 
@@ -33,10 +36,21 @@ class Reconstruction:
         return mass_between(self.q, self.d_left, self.d_right, g.dx, xa, xb) if xb > xa else 0.0
 
 
-def entropy(q: np.ndarray, dx: float) -> np.ndarray:
-    """−∫ q log q along the last axis."""
-    positive = np.where(q > 0, q, 1.0)
-    return -np.sum(q * np.log(positive), axis=-1) * dx
+    def values(self, s: np.ndarray) -> np.ndarray:
+        """The reconstructed density at fractions s ∈ [0, 1] of every cell: array (n, len(s)), non-negative."""
+        s = np.asarray(s)[None, :]
+        q, dl, dr = self.q[:, None], self.d_left[:, None], self.d_right[:, None]
+        return np.maximum(6.0 * q * s * (1 - s) + dl * (1 - s) * (1 - 3 * s) + dr * s * (3 * s - 2), 0.0)
+
+    def entropy(self) -> float:
+        """−∫ q log q of the reconstruction (3-point Gauss–Legendre per cell, 0 log 0 = 0).
+
+        The entropy of the cell averages themselves, −Σ q̄ log q̄ dx, is biased by about +dx²/24 · (Fisher
+        information); integrating the sub-cell reconstruction removes that leading error.
+        """
+        values = self.values(0.5 * (1.0 + _GL3_NODES))
+        logs = np.log(np.where(values > 0, values, 1.0))
+        return float(-np.sum((values * logs) @ (0.5 * _GL3_WEIGHTS)) * self.grid.dx)
 
 
 def moments(q: np.ndarray, x: np.ndarray, dx: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,10 +75,10 @@ def far_edge(model: GuidedModel) -> float | None:
     return hi if 0.5 * (lo + hi) >= rest_centre else lo
 
 
-def class_posterior(model: GuidedModel, x: np.ndarray, t: float, process: Process) -> np.ndarray:
-    """p_t(c|x) = π_c p_t(x|c)/p_t(x)."""
+def log_class_posterior(model: GuidedModel, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+    """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x)."""
     logp_u, _, logp_c, _ = model.scores(x, t, process)
-    return np.exp(model.log_class_weight + logp_c - logp_u)
+    return model.log_class_weight + logp_c - logp_u
 
 
 def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, process: Process, *,
@@ -72,13 +86,15 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
     """Observables at every saved time; q has shape (n_t, n) and t holds the diffusion times."""
     x, dx = grid.centres, grid.dx
     mean, var = moments(q, x, dx)
-    out = {"mass": q.sum(axis=1) * dx, "entropy": entropy(q, dx), "mean": mean, "variance": var}
-    if model.log_class_weight is not None:
-        posterior = np.array([class_posterior(model, x, float(tk), process) for tk in t])
-        out["confidence"] = np.sum(q * posterior, axis=1) * dx / out["mass"]
-        with np.errstate(divide="ignore", over="ignore"):
-            out["inverse_confidence"] = np.sum(q / posterior, axis=1) * dx / out["mass"]
     recs = [Reconstruction(grid, row, scheme) for row in q]
+    out = {"mass": q.sum(axis=1) * dx, "entropy": np.array([rec.entropy() for rec in recs]), "mean": mean,
+           "variance": var}
+    if model.log_class_weight is not None:
+        log_post = np.array([log_class_posterior(model, x, float(tk), process) for tk in t])
+        out["confidence"] = np.sum(q * np.exp(log_post), axis=1) * dx / out["mass"]
+        with np.errstate(over="ignore", invalid="ignore"):  # E[1/p(c|x)] is +inf where 1/p overflows: reported, not hidden
+            inverse = np.where(q > 0, q * np.exp(-log_post), 0.0)
+        out["inverse_confidence"] = np.sum(inverse, axis=1) * dx / out["mass"]
     out["tail_probability"] = np.array([[rec.mass(a, math.inf) for a in thresholds] for rec in recs]) \
         / out["mass"][:, None]
     class_support = model.cond.supports()

@@ -19,14 +19,14 @@ from .grid import Grid
 from .guidance import CFG
 from .processes import make_process
 
-MIN_CELLS_PER_WIDTH = 3.0  # below this many cells across the density's narrowest feature, warn
+MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 WIDEN_TRIES = 3
 
 
 def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min: float = 1e-3,
           grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
           scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float = 0.05,
-          lipschitz: float = 0.25, cells_per_width: float = 8.0, wall_tol: float = 1e-9) -> xr.Dataset:
+          lipschitz: float = 0.25, cells_per_width: float = 4.0, wall_tol: float = 1e-9) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
     Parameters
@@ -117,7 +117,7 @@ def _warn_if_coarse(grid: Grid, q: np.ndarray, t: np.ndarray, target_width: floa
     k = int(np.argmin(widths))
     width = min(float(widths[k]), target_width)
     if width / grid.dx < MIN_CELLS_PER_WIDTH:
-        needed = int(math.ceil(grid.n * 8.0 * grid.dx / width))
+        needed = int(math.ceil(grid.n * 4.0 * grid.dx / width))
         warnings.warn(f"grid too coarse: dx={grid.dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
                       f"(t={t[k]:.4g}); use at least n={needed} cells on [{grid.lower}, {grid.upper}]",
                       CoarseGridWarning, stacklevel=3)
