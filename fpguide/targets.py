@@ -51,22 +51,27 @@ def _log_mix(logc, scores, logw):
     return top + math.log(total), weighted / total
 
 
-@nb.njit(cache=True)
+_CHUNK = 512
+
+
+@nb.njit(cache=True, parallel=True)
 def mixture_eval(x, m, sigma, kinds, pa, pb, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
     """Fill log p_t(x), ∇log p_t(x) for two mixtures over one component table (weights logw_u and logw_c).
 
     Components are evaluated once per point and shared by both mixtures: this is what makes guidance cheap
     (the unconditional and the conditional model of CFG are the same components with two weight vectors).
+    Points are processed in parallel chunks.
     """
     n_comp = kinds.size
-    logc = np.empty(n_comp)
-    scores = np.empty(n_comp)
-    for i in range(x.size):
-        for k in range(n_comp):
-            if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
-                logc[k], scores[k] = component_log_and_score(kinds[k], pa[k], pb[k], x[i], m, sigma)
-        logp_u[i], s_u[i] = _log_mix(logc, scores, logw_u)
-        logp_c[i], s_c[i] = _log_mix(logc, scores, logw_c)
+    for chunk in nb.prange((x.size + _CHUNK - 1) // _CHUNK):
+        logc = np.empty(n_comp)
+        scores = np.empty(n_comp)
+        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, x.size)):
+            for k in range(n_comp):
+                if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
+                    logc[k], scores[k] = component_log_and_score(kinds[k], pa[k], pb[k], x[i], m, sigma)
+            logp_u[i], s_u[i] = _log_mix(logc, scores, logw_u)
+            logp_c[i], s_c[i] = _log_mix(logc, scores, logw_c)
 
 
 class Mixture:

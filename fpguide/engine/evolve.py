@@ -110,9 +110,12 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
     def velocity(x, t):
         out.n_drift_evals += 1
         v = np.asarray(drift(x, t), dtype=float)
-        if v.shape != x.shape or not np.all(np.isfinite(v)):
-            bad = "non-finite" if v.shape == x.shape else f"shape {v.shape}"
-            raise FloatingPointError(f"drift(x, t) returned {bad} values at t={t} (expected {x.shape} finite)")
+        if v.shape != x.shape:
+            raise ValueError(f"drift(x, t) must return an array shaped like x {x.shape}, got shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            where = x[~np.isfinite(v)]
+            raise FloatingPointError(f"drift(x, t) returned non-finite values at t={t}, x in "
+                                     f"[{where.min():.6g}, {where.max():.6g}]")
         return v
 
     def diffuse(amount):

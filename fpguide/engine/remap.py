@@ -113,3 +113,20 @@ def remap(q, dl, dr, dx, xi, out):
     lower = mass_between(q, dl, dr, dx, 0.0, clamped[0])
     upper = mass_between(q, dl, dr, dx, clamped[n], float(n))
     return lower, upper
+
+
+@nb.njit(cache=True)
+def cdf_values(q, dl, dr, dx, xi):
+    """Cumulative mass of the reconstruction at sorted index coordinates ``xi`` (clamped to [0, n])."""
+    n = q.size
+    out = np.empty(xi.size)
+    total = 0.0  # mass of the cells left of cell k
+    k = 0
+    for j in range(xi.size):
+        x = min(max(xi[j], 0.0), float(n))
+        cell, s = _split(x, n)
+        while k < cell:
+            total += q[k] * dx
+            k += 1
+        out[j] = total + _below(q, dl, dr, cell, s) * dx
+    return out
