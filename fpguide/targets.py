@@ -51,27 +51,23 @@ def _log_mix(logc, scores, logw):
     return top + math.log(total), weighted / total
 
 
-_CHUNK = 512
-
-
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def mixture_eval(x, m, sigma, kinds, pa, pb, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
     """Fill log p_t(x), ∇log p_t(x) for two mixtures over one component table (weights logw_u and logw_c).
 
     Components are evaluated once per point and shared by both mixtures: this is what makes guidance cheap
     (the unconditional and the conditional model of CFG are the same components with two weight vectors).
-    Points are processed in parallel chunks.
+    Serial on purpose: on two noisy cores numba's thread pool made small calls up to 100x slower.
     """
     n_comp = kinds.size
-    for chunk in nb.prange((x.size + _CHUNK - 1) // _CHUNK):
-        logc = np.empty(n_comp)
-        scores = np.empty(n_comp)
-        for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, x.size)):
-            for k in range(n_comp):
-                if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
-                    logc[k], scores[k] = component_log_and_score(kinds[k], pa[k], pb[k], x[i], m, sigma)
-            logp_u[i], s_u[i] = _log_mix(logc, scores, logw_u)
-            logp_c[i], s_c[i] = _log_mix(logc, scores, logw_c)
+    logc = np.empty(n_comp)
+    scores = np.empty(n_comp)
+    for i in range(x.size):
+        for k in range(n_comp):
+            if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
+                logc[k], scores[k] = component_log_and_score(kinds[k], pa[k], pb[k], x[i], m, sigma)
+        logp_u[i], s_u[i] = _log_mix(logc, scores, logw_u)
+        logp_c[i], s_c[i] = _log_mix(logc, scores, logw_c)
 
 
 class Mixture:
@@ -149,8 +145,8 @@ class Mixture:
         kinds, pa, pb = self.component_table()
         logw = self.log_weights(label)
         flat = x.ravel()
-        logp, score, _, _ = (np.empty_like(flat) for _ in range(4))
-        mixture_eval(flat, m, sigma, kinds, pa, pb, logw, logw, logp, score, _, _)
+        logp, score, logp_again, score_again = (np.empty_like(flat) for _ in range(4))
+        mixture_eval(flat, m, sigma, kinds, pa, pb, logw, logw, logp, score, logp_again, score_again)
         return logp.reshape(x.shape), score.reshape(x.shape)
 
     def log_density(self, x, t: float, process: Process | None = None, label=None) -> np.ndarray:
@@ -169,10 +165,14 @@ class Mixture:
     # --- derived models ---------------------------------------------------------------------------------------
     def condition(self, label) -> Mixture:
         """The class-conditional mixture p_0(·|c), weights renormalised."""
-        mask = self._class_mask(label)
-        return self._subset(mask)
+        return self.subset(self._class_mask(label))
 
-    def _subset(self, mask: np.ndarray) -> Mixture:
+    def subset(self, mask: np.ndarray) -> Mixture:
+        """The mixture of the components where ``mask`` is true, weights renormalised."""
+        labels = None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
+        return self._with_components(mask, labels)
+
+    def _with_components(self, mask: np.ndarray, labels) -> Mixture:
         raise NotImplementedError
 
     def sample(self, n: int, rng: np.random.Generator, label=None) -> np.ndarray:
@@ -233,8 +233,7 @@ class GaussianMixture(Mixture):
     def component_table(self):
         return np.full(self.n_components, GAUSSIAN, dtype=np.int64), self.means, self.variances
 
-    def _subset(self, mask):
-        labels = None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
+    def _with_components(self, mask, labels):
         return GaussianMixture(self.means[mask], self.variances[mask], self.weights[mask], labels)
 
     def _draw(self, comp, rng):
@@ -274,8 +273,7 @@ class UniformMixture(Mixture):
     def component_table(self):
         return np.full(self.n_components, UNIFORM, dtype=np.int64), self.lows, self.highs
 
-    def _subset(self, mask):
-        labels = None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
+    def _with_components(self, mask, labels):
         return UniformMixture(self.lows[mask], self.highs[mask], self.weights[mask], labels)
 
     def _draw(self, comp, rng):

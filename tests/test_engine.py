@@ -1,0 +1,97 @@
+"""The generic engine (evolve): exactness checks, measured convergence orders, mass and positivity."""
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+from scipy.stats import norm
+
+import fpguide as fg
+from fpguide.engine.heat import heat_kernel, heat_step
+from fpguide.exact import characteristic_masses
+
+def smooth_drift(x, t):
+    return 0.8 * np.sin(x) - 0.3 * x
+
+
+def _continuity_error(n, scheme):
+    drift = smooth_drift
+    g = fg.Grid(-8, 8, n)
+    res = fg.evolve(g.cell_averages(norm.logpdf), drift, grid=g, t_span=(0, 1.0), max_step=0.05, scheme=scheme)
+    exact = characteristic_masses(drift, ndtr, g.faces, (0, 1.0))
+    return np.abs(res.q[-1] * g.dx - exact).sum()
+
+
+@pytest.mark.parametrize("scheme, order", [("ppm", 3.0), ("plm", 2.0), ("pcm", 0.9)])
+def test_space_convergence_order_against_characteristics(scheme, order):
+    errors = np.array([_continuity_error(n, scheme) for n in (100, 200, 400, 800)])
+    observed = np.log2(errors[:-1] / errors[1:])
+    assert np.all(observed[1:] >= order), observed
+
+
+def test_time_convergence_order_of_the_splitting():
+    """Fokker–Planck with a nonlinear drift on a fine grid: the Strang-split step is second order in dt."""
+    g = fg.Grid(-8, 8, 2000)
+    q0 = g.cell_averages(lambda x: norm.logpdf(x, 2, 0.5))
+    drift = lambda x, t: -x - 0.3 * np.sin(x)  # noqa: E731
+    ref = fg.evolve(q0, drift, grid=g, t_span=(0, 1), diffusion=1.0, max_step=1 / 640).q[-1]
+    errors = np.array([np.abs(fg.evolve(q0, drift, grid=g, t_span=(0, 1), diffusion=1.0, max_step=1 / s).q[-1]
+                              - ref).sum() * g.dx for s in (10, 20, 40)])
+    observed = np.log2(errors[:-1] / errors[1:])
+    assert np.all(observed >= 1.9), observed
+
+
+def test_ou_anchor_against_closed_form():
+    """DESIGN §4 anchor: ∂_t q = ∂_x(x q) + ∂_xx q from N(2, 1/4) to t = 1 on [−8, 8], N = 1000."""
+    g = fg.Grid(-8.0, 8.0, 1000)
+    res = fg.evolve(g.cell_averages(lambda x: norm.logpdf(x, 2, 0.5)), lambda x, t: -x, grid=g, t_span=(0, 1),
+                    diffusion=1.0, max_step=1 / 80)
+    mean, var = 2 * np.exp(-1), 0.25 * np.exp(-2) + 1 - np.exp(-2)
+    exact = g.cell_averages(lambda x: norm.logpdf(x, mean, np.sqrt(var)))
+    assert np.abs(res.q[-1] - exact).sum() * g.dx < 2.6e-5  # py-pde's scipy solver reached 2.6e-5 here
+
+
+@pytest.mark.parametrize("r", [1e-4, 0.3, 1.9, 2.1, 40.0, 900.0])
+def test_heat_kernel_has_unit_mass_and_exact_variance(r):
+    k = heat_kernel(r)
+    lags = np.arange(k.size)
+    assert k[0] + 2 * k[1:].sum() == pytest.approx(1.0, abs=1e-14)
+    assert 2 * np.sum(k[1:] * lags[1:] ** 2) == pytest.approx(2 * r, rel=1e-12)
+    assert np.all(k >= 0)
+
+
+def test_heat_step_counts_what_leaves():
+    q = np.zeros(50)
+    q[[0, 25, 49]] = [1.0, 2.0, 3.0]
+    out = np.empty(50)
+    lower, upper = heat_step(q, heat_kernel(5.0), out)
+    assert out.sum() + lower + upper == pytest.approx(q.sum(), rel=1e-14)
+    assert lower > 0.4 and upper > 1.2 and np.all(out >= 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("diffusion", [0.0, 0.7])
+def test_mass_balance_and_positivity_under_hostile_drift(seed, diffusion):
+    """Random steep, rough drifts and a rough start: mass on the grid plus outflow equals the start to 1e-12."""
+    rng = np.random.default_rng(seed)
+    g = fg.Grid(-5.0, 5.0, 300)
+    q0 = rng.random(300) * (np.abs(g.centres) < 3)
+    amps, freqs = rng.normal(0, 20, 4), rng.uniform(0.5, 6, 4)
+
+    def drift(x, t):
+        return sum(a * np.sin(f * x + t) for a, f in zip(amps, freqs)) - 3 * x
+
+    res = fg.evolve(q0, drift, grid=g, t_span=(0, 0.5), diffusion=diffusion, t_eval=np.linspace(0, 0.5, 6),
+                    wall_tol=1.0)
+    balance = res.mass + res.outflow_lower + res.outflow_upper
+    assert np.max(np.abs(balance - balance[0])) < 1e-12
+    assert np.all(res.q >= 0)
+
+
+def test_outflow_is_counted_and_wall_error_raised():
+    g = fg.Grid(-2.0, 2.0, 200)
+    q0 = g.cell_averages(lambda x: norm.logpdf(x, 0, 0.3))
+    res = fg.evolve(q0, lambda x, t: np.full_like(x, 3.0), grid=g, t_span=(0, 1), wall_tol=1.0)
+    assert res.outflow_upper[-1] > 0.99 and res.mass[-1] < 0.01
+    assert res.mass[-1] + res.outflow_upper[-1] + res.outflow_lower[-1] == pytest.approx(res.mass[0], abs=1e-13)
+    with pytest.raises(fg.WallMassError, match="widen the grid on the upper side"):
+        fg.evolve(q0, lambda x, t: np.full_like(x, 3.0), grid=g, t_span=(0, 1))
