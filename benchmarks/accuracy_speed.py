@@ -90,15 +90,18 @@ def last(ds, name: str) -> float:
     return float(ds[name].values[-1])
 
 
-def median_time(fn, repeats: int, warmup: bool = True) -> float:
+def timings(fn, repeats: int, warmup: bool = True) -> tuple[float, float, float]:
+    """(median wall, min wall, median process CPU) seconds of ``repeats`` calls of fn, after one warm-up call.
+    The CPU time is less sensitive to other processes competing for the cores."""
     if warmup:
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
 
 
 class Table:
@@ -198,7 +201,7 @@ def section_uniform(ws) -> dict:
             ds, ref = solve(UNIFORM, w, sampler), solve(UNIFORM, w, sampler, **refinement)
             p, p_ref = last(ds, "support_mass"), last(ref, "support_mass")
             results[sampler, w] = (p, p_ref)
-            table.add(f"{sampler.upper()} w={w:g} |P - P_refined| (P_ref={p_ref:.5f})", abs(p - p_ref),
+            table.add(f"{sampler.upper()} w={w:g} |P - P_refined| (P_ref={p_ref:.5g})", abs(p - p_ref),
                       TARGET_ACCURACY)
             if sampler == "ode":
                 dyn = GuidedDynamics(fg.CFG(label=LABEL, w=w).bind(UNIFORM), fg.OU(), "ode", T)
@@ -209,16 +212,17 @@ def section_uniform(ws) -> dict:
 
 def section_speed(ws, repeats: int) -> dict:
     """Median default-solve times; returns {(target name, sampler, w): seconds}."""
-    table = Table(f"3. Speed: one full default solve, median of {repeats} runs after a warm-up (seconds)")
+    table = Table(f"3. Speed: one full default solve, median wall time of {repeats} runs after a warm-up "
+                  "[min wall, median CPU] (seconds)")
     table.header()
     times = {}
     for name, target, targeted in (("gaussian", GAUSSIAN, True), ("uniform", UNIFORM, False)):
         for w in ws:
             for sampler in ("ode", "sde"):
-                seconds = median_time(lambda: solve(target, w, sampler), repeats)
+                seconds, fastest, cpu = timings(lambda: solve(target, w, sampler), repeats)
                 times[name, sampler, w] = seconds
-                table.add(f"{name} {sampler.upper()} w={w:g}", seconds, TARGET_TIME[sampler] if targeted else None,
-                          fmt=".3f", unit=" s")
+                table.add(f"{name} {sampler.upper()} w={w:g} [{fastest:.3f}, {cpu:.3f}]", seconds,
+                          TARGET_TIME[sampler] if targeted else None, fmt=".3f", unit=" s")
     return times
 
 
@@ -236,7 +240,7 @@ def section_particles(uniform: dict, times: dict, w: float = 3.0) -> None:
             runs.append(sample(UNIFORM, fg.CFG(label=LABEL, w=w), sampler=sampler, n=N_PARTICLES, seed=0,
                                T=T, t_min=T_MIN))
 
-        per_particle = median_time(run, 3, warmup=False) / N_PARTICLES
+        per_particle = timings(run, 3, warmup=False)[0] / N_PARTICLES
         t_grid = times["uniform", sampler, w]
         t_particles = n_star * per_particle
         particles = runs[-1]

@@ -21,6 +21,7 @@ from ..errors import WallMassError
 from ..grid import Grid
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap, scheme_code
+from .steps import assemble_departures, flow_rates, flush_below, significant_range
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
 SIGNIFICANT = 1e-13  # relative density below which cells do not steer the step size (their mass is < 1e-10)
@@ -112,11 +113,7 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
         v = np.asarray(drift(x, t), dtype=float)
         if v.shape != x.shape:
             raise ValueError(f"drift(x, t) must return an array shaped like x {x.shape}, got shape {v.shape}")
-        if not np.all(np.isfinite(v)):
-            where = x[~np.isfinite(v)]
-            raise FloatingPointError(f"drift(x, t) returned non-finite values at t={t}, x in "
-                                     f"[{where.min():.6g}, {where.max():.6g}]")
-        return v
+        return v  # non-finite values propagate into the departure points, checked once per step
 
     def diffuse(amount):
         nonlocal q, q_new
@@ -157,7 +154,13 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
     # Strang splitting A(dt/2) H(dt) A(dt/2); the second half advection of a step and the first half of the next are
     # one remap (the flow composes), so each step costs one trace, one remap and one heat step.
     t, advected = t0, t0
-    lip, speed = _rates(velocity(faces, t), dx)
+    def rates(v_faces, t):
+        lip, speed = flow_rates(v_faces, dx)
+        if not math.isfinite(lip + speed):
+            raise FloatingPointError(f"drift(x, t) returned non-finite values at t={t:.6g}")
+        return lip, speed
+
+    lip, speed = rates(velocity(faces, t), t)
     for t_next in breaks:
         while t < t_next:
             remaining = t_next - t
@@ -174,10 +177,8 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
             out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
             out.n_steps += 1
             t = t_end
-            lip, speed = _rates(v_end, dx)
-            small = q < FLUSH
-            out.flushed_mass += float(q[small].sum()) * dx
-            q[small] = 0.0
+            lip, speed = rates(v_end, t)
+            out.flushed_mass += flush_below(q, FLUSH) * dx
         if k_save < saves.size and t == saves[k_save]:
             if advected < t:
                 advect(advected, t)
@@ -197,25 +198,24 @@ def _departures(velocity, q, faces, t_end, dt, speed, grid):
     negligible, are carried along approximately, with mass still conserved exactly and positive.
     """
     n = q.size
-    occupied = np.flatnonzero(q > SIGNIFICANT * q.max()) if q.size else q
-    if occupied.size == 0:
+    first, last = significant_range(q, SIGNIFICANT)
+    if first < 0:
         return np.arange(n + 1, dtype=float), velocity(faces, t_end)
-    first, last = int(occupied[0]), int(occupied[-1]) + 1  # faces enclosing the mass
     reach = int(math.ceil(1.5 * speed * dt / grid.dx)) + 2
     while True:
         lo, hi = max(first - reach, 0), min(last + reach, n)
         x, v_end = _rk4_back(velocity, faces[lo:hi + 1], t_end, dt)
         xi = (x - grid.lower) / grid.dx
+        if not np.isfinite(xi.sum()):  # a non-finite drift at any RK stage reaches the departure points
+            where = faces[lo:hi + 1][~np.isfinite(xi)]
+            raise FloatingPointError(f"drift(x, t) returned non-finite values between t={t_end - dt:.6g} and "
+                                     f"t={t_end:.6g}, tracing the faces x in [{where.min():.6g}, {where.max():.6g}]")
         if (lo == 0 or xi[0] <= first) and (hi == n or xi[-1] >= last):
             break
         reach *= 2
-    crossed = np.flatnonzero(np.diff(xi) < 0)
-    if crossed.size and np.any((xi[crossed] > first) & (xi[crossed + 1] < last)):
-        return None, None
     full = np.empty(n + 1)
-    full[lo:hi + 1] = np.maximum.accumulate(xi)  # crossings only where the mass is negligible
-    full[:lo] = np.minimum(np.arange(lo) + (full[lo] - lo), full[lo])
-    full[hi + 1:] = np.maximum(np.arange(hi + 1, n + 1) + (full[hi] - hi), full[hi])
+    if not assemble_departures(xi, lo, n, first, last, full):
+        return None, None
     return full, v_end
 
 
@@ -226,11 +226,6 @@ def _rk4_back(velocity, x0, t_end, dt):
     k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)
     k4 = velocity(x0 - dt * k3, t_end - dt)
     return x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4), k1
-
-
-def _rates(v_faces, dx):
-    """Lipschitz constant max |∂_x v| and speed max |v| of the flow on the traced faces."""
-    return float(np.max(np.abs(np.diff(v_faces)))) / dx if v_faces.size > 1 else 0.0, float(np.max(np.abs(v_faces)))
 
 
 def _time_points(name, values, t0, t1, default):
