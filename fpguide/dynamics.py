@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from ._validation import check_choice
-from .guidance import GuidedModel
-from .processes import Process
+from ._validation import as_finite_array, check_choice, check_int, check_positive_real
+from .guidance import CFG, GuidedModel
+from .processes import Process, make_process
 
 SAMPLERS = ("ode", "sde")
 STARTS = ("prior", "exact")
@@ -83,3 +83,56 @@ def start_law(model: GuidedModel, process: Process, T: float, start: str):
         return np.interp(u, cdf / cdf[-1], xs)
 
     return log_density, quantile
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The validated inputs shared by :func:`~fpguide.solve` and :func:`~fpguide.sample`."""
+
+    dyn: GuidedDynamics
+    guidance: CFG
+    t_min: float
+    start: str
+    t_save: np.ndarray  # saved diffusion times, descending from T to t_min
+    delta: float
+    thresholds: np.ndarray
+
+    def config(self) -> dict:
+        """The part of the configuration both solvers record (and ``cross_check`` compares)."""
+        dyn = self.dyn
+        return {"target": dyn.model.uncond.to_dict(), "guidance": self.guidance.to_dict(), "sampler": dyn.sampler,
+                "T": dyn.T, "t_min": self.t_min, "process": dyn.process.to_dict(), "start": self.start,
+                "t_eval": self.t_save.tolist(), "delta": self.delta, "thresholds": self.thresholds.tolist()}
+
+
+def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds) -> Prepared:
+    """Check every argument of a guided run and bind the target, guidance and process into its dynamics."""
+    T = check_positive_real("T", T)
+    t_min = check_positive_real("t_min", t_min)
+    if not t_min < T:
+        raise ValueError(f"t_min must be < T, got t_min={t_min}, T={T}")
+    process = make_process(process)
+    process.check_horizon(T)
+    if not isinstance(guidance, CFG):
+        raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
+    dyn = GuidedDynamics(guidance.bind(target), process, sampler, T)
+    check_choice("start", start, STARTS)
+    delta = check_positive_real("delta", delta)
+    default = [math.sqrt(max(dyn.model.w, 0.0))]
+    thresholds = as_finite_array("thresholds", default if thresholds is None else thresholds, ndim=1)
+    return Prepared(dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds)
+
+
+def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:
+    """Saved diffusion times, descending from T to t_min: ``t_eval`` (T and t_min added) or ``n_save`` times
+    uniform in log-SNR."""
+    if t_eval is None:
+        n_save = check_int("n_save", n_save, 2)
+        lam = np.linspace(float(dyn.process.log_snr(dyn.T)), float(dyn.process.log_snr(t_min)), n_save)
+        t = dyn.process.t_of_log_snr(lam)
+        t[0], t[-1] = dyn.T, t_min
+        return np.minimum.accumulate(t)
+    t = np.unique(as_finite_array("t_eval", t_eval, ndim=1))[::-1]
+    if t.size == 0 or t[0] > dyn.T or t[-1] < t_min:
+        raise ValueError(f"t_eval must lie within [t_min, T] = [{t_min}, {dyn.T}], got {t_eval!r}")
+    return np.unique(np.concatenate([[dyn.T, t_min], t]))[::-1]

@@ -14,11 +14,9 @@ import xarray as xr
 
 from ._validation import as_finite_array, check_int, check_positive_real
 from .dataset import attach, global_attrs
-from .dynamics import GuidedDynamics, start_law
+from .dynamics import GuidedDynamics, prepare
 from .guidance import CFG
 from .observables import far_edge, log_class_posterior
-from .processes import make_process
-from .solve import save_times
 
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
@@ -33,22 +31,9 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
     uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 for the SDE, 0.05 for the ODE). Saved times are
     added to the steps.
     """
-    T = check_positive_real("T", T)
-    t_min = check_positive_real("t_min", t_min)
-    if not t_min < T:
-        raise ValueError(f"t_min must be < T, got t_min={t_min}, T={T}")
     n = check_int("n", n, 2)
-    process = make_process(process)
-    process.check_horizon(T)
-    if not isinstance(guidance, CFG):
-        raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
-    model = guidance.bind(target)
-    dyn = GuidedDynamics(model, process, sampler, T)
-    start_law(model, process, T, start)  # validates start
-    delta = check_positive_real("delta", delta)
-    thresholds = as_finite_array("thresholds", [math.sqrt(max(model.w, 0.0))] if thresholds is None else thresholds,
-                                 ndim=1)
-    t_save = save_times(dyn, t_min, n_save, t_eval)
+    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
+    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
     if time_grid is None:
         step = check_positive_real("log_snr_step", DEFAULT_LOG_SNR_STEP[sampler] if log_snr_step is None
                                    else log_snr_step)
@@ -61,7 +46,7 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
     taus = np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
 
     rng = np.random.default_rng(seed)
-    x = _start_points(model, process, T, start, n, rng)
+    x = _start_points(dyn.model, dyn.process, T, start, n, rng)
     positions = np.empty((t_save.size, n))
     save_taus = T - t_save
     k = 0
@@ -74,13 +59,13 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
         if k < save_taus.size and np.isclose(tau1, save_taus[k], rtol=0, atol=1e-14 * T):
             positions[k], k = x, k + 1
 
-    config = {"target": model.uncond.to_dict(), "guidance": guidance.to_dict(), "sampler": sampler, "T": T,
-              "t_min": t_min, "process": process.to_dict(), "start": start, "n": n,
-              "seed": seed if seed is None or isinstance(seed, int) else str(seed), "t_eval": t_save.tolist(),
-              "delta": delta, "thresholds": thresholds.tolist(), "n_steps": int(taus.size - 1)}
-    ds = xr.Dataset({"position": (("t", "particle"), positions)}, coords={"t": t_save, "threshold": thresholds},
-                    attrs=global_attrs(f"fpguide {sampler} particles, CFG w={model.w}", config, {}))
-    for name, (value, se) in particle_observables(positions, t_save, dyn, delta, thresholds).items():
+    config = run_in.config() | {"n": n, "seed": seed if seed is None or isinstance(seed, int) else str(seed),
+                                "n_steps": int(taus.size - 1)}
+    ds = xr.Dataset({"position": (("t", "particle"), positions)},
+                    coords={"t": t_save, "threshold": run_in.thresholds},
+                    attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
+    for name, (value, se) in particle_observables(positions, t_save, dyn, run_in.delta,
+                                                  run_in.thresholds).items():
         dims = ("t", "threshold") if name == "tail_probability" else ("t",)
         ds[name] = (dims, value)
         ds[f"{name}_se"] = (dims, se)

@@ -9,15 +9,14 @@ import numpy as np
 import xarray as xr
 
 from . import observables as obs
-from ._validation import as_finite_array, check_int, check_positive_real, check_real
+from ._validation import check_positive_real
 from .autogrid import choose_grid
 from .dataset import attach, global_attrs
-from .dynamics import GuidedDynamics, start_law
+from .dynamics import prepare, start_law
 from .engine import evolve
 from .errors import CoarseGridWarning, WallMassError
 from .grid import Grid
 from .guidance import CFG
-from .processes import make_process
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 WIDEN_TRIES = 3
@@ -52,21 +51,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
 
     Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x``.
     """
-    T = check_positive_real("T", T)
-    t_min = check_positive_real("t_min", t_min)
-    if not t_min < T:
-        raise ValueError(f"t_min must be < T, got t_min={t_min}, T={T}")
-    process = make_process(process)
-    process.check_horizon(T)
-    if not isinstance(guidance, CFG):
-        raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
-    model = guidance.bind(target)
-    dyn = GuidedDynamics(model, process, sampler, T)
-    log_start, quantile = start_law(model, process, T, start)
-    delta = check_positive_real("delta", delta)
-    thresholds = as_finite_array("thresholds", [math.sqrt(max(model.w, 0.0))] if thresholds is None else thresholds,
-                                 ndim=1)
-    t_save = save_times(dyn, t_min, n_save, t_eval)
+    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
+    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
+    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     defaults = STEP_DEFAULTS[sampler]
     log_snr_step = defaults["log_snr_step"] if log_snr_step is None else log_snr_step
     lipschitz = defaults["lipschitz"] if lipschitz is None else lipschitz
@@ -93,30 +80,14 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
                 raise
             run.setdefault("widened_after", []).append(str(err))
     grid = use
-    _warn_if_coarse(grid, result.q, t_save, model.length_scale(t_min, process))
+    _warn_if_coarse(grid, result.q, t_save, dyn.model.length_scale(run_in.t_min, dyn.process))
 
-    config = {"target": model.uncond.to_dict(), "guidance": guidance.to_dict(), "sampler": sampler, "T": T,
-              "t_min": t_min, "process": process.to_dict(), "start": start, "grid": grid.to_dict(),
-              "t_eval": t_save.tolist(), "scheme": scheme, "delta": delta, "thresholds": thresholds.tolist(),
-              "log_snr_step": log_snr_step, "lipschitz": lipschitz, "wall_tol": wall_tol}
+    config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
+                                "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    return _dataset(result, t_save, dyn, t_min, delta, thresholds, config, run)
-
-
-def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:
-    """Saved diffusion times, descending from T to t_min."""
-    if t_eval is None:
-        n_save = check_int("n_save", n_save, 2)
-        lam = np.linspace(float(dyn.process.log_snr(dyn.T)), float(dyn.process.log_snr(t_min)), n_save)
-        t = dyn.process.t_of_log_snr(lam)
-        t[0], t[-1] = dyn.T, t_min
-        return np.minimum.accumulate(t)
-    t = np.unique(as_finite_array("t_eval", t_eval, ndim=1))[::-1]
-    if t.size == 0 or t[0] > dyn.T or t[-1] < t_min:
-        raise ValueError(f"t_eval must lie within [t_min, T] = [{t_min}, {dyn.T}], got {t_eval!r}")
-    return np.unique(np.concatenate([[dyn.T, t_min], t]))[::-1]
+    return _dataset(result, run_in, config, run)
 
 
 def _warn_if_coarse(grid: Grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
@@ -131,23 +102,24 @@ def _warn_if_coarse(grid: Grid, q: np.ndarray, t: np.ndarray, target_width: floa
                       CoarseGridWarning, stacklevel=3)
 
 
-def _dataset(result, t_save, dyn, t_min, delta, thresholds, config, run) -> xr.Dataset:
-    grid, model, q = result.grid, dyn.model, result.q
-    series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=delta,
-                             thresholds=thresholds)
+def _dataset(result, run_in, config, run) -> xr.Dataset:
+    grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
+    model = dyn.model
+    series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+                             thresholds=run_in.thresholds)
     tail = series.pop("tail_probability")
     data = {name: ("t", values) for name, values in series.items()}
     data["density"] = (("t", "x"), q)
     data["tail_probability"] = (("t", "threshold"), tail)
     data["outflow"] = ("t", result.outflow_lower + result.outflow_upper)
-    refs = obs.reference_densities(grid, model, t_min, dyn.process)
+    refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
     data["kl_conditional"], data["tv_conditional"] = obs.divergences(q[-1], refs["conditional"], grid.dx)
     data["kl_tilted"], data["tv_tilted"] = obs.divergences(q[-1], refs["tilted"], grid.dx)
     run["mass_error"] = float(np.max(np.abs(series["mass"] + data["outflow"][1] - series["mass"][0])))
     ds = xr.Dataset(
         data,
         coords={"t": t_save, "x": ("x", grid.centres, {"bounds": "x_bounds"}),
-                "x_bounds": (("x", "nv"), grid.bounds), "threshold": thresholds},
+                "x_bounds": (("x", "nv"), grid.bounds), "threshold": run_in.thresholds},
         attrs=global_attrs(f"fpguide {dyn.sampler} solution, CFG w={model.w}", config, run),
     )
     return attach(ds)
