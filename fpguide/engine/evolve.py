@@ -106,7 +106,7 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
     faces, dx, n = grid.faces, grid.dx, grid.n
     d_left, d_right, q_new = np.empty(n), np.empty(n), np.empty(n)
     out = EvolveResult(saves, np.empty((saves.size, n)), np.zeros(saves.size), np.zeros(saves.size), grid, scheme)
-    outflow = np.zeros(2)
+    outflow = [0.0, 0.0]  # cumulative mass through the (lower, upper) wall
 
     def velocity(x, t):
         out.n_drift_evals += 1
@@ -119,13 +119,14 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
         nonlocal q, q_new
         if amount > 0:
             lo, hi = heat_step(q, heat_kernel(amount / dx**2), q_new)
-            outflow[:] += (lo * dx, hi * dx)
+            outflow[0] += lo * dx
+            outflow[1] += hi * dx
             q, q_new = q_new, q
 
     def save(k, t):
         out.q[k] = q
         out.outflow_lower[k], out.outflow_upper[k] = outflow
-        escaped = outflow.sum()
+        escaped = outflow[0] + outflow[1]
         if escaped > wall_tol:
             side = "lower" if outflow[0] >= outflow[1] else "upper"
             raise WallMassError(
@@ -147,19 +148,20 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
             return advect(0.5 * (ta + tb), tb)
         reconstruct(q, code, d_left, d_right)
         lo, hi = remap(q, d_left, d_right, dx, xi, q_new)
-        outflow[:] += (lo, hi)
+        outflow[0] += lo
+        outflow[1] += hi
         q, q_new = q_new, q
         return v_end
 
-    # Strang splitting A(dt/2) H(dt) A(dt/2); the second half advection of a step and the first half of the next are
-    # one remap (the flow composes), so each step costs one trace, one remap and one heat step.
-    t, advected = t0, t0
     def rates(v_faces, t):
         lip, speed = flow_rates(v_faces, dx)
         if not math.isfinite(lip + speed):
             raise FloatingPointError(f"drift(x, t) returned non-finite values at t={t:.6g}")
         return lip, speed
 
+    # Strang splitting A(dt/2) H(dt) A(dt/2); the second half advection of a step and the first half of the next are
+    # one remap (the flow composes), so each step costs one trace, one remap and one heat step.
+    t, advected = t0, t0
     lip, speed = rates(velocity(faces, t), t)
     for t_next in breaks:
         while t < t_next:
