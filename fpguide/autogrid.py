@@ -2,10 +2,11 @@
 
 A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.e. tails down to 1e-13) through the
 probability-flow map with RK4. The extent is the range they visit at any time (guided trajectories overshoot far past
-the support before they come back), padded; the narrowest density feature is the smaller of what the pilot shows
-(the quantile spacing gives the local density) and the target's own narrowest feature at t_min (for the SDE, divided by
-sqrt(1 + w): the guided Fokker–Planck equilibrium at an edge is that much narrower). The cell width is that feature
-over ``cells_per_width``.
+the support before they come back), padded. The narrowest density feature is, for the ODE, the smaller of what the
+pilot shows (the spacing of the central quantiles, |z| ≤ 5, gives the local density) and the target's own narrowest
+feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the target's feature
+divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower). The cell width is that
+feature over ``cells_per_width``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .dynamics import GuidedDynamics
 from .grid import Grid
 
 PILOT_Z = np.linspace(-7.4, 7.4, 97)
+CENTRAL = np.abs(0.5 * (PILOT_Z[1:] + PILOT_Z[:-1])) <= 5.0  # the quantile gaps whose density sets the width
 PILOT_LOG_SNR_STEP = 0.25
 PILOT_LIPSCHITZ = 1.0
 
@@ -44,8 +46,8 @@ def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
             tau = tau + dt if tau + dt < tau1 else tau1
         lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
         # local width ~ 1/(√(2π) · max density), the density between neighbouring quantiles being Δu/Δx
-        spacing = np.maximum(np.diff(x), 1e-300)
-        width = min(width, 1.0 / (math.sqrt(2 * math.pi) * float(np.max(du / spacing))))
+        spacing = np.maximum(np.diff(x)[CENTRAL], 1e-300)
+        width = min(width, 1.0 / (math.sqrt(2 * math.pi) * float(np.max(du[CENTRAL] / spacing))))
     return {"lower": lo, "upper": hi, "width": width}
 
 
@@ -56,7 +58,9 @@ def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width:
     intrinsic = dyn.model.length_scale(t_min, dyn.process)
     if dyn.sampler == "sde":
         intrinsic /= math.sqrt(1.0 + max(dyn.model.w, 0.0))
-    feature = min(seen["width"], intrinsic)
+        feature = intrinsic
+    else:
+        feature = min(seen["width"], intrinsic)
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
     dx = feature / cells_per_width

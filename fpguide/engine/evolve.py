@@ -1,11 +1,11 @@
 """evolve(): a density on a 1-D grid under ∂_t q = −∂_x(v(x, t) q) + D(t) ∂_xx q.
 
 Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) with face departure points traced by classical RK4
-through the closed-form drift; diffusion is the exact discrete heat kernel (:mod:`.heat`). With D > 0 the two are
-Strang-split as H(dt/2) A(dt) H(dt/2), consecutive half diffusion steps merged into one (the heat semigroup composes
-exactly because D does not depend on x). Steps are limited so that L·dt ≤ ``lipschitz`` with L = max |∂_x v| on the
-faces (this keeps the departure map monotone and the splitting error small) and land on every time in ``t_eval`` and
-``time_grid``.
+through the drift; diffusion is an exact-in-time positive kernel (:mod:`.heat`). With D > 0 the two are Strang-split
+as A(dt/2) H(dt) A(dt/2), the second half advection of one step and the first half of the next merged into one remap
+(the flow map composes), so a step costs one trace, one remap and one convolution. Steps are limited so that
+L·dt ≤ ``lipschitz``, L = max |∂_x v| on the faces traced around the mass (this keeps the departure map monotone and
+the splitting error small), and land on every time in ``t_eval`` and ``time_grid``.
 """
 
 from __future__ import annotations
@@ -143,6 +143,9 @@ def evolve(q0, drift: Callable[[np.ndarray, float], np.ndarray], *, grid: Grid, 
         nonlocal q, q_new
         xi, v_end = _departures(velocity, q, faces, tb, tb - ta, speed, grid)
         if xi is None:
+            if tb - ta <= 1e-12 * max(1.0, abs(tb)):
+                raise FloatingPointError(f"trajectories of the drift cross at t={tb:.6g} however short the step: "
+                                         "the drift is not Lipschitz where the mass is")
             out.n_rejected += 1
             advect(ta, 0.5 * (ta + tb))
             return advect(0.5 * (ta + tb), tb)
