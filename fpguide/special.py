@@ -16,6 +16,7 @@ import numba as nb
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 _TAIL = -30.0  # below this, log Φ uses its asymptotic series (erfc would leave the normal range)
 _SMALL_GAP = 0.05  # h·(1+|c|) below this: Φ(c+h) − Φ(c−h) by its Hermite series
 
@@ -64,10 +65,11 @@ def log_diff_ndtr(u: float, v: float) -> tuple[float, float]:
         hi, lo = -v, -u
     else:
         hi, lo = u, v
-    if hi <= 0.0:
-        lhi = log_ndtr(hi)
-        logd = lhi + math.log(-math.expm1(log_ndtr(lo) - lhi))
-    else:  # v < 0 < u
-        logd = math.log1p(-(math.exp(log_ndtr(-u)) + math.exp(log_ndtr(v))))
+    if hi > 0.0:  # v < 0 < u: one minus two tails, each below ½; the difference is at least Φ(h) − Φ(−h) here
+        tails = 0.5 * (math.erfc(u * _SQRT_HALF) + math.erfc(-v * _SQRT_HALF))
+        grad = (math.exp(-0.5 * u * u) - math.exp(-0.5 * v * v)) / (_SQRT_2PI * (1.0 - tails))
+        return math.log1p(-tails), grad
+    lhi = log_ndtr(hi)
+    logd = lhi + math.log(-math.expm1(log_ndtr(lo) - lhi))
     grad = math.exp(log_npdf(u) - logd) - math.exp(log_npdf(v) - logd)
     return logd, grad
