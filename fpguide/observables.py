@@ -1,8 +1,8 @@
 """What users measure on a density q(x, t) held as cell averages (DESIGN §3).
 
-Integrals over parts of a cell (support, edge and tail masses) use the same positive reconstruction the engine
-advects, so they are consistent with the solver's own representation; expectations of smooth functions use the
-midpoint rule. Entropy is −Σ q log q dx with 0 log 0 = 0.
+Integrals over parts of a cell (support, edge and tail masses), the entropy −∫ q log q (0 log 0 = 0) and the moments
+integrate the same positive sub-cell reconstruction the engine advects, so they are consistent with the solver's own
+representation; expectations of the class posterior use the midpoint rule.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from .engine.remap import mass_between, reconstruct, scheme_code
 from .grid import Grid
 from .guidance import GuidedModel
 from .processes import Process
-
 
 _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
@@ -34,7 +33,6 @@ class Reconstruction:
         xa = min(max((a - g.lower) / g.dx, 0.0), float(g.n))
         xb = min(max((b - g.lower) / g.dx, 0.0), float(g.n))
         return mass_between(self.q, self.d_left, self.d_right, g.dx, xa, xb) if xb > xa else 0.0
-
 
     def values(self, s: np.ndarray) -> np.ndarray:
         """The reconstructed density at fractions s ∈ [0, 1] of every cell: array (n, len(s)), non-negative."""
@@ -62,8 +60,6 @@ class Reconstruction:
         information); integrating the sub-cell reconstruction removes that leading error.
         """
         return -self._integrate(lambda x, v: v * np.log(np.where(v > 0, v, 1.0)))
-
-
 
 
 def far_edge(model: GuidedModel) -> float | None:
