@@ -51,16 +51,19 @@ def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
     return {"lower": lo, "upper": hi, "width": width}
 
 
+def intrinsic_width(dyn: GuidedDynamics, t_min: float) -> float:
+    """The narrowest feature the target imposes at t_min: its own (component width or edge width σ), and for the SDE
+    that divided by sqrt(1 + w), the width of the guided Fokker–Planck equilibrium at an edge."""
+    width = dyn.model.length_scale(t_min, dyn.process)
+    return width / math.sqrt(1.0 + max(dyn.model.w, 0.0)) if dyn.sampler == "sde" else width
+
+
 def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 4.0,
                 min_cells: int = 256, max_cells: int = 1 << 16, widen: float = 1.0) -> tuple[Grid, dict]:
     """A grid for this run, and a record of how it was chosen (stored in the Dataset)."""
     seen = pilot(dyn, t_min, quantile)
-    intrinsic = dyn.model.length_scale(t_min, dyn.process)
-    if dyn.sampler == "sde":
-        intrinsic /= math.sqrt(1.0 + max(dyn.model.w, 0.0))
-        feature = intrinsic
-    else:
-        feature = min(seen["width"], intrinsic)
+    intrinsic = intrinsic_width(dyn, t_min)
+    feature = intrinsic if dyn.sampler == "sde" else min(seen["width"], intrinsic)
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
     dx = feature / cells_per_width

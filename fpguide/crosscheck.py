@@ -11,7 +11,6 @@ a particle estimate of exactly 0 or 1 is not taken as infinitely precise.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ._validation import check_positive_real
+from .dataset import config_of
 from .engine.remap import cdf_values
 from .grid import Grid
 from .observables import Reconstruction
@@ -68,7 +68,7 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     z_max = check_positive_real("z_max", z_max)
     grid_error = check_positive_real("grid_error", grid_error)
-    cfg_grid, cfg_part = json.loads(ds.attrs["config"]), json.loads(ps.attrs["config"])
+    cfg_grid, cfg_part = config_of(ds), config_of(ps)
     differing = [key for key in MUST_AGREE if cfg_grid.get(key) != cfg_part.get(key)]
     if differing:
         raise ValueError(f"ds and ps were made with different {differing}: they describe different samplers")

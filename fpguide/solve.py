@@ -10,7 +10,7 @@ import xarray as xr
 
 from . import observables as obs
 from ._validation import check_positive_real
-from .autogrid import choose_grid
+from .autogrid import choose_grid, intrinsic_width
 from .dataset import attach, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
@@ -81,7 +81,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
                 raise
             run.setdefault("widened_after", []).append(str(err))
     grid = use
-    _warn_if_coarse(grid, result.q, t_save, dyn.model.length_scale(run_in.t_min, dyn.process))
+    _warn_if_coarse(grid, result.q, t_save, intrinsic_width(dyn, t_min))
 
     config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
                                 "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
