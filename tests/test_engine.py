@@ -50,13 +50,15 @@ def test_ou_anchor_against_closed_form():
     assert np.abs(res.q[-1] - exact).sum() * g.dx < 2.6e-5  # py-pde's scipy solver reached 2.6e-5 here
 
 
-@pytest.mark.parametrize("r", [1e-4, 0.3, 1.9, 2.1, 40.0, 900.0])
+@pytest.mark.parametrize("r", [1e-4, 0.1, 1 / 6, 0.3, 0.7, 1.9, 2.1, 40.0, 900.0])
 def test_heat_kernel_has_unit_mass_and_exact_variance(r):
     k = heat_kernel(r)
     lags = np.arange(k.size)
     assert k[0] + 2 * k[1:].sum() == pytest.approx(1.0, abs=1e-14)
     assert 2 * np.sum(k[1:] * lags[1:] ** 2) == pytest.approx(2 * r, rel=1e-12)
     assert np.all(k >= 0)
+    if r >= 1 / 6:  # the Gaussian's fourth moment too (fourth order in dx); impossible for a positive kernel below
+        assert 2 * np.sum(k[1:] * lags[1:] ** 4) == pytest.approx(12 * r * r, rel=1e-12)
 
 
 def test_heat_step_counts_what_leaves():

@@ -17,10 +17,11 @@ def _grid(ds):
     return fg.Grid(**json.loads(ds.attrs["config"])["grid"])
 
 
-@pytest.mark.parametrize("sampler, tol", [("ode", 1e-4), ("sde", 1e-3)])
+@pytest.mark.parametrize("sampler, tol", [("ode", 1e-4), ("sde", 3e-4)])
 @pytest.mark.parametrize("which", ["gm", "um"])
 def test_unguided_exact_start_stays_on_the_conditional_law(which, sampler, tol, request):
-    """w = 0 from p_T(·|c): q(·, t) = p_t(·|c) at every saved t (ODE to the remap's accuracy, SDE to O(dx²))."""
+    """w = 0 from p_T(·|c): q(·, t) = p_t(·|c) at every saved t (ODE to the remap's accuracy, SDE to its splitting
+    and diffusion-kernel accuracy)."""
     target = request.getfixturevalue(which)
     ds = fg.solve(target, fg.CFG(label=1, w=0.0), sampler=sampler, start="exact", T=2.0, n_save=9)
     g = _grid(ds)
@@ -29,15 +30,18 @@ def test_unguided_exact_start_stays_on_the_conditional_law(which, sampler, tol, 
         assert np.abs(ds.density.values[k] - ref).sum() * g.dx < tol, (t, k)
 
 
-def test_sde_error_at_w0_is_second_order_in_dx(gm):
+def test_sde_error_at_w0_converges_in_dx(gm):
+    """With short steps (so the splitting error is negligible) the SDE error falls at least 4x (second order) each
+    time dx halves; the diffusion kernels are fourth order except on the shortest steps."""
     errors = []
-    for n in (256, 512):
+    for n in (64, 128, 256):
         ds = fg.solve(gm, fg.CFG(label=1, w=0.0), sampler="sde", start="exact", T=2.0, n_save=2,
-                      grid=fg.Grid(-10.0, 10.0, n))
+                      grid=fg.Grid(-10.0, 10.0, n), log_snr_step=0.0125)
         g = _grid(ds)
         ref = g.cell_averages(lambda x: gm.log_density(x, ds.t.values[-1], label=1))
         errors.append(np.abs(ds.density.values[-1] - ref).sum() * g.dx)
-    assert errors[0] / errors[1] > 3.5, errors
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    assert np.all(ratios > 4.0), (errors, ratios)
 
 
 def _linear_gaussian_moments(sampler, w, a, b, mu_c, T, t_eval):
