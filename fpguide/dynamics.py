@@ -63,8 +63,8 @@ class GuidedDynamics:
 
 
 def start_law(model: GuidedModel, process: Process, T: float, start: str):
-    """log-density of the start law and its quantile function: the prior N(0, s²) or the exact p_T(·|c)."""
-    check_choice("start", start, STARTS)
+    """log-density of the start law and its quantile function: the prior N(0, s²) or the exact p_T(·|c)
+    (``start`` already checked by :func:`prepare`)."""
     if start == "prior":
         s = process.prior_std(T)
         return (lambda x: -0.5 * (x / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,8 +43,6 @@ class EvolveResult:
     n_drift_evals: int = 0
     max_lipschitz_dt: float = 0.0  # largest L·dt taken
     flushed_mass: float = 0.0  # total mass of the sub-1e-300 densities set to zero
-    message: str = "completed"
-    stats: dict = field(default_factory=dict)
 
     @property
     def mass(self) -> np.ndarray:
