@@ -75,7 +75,7 @@ def start_law(model: GuidedModel, process: Process, T: float, start: str):
         return cond.log_density(x, T, process)
 
     def quantile(u):
-        lo, hi = cond.bulk()
+        lo, hi = (float(bound[0]) for bound in cond.bulk())
         m, sigma = float(process.m(T)), float(process.sigma(T))
         xs = np.linspace(m * lo - 12 * sigma, m * hi + 12 * sigma, 20001)
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(log_density(xs[1:])) + np.exp(log_density(xs[:-1])))

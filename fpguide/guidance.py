@@ -14,7 +14,7 @@ import numpy as np
 
 from ._validation import check_real
 from .processes import Process
-from .targets import Mixture, mixture_eval, target_from_dict
+from .targets import Components, Mixture, line_tables, line_velocity, mixture_eval, target_from_dict
 
 
 class CFG:
@@ -36,20 +36,20 @@ class CFG:
         self.cond = cond
 
     def bind(self, target: Mixture) -> GuidedModel:
-        """Combine with the target into the component tables the kernels use."""
+        """Combine with the target into the component table the kernels use."""
         if not isinstance(target, Mixture):
             raise TypeError(f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}")
         if self.cond is None:
-            kinds, pa, pb = target.component_table()
-            return GuidedModel(self.w, kinds, pa, pb, target.log_weights(), target.log_weights(self.label),
+            return GuidedModel(self.w, target.component_table(), target.log_weights(), target.log_weights(self.label),
                                target, target.condition(self.label), math.log(target.class_weight(self.label)),
                                self.label)
-        tables = [target.component_table(), self.cond.component_table()]
-        kinds, pa, pb = (np.concatenate(parts) for parts in zip(*tables))
+        if self.cond.ndim != target.ndim:
+            raise ValueError(f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}")
+        table = Components.concatenate([target.component_table(), self.cond.component_table()])
         n_u = target.n_components
         logw_u = np.concatenate([target.log_weights(), np.full(self.cond.n_components, -np.inf)])
         logw_c = np.concatenate([np.full(n_u, -np.inf), self.cond.log_weights()])
-        return GuidedModel(self.w, kinds, pa, pb, logw_u, logw_c, target, self.cond, None, None)
+        return GuidedModel(self.w, table, logw_u, logw_c, target, self.cond, None, None)
 
     def to_dict(self) -> dict:
         return {"type": "CFG", "w": self.w, "label": self.label,
@@ -70,9 +70,7 @@ class GuidedModel:
     """A target and its guidance, bound: one component table, two weight vectors, the weight w."""
 
     w: float
-    kinds: np.ndarray
-    pa: np.ndarray
-    pb: np.ndarray
+    table: Components
     logw_u: np.ndarray
     logw_c: np.ndarray
     uncond: Mixture
@@ -80,17 +78,39 @@ class GuidedModel:
     log_class_weight: float | None  # log π_c when the conditional is a class of the target, else None
     label: object
 
+    @property
+    def ndim(self) -> int:
+        return self.uncond.ndim
+
     def scores(self, x: np.ndarray, t: float, process: Process):
-        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x (flat float array)."""
+        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x: a flat array in 1-D (scores
+        shaped like x), shape (N, d) otherwise (log-densities (N,), scores (N, d))."""
         m, sigma = float(process.m(t)), float(process.sigma(t))
-        out = tuple(np.empty(x.shape) for _ in range(4))
-        mixture_eval(x, m, sigma, self.kinds, self.pa, self.pb, self.logw_u, self.logw_c, *out)
-        return out
+        points = np.ascontiguousarray(x, dtype=float).reshape(-1, self.ndim)
+        logp_u, logp_c = np.empty(points.shape[0]), np.empty(points.shape[0])
+        s_u, s_c = np.empty_like(points), np.empty_like(points)
+        mixture_eval(points, m, sigma, *self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
+        if self.ndim == 1:
+            return logp_u.reshape(x.shape), s_u.reshape(x.shape), logp_c.reshape(x.shape), s_c.reshape(x.shape)
+        return logp_u, s_u, logp_c, s_c
 
     def guided_score(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
         """s_w(x, t) = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x)."""
         _, s_u, _, s_c = self.scores(x, t, process)
         return (1.0 + self.w) * s_c - self.w * s_u
+
+    def velocity_along(self, axis: int, x: np.ndarray, points: np.ndarray, t: float, process: Process,
+                       linear: float, factor: float) -> np.ndarray:
+        """linear·x + factor·s_w,axis on grid lines: x (L, M) are positions along ``axis`` and points (L, d) fix
+        the other coordinates of each line."""
+        m, sigma = float(process.m(t)), float(process.sigma(t))
+        shape = (points.shape[0], self.table.kinds.size)
+        p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
+        line_tables(axis, points, m, sigma, *self.table, p1, p2, offset)
+        out = np.empty_like(x)
+        line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, self.w, linear, factor,
+                      out)
+        return out
 
     def length_scale(self, t: float, process: Process) -> float:
         return min(self.uncond.length_scale(t, process), self.cond.length_scale(t, process))

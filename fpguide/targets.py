@@ -1,16 +1,23 @@
-"""Targets: labelled mixtures whose noised densities p_t are known in closed form.
+"""Targets: labelled mixtures whose noised densities p_t are known in closed form, in any dimension d.
 
-Under X_t = m X_0 + σ Z a component N(μ, v) becomes N(mμ, m²v + σ²) and a uniform U[a, b] becomes
-p_t(x) = [Φ((x − ma)/σ) − Φ((x − mb)/σ)] / (m(b − a)). Mixtures combine their components with log-sum-exp; the class
-posterior is p_t(c|x) = Σ_{k∈c} π_k p_t^k(x) / p_t(x).
+Under X_t = m X_0 + σ Z a component N(μ, Σ) becomes N(mμ, m²Σ + σ²I), and a box ∏_j U[a_j, b_j] becomes the product
+p_t(x) = ∏_j [Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)] / (m(b_j − a_j)). Mixtures combine their components with
+log-sum-exp; the class posterior is p_t(c|x) = Σ_{k∈c} π_k p_t^k(x) / p_t(x).
 
-Every mixture is described to the compiled kernels by a *component table* (kind, a, b) per component, so one kernel
-serves Gaussian, uniform and mixed models alike; see :func:`mixture_eval`.
+Every mixture is described to the compiled kernels by a *component table* (:class:`Components`): per component a kind,
+``loc`` and ``ext`` (Gaussian: mean and the eigenvalues of Σ, with the eigenvectors in ``rot``; box: lows and highs),
+so one kernel serves Gaussian, uniform and mixed models alike. Since m²Σ + σ²I = R diag(m²λ + σ²) Rᵀ, the noised
+precision and log-determinant at any t come from the eigen-decomposition made once.
+
+Two kernels evaluate a table: :func:`mixture_eval` at arbitrary points (log-densities and full score vectors), and
+:func:`line_tables` + :func:`line_velocity` along grid lines, where every component restricted to a line x_a ↦ x is a
+one-dimensional Gaussian or noised interval times a per-line factor; the engine's dimension-split sweeps use those.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -19,55 +26,171 @@ from ._validation import as_finite_array
 from .processes import Process, make_process
 from .special import LOG_SQRT_2PI, log_diff_ndtr
 
-GAUSSIAN = 0  # a = mean, b = variance
-UNIFORM = 1  # a = low, b = high
+GAUSSIAN = 0
+UNIFORM = 1
+
+
+class Components(NamedTuple):
+    """The component table the compiled kernels read (K components in d dimensions)."""
+
+    kinds: np.ndarray  # (K,) GAUSSIAN or UNIFORM
+    loc: np.ndarray  # (K, d) mean, or lows
+    ext: np.ndarray  # (K, d) eigenvalues of Σ, or highs
+    rot: np.ndarray  # (K, d, d) eigenvectors of Σ as columns (identity for boxes)
+
+    @staticmethod
+    def concatenate(tables) -> Components:
+        return Components(*(np.ascontiguousarray(np.concatenate(parts)) for parts in zip(*tables)))
 
 
 @nb.njit(cache=True)
-def component_log_and_score(kind: int, a: float, b: float, x: float, m: float, sigma: float) -> tuple[float, float]:
-    """log p_t^k(x) and its x-derivative for one component noised to scale m, noise σ."""
-    if kind == GAUSSIAN:
-        var = m * m * b + sigma * sigma
-        d = x - m * a
-        return -0.5 * d * d / var - 0.5 * math.log(var) - LOG_SQRT_2PI, -d / var
-    logd, grad = log_diff_ndtr((x - m * a) / sigma, (x - m * b) / sigma)
-    return logd - math.log(m * (b - a)), grad / sigma
+def _noised(kinds, loc, ext, m, sigma):
+    """Per component at (m, σ): scaled locations m·loc and m·ext, 1/(m²λ + σ²) (Gaussian) and the log-normaliser."""
+    n_comp, d = loc.shape
+    lo, hi, inv = m * loc, m * ext, np.empty((n_comp, d))
+    log_norm = np.empty(n_comp)
+    for k in range(n_comp):
+        total = 0.0
+        for j in range(d):
+            if kinds[k] == GAUSSIAN:
+                s2 = m * m * ext[k, j] + sigma * sigma
+                inv[k, j] = 1.0 / s2
+                total -= 0.5 * math.log(s2) + LOG_SQRT_2PI
+            else:
+                total -= math.log(hi[k, j] - lo[k, j])
+        log_norm[k] = total
+    return lo, hi, inv, log_norm
 
 
 @nb.njit(cache=True)
-def _log_mix(logc, scores, logw):
-    """log Σ_k w_k c_k and the weighted score Σ_k r_k s_k, r_k the responsibilities (log-sum-exp)."""
+def _mix(logc, grads, logw, out, i):
+    """log Σ_k w_k c_k, and the responsibility-weighted score Σ_k r_k ∇log c_k written to out[i] (log-sum-exp)."""
     top = -np.inf
     for k in range(logc.size):
         if logw[k] > -np.inf and logc[k] + logw[k] > top:
             top = logc[k] + logw[k]
+    d = grads.shape[1]
+    for j in range(d):
+        out[i, j] = 0.0
     total = 0.0
-    weighted = 0.0
     for k in range(logc.size):
         if logw[k] > -np.inf:
             e = math.exp(logc[k] + logw[k] - top)
             total += e
-            weighted += e * scores[k]
-    return top + math.log(total), weighted / total
+            for j in range(d):
+                out[i, j] += e * grads[k, j]
+    for j in range(d):
+        out[i, j] /= total
+    return top + math.log(total)
 
 
 @nb.njit(cache=True)
-def mixture_eval(x, m, sigma, kinds, pa, pb, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
-    """Fill log p_t(x), ∇log p_t(x) for two mixtures over one component table (weights logw_u and logw_c).
+def mixture_eval(x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
+    """log p_t and ∇log p_t of two mixtures over one component table (weights logw_u, logw_c) at the points x (N, d).
 
-    Components are evaluated once per point and shared by both mixtures: this is what makes guidance cheap
-    (the unconditional and the conditional model of CFG are the same components with two weight vectors).
-    Serial on purpose: on two noisy cores numba's thread pool made small calls up to 100x slower.
+    Components are evaluated once per point and shared by both mixtures: this is what makes guidance cheap (the
+    unconditional and the conditional model of CFG are the same components with two weight vectors). A Gaussian
+    contributes −½ Σ_i y_i²/(m²λ_i + σ²) with y = Rᵀ(x − mμ); a box Σ_j log(Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)).
     """
-    n_comp = kinds.size
+    n_comp, d = loc.shape
+    lo, hi, inv, log_norm = _noised(kinds, loc, ext, m, sigma)
     logc = np.empty(n_comp)
-    scores = np.empty(n_comp)
-    for i in range(x.size):
+    grads = np.zeros((n_comp, d))
+    for n in range(x.shape[0]):
         for k in range(n_comp):
-            if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
-                logc[k], scores[k] = component_log_and_score(kinds[k], pa[k], pb[k], x[i], m, sigma)
-        logp_u[i], s_u[i] = _log_mix(logc, scores, logw_u)
-        logp_c[i], s_c[i] = _log_mix(logc, scores, logw_c)
+            if logw_u[k] == -np.inf and logw_c[k] == -np.inf:
+                continue
+            logp = log_norm[k]
+            if kinds[k] == GAUSSIAN:
+                for j in range(d):
+                    grads[k, j] = 0.0
+                for i in range(d):
+                    y = 0.0
+                    for j in range(d):
+                        y += rot[k, j, i] * (x[n, j] - lo[k, j])
+                    logp -= 0.5 * y * y * inv[k, i]
+                    for j in range(d):
+                        grads[k, j] -= rot[k, j, i] * y * inv[k, i]
+            else:
+                for j in range(d):
+                    logd, g = log_diff_ndtr((x[n, j] - lo[k, j]) / sigma, (x[n, j] - hi[k, j]) / sigma)
+                    logp += logd
+                    grads[k, j] = g / sigma
+            logc[k] = logp
+        logp_u[n] = _mix(logc, grads, logw_u, s_u, n)
+        logp_c[n] = _mix(logc, grads, logw_c, s_c, n)
+
+
+@nb.njit(cache=True)
+def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
+    """Each component restricted to the lines {x : x_j = points[l, j] for j ≠ axis}, as a 1-D law times a factor.
+
+    Writes, per line l and component k, a 1-D Gaussian (p1 = centre, p2 = variance) or noised interval
+    (p1 = m a, p2 = m b, edge width σ) in x_axis and the log of the factor the other coordinates contribute. For a
+    Gaussian with noised precision P the restriction is N(x_a; m μ_a − b/P_aa, 1/P_aa) with b = Σ_{j≠a} P_aj d_j,
+    d = x − mμ, times exp(−½ d_rᵀ(P_rr − P_ra P_ar/P_aa) d_r) and the normalisations (the Schur complement).
+    """
+    n_lines, d = points.shape
+    for k in range(kinds.size):
+        if kinds[k] == GAUSSIAN:
+            s2 = m * m * ext[k] + sigma * sigma
+            prec = (rot[k] / s2) @ rot[k].T
+            log_norm = -0.5 * np.sum(np.log(s2)) - d * LOG_SQRT_2PI + 0.5 * math.log(1.0 / prec[axis, axis]) \
+                + LOG_SQRT_2PI
+            for l in range(n_lines):
+                quad = 0.0
+                b = 0.0
+                for j in range(d):
+                    if j != axis:
+                        dj = points[l, j] - m * loc[k, j]
+                        b += prec[axis, j] * dj
+                        for i in range(d):
+                            if i != axis:
+                                quad += dj * prec[j, i] * (points[l, i] - m * loc[k, i])
+                p1[l, k] = m * loc[k, axis] - b / prec[axis, axis]
+                p2[l, k] = 1.0 / prec[axis, axis]
+                offset[l, k] = log_norm - 0.5 * (quad - b * b / prec[axis, axis])
+        else:
+            for l in range(n_lines):
+                p1[l, k] = m * loc[k, axis]
+                p2[l, k] = m * ext[k, axis]
+                off = 0.0
+                for j in range(d):
+                    if j != axis:
+                        logd, _ = log_diff_ndtr((points[l, j] - m * loc[k, j]) / sigma,
+                                                (points[l, j] - m * ext[k, j]) / sigma)
+                        off += logd - math.log(m * (ext[k, j] - loc[k, j]))
+                offset[l, k] = off
+
+
+@nb.njit(cache=True)
+def _line_component(kind, p1, p2, sigma, x):
+    if kind == GAUSSIAN:
+        dev = x - p1
+        return -0.5 * (dev * dev / p2 + math.log(p2)) - LOG_SQRT_2PI, -dev / p2
+    logd, g = log_diff_ndtr((x - p1) / sigma, (x - p2) / sigma)
+    return logd - math.log(p2 - p1), g / sigma
+
+
+@nb.njit(cache=True, parallel=True)
+def line_velocity(x, sigma, kinds, p1, p2, offset, logw_u, logw_c, w, linear, factor, out):
+    """out = linear·x + factor·[(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x)] at the points x (L lines × M points),
+    from the line tables of :func:`line_tables` — the guided velocity along the sweep axis a (lines in parallel)."""
+    n_comp = kinds.size
+    for l in nb.prange(x.shape[0]):
+        logc = np.empty(n_comp)
+        grads = np.empty((n_comp, 1))
+        g_u = np.empty((1, 1))
+        g_c = np.empty((1, 1))
+        for i in range(x.shape[1]):
+            for k in range(n_comp):
+                if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
+                    lc, g = _line_component(kinds[k], p1[l, k], p2[l, k], sigma, x[l, i])
+                    logc[k] = lc + offset[l, k]
+                    grads[k, 0] = g
+            _mix(logc, grads, logw_u, g_u, 0)
+            _mix(logc, grads, logw_c, g_c, 0)
+            out[l, i] = linear * x[l, i] + factor * ((1.0 + w) * g_c[0, 0] - w * g_u[0, 0])
 
 
 class Mixture:
@@ -75,11 +198,12 @@ class Mixture:
 
     Parameters common to both: ``weights`` (non-negative, normalised to sum 1; default equal) and ``labels`` (one
     class label per component, ints or strings; default: no labels, so CFG needs an explicit conditional model).
+    One-dimensional mixtures take flat lists and evaluate at flat arrays of points; d-dimensional ones take (K, d)
+    arrays and evaluate at arrays of points of shape (..., d).
     """
 
-    kind: int
-
-    def __init__(self, n_components: int, weights, labels):
+    def __init__(self, n_components: int, ndim: int, weights, labels):
+        self._ndim = ndim
         if weights is None:
             weights = np.full(n_components, 1.0 / n_components)
         weights = as_finite_array("weights", weights, ndim=1)
@@ -108,10 +232,11 @@ class Mixture:
 
     @property
     def ndim(self) -> int:
-        return 1
+        """The dimension d of the space (1 for mixtures given by flat lists)."""
+        return self._ndim
 
-    def component_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(kinds, a, b) arrays that the compiled kernels read."""
+    def component_table(self) -> Components:
+        """The (kinds, loc, ext, rot) arrays that the compiled kernels read."""
         raise NotImplementedError
 
     def class_weight(self, label) -> float:
@@ -136,18 +261,24 @@ class Mixture:
 
     # --- closed-form evaluation -------------------------------------------------------------------------------
     def evaluate(self, x, t: float, process: Process | None = None, label=None):
-        """(log p_t(x|label), ∇log p_t(x|label)) at points x; label None gives the whole mixture."""
-        x = np.ascontiguousarray(x, dtype=float)
+        """(log p_t(x|label), ∇log p_t(x|label)) at points x; label None gives the whole mixture.
+
+        In d > 1 dimensions x has shape (..., d), the log-density shape (...) and the score shape (..., d).
+        """
+        x = np.asarray(x, dtype=float)
+        if self.ndim > 1 and (x.ndim == 0 or x.shape[-1] != self.ndim):
+            raise ValueError(f"x must have shape (..., {self.ndim}) for this {self.ndim}-D target, got {x.shape}")
         process = make_process(process)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         if not sigma > 0:
             raise ValueError(f"t must be > 0 for closed-form noised densities, got t={t}")
-        kinds, pa, pb = self.component_table()
+        points = np.ascontiguousarray(x.reshape(-1, self.ndim))
         logw = self.log_weights(label)
-        flat = x.ravel()
-        logp, score, logp_again, score_again = (np.empty_like(flat) for _ in range(4))
-        mixture_eval(flat, m, sigma, kinds, pa, pb, logw, logw, logp, score, logp_again, score_again)
-        return logp.reshape(x.shape), score.reshape(x.shape)
+        logp, logp_again = np.empty(points.shape[0]), np.empty(points.shape[0])
+        score, score_again = np.empty_like(points), np.empty_like(points)
+        mixture_eval(points, m, sigma, *self.component_table(), logw, logw, logp, score, logp_again, score_again)
+        shape = x.shape if self.ndim == 1 else x.shape[:-1]
+        return logp.reshape(shape), score.reshape(x.shape)
 
     def log_density(self, x, t: float, process: Process | None = None, label=None) -> np.ndarray:
         """log p_t(x) (or log p_t(x|c) with ``label=c``)."""
@@ -170,16 +301,17 @@ class Mixture:
     def subset(self, mask: np.ndarray) -> Mixture:
         """The mixture of the components where ``mask`` is true, weights renormalised."""
         labels = None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
-        return self._with_components(mask, labels)
+        return self._with_components(np.asarray(mask, dtype=bool), labels)
 
     def _with_components(self, mask: np.ndarray, labels) -> Mixture:
         raise NotImplementedError
 
     def sample(self, n: int, rng: np.random.Generator, label=None) -> np.ndarray:
-        """n draws from p_0 (or p_0(·|c))."""
+        """n draws from p_0 (or p_0(·|c)): shape (n,) in 1-D, (n, d) otherwise."""
         model = self if label is None else self.condition(label)
         comp = rng.choice(model.n_components, size=n, p=model.weights)
-        return model._draw(comp, rng)
+        draws = model._draw(comp, rng)
+        return draws[:, 0] if self.ndim == 1 else draws
 
     def _draw(self, comp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -188,16 +320,20 @@ class Mixture:
         """The narrowest feature of p_t: the smallest component width (Gaussian) or edge width σ (uniform)."""
         raise NotImplementedError
 
-    def bulk(self) -> tuple[float, float]:
-        """An interval that holds all of p_0 but a negligible (< 1e-15) fraction."""
+    def bulk(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per coordinate, bounds (lower (d,), upper (d,)) that hold all of p_0 but a negligible (< 1e-15) fraction."""
         raise NotImplementedError
 
-    def supports(self, label=None) -> list[tuple[float, float]] | None:
-        """Support intervals of p_0 (or of p_0(·|c)); None for a target with unbounded support."""
+    def supports(self, label=None) -> list | None:
+        """Support of p_0 (or of p_0(·|c)): in 1-D disjoint intervals (a, b); in d-D the boxes (lows, highs) of the
+        components; None for a target with unbounded support."""
         return None
 
     def to_dict(self) -> dict:
         raise NotImplementedError
+
+    def _labels_list(self):
+        return None if self.labels is None else list(self.labels)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
@@ -209,91 +345,137 @@ class Mixture:
     __hash__ = None
 
 
-class GaussianMixture(Mixture):
-    """p_0 = Σ_k π_k N(μ_k, v_k) in one dimension; ``covariances`` is one variance for all components or one each."""
+def _points_array(name: str, value) -> np.ndarray:
+    """A (K,) list (one dimension) or (K, d) array of per-component points, as (K, d)."""
+    arr = as_finite_array(name, value)
+    if arr.ndim == 1 and arr.size:
+        return arr[:, None]
+    if arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
+        return arr
+    raise ValueError(f"{name} must be a non-empty flat list (1-D) or a (K, d) array, got shape {arr.shape}")
 
-    kind = GAUSSIAN
+
+class GaussianMixture(Mixture):
+    """p_0 = Σ_k π_k N(μ_k, Σ_k).
+
+    ``means``: a flat list (one dimension) or a (K, d) array. ``covariances``: a number (σ²I for every component),
+    one number per component (K,), one shared (d, d) matrix, or one matrix per component (K, d, d); each matrix must
+    be symmetric positive definite (in 1-D a flat list gives one variance per component).
+    """
 
     def __init__(self, means, covariances=1.0, weights=None, labels=None):
-        means = as_finite_array("means", means)
-        if means.ndim != 1 or means.size == 0:
-            raise ValueError(f"means must be a non-empty flat list (one dimension), got shape {means.shape}")
-        variances = as_finite_array("covariances", covariances)
-        if variances.ndim > 1:
-            raise ValueError(f"covariances must be a number or one variance per component, got shape {variances.shape}")
-        variances = np.broadcast_to(variances, means.shape).copy() if variances.size in (1, means.size) else None
-        if variances is None:
-            raise ValueError(f"covariances must be a number or have one entry per component ({means.size})")
-        if np.any(variances <= 0):
-            raise ValueError(f"covariances must be > 0, got {variances.tolist()}")
-        super().__init__(means.size, weights, labels)
-        self.means = means
-        self.variances = variances
+        flat = np.ndim(means) == 1
+        means = _points_array("means", means)
+        n, d = means.shape
+        cov = as_finite_array("covariances", covariances)
+        if cov.ndim == 0 or (cov.ndim == 1 and cov.size == n):
+            if np.any(cov <= 0):
+                raise ValueError(f"covariances must be > 0, got {cov.tolist()}")
+            cov = np.broadcast_to(cov, (n,))[:, None, None] * np.eye(d)
+        elif cov.ndim == 2 and cov.shape == (d, d) and d > 1:
+            cov = np.broadcast_to(cov, (n, d, d))
+        elif not (cov.ndim == 3 and cov.shape == (n, d, d)):
+            raise ValueError(f"covariances must be a number, have one entry per component ({n}), or be a ({d}, {d}) "
+                             f"matrix or ({n}, {d}, {d}) matrices, got shape {cov.shape}")
+        if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-12, atol=0):
+            raise ValueError("covariances must be symmetric matrices")
+        eigvals, eigvecs = np.linalg.eigh(cov)
+        if np.any(eigvals <= 1e-12 * np.abs(eigvals).max(axis=1, keepdims=True)):
+            bad = int(np.argmin(eigvals.min(axis=1)))
+            raise ValueError(f"covariances must be positive definite; component {bad} has eigenvalues "
+                             f"{eigvals[bad].tolist()}")
+        super().__init__(n, d, weights, labels)
+        self._mu = np.ascontiguousarray(means)
+        self.means = means[:, 0] if flat else means
+        self.covariances = np.array(cov)
+        self._table = Components(np.full(n, GAUSSIAN, dtype=np.int64), self._mu, np.ascontiguousarray(eigvals),
+                                 np.ascontiguousarray(eigvecs))
 
     def component_table(self):
-        return np.full(self.n_components, GAUSSIAN, dtype=np.int64), self.means, self.variances
+        return self._table
 
     def _with_components(self, mask, labels):
-        return GaussianMixture(self.means[mask], self.variances[mask], self.weights[mask], labels)
+        return GaussianMixture(self.means[mask], self.covariances[mask] if self.ndim > 1 else
+                               self.covariances[mask, 0, 0], self.weights[mask], labels)
 
     def _draw(self, comp, rng):
-        return self.means[comp] + np.sqrt(self.variances[comp]) * rng.standard_normal(comp.size)
+        chol = np.linalg.cholesky(self.covariances)
+        z = rng.standard_normal((comp.size, self.ndim))
+        return self._mu[comp] + np.einsum("nij,nj->ni", chol[comp], z)
 
     def length_scale(self, t, process):
         m, sigma = float(process.m(t)), float(process.sigma(t))
-        return float(np.sqrt(m * m * self.variances.min() + sigma * sigma))
+        return float(np.sqrt(m * m * self._table.ext.min() + sigma * sigma))
 
     def bulk(self):
-        sd = np.sqrt(self.variances)
-        return float(np.min(self.means - 9.0 * sd)), float(np.max(self.means + 9.0 * sd))
+        sd = np.sqrt(np.diagonal(self.covariances, axis1=1, axis2=2))
+        return np.min(self._mu - 9.0 * sd, axis=0), np.max(self._mu + 9.0 * sd, axis=0)
 
     def to_dict(self):
-        return {"type": "GaussianMixture", "means": self.means.tolist(), "covariances": self.variances.tolist(),
-                "weights": self.weights.tolist(), "labels": None if self.labels is None else list(self.labels)}
+        if self.ndim == 1:
+            cov = self.covariances[:, 0, 0].tolist()
+        else:
+            cov = self.covariances.tolist()
+        return {"type": "GaussianMixture", "means": self.means.tolist(), "covariances": cov,
+                "weights": self.weights.tolist(), "labels": self._labels_list()}
 
 
 class UniformMixture(Mixture):
-    """p_0 = Σ_k π_k U[a_k, b_k] in one dimension (intervals may overlap)."""
-
-    kind = UNIFORM
+    """p_0 = Σ_k π_k U(box_k): intervals [a_k, b_k] from flat lists in one dimension, axis-aligned boxes
+    ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap)."""
 
     def __init__(self, lows, highs, weights=None, labels=None):
-        lows = as_finite_array("lows", lows)
+        flat = np.ndim(lows) == 1
+        lows = _points_array("lows", lows)
         highs = as_finite_array("highs", highs)
-        if lows.ndim != 1 or lows.size == 0:
-            raise ValueError(f"lows must be a non-empty flat list (one dimension), got shape {lows.shape}")
+        highs = highs[:, None] if flat and highs.ndim == 1 else highs
         if highs.shape != lows.shape:
-            raise ValueError(f"highs must have the same length as lows ({lows.size}), got shape {highs.shape}")
+            raise ValueError(f"highs must have the same shape as lows {lows.shape[:1] if flat else lows.shape}, "
+                             f"got shape {np.shape(highs) if not flat else (highs.size,)}")
         if np.any(lows >= highs):
-            raise ValueError(f"lows must be below highs, got lows={lows.tolist()}, highs={highs.tolist()}")
-        super().__init__(lows.size, weights, labels)
-        self.lows = lows
-        self.highs = highs
+            raise ValueError(f"lows must be below highs, got lows={lows.squeeze().tolist()}, "
+                             f"highs={highs.squeeze().tolist()}")
+        n, d = lows.shape
+        super().__init__(n, d, weights, labels)
+        self._flat = flat
+        self._lo, self._hi = np.ascontiguousarray(lows), np.ascontiguousarray(highs)
+        self._table = Components(np.full(n, UNIFORM, dtype=np.int64), self._lo, self._hi,
+                                 np.ascontiguousarray(np.broadcast_to(np.eye(d), (n, d, d))))
+
+    @property
+    def lows(self) -> np.ndarray:
+        return self._lo[:, 0] if self._flat else self._lo
+
+    @property
+    def highs(self) -> np.ndarray:
+        return self._hi[:, 0] if self._flat else self._hi
 
     def component_table(self):
-        return np.full(self.n_components, UNIFORM, dtype=np.int64), self.lows, self.highs
+        return self._table
 
     def _with_components(self, mask, labels):
         return UniformMixture(self.lows[mask], self.highs[mask], self.weights[mask], labels)
 
     def _draw(self, comp, rng):
-        return self.lows[comp] + (self.highs[comp] - self.lows[comp]) * rng.random(comp.size)
+        return self._lo[comp] + (self._hi[comp] - self._lo[comp]) * rng.random((comp.size, self.ndim))
 
     def length_scale(self, t, process):
         m, sigma = float(process.m(t)), float(process.sigma(t))
-        return float(min(sigma, np.sqrt(sigma**2 + (m * (self.highs - self.lows)).min() ** 2)))
+        return float(min(sigma, np.sqrt(sigma**2 + (m * (self._hi - self._lo)).min() ** 2)))
 
     def bulk(self):
-        return float(self.lows.min()), float(self.highs.max())
+        return self._lo.min(axis=0), self._hi.max(axis=0)
 
     def supports(self, label=None):
         model = self if label is None else self.condition(label)
         keep = model.weights > 0
-        return merge_intervals(list(zip(model.lows[keep], model.highs[keep])))
+        if self.ndim == 1:
+            return merge_intervals(list(zip(model.lows[keep], model.highs[keep])))
+        return [(lo, hi) for lo, hi in zip(model._lo[keep], model._hi[keep])]
 
     def to_dict(self):
         return {"type": "UniformMixture", "lows": self.lows.tolist(), "highs": self.highs.tolist(),
-                "weights": self.weights.tolist(), "labels": None if self.labels is None else list(self.labels)}
+                "weights": self.weights.tolist(), "labels": self._labels_list()}
 
 
 def merge_intervals(intervals) -> list[tuple[float, float]]:

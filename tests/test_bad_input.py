@@ -51,8 +51,8 @@ def test_labels_length_mismatch(make, labels):
 
 
 @pytest.mark.parametrize("kw, match", [
-    ({"highs": [-1]}, r"highs.*same length as lows"),
-    ({"highs": [-1, 2, 3]}, r"highs.*same length as lows"),
+    ({"highs": [-1]}, r"highs must have the same shape as lows"),
+    ({"highs": [-1, 2, 3]}, r"highs must have the same shape as lows"),
     ({"lows": [-2, 2], "highs": [-1, 2]}, r"lows must be below highs"),  # equal
     ({"lows": [-2, 3], "highs": [-1, 2]}, r"lows must be below highs"),  # reversed
     ({"lows": [-2, NAN]}, r"lows.*finite"),

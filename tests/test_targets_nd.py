@@ -1,0 +1,110 @@
+"""d-dimensional targets against independent evaluations: scipy's multivariate normal, products of the 1-D closed
+forms, finite differences, and the line restriction the engine sweeps with."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+import fpguide as fg
+from fpguide.targets import line_tables
+
+OU = fg.OU()
+COV = np.array([[[1.0, 0.6, 0.1], [0.6, 0.8, -0.2], [0.1, -0.2, 0.5]], np.diag([0.3, 1.5, 0.7])])
+GM3 = fg.GaussianMixture(means=[[1.0, -0.5, 0.2], [-1.0, 0.5, 0.0]], covariances=COV, weights=[0.3, 0.7],
+                         labels=[1, 2])
+BOX3 = fg.UniformMixture(lows=[[1.0, -1.0, 0.0], [-2.0, -1.0, -0.5]], highs=[[2.0, 1.0, 0.5], [-1.0, 0.5, 0.5]],
+                         weights=[0.5, 0.5], labels=[1, 2])
+
+
+def test_gaussian_full_covariances_against_scipy():
+    x = np.random.default_rng(0).normal(size=(200, 3)) * 3
+    for t in (1e-4, 0.3, 3.0):
+        m, s2 = np.exp(-t), -np.expm1(-2 * t)
+        comps = [multivariate_normal(m * mu, m * m * c + s2 * np.eye(3)) for mu, c in zip(GM3.means, COV)]
+        ref = np.log(0.3 * comps[0].pdf(x) + 0.7 * comps[1].pdf(x))
+        np.testing.assert_allclose(GM3.log_density(x, t), ref, rtol=1e-12)
+        np.testing.assert_allclose(GM3.log_density(x, t, label=1), comps[0].logpdf(x), rtol=1e-12)
+
+
+def test_box_is_the_product_of_intervals():
+    x = np.random.default_rng(1).uniform(-3, 3, size=(300, 3))
+    for t in (1e-3, 0.5):
+        logp = BOX3.log_density(x, t, label=1)
+        ref = sum(fg.UniformMixture(lows=[lo], highs=[hi]).log_density(x[:, j], t)
+                  for j, (lo, hi) in enumerate(zip(BOX3.lows[0], BOX3.highs[0])))
+        np.testing.assert_allclose(logp, ref, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("target", [GM3, BOX3], ids=["gaussian", "box"])
+@pytest.mark.parametrize("t", [1e-3, 0.4])
+def test_scores_are_gradients(target, t):
+    x = np.random.default_rng(2).uniform(-2.5, 2.5, size=(100, 3))
+    _, score = target.evaluate(x, t)
+    h = 1e-6
+    for j in range(3):
+        e = np.zeros(3)
+        e[j] = h
+        fd = (target.log_density(x + e, t) - target.log_density(x - e, t)) / (2 * h)
+        np.testing.assert_allclose(score[:, j], fd, rtol=1e-5, atol=1e-5 * np.abs(score).max())
+
+
+@pytest.mark.parametrize("target", [GM3, BOX3], ids=["gaussian", "box"])
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_line_restriction_reproduces_the_joint_density(target, axis):
+    """Each component on a grid line is a 1-D law times a factor: their product is the joint density, and the line
+    velocity is the axis component of the guided drift at the same points."""
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-1.5, 1.5, size=(5, 3))
+    xs = np.linspace(-2.5, 2.5, 7)
+    t, m, s = 0.2, np.exp(-0.2), np.sqrt(-np.expm1(-0.4))
+    model = fg.CFG(label=1, w=2.0).bind(target)
+    shape = (5, target.n_components)
+    p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
+    line_tables(axis, points, m, s, *model.table, p1, p2, offset)
+    full = np.repeat(points[:, None, :], xs.size, axis=1)
+    full[:, :, axis] = xs
+    velocity = model.velocity_along(axis, np.tile(xs, (5, 1)), points, t, OU, -1.0, 0.5)
+    ref = -full[..., axis] + 0.5 * model.guided_score(full.reshape(-1, 3), t, OU)[:, axis].reshape(5, -1)
+    np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
+    for k in range(target.n_components):
+        one = target.subset(np.arange(target.n_components) == k)
+        if target is GM3:
+            line = -0.5 * (xs - p1[:, k:k + 1]) ** 2 / p2[:, k:k + 1] - 0.5 * np.log(2 * np.pi * p2[:, k:k + 1])
+        else:
+            line = fg.UniformMixture(lows=[target.lows[k, axis]], highs=[target.highs[k, axis]]).log_density(xs, t)
+        np.testing.assert_allclose(line + offset[:, k:k + 1], one.log_density(full, t), rtol=1e-11, atol=1e-11)
+
+
+def test_shapes_sampling_and_serialisation():
+    assert GM3.ndim == 3 and BOX3.ndim == 3
+    draws = GM3.sample(200_000, np.random.default_rng(4), label=1)
+    np.testing.assert_allclose(np.cov(draws.T), COV[0], atol=0.02)
+    box = BOX3.sample(1000, np.random.default_rng(5), label=2)
+    assert np.all((box >= BOX3.lows[1]) & (box <= BOX3.highs[1]))
+    for target in (GM3, BOX3):
+        assert fg.targets.target_from_dict(target.to_dict()) == target
+    shared = fg.GaussianMixture(means=np.zeros((2, 2)), covariances=[[2.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(shared.covariances[1], [[2.0, 0.5], [0.5, 1.0]])
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"covariances": [[1.0, 2.0], [2.0, 1.0]]}, r"positive definite"),
+    ({"covariances": [[1.0, 0.2], [0.1, 1.0]]}, r"symmetric"),
+    ({"covariances": np.ones((3, 2, 2))}, r"covariances must be .*\(2, 2, 2\)"),
+    ({"covariances": np.ones(3)}, r"one entry per component"),
+    ({"means": np.zeros((2, 0))}, r"means must be a non-empty"),
+])
+def test_bad_nd_gaussian(kw, match):
+    with pytest.raises(ValueError, match=match):
+        fg.GaussianMixture(**{"means": np.zeros((2, 2)), "covariances": 1.0, **kw})
+
+
+def test_bad_boxes_and_points():
+    with pytest.raises(ValueError, match=r"highs must have the same shape as lows"):
+        fg.UniformMixture(lows=np.zeros((2, 2)), highs=np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"lows must be below highs"):
+        fg.UniformMixture(lows=[[0.0, 1.0]], highs=[[1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 3\)"):
+        BOX3.log_density(np.zeros((4, 2)), 0.1)
+    with pytest.raises(ValueError, match=r"cond must have the dimension of the target \(3\)"):
+        fg.CFG(w=1.0, cond=fg.GaussianMixture(means=[0.0])).bind(GM3)
