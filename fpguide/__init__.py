@@ -5,12 +5,12 @@ __version__ = "0.1.0"
 from .crosscheck import CrossCheck, cross_check
 from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError
-from .grid import Grid
+from .grid import Grid, TensorGrid
 from .guidance import CFG
 from .particles import sample
 from .processes import OU, VP
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
-__all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid",
+__all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
            "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "sample", "solve"]

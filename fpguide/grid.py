@@ -1,4 +1,4 @@
-"""Grid: a uniform cell-centred finite-volume grid on [lower, upper] with n cells."""
+"""Grids: a uniform cell-centred finite-volume grid on [lower, upper] with n cells, and tensor products of them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from ._validation import check_int, check_real
 
 MIN_CELLS = 8
+MAX_GRID_DIM = 3
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,68 @@ class Grid:
 
     def to_dict(self) -> dict:
         return {"lower": self.lower, "upper": self.upper, "n": self.n}
+
+    @property
+    def cell_volume(self) -> float:
+        return self.dx
+
+
+@dataclass(frozen=True)
+class TensorGrid:
+    """A tensor product of 1-D grids (one :class:`Grid` per axis): cells are boxes, densities cell averages."""
+
+    axes: tuple[Grid, ...]
+
+    def __post_init__(self):
+        axes = tuple(self.axes)
+        if not 1 <= len(axes) <= MAX_GRID_DIM or not all(isinstance(axis, Grid) for axis in axes):
+            raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid objects (a grid in more dimensions needs "
+                             f"a reduction, see fpguide.solve), got {self.axes!r}")
+        object.__setattr__(self, "axes", axes)
+
+    @classmethod
+    def from_bounds(cls, lower, upper, n) -> TensorGrid:
+        """The grid ∏_a [lower_a, upper_a] with n_a cells along axis a (``n`` a number gives every axis n cells)."""
+        lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
+        if upper.shape != lower.shape or np.size(n) not in (1, lower.size):
+            raise ValueError(f"upper and n must have one entry per axis ({lower.size}), got {upper.size} and "
+                             f"{np.size(n)}")
+        n = np.broadcast_to(n, lower.shape)
+        return cls(tuple(Grid(a.item(), b.item(), k.item()) for a, b, k in zip(lower, upper, n)))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(axis.n for axis in self.axes)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def cell_volume(self) -> float:
+        return float(np.prod([axis.dx for axis in self.axes]))
+
+    def mesh(self) -> np.ndarray:
+        """Cell centres as an array of shape (*shape, d)."""
+        return np.stack(np.meshgrid(*(axis.centres for axis in self.axes), indexing="ij"), axis=-1)
+
+    def cell_averages(self, log_density, order: int = 3) -> np.ndarray:
+        """Cell averages of exp(log_density(points)) by tensor Gauss–Legendre quadrature (points of shape (..., d))."""
+        nodes, weights = np.polynomial.legendre.leggauss(order)
+        total = np.zeros(self.shape)
+        for index in np.ndindex(*(order,) * self.ndim):
+            coords = [axis.centres + 0.5 * axis.dx * nodes[i] for axis, i in zip(self.axes, index)]
+            points = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
+            total += np.prod(0.5 * weights[list(index)]) * np.exp(log_density(points))
+        return total
+
+    def to_dict(self) -> dict:
+        return {"axes": [axis.to_dict() for axis in self.axes]}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> TensorGrid:
+        return cls(tuple(Grid(**axis) for axis in spec["axes"]))

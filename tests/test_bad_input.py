@@ -153,7 +153,7 @@ def zero_drift(x, t):
 
 
 @pytest.mark.parametrize("kw, match", [
-    ({"q0": Q0[:-1]}, r"q0 must have one value per grid cell \(32\), got 31"),
+    ({"q0": Q0[:-1]}, r"q0 must have one value per grid cell, shape \(32,\), got shape \(31,\)"),
     ({"q0": np.append(Q0, 0.0)}, r"q0 must have one value per grid cell"),
     ({"q0": Q0 - 0.1}, r"q0 must be non-negative"),
     ({"q0": np.where(np.arange(32) == 5, NAN, Q0)}, r"q0 must contain only finite"),
