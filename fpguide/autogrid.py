@@ -1,12 +1,14 @@
 """Automatic grid: extent and resolution chosen from the dynamics, not only from the target.
 
-A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.e. tails down to 1e-13) through the
-probability-flow map with RK4. The extent is the range they visit at any time (guided trajectories overshoot far past
-the support before they come back), padded. The narrowest density feature is, for the ODE, the smaller of what the
-pilot shows (the spacing of the central quantiles, |z| ≤ 5, gives the local density) and the target's own narrowest
-feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the target's feature
-divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower). The cell width is that
-feature over ``cells_per_width``.
+A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.e. tails down to 1e-13; in d dimensions
+a lattice of such levels per coordinate) through the probability-flow map with RK4. The extent along each axis is the
+range they visit at any time (guided trajectories overshoot far past the support before they come back), padded. The
+narrowest density feature is, for the ODE, the smaller of what the pilot shows (along each axis, the spacing of
+neighbouring central quantiles, |z| ≤ 5, gives the local density, width = 1/(√(2π)·max density)) and the target's own
+narrowest feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the target's
+feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower). The cell width
+is that feature over ``cells_per_width``; in 2-D and 3-D the total number of cells is capped (the cap is recorded,
+and :func:`~fpguide.solve` warns when the grid is then too coarse).
 """
 
 from __future__ import annotations
@@ -17,38 +19,69 @@ import numpy as np
 from scipy.special import ndtr
 
 from .dynamics import GuidedDynamics
-from .grid import Grid
+from .grid import Grid, TensorGrid
 
-PILOT_Z = np.linspace(-7.4, 7.4, 97)
-CENTRAL = np.abs(0.5 * (PILOT_Z[1:] + PILOT_Z[:-1])) <= 5.0  # the quantile gaps whose density sets the width
+PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
 PILOT_LOG_SNR_STEP = 0.25
 PILOT_LIPSCHITZ = 1.0
+MIN_CELLS = {1: 256, 2: 64, 3: 32}  # per axis
+MAX_CELLS = {1: 1 << 16, 2: 1 << 19, 3: 1 << 21}  # in total (2-D: about 724², 3-D: 128³)
+ROUND_TO = {1: 64, 2: 16, 3: 8}
 
 
 def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
-    """Trace start quantiles through the probability-flow ODE; return the range visited and the narrowest width."""
-    levels = ndtr(PILOT_Z)
-    x = np.asarray(quantile(levels), dtype=float)
-    du = np.diff(levels)
-    lo, hi = float(x[0]), float(x[-1])
-    width = math.inf
+    """Trace a lattice of start quantiles through the probability-flow ODE; per axis, the range visited and the
+    narrowest width seen."""
+    d = dyn.model.ndim
+    z = np.linspace(-7.4, 7.4, PILOT_LEVELS[d])
+    du = np.diff(ndtr(z))
+    central = np.abs(0.5 * (z[1:] + z[:-1])) <= 5.0
+    lattice = np.stack(np.meshgrid(*[z] * d, indexing="ij"), axis=-1)
+    x = np.asarray(quantile(ndtr(lattice.reshape(-1, d))), dtype=float).reshape(-1, d)
+
+    def velocity(points, tau):
+        return dyn.ode_drift(points[:, 0], tau)[:, None] if d == 1 else dyn.ode_drift(points, tau)
+
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    width = np.full(d, math.inf)
     taus = dyn.tau_grid(t_min, PILOT_LOG_SNR_STEP)
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
         tau = tau0
         while tau < tau1:
-            v = dyn.ode_drift(x, tau)
-            lip = float(np.max(np.abs(np.diff(v)) / np.maximum(np.diff(x), 1e-300)))
-            dt = min(tau1 - tau, PILOT_LIPSCHITZ / lip if lip > 0 else math.inf)
-            k2 = dyn.ode_drift(x + 0.5 * dt * v, tau + 0.5 * dt)
-            k3 = dyn.ode_drift(x + 0.5 * dt * k2, tau + 0.5 * dt)
-            k4 = dyn.ode_drift(x + dt * k3, tau + dt)
+            v = velocity(x, tau)
+            dt = min(tau1 - tau, PILOT_LIPSCHITZ / max(_lipschitz(x, v, lattice.shape), 1e-300))
+            k2 = velocity(x + 0.5 * dt * v, tau + 0.5 * dt)
+            k3 = velocity(x + 0.5 * dt * k2, tau + 0.5 * dt)
+            k4 = velocity(x + dt * k3, tau + dt)
             x = x + dt / 6.0 * (v + 2.0 * (k2 + k3) + k4)
             tau = tau + dt if tau + dt < tau1 else tau1
-        lo, hi = min(lo, float(x[0])), max(hi, float(x[-1]))
-        # local width ~ 1/(√(2π) · max density), the density between neighbouring quantiles being Δu/Δx
-        spacing = np.maximum(np.diff(x)[CENTRAL], 1e-300)
-        width = min(width, 1.0 / (math.sqrt(2 * math.pi) * float(np.max(du[CENTRAL] / spacing))))
+        lo, hi = np.minimum(lo, x.min(axis=0)), np.maximum(hi, x.max(axis=0))
+        if d == 1:
+            density = du[central] / np.maximum(np.diff(x[:, 0])[central], 1e-300)
+            width[0] = min(width[0], 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density))))
+        else:
+            width[:] = min(width[0], _narrowest(x.reshape(lattice.shape), z))
     return {"lower": lo, "upper": hi, "width": width}
+
+
+def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
+    """The smallest singular value of the flow map's Jacobian ∂x/∂z over the bulk of the lattice (|z_a| ≤ 3): the
+    narrowest width of the pushed density in any direction (the standard deviation along it, for a linear map)."""
+    d = x.shape[-1]
+    inner = slice(1, -1)
+    keep = np.abs(z[1:-1]) <= 3.0
+    jac = np.stack([np.moveaxis((np.roll(x, -1, axis=a) - np.roll(x, 1, axis=a)) / (2 * (z[1] - z[0])), -1, -1)
+                    [(inner,) * d] for a in range(d)], axis=-1)
+    jac = jac[np.ix_(*[keep] * d)] if d > 1 else jac
+    return float(np.linalg.svd(jac.reshape(-1, d, d), compute_uv=False).min())
+
+
+def _lipschitz(x, v, shape) -> float:
+    """max_a |∂_a v_a| estimated between lattice neighbours along each axis."""
+    d = x.shape[1]
+    rates = [np.abs(np.diff(v.reshape(shape)[..., a], axis=a)) /
+             np.maximum(np.abs(np.diff(x.reshape(shape)[..., a], axis=a)), 1e-300) for a in range(d)]
+    return float(max(rate.max() for rate in rates))
 
 
 def intrinsic_width(dyn: GuidedDynamics, t_min: float) -> float:
@@ -59,18 +92,24 @@ def intrinsic_width(dyn: GuidedDynamics, t_min: float) -> float:
 
 
 def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 4.0,
-                min_cells: int = 256, max_cells: int = 1 << 16, widen: float = 1.0) -> tuple[Grid, dict]:
-    """A grid for this run, and a record of how it was chosen (stored in the Dataset)."""
+                widen: float = 1.0, max_cells: int | None = None) -> tuple[Grid | TensorGrid, dict]:
+    """A grid for this run (a :class:`Grid` in 1-D, a :class:`TensorGrid` otherwise), and a record of how it was
+    chosen (stored in the Dataset)."""
+    d = dyn.model.ndim
+    max_cells = MAX_CELLS[d] if max_cells is None else max_cells
     seen = pilot(dyn, t_min, quantile)
     intrinsic = intrinsic_width(dyn, t_min)
-    feature = intrinsic if dyn.sampler == "sde" else min(seen["width"], intrinsic)
+    feature = np.full(d, intrinsic) if dyn.sampler == "sde" else np.minimum(seen["width"], intrinsic)
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
-    dx = feature / cells_per_width
-    wanted = math.ceil(2 * half / dx)
-    n = int(min(max(64 * math.ceil(wanted / 64), min_cells), max_cells))
-    grid = Grid(centre - half, centre + half, n)
+    wanted = np.ceil(2 * half * cells_per_width / feature)
+    scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
+    n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
+    axes = tuple(Grid(float(c - h), float(c + h), k) for c, h, k in zip(centre, half, n))
+    grid = axes[0] if d == 1 else TensorGrid(axes)
     record = {"pilot_lower": seen["lower"], "pilot_upper": seen["upper"], "pilot_width": seen["width"],
               "target_width": intrinsic, "feature_width": feature, "cells_per_width": cells_per_width,
-              "cells_wanted": wanted, "widen": widen, "capped": wanted > max_cells}
+              "cells_wanted": wanted.astype(int), "widen": widen, "capped": bool(scale > 1.0)}
+    if d == 1:
+        record = {key: value[0] if isinstance(value, np.ndarray) else value for key, value in record.items()}
     return grid, record

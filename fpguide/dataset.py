@@ -20,10 +20,13 @@ VARIABLES = {
     "inverse_confidence": ("inverse confidence E_q[1/p_t(c|x)]", "1"),
     "mean": ("mean", "1"),
     "variance": ("variance", "1"),
+    "covariance": ("covariance", "1"),
+    "projected_mean": ("mean of <x, direction> (the mean projected trajectory)", "1"),
+    "direction": ("unit direction of the projected observables", "1"),
     "support_mass": ("mass inside the support of the class", "1"),
     "edge_mass": ("mass within delta of the far edge of the class support", "1"),
     "outside_mass": ("mass outside every support", "1"),
-    "tail_probability": ("P(x >= threshold), normalised", "1"),
+    "tail_probability": ("P(x >= threshold), normalised (in d-D, of <x, direction>)", "1"),
     "kl_conditional": ("KL(q || p_t(.|c)) at the output time", "nats"),
     "tv_conditional": ("total variation to p_t(.|c) at the output time", "1"),
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
@@ -33,6 +36,10 @@ VARIABLES = {
 COORDS = {
     "t": ("diffusion time (the sampler runs from T down to t_min)", "1"),
     "x": ("position", "1"),
+    "y": ("second coordinate", "1"),
+    "z": ("third coordinate", "1"),
+    "dim": ("coordinate", "1"),
+    "dim2": ("coordinate", "1"),
     "threshold": ("tail threshold", "1"),
 }
 

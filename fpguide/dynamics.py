@@ -50,6 +50,13 @@ class GuidedDynamics:
         f, g2 = float(self.process.f(t)), float(self.process.g2(t))
         return -f * x + score_factor * g2 * self.model.guided_score(x, t, self.process)
 
+    def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float) -> np.ndarray:
+        """v_axis on grid lines (positions x (L, M) along ``axis``, lines through ``points`` (L, d)): the line form of
+        :meth:`drift` that the d-D engine sweeps with."""
+        t = self.T - tau
+        f, g2 = float(self.process.f(t)), float(self.process.g2(t))
+        return self.model.velocity_along(axis, x, points, t, self.process, -f, self.score_factor * g2)
+
     def diffusion(self, tau: float) -> float:
         return 0.5 * float(self.process.g2(self.T - tau)) if self.sampler == "sde" else 0.0
 
@@ -63,21 +70,32 @@ class GuidedDynamics:
 
 
 def start_law(model: GuidedModel, process: Process, T: float, start: str):
-    """log-density of the start law and its quantile function: the prior N(0, s²) or the exact p_T(·|c)
-    (``start`` already checked by :func:`prepare`)."""
+    """log-density of the start law at points (flat in 1-D, shape (..., d) otherwise) and, per coordinate, its
+    quantile function (exact in 1-D; for the exact start in d-D the Gaussian with the moments of p_T(·|c) per axis,
+    which is what the grid pilot needs): the prior N(0, s²I) or the exact p_T(·|c) (``start`` checked by
+    :func:`prepare`)."""
+    d = model.ndim
     if start == "prior":
         s = process.prior_std(T)
-        return (lambda x: -0.5 * (x / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi),
-                lambda u: s * ndtri(u))
+
+        def log_prior(x):
+            sq = x**2 if d == 1 else np.sum(x**2, axis=-1)
+            return -0.5 * sq / s**2 - d * (math.log(s) + 0.5 * math.log(2 * math.pi))
+
+        return log_prior, lambda u: s * ndtri(u)
     cond = model.cond
 
     def log_density(x):
         return cond.log_density(x, T, process)
 
+    m, sigma = float(process.m(T)), float(process.sigma(T))
+    lo, hi = cond.bulk()
+    if d > 1:
+        centre, spread = m * 0.5 * (lo + hi), np.sqrt((m * 0.5 * (hi - lo)) ** 2 + sigma**2)
+        return log_density, lambda u: centre + spread * ndtri(u)
+
     def quantile(u):
-        lo, hi = (float(bound[0]) for bound in cond.bulk())
-        m, sigma = float(process.m(T)), float(process.sigma(T))
-        xs = np.linspace(m * lo - 12 * sigma, m * hi + 12 * sigma, 20001)
+        xs = np.linspace(m * float(lo[0]) - 12 * sigma, m * float(hi[0]) + 12 * sigma, 20001)
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(log_density(xs[1:])) + np.exp(log_density(xs[:-1])))
                                             * np.diff(xs))])
         return np.interp(u, cdf / cdf[-1], xs)

@@ -117,17 +117,21 @@ def divergences(q: np.ndarray, reference: np.ndarray, dx: float) -> tuple[float,
     return kl, float(0.5 * np.sum(np.abs(q - reference)) * dx)
 
 
-def reference_densities(grid: Grid, model: GuidedModel, t: float, process: Process) -> dict[str, np.ndarray]:
-    """Cell averages at time t of the conditional target p_t(·|c) and of the tilted law
-    π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid)."""
-    def log_cond(xs):
-        return model.scores(xs.ravel(), t, process)[2].reshape(xs.shape)
+def reference_densities(grid, model: GuidedModel, t: float, process: Process) -> dict[str, np.ndarray]:
+    """Cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of the conditional target p_t(·|c) and of
+    the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid)."""
+    d = model.ndim
 
-    def log_tilt(xs):
-        logp_u, _, logp_c, _ = model.scores(xs.ravel(), t, process)
-        return ((1.0 + model.w) * logp_c - model.w * logp_u).reshape(xs.shape)
+    def logs(points):
+        shape = points.shape if d == 1 else points.shape[:-1]
+        logp_u, _, logp_c, _ = model.scores(points.reshape(-1, d) if d > 1 else points.ravel(), t, process)
+        return logp_u.reshape(shape), logp_c.reshape(shape)
 
-    cond = grid.cell_averages(log_cond)
-    top = float(np.max(log_tilt(grid.centres)))
-    tilted = grid.cell_averages(lambda xs: log_tilt(xs) - top)
-    return {"conditional": cond, "tilted": tilted / (tilted.sum() * grid.dx)}
+    def log_tilt(points):
+        logp_u, logp_c = logs(points)
+        return (1.0 + model.w) * logp_c - model.w * logp_u
+
+    top = float(np.max(log_tilt(grid.centres if d == 1 else grid.mesh())))
+    tilted = grid.cell_averages(lambda points: log_tilt(points) - top)
+    return {"conditional": grid.cell_averages(lambda points: logs(points)[1]),
+            "tilted": tilted / (tilted.sum() * grid.cell_volume)}

@@ -9,18 +9,20 @@ import numpy as np
 import xarray as xr
 
 from . import observables as obs
-from ._validation import check_positive_real
+from . import observables_nd as obs_nd
+from ._validation import as_finite_array, check_positive_real
 from .autogrid import choose_grid, intrinsic_width
 from .dataset import attach, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
 from .errors import CoarseGridWarning, WallMassError
-from .grid import Grid
+from .grid import MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
 WIDEN_TRIES = 3
+AXIS_NAMES = ("x", "y", "z")
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
 # better (fewer remaps); the SDE's Strang splitting error is O(dt²) and needs steps ~4x shorter in log-SNR.
 STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_snr_step": 0.05, "lipschitz": 0.5}}
@@ -29,7 +31,8 @@ STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_sn
 def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min: float = 1e-3,
           grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
           scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
-          lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9) -> xr.Dataset:
+          lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
+          direction=None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
     Parameters
@@ -37,7 +40,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     target, guidance : the (unconditional) target mixture and a :class:`CFG` guidance.
     sampler : ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
-    grid : a :class:`Grid`; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
+    grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D); None chooses extent and resolution from a pilot
+        of the dynamics (recorded in ``run``).
     process : :class:`OU` (default) or :class:`VP`, or their names.
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
     n_save, t_eval : saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
@@ -49,8 +53,10 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
         entropy and support-mass errors of the standard cases below 2e-4.
     cells_per_width : resolution of the automatic grid (cells across the narrowest density feature).
     wall_tol : the mass allowed to leave through the walls before the run fails.
+    direction : (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
+        probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean.
 
-    Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x``.
+    Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
     """
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
@@ -61,8 +67,12 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     for name, value in (("log_snr_step", log_snr_step), ("lipschitz", lipschitz),
                         ("cells_per_width", cells_per_width), ("wall_tol", wall_tol)):
         check_positive_real(name, value)
-    if grid is not None and not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a fpguide.Grid or None, got {type(grid).__name__}")
+    d = dyn.model.ndim
+    if d > MAX_GRID_DIM:
+        raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: only targets "
+                         "that reduce exactly to <= 3 dimensions can be solved in higher dimension")
+    grid = _check_grid(grid, d)
+    direction = _check_direction(direction, dyn.model)
 
     run = {"grid_choice": None}
     for attempt in range(WIDEN_TRIES + 1):
@@ -72,7 +82,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
         else:
             use = grid
         try:
-            result = evolve(use.cell_averages(log_start), dyn.drift, grid=use, t_span=(0.0, T - t_min),
+            result = evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use,
+                            t_span=(0.0, T - t_min),
                             diffusion=dyn.diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
                             scheme=scheme, lipschitz=lipschitz, wall_tol=wall_tol)
             break
@@ -85,21 +96,56 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
 
     config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
                                 "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
+    if d > 1:
+        config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    return _dataset(result, run_in, config, run)
+    return _dataset(result, run_in, config, run) if d == 1 else _dataset_nd(result, run_in, config, run, direction)
 
 
-def _warn_if_coarse(grid: Grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
-    """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the narrowest feature."""
-    widths = 1.0 / (math.sqrt(2 * math.pi) * np.max(q, axis=1))
-    k = int(np.argmin(widths))
-    width = min(float(widths[k]), target_width)
-    if width / grid.dx < MIN_CELLS_PER_WIDTH:
-        needed = int(math.ceil((grid.upper - grid.lower) * CELLS_PER_WIDTH / width))
-        warnings.warn(f"grid too coarse: dx={grid.dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
-                      f"(t={t[k]:.4g}); use at least n={needed} cells on [{grid.lower}, {grid.upper}]",
+def _check_grid(grid, d: int):
+    """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target."""
+    if grid is None or (d == 1 and isinstance(grid, Grid)):
+        return grid
+    if d > 1 and isinstance(grid, (list, tuple)) and all(isinstance(axis, Grid) for axis in grid):
+        grid = TensorGrid(tuple(grid))
+    if d > 1 and isinstance(grid, TensorGrid):
+        if grid.ndim != d:
+            raise ValueError(f"grid must have one axis per dimension of the target ({d}), got {grid.ndim}")
+        return grid
+    wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
+    raise TypeError(f"grid must be {wanted} or None, got {type(grid).__name__}")
+
+
+def _check_direction(direction, model) -> np.ndarray | None:
+    if model.ndim == 1:
+        if direction is not None:
+            raise ValueError("direction applies to 2-D and 3-D targets only (in 1-D the observables use x itself)")
+        return None
+    if direction is None:
+        return obs_nd.default_direction(model)
+    u = as_finite_array("direction", direction, ndim=1)
+    if u.size != model.ndim or not np.linalg.norm(u) > 0:
+        raise ValueError(f"direction must be a non-zero vector of length {model.ndim}, got {direction!r}")
+    return u / np.linalg.norm(u)
+
+
+def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
+    """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the narrowest feature (in 1-D also judged
+    from the density's peak, 1/(√(2π) max q))."""
+    axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
+    width, k = target_width, q.shape[0] - 1
+    if len(axes) == 1:
+        widths = 1.0 / (math.sqrt(2 * math.pi) * np.max(q, axis=1))
+        k = int(np.argmin(widths))
+        width = min(float(widths[k]), target_width)
+    dx = max(axis.dx for axis in axes)
+    if width / dx < MIN_CELLS_PER_WIDTH:
+        needed = [int(math.ceil((axis.upper - axis.lower) * CELLS_PER_WIDTH / width)) for axis in axes]
+        extent = " x ".join(f"[{axis.lower:.4g}, {axis.upper:.4g}]" for axis in axes)
+        warnings.warn(f"grid too coarse: dx={dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
+                      f"(t={t[k]:.4g}); use at least n={needed[0] if len(axes) == 1 else needed} cells on {extent}",
                       CoarseGridWarning, stacklevel=3)
 
 
@@ -123,4 +169,26 @@ def _dataset(result, run_in, config, run) -> xr.Dataset:
                 "x_bounds": (("x", "nv"), grid.bounds), "threshold": run_in.thresholds},
         attrs=global_attrs(f"fpguide {dyn.sampler} solution, CFG w={model.w}", config, run),
     )
+    return attach(ds)
+
+
+def _dataset_nd(result, run_in, config, run, direction) -> xr.Dataset:
+    grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
+    model = dyn.model
+    names = AXIS_NAMES[:grid.ndim]
+    data = obs_nd.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+                              thresholds=run_in.thresholds, direction=direction)
+    data["density"] = (("t", *names), q)
+    data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
+    data["direction"] = (("dim",), direction)
+    refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
+    for name in ("conditional", "tilted"):
+        data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)
+    run["mass_error"] = float(np.max(np.abs(data["mass"][1] + data["outflow"][1] - data["mass"][1][0])))
+    coords = {"t": t_save, "threshold": run_in.thresholds, "dim": list(names), "dim2": list(names)}
+    for name, axis in zip(names, grid.axes):
+        coords[name] = (name, axis.centres, {"bounds": f"{name}_bounds"})
+        coords[f"{name}_bounds"] = ((name, "nv"), axis.bounds)
+    ds = xr.Dataset(data, coords=coords,
+                    attrs=global_attrs(f"fpguide {dyn.sampler} solution in {grid.ndim}-D, CFG w={model.w}", config, run))
     return attach(ds)

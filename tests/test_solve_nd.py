@@ -1,0 +1,102 @@
+"""Guided densities in 2-D and 3-D against independent references: the 1-D solver on product targets (whose
+dynamics factorise exactly), the mean/covariance ODEs of linear (Gaussian) guidance, closed-form Gaussian factors."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import fpguide as fg
+
+T_MIN = 0.05  # features ~0.2 wide: small grids resolve them, so the tests stay fast
+BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
+X_AXIS, Y_AXIS = fg.Grid(-7.5, 8.5, 256), fg.Grid(-7.5, 7.5, 240)
+
+
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_product_target_marginals_equal_the_1d_solutions(sampler):
+    """Classes differ along x only: q(x, y) = q_x(x) q_y(y), with q_x the guided 1-D solution and q_y the unguided
+    one."""
+    ds = fg.solve(BOX2, fg.CFG(label=1, w=3.0), sampler, t_min=T_MIN, grid=fg.TensorGrid((X_AXIS, Y_AXIS)), n_save=5)
+    one = fg.solve(fg.UniformMixture(lows=[1.0, -2.0], highs=[2.0, -1.0], labels=[1, -1]), fg.CFG(label=1, w=3.0),
+                   sampler, t_min=T_MIN, grid=X_AXIS, n_save=5)
+    y_law = fg.UniformMixture(lows=[-1.0], highs=[1.0])
+    other = fg.solve(y_law, fg.CFG(w=0.0, cond=y_law), sampler, t_min=T_MIN, grid=Y_AXIS, n_save=5)
+    q = ds["density"].values
+    assert np.all(q >= 0)
+    np.testing.assert_allclose(ds["mass"] + ds["outflow"], ds["mass"][0], rtol=0, atol=1e-13)
+    tol = 5e-4 if sampler == "ode" else 2e-3
+    for k in range(1, 5):
+        qx, qy = q[k].sum(axis=1) * Y_AXIS.dx, q[k].sum(axis=0) * X_AXIS.dx
+        assert np.abs(qx - one["density"].values[k]).sum() * X_AXIS.dx < tol
+        assert np.abs(qy - other["density"].values[k]).sum() * Y_AXIS.dx < tol
+    final = ds.isel(t=-1)
+    assert float(final["entropy"]) == pytest.approx(float(one["entropy"][-1] + other["entropy"][-1]), abs=2e-3)
+    assert float(final["support_mass"]) == pytest.approx(
+        float(one["support_mass"][-1] * other["support_mass"][-1]), abs=1e-3)
+    assert float(final["mean"].sel(dim="x")) == pytest.approx(float(one["mean"][-1]), abs=1e-3)
+    assert float(final["projected_mean"]) == pytest.approx(float(one["mean"][-1]), abs=1e-3)
+    # edge mass: within δ of the face x = 2, over the box's extent in y
+    assert float(final["edge_mass"]) == pytest.approx(float(one["edge_mass"][-1] * other["support_mass"][-1]),
+                                                      abs=1e-3)
+
+
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_linear_guidance_with_correlated_covariances_follows_its_moment_odes(sampler):
+    """Gaussian conditional and unconditional models: the guided drift is linear in x, q stays Gaussian, and its mean
+    and covariance solve linear ODEs (integrated here with scipy)."""
+    cov_u, cov_c = np.array([[2.0, 0.6], [0.6, 1.0]]), np.array([[0.5, -0.2], [-0.2, 0.8]])
+    mu_u, mu_c, w, T = np.array([0.0, 0.0]), np.array([1.0, -0.5]), 2.0, 6.0
+    uncond = fg.GaussianMixture(means=[mu_u], covariances=cov_u)
+    ds = fg.solve(uncond, fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=cov_c)), sampler, T=T,
+                  t_min=T_MIN, n_save=3)
+    c = 1.0 if sampler == "sde" else 0.5
+
+    def rhs(tau, y):
+        t = T - tau
+        m, s2 = math.exp(-t), -math.expm1(-2 * t)
+        prec_u, prec_c = (np.linalg.inv(m * m * cov + s2 * np.eye(2)) for cov in (cov_u, cov_c))
+        A = np.eye(2) + 2 * c * (-(1 + w) * prec_c + w * prec_u)  # OU: f = −1, g² = 2
+        b = 2 * c * m * ((1 + w) * prec_c @ mu_c - w * prec_u @ mu_u)
+        mean, cov = y[:2], y[2:].reshape(2, 2)
+        dcov = A @ cov + cov @ A.T + (2 * np.eye(2) if sampler == "sde" else 0)
+        return np.concatenate([A @ mean + b, dcov.ravel()])
+
+    ref = solve_ivp(rhs, (0, T - T_MIN), np.concatenate([[0, 0], np.eye(2).ravel()]), rtol=1e-11, atol=1e-12).y[:, -1]
+    final = ds.isel(t=-1)
+    np.testing.assert_allclose(final["mean"].values, ref[:2], atol=2e-3)
+    np.testing.assert_allclose(final["covariance"].values, ref[2:].reshape(2, 2), atol=3e-3)
+    assert float(final["entropy"]) == pytest.approx(
+        0.5 * math.log(np.linalg.det(2 * math.pi * math.e * ref[2:].reshape(2, 2))), abs=3e-3)
+    assert ds["density"].dims == ("t", "x", "y") and "x_bounds" in ds.coords
+    assert json.loads(ds.attrs["run"])["grid_choice"]["capped"] is False
+
+
+def test_3d_entropy_adds_the_closed_form_gaussian_factors():
+    """Means along x, unit variances: under OU with the N(0, I) prior, y and z stay exactly N(0, 1) for every w."""
+    target = fg.GaussianMixture(means=[[-1.0, 0, 0], [1.0, 0, 0]], covariances=1.0, labels=[-1, 1])
+    grid = fg.TensorGrid.from_bounds([-7.5, -7.0, -7.0], [8.5, 7.0, 7.0], [96, 40, 40])
+    ds = fg.solve(target, fg.CFG(label=1, w=2.0), "ode", t_min=T_MIN, grid=grid, n_save=3)
+    one = fg.solve(fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[-1, 1]), fg.CFG(label=1, w=2.0),
+                   "ode", t_min=T_MIN, grid=grid.axes[0], n_save=3)
+    assert np.all(ds["density"].values >= 0)
+    assert float(ds["mass"][-1] + ds["outflow"][-1]) == pytest.approx(float(ds["mass"][0]), abs=1e-13)
+    gaussian = 0.5 * math.log(2 * math.pi * math.e)
+    assert float(ds["entropy"][-1]) == pytest.approx(float(one["entropy"][-1]) + 2 * gaussian, abs=2e-3)
+    assert float(ds["confidence"][-1]) == pytest.approx(float(one["confidence"][-1]), abs=1e-4)
+    np.testing.assert_allclose(ds["covariance"].values[-1, 1:, 1:], np.eye(2), atol=2e-3)
+
+
+def test_nd_bad_input():
+    four = fg.GaussianMixture(means=[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, -1.0]], covariances=np.diag([1, 2, 3, 4.0]),
+                              labels=[0, 1])
+    with pytest.raises(ValueError, match=r"d=4 dimensions but a grid holds at most 3"):
+        fg.solve(four, fg.CFG(label=0, w=1.0))
+    with pytest.raises(ValueError, match=r"grid must have one axis per dimension of the target \(2\), got 3"):
+        fg.solve(BOX2, fg.CFG(label=1, w=1.0), grid=fg.TensorGrid.from_bounds([0] * 3, [1] * 3, 8))
+    with pytest.raises(TypeError, match=r"grid must be a fpguide.TensorGrid with 2 axes"):
+        fg.solve(BOX2, fg.CFG(label=1, w=1.0), grid=X_AXIS)
+    with pytest.raises(ValueError, match=r"direction must be a non-zero vector of length 2"):
+        fg.solve(BOX2, fg.CFG(label=1, w=1.0), direction=[0.0, 0.0])
