@@ -10,6 +10,7 @@ from ._validation import check_int, check_real
 
 MIN_CELLS = 8
 MAX_GRID_DIM = 3
+AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
 
 
 @dataclass(frozen=True)

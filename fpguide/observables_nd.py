@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numba as nb
 import numpy as np
 
+from ._validation import as_finite_array
 from .engine.remap import mass_between, reconstruct, scheme_code
 from .grid import TensorGrid
 from .guidance import GuidedModel
@@ -99,6 +101,20 @@ def default_direction(model: GuidedModel) -> np.ndarray:
     return np.eye(d)[0]
 
 
+def check_direction(direction, model: GuidedModel) -> np.ndarray | None:
+    """The unit direction of the projected observables (d-D only): given, or :func:`default_direction`."""
+    if model.ndim == 1:
+        if direction is not None:
+            raise ValueError("direction applies to 2-D and 3-D targets only (in 1-D the observables use x itself)")
+        return None
+    if direction is None:
+        return default_direction(model)
+    u = as_finite_array("direction", direction, ndim=1)
+    if u.size != model.ndim or not np.linalg.norm(u) > 0:
+        raise ValueError(f"direction must be a non-zero vector of length {model.ndim}, got {direction!r}")
+    return u / np.linalg.norm(u)
+
+
 def _mean(mixture) -> np.ndarray:
     table = mixture.component_table()
     centres = np.where(table.kinds[:, None] == 0, table.loc, 0.5 * (table.loc + table.ext))
@@ -152,7 +168,17 @@ def time_series(grid: TensorGrid, q: np.ndarray, t: np.ndarray, model: GuidedMod
         with np.errstate(over="ignore", invalid="ignore"):
             inverse = np.where(flat > 0, flat * np.exp(-log_post), 0.0)
         out["inverse_confidence"] = (("t",), np.sum(inverse, axis=1) * vol / mass)
-    tails = flat @ beyond_fractions(grid, direction, thresholds) * vol / mass[:, None]
+    axis = np.flatnonzero(direction)
+    if axis.size == 1:  # an axis direction: half-spaces are boxes, integrated exactly on the reconstruction
+        sign = direction[axis[0]]
+        tails = np.empty((len(q), len(thresholds)))
+        for j, a in enumerate(thresholds):
+            lows, highs = np.full(d, -math.inf), np.full(d, math.inf)
+            (lows if sign > 0 else highs)[axis[0]] = a / sign  # sign·x_a ≥ a
+            tails[:, j] = [box_mass(grid, row, lows, highs, scheme) for row in q]
+        tails /= mass[:, None]
+    else:
+        tails = flat @ beyond_fractions(grid, direction, thresholds) * vol / mass[:, None]
     out["tail_probability"] = (("t", "threshold"), tails)
     class_boxes = model.cond.supports()
     if class_boxes is not None:

@@ -12,9 +12,11 @@ import math
 import numpy as np
 import xarray as xr
 
+from . import observables_nd as obs_nd
 from ._validation import as_finite_array, check_int, check_positive_real
 from .dataset import attach, global_attrs
 from .dynamics import GuidedDynamics, prepare
+from .grid import AXIS_NAMES
 from .guidance import CFG
 from .observables import far_edge, log_class_posterior
 
@@ -23,13 +25,15 @@ DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, seed=None, T: float = 10.0,
            t_min: float = 1e-3, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
-           time_grid=None, log_snr_step: float | None = None, delta: float = 0.1, thresholds=None) -> xr.Dataset:
+           time_grid=None, log_snr_step: float | None = None, delta: float = 0.1, thresholds=None,
+           direction=None) -> xr.Dataset:
     """Run ``n`` particles of the guided sampler; returns positions at the saved times and observables with
     standard errors (variables ``<name>`` and ``<name>_se``).
 
     ``time_grid`` (diffusion times, descending from T to t_min) fixes the integration steps; otherwise steps are
     uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 for the SDE, 0.05 for the ODE). Saved times are
-    added to the steps.
+    added to the steps. In d dimensions positions have dims (t, particle, dim) and the observables are those of
+    :func:`~fpguide.solve` in d-D (mean vector, covariance, projections on ``direction``; no entropy estimate).
     """
     n = check_int("n", n, 2)
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
@@ -45,9 +49,11 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
         taus = T - grid_t
     taus = np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
 
+    d = dyn.model.ndim
+    direction = obs_nd.check_direction(direction, dyn.model)
     rng = np.random.default_rng(seed)
     x = _start_points(dyn.model, dyn.process, T, start, n, rng)
-    positions = np.empty((t_save.size, n))
+    positions = np.empty((t_save.size, *x.shape))
     save_taus = T - t_save
     k = 0
     if save_taus[0] == 0.0:
@@ -61,29 +67,36 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
 
     config = run_in.config() | {"n": n, "seed": seed if seed is None or isinstance(seed, int) else str(seed),
                                 "n_steps": int(taus.size - 1)}
-    ds = xr.Dataset({"position": (("t", "particle"), positions)},
-                    coords={"t": t_save, "threshold": run_in.thresholds},
+    if d > 1:
+        config["direction"] = direction.tolist()
+    dims = ("t", "particle") if d == 1 else ("t", "particle", "dim")
+    coords = {"t": t_save, "threshold": run_in.thresholds}
+    if d > 1:
+        coords |= {"dim": list(AXIS_NAMES[:d]), "dim2": list(AXIS_NAMES[:d])}
+    ds = xr.Dataset({"position": (dims, positions)}, coords=coords,
                     attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
-    for name, (value, se) in particle_observables(positions, t_save, dyn, run_in.delta,
-                                                  run_in.thresholds).items():
-        dims = ("t", "threshold") if name == "tail_probability" else ("t",)
+    observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
+                   particle_observables_nd(positions, t_save, dyn, run_in.delta, run_in.thresholds, direction))
+    for name, (value, se) in observables.items():
+        dims = ("t", "threshold") if name == "tail_probability" else ("t", "dim", "dim2")[:np.ndim(value)]
         ds[name] = (dims, value)
         ds[f"{name}_se"] = (dims, se)
     return attach(ds)
 
 
+
 def _start_points(model, process, T, start, n, rng):
     if start == "prior":
-        return process.prior_std(T) * rng.standard_normal(n)
+        return process.prior_std(T) * rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
     x0 = model.cond.sample(n, rng)
-    return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(n)
+    return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(x0.shape)
 
 
 def _step(dyn: GuidedDynamics, x, tau, dt, rng):
     """One Euler–Maruyama (SDE) or RK4 (ODE) step from τ to τ + dt."""
     if dyn.sampler == "sde":
         noise = math.sqrt(2.0 * dyn.diffusion(tau) * dt)
-        return x + dt * dyn.drift(x, tau) + noise * rng.standard_normal(x.size)
+        return x + dt * dyn.drift(x, tau) + noise * rng.standard_normal(x.shape)
     k1 = dyn.drift(x, tau)
     k2 = dyn.drift(x + 0.5 * dt * k1, tau + 0.5 * dt)
     k3 = dyn.drift(x + 0.5 * dt * k2, tau + 0.5 * dt)
@@ -120,6 +133,45 @@ def particle_observables(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynami
             out["edge_mass"] = _mean_se((np.abs(positions - edge) <= delta).astype(float))
     out["entropy"] = _spacing_entropy(positions)
     return out
+
+
+def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynamics, delta: float,
+                            thresholds: np.ndarray, direction: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The d-D observables of :func:`fpguide.observables_nd.time_series` as sample means with standard errors;
+    positions has shape (n_t, n, d)."""
+    model, n = dyn.model, positions.shape[1]
+    mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
+    covariance = [_mean_se(np.einsum("ni,nj->ijn", row - m, row - m) * n / (n - 1)) for row, m in zip(positions, mean)]
+    out = {"mean": (mean, mean_se), "covariance": tuple(np.stack(parts) for parts in zip(*covariance)),
+           "projected_mean": _mean_se(positions @ direction)}
+    if model.log_class_weight is not None:
+        log_post = np.array([log_class_posterior(model, row, float(tk), dyn.process) for row, tk in zip(positions, t)])
+        out["confidence"] = _mean_se(np.exp(log_post))
+        with np.errstate(over="ignore"):
+            out["inverse_confidence"] = _mean_se(np.exp(-log_post))
+    projected = positions @ direction
+    tails = [_mean_se((projected >= a).astype(float)) for a in thresholds]
+    out["tail_probability"] = (np.stack([v for v, _ in tails], axis=1), np.stack([s for _, s in tails], axis=1))
+    boxes = model.cond.supports()
+    if boxes is not None:
+        out["support_mass"] = _mean_se(_in_boxes(positions, boxes))
+        out["outside_mass"] = _mean_se(1.0 - _in_boxes(positions, model.uncond.supports()))
+        face = obs_nd.far_face(model)
+        if face is not None:
+            axis, side, lows, highs = face
+            slab_lo, slab_hi = lows.copy(), highs.copy()
+            at = highs[axis] if side > 0 else lows[axis]
+            slab_lo[axis], slab_hi[axis] = at - delta, at + delta
+            out["edge_mass"] = _mean_se(_in_boxes(positions, [(slab_lo, slab_hi)]))
+    return out
+
+
+def _in_boxes(positions: np.ndarray, boxes) -> np.ndarray:
+    """1 where a point lies in the union of the boxes (lows, highs), else 0."""
+    inside = np.zeros(positions.shape[:-1], dtype=bool)
+    for lo, hi in boxes:
+        inside |= np.all((positions >= lo) & (positions <= hi), axis=-1)
+    return inside.astype(float)
 
 
 def _inside(positions: np.ndarray, intervals) -> np.ndarray:

@@ -10,19 +10,18 @@ import xarray as xr
 
 from . import observables as obs
 from . import observables_nd as obs_nd
-from ._validation import as_finite_array, check_positive_real
+from ._validation import check_positive_real
 from .autogrid import choose_grid, intrinsic_width
 from .dataset import attach, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
 from .errors import CoarseGridWarning, WallMassError
-from .grid import MAX_GRID_DIM, Grid, TensorGrid
+from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
 WIDEN_TRIES = 3
-AXIS_NAMES = ("x", "y", "z")
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
 # better (fewer remaps); the SDE's Strang splitting error is O(dt²) and needs steps ~4x shorter in log-SNR.
 STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_snr_step": 0.05, "lipschitz": 0.5}}
@@ -72,7 +71,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
         raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: only targets "
                          "that reduce exactly to <= 3 dimensions can be solved in higher dimension")
     grid = _check_grid(grid, d)
-    direction = _check_direction(direction, dyn.model)
+    direction = obs_nd.check_direction(direction, dyn.model)
 
     run = {"grid_choice": None}
     for attempt in range(WIDEN_TRIES + 1):
@@ -116,19 +115,6 @@ def _check_grid(grid, d: int):
         return grid
     wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
     raise TypeError(f"grid must be {wanted} or None, got {type(grid).__name__}")
-
-
-def _check_direction(direction, model) -> np.ndarray | None:
-    if model.ndim == 1:
-        if direction is not None:
-            raise ValueError("direction applies to 2-D and 3-D targets only (in 1-D the observables use x itself)")
-        return None
-    if direction is None:
-        return obs_nd.default_direction(model)
-    u = as_finite_array("direction", direction, ndim=1)
-    if u.size != model.ndim or not np.linalg.norm(u) > 0:
-        raise ValueError(f"direction must be a non-zero vector of length {model.ndim}, got {direction!r}")
-    return u / np.linalg.norm(u)
 
 
 def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
