@@ -7,10 +7,11 @@ from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError
 from .grid import Grid, TensorGrid
 from .guidance import CFG
+from .observables_nd import marginal
 from .particles import sample
 from .processes import OU, VP
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
-           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "sample", "solve"]
+           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "solve"]

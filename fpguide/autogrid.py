@@ -70,9 +70,8 @@ def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
     d = x.shape[-1]
     inner = slice(1, -1)
     keep = np.abs(z[1:-1]) <= 3.0
-    jac = np.stack([np.moveaxis((np.roll(x, -1, axis=a) - np.roll(x, 1, axis=a)) / (2 * (z[1] - z[0])), -1, -1)
-                    [(inner,) * d] for a in range(d)], axis=-1)
-    jac = jac[np.ix_(*[keep] * d)] if d > 1 else jac
+    jac = np.stack([((np.roll(x, -1, axis=a) - np.roll(x, 1, axis=a)) / (2 * (z[1] - z[0])))[(inner,) * d]
+                    for a in range(d)], axis=-1)[np.ix_(*[keep] * d)]
     return float(np.linalg.svd(jac.reshape(-1, d, d), compute_uv=False).min())
 
 

@@ -20,8 +20,10 @@ import math
 
 import numba as nb
 import numpy as np
+import xarray as xr
 
 from ._validation import as_finite_array
+from .dataset import config_of
 from .engine.remap import mass_between, reconstruct, scheme_code
 from .grid import TensorGrid
 from .guidance import GuidedModel
@@ -89,6 +91,18 @@ def far_face(model: GuidedModel) -> tuple[int, int, np.ndarray, np.ndarray] | No
     return axis, (1 if gap[axis] >= 0 else -1), lows, highs
 
 
+def edge_slab(model: GuidedModel, delta: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The box within δ of the far face (across it), over the class box's extent along the other axes."""
+    face = far_face(model)
+    if face is None:
+        return None
+    axis, side, lows, highs = face
+    at = highs[axis] if side > 0 else lows[axis]
+    slab_lo, slab_hi = lows.copy(), highs.copy()
+    slab_lo[axis], slab_hi[axis] = at - delta, at + delta
+    return slab_lo, slab_hi
+
+
 def default_direction(model: GuidedModel) -> np.ndarray:
     """The unit vector from the other classes' mean to the class mean under p_0 (the first axis when there is no
     other class)."""
@@ -139,14 +153,24 @@ def beyond_fractions(grid: TensorGrid, u: np.ndarray, thresholds: np.ndarray) ->
     return np.stack([(positions >= a).mean(axis=1) for a in thresholds], axis=1)
 
 
-def marginal(grid: TensorGrid, q: np.ndarray, u, bins) -> tuple[np.ndarray, np.ndarray]:
-    """Density of ⟨x, u⟩ (u normalised) on the bin edges ``bins``: returns (bin centres, density)."""
-    u = np.asarray(u, dtype=float)
-    u = u / np.linalg.norm(u)
-    positions = _projections(grid, u)
-    masses = np.repeat(np.ravel(q) * grid.cell_volume / positions.shape[1], positions.shape[1])
-    hist, edges = np.histogram(positions.ravel(), bins=bins, weights=masses)
-    return 0.5 * (edges[1:] + edges[:-1]), hist / np.diff(edges)
+def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
+    """The density of ⟨x, u⟩ (u = ``direction`` normalised) at every saved time of a 2-D/3-D :func:`~fpguide.solve`
+    Dataset, on the bin edges ``bins`` (each cell's mass spread over its sub-lattice, piecewise constant)."""
+    if "density" not in ds or ds["density"].ndim < 3:
+        raise ValueError("marginal needs a 2-D or 3-D Dataset made by fpguide.solve")
+    grid = TensorGrid.from_dict(config_of(ds)["grid"])
+    u = as_finite_array("direction", direction, ndim=1)
+    if u.size != grid.ndim or not np.linalg.norm(u) > 0:
+        raise ValueError(f"direction must be a non-zero vector of length {grid.ndim}, got {direction!r}")
+    positions = _projections(grid, u / np.linalg.norm(u))
+    per_point = positions.shape[1]
+    edges = np.histogram_bin_edges(positions, bins=bins)
+    density = [np.histogram(positions.ravel(), bins=edges,
+                            weights=np.repeat(row.ravel() * grid.cell_volume / per_point, per_point))[0] / np.diff(edges)
+               for row in ds["density"].values]
+    return xr.DataArray(np.array(density), dims=("t", "s"),
+                        coords={"t": ds["t"].values, "s": 0.5 * (edges[1:] + edges[:-1])}, name="marginal",
+                        attrs={"long_name": "density of <x, direction>", "units": "1"})
 
 
 def time_series(grid: TensorGrid, q: np.ndarray, t: np.ndarray, model: GuidedModel, process: Process, *,
@@ -187,13 +211,9 @@ def time_series(grid: TensorGrid, q: np.ndarray, t: np.ndarray, model: GuidedMod
                                                  for row in q]))
         inside = np.array([sum(box_mass(grid, row, lo, hi, scheme) for lo, hi in every) for row in q])
         out["outside_mass"] = (("t",), mass - inside)
-        face = far_face(model)
-        if face is not None:
-            axis, side, lows, highs = face
-            at = highs[axis] if side > 0 else lows[axis]
-            slab_lo, slab_hi = lows.copy(), highs.copy()
-            slab_lo[axis], slab_hi[axis] = at - delta, at + delta
-            out["edge_mass"] = (("t",), np.array([box_mass(grid, row, slab_lo, slab_hi, scheme) for row in q]))
+        slab = edge_slab(model, delta)
+        if slab is not None:
+            out["edge_mass"] = (("t",), np.array([box_mass(grid, row, *slab, scheme) for row in q]))
     return out
 
 

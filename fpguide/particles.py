@@ -116,14 +116,7 @@ def particle_observables(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynami
     out = {"mean": _mean_se(positions)}
     centred = positions - out["mean"][0][:, None]
     out["variance"] = _mean_se(centred**2 * n / (n - 1))
-    if model.log_class_weight is not None:
-        log_post = np.array([log_class_posterior(model, row, float(tk), dyn.process)
-                             for row, tk in zip(positions, t)])
-        out["confidence"] = _mean_se(np.exp(log_post))
-        with np.errstate(over="ignore"):
-            out["inverse_confidence"] = _mean_se(np.exp(-log_post))
-    tails = [_mean_se((positions >= a).astype(float)) for a in thresholds]
-    out["tail_probability"] = (np.stack([v for v, _ in tails], axis=1), np.stack([s for _, s in tails], axis=1))
+    out |= _class_and_tail_observables(positions, positions, t, dyn, thresholds)
     supports = model.cond.supports()
     if supports is not None:
         out["support_mass"] = _mean_se(_inside(positions, supports))
@@ -142,27 +135,31 @@ def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDyn
     model, n = dyn.model, positions.shape[1]
     mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
     covariance = [_mean_se(np.einsum("ni,nj->ijn", row - m, row - m) * n / (n - 1)) for row, m in zip(positions, mean)]
+    projected = positions @ direction
     out = {"mean": (mean, mean_se), "covariance": tuple(np.stack(parts) for parts in zip(*covariance)),
-           "projected_mean": _mean_se(positions @ direction)}
+           "projected_mean": _mean_se(projected)}
+    out |= _class_and_tail_observables(positions, projected, t, dyn, thresholds)
+    boxes = model.cond.supports()
+    if boxes is not None:
+        out["support_mass"] = _mean_se(_in_boxes(positions, boxes))
+        out["outside_mass"] = _mean_se(1.0 - _in_boxes(positions, model.uncond.supports()))
+        slab = obs_nd.edge_slab(model, delta)
+        if slab is not None:
+            out["edge_mass"] = _mean_se(_in_boxes(positions, [slab]))
+    return out
+
+
+def _class_and_tail_observables(positions, projected, t, dyn: GuidedDynamics, thresholds) -> dict:
+    """Confidence E[p_t(c|x)], inverse confidence E[1/p_t(c|x)] (when the conditional is a class of the target) and
+    tail probabilities P(projected ≥ a), with standard errors."""
+    model, out = dyn.model, {}
     if model.log_class_weight is not None:
         log_post = np.array([log_class_posterior(model, row, float(tk), dyn.process) for row, tk in zip(positions, t)])
         out["confidence"] = _mean_se(np.exp(log_post))
         with np.errstate(over="ignore"):
             out["inverse_confidence"] = _mean_se(np.exp(-log_post))
-    projected = positions @ direction
     tails = [_mean_se((projected >= a).astype(float)) for a in thresholds]
     out["tail_probability"] = (np.stack([v for v, _ in tails], axis=1), np.stack([s for _, s in tails], axis=1))
-    boxes = model.cond.supports()
-    if boxes is not None:
-        out["support_mass"] = _mean_se(_in_boxes(positions, boxes))
-        out["outside_mass"] = _mean_se(1.0 - _in_boxes(positions, model.uncond.supports()))
-        face = obs_nd.far_face(model)
-        if face is not None:
-            axis, side, lows, highs = face
-            slab_lo, slab_hi = lows.copy(), highs.copy()
-            at = highs[axis] if side > 0 else lows[axis]
-            slab_lo[axis], slab_hi[axis] = at - delta, at + delta
-            out["edge_mass"] = _mean_se(_in_boxes(positions, [(slab_lo, slab_hi)]))
     return out
 
 

@@ -100,7 +100,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    return _dataset(result, run_in, config, run) if d == 1 else _dataset_nd(result, run_in, config, run, direction)
+    return _dataset(result, run_in, config, run, direction)
 
 
 def _check_grid(grid, d: int):
@@ -135,46 +135,33 @@ def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> 
                       CoarseGridWarning, stacklevel=3)
 
 
-def _dataset(result, run_in, config, run) -> xr.Dataset:
+def _dataset(result, run_in, config, run, direction) -> xr.Dataset:
     grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
     model = dyn.model
-    series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
-                             thresholds=run_in.thresholds)
-    tail = series.pop("tail_probability")
-    data = {name: ("t", values) for name, values in series.items()}
-    data["density"] = (("t", "x"), q)
-    data["tail_probability"] = (("t", "threshold"), tail)
-    data["outflow"] = ("t", result.outflow_lower + result.outflow_upper)
-    refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
-    data["kl_conditional"], data["tv_conditional"] = obs.divergences(q[-1], refs["conditional"], grid.dx)
-    data["kl_tilted"], data["tv_tilted"] = obs.divergences(q[-1], refs["tilted"], grid.dx)
-    run["mass_error"] = float(np.max(np.abs(series["mass"] + data["outflow"][1] - series["mass"][0])))
-    ds = xr.Dataset(
-        data,
-        coords={"t": t_save, "x": ("x", grid.centres, {"bounds": "x_bounds"}),
-                "x_bounds": (("x", "nv"), grid.bounds), "threshold": run_in.thresholds},
-        attrs=global_attrs(f"fpguide {dyn.sampler} solution, CFG w={model.w}", config, run),
-    )
-    return attach(ds)
-
-
-def _dataset_nd(result, run_in, config, run, direction) -> xr.Dataset:
-    grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
-    model = dyn.model
-    names = AXIS_NAMES[:grid.ndim]
-    data = obs_nd.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
-                              thresholds=run_in.thresholds, direction=direction)
+    axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
+    names = AXIS_NAMES[:len(axes)]
+    coords = {"t": t_save, "threshold": run_in.thresholds}
+    if len(axes) == 1:
+        series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+                                 thresholds=run_in.thresholds)
+        data = {name: (("t", "threshold") if name == "tail_probability" else ("t",), values)
+                for name, values in series.items()}
+    else:
+        data = obs_nd.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+                                  thresholds=run_in.thresholds, direction=direction)
+        data["direction"] = (("dim",), direction)
+        coords |= {"dim": list(names), "dim2": list(names)}
     data["density"] = (("t", *names), q)
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
-    data["direction"] = (("dim",), direction)
     refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
     for name in ("conditional", "tilted"):
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)
-    run["mass_error"] = float(np.max(np.abs(data["mass"][1] + data["outflow"][1] - data["mass"][1][0])))
-    coords = {"t": t_save, "threshold": run_in.thresholds, "dim": list(names), "dim2": list(names)}
-    for name, axis in zip(names, grid.axes):
+    mass = data["mass"][1]
+    run["mass_error"] = float(np.max(np.abs(mass + data["outflow"][1] - mass[0])))
+    for name, axis in zip(names, axes):
         coords[name] = (name, axis.centres, {"bounds": f"{name}_bounds"})
         coords[f"{name}_bounds"] = ((name, "nv"), axis.bounds)
+    where = "" if len(axes) == 1 else f" in {len(axes)}-D"
     ds = xr.Dataset(data, coords=coords,
-                    attrs=global_attrs(f"fpguide {dyn.sampler} solution in {grid.ndim}-D, CFG w={model.w}", config, run))
+                    attrs=global_attrs(f"fpguide {dyn.sampler} solution{where}, CFG w={model.w}", config, run))
     return attach(ds)

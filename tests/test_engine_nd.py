@@ -53,7 +53,7 @@ def test_splitting_error_is_second_order_in_time():
     grid = fg.TensorGrid.from_bounds([-4.0, -4.0], [4.0, 4.0], 96)
     mean0, cov0 = np.array([1.0, -0.5]), np.array([[0.4, 0.1], [0.1, 0.3]])
     q0 = grid.cell_averages(multivariate_normal(mean0, cov0).logpdf)
-    ref_mean, ref_cov = gaussian_moments(A2, mean0, cov0, 0.0, 1.0)
+    _, ref_cov = gaussian_moments(A2, mean0, cov0, 0.0, 1.0)
     errors = []
     for steps in (8, 16):
         res = fg.evolve(q0, lambda x, t: x @ A2.T, grid=grid, t_span=(0.0, 1.0), time_grid=np.linspace(0, 1, steps + 1),

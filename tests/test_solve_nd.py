@@ -70,6 +70,13 @@ def test_linear_guidance_with_correlated_covariances_follows_its_moment_odes(sam
     np.testing.assert_allclose(final["covariance"].values, ref[2:].reshape(2, 2), atol=3e-3)
     assert float(final["entropy"]) == pytest.approx(
         0.5 * math.log(np.linalg.det(2 * math.pi * math.e * ref[2:].reshape(2, 2))), abs=3e-3)
+    u = np.array([1.0, 1.0]) / math.sqrt(2)
+    line = fg.marginal(ds, u, bins=np.linspace(-6, 6, 601)).isel(t=-1)
+    ds_s = float(line["s"][1] - line["s"][0])
+    mean_u = float(np.sum(line["s"] * line) * ds_s)
+    assert mean_u == pytest.approx(float(final["mean"].values @ u), abs=1e-3)
+    assert float(np.sum((line["s"] - mean_u) ** 2 * line) * ds_s) == pytest.approx(
+        float(u @ ref[2:].reshape(2, 2) @ u), abs=5e-3)
     assert ds["density"].dims == ("t", "x", "y") and "x_bounds" in ds.coords
     assert json.loads(ds.attrs["run"])["grid_choice"]["capped"] is False
 

@@ -21,7 +21,7 @@ from .._validation import as_finite_array, check_positive_real
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
 from .remap import scheme_code
-from .split import LineSweeper, point_drift_along
+from .split import LineSweeper, flat_drift_along, point_drift_along
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
@@ -88,15 +88,15 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     and ``FloatingPointError`` when the drift is not finite.
     """
+    if not (callable(drift) or (isinstance(grid, TensorGrid) and hasattr(drift, "along"))):
+        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
     if isinstance(grid, Grid):
-        tensor, along, shape = TensorGrid((grid,)), _flat_drift_along(drift), (grid.n,)
+        tensor, along, shape = TensorGrid((grid,)), flat_drift_along(drift), (grid.n,)
     elif isinstance(grid, TensorGrid):
         along = drift.along if hasattr(drift, "along") else point_drift_along(drift)
         tensor, shape = grid, grid.shape
     else:
         raise TypeError(f"grid must be a fpguide.Grid or fpguide.TensorGrid, got {type(grid).__name__}")
-    if not callable(drift) and not hasattr(drift, "along"):
-        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
     q = as_finite_array("q0", q0).copy()
     if q.shape != shape:
         raise ValueError(f"q0 must have one value per grid cell, shape {shape}, got shape {q.shape}")
@@ -177,19 +177,6 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
 
 def _extent(grid: TensorGrid) -> str:
     return " x ".join(f"[{axis.lower}, {axis.upper}]" for axis in grid.axes)
-
-
-def _flat_drift_along(drift):
-    """The line form of a 1-D drift v(x, t) on flat arrays."""
-    if not callable(drift):
-        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
-
-    def along(axis, x, points, t):
-        v = np.asarray(drift(x.ravel(), t), dtype=float)
-        if v.shape != (x.size,):
-            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
-        return v.reshape(x.shape)
-    return along
 
 
 def _time_points(name, values, t0, t1, default):

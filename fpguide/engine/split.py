@@ -18,21 +18,7 @@ import numpy as np
 from ..grid import TensorGrid
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap
-from .steps import assemble_departures
-
-
-@nb.njit(cache=True)
-def _significant_faces(q, floor):
-    """(first, last + 1): the faces enclosing the cells with q > floor; (−1, −1) if there are none."""
-    first = 0
-    while first < q.size and q[first] <= floor:
-        first += 1
-    if first == q.size:
-        return -1, -1
-    last = q.size - 1
-    while q[last] <= floor:
-        last -= 1
-    return first, last + 1
+from .steps import assemble_departures, significant_faces
 
 
 @nb.njit(cache=True, parallel=True)
@@ -42,7 +28,7 @@ def _departures_of_lines(lines, active, xi, lo, floor, full):
     n = lines.shape[1]
     ok = np.ones(active.size, dtype=np.bool_)
     for a in nb.prange(active.size):
-        first, last = _significant_faces(lines[active[a]], floor)
+        first, last = significant_faces(lines[active[a]], floor)
         if first < 0:
             first, last = 0, 0
         ok[a] = assemble_departures(xi[a], lo, n, first, last, full[a])
@@ -196,6 +182,16 @@ class LineSweeper:
             self.outflow[axis] += np.array([lower, upper]) * self.grid.cell_volume
             q = self._restore(out, shape, axis)
         return q
+
+
+def flat_drift_along(drift):
+    """Adapt a 1-D drift v(x, t) on flat arrays to the line form along(axis, x (L, M), points, t)."""
+    def along(axis, x, points, t):
+        v = np.asarray(drift(x.ravel(), t), dtype=float)
+        if v.shape != (x.size,):
+            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
+        return v.reshape(x.shape)
+    return along
 
 
 def point_drift_along(drift):

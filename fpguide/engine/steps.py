@@ -6,17 +6,13 @@ import numba as nb
 
 
 @nb.njit(cache=True)
-def significant_range(q, relative):
-    """(first, last + 1): the faces enclosing the cells with q > relative · max q; (−1, −1) if q is all zero."""
-    top = 0.0
-    for value in q:
-        top = max(top, value)
-    if top == 0.0:
-        return -1, -1
-    floor = relative * top
+def significant_faces(q, floor):
+    """(first, last + 1): the faces enclosing the cells with q > floor; (−1, −1) if there are none."""
     first = 0
-    while q[first] <= floor:
+    while first < q.size and q[first] <= floor:
         first += 1
+    if first == q.size:
+        return -1, -1
     last = q.size - 1
     while q[last] <= floor:
         last -= 1
@@ -44,17 +40,6 @@ def assemble_departures(xi, lo, n, first, last, out):
     for j in range(hi + 1, n + 1):
         out[j] = max(j + out[hi] - hi, out[hi])
     return True
-
-
-@nb.njit(cache=True)
-def flow_rates(v, dx):
-    """(max |Δv|/dx, max |v|) over the traced faces: the Lipschitz constant and the speed of the flow."""
-    lip = 0.0
-    speed = abs(v[0])
-    for j in range(1, v.size):
-        lip = max(lip, abs(v[j] - v[j - 1]))
-        speed = max(speed, abs(v[j]))
-    return lip / dx, speed
 
 
 @nb.njit(cache=True)
