@@ -2,9 +2,10 @@
 
 Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced by
 classical RK4 through the drift, one axis at a time (:mod:`.split`); diffusion is an exact-in-time positive kernel
-(:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split, A_0(dt/2) [inner sweeps, heat] A_0(dt/2),
-with the closing half sweep of one step and the opening one of the next merged (the flow map composes): in 1-D a
-step costs one trace, one remap and one convolution. Steps are limited so that L·dt ≤ ``lipschitz``,
+(:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split, A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2)
+(without diffusion, the last axis takes one full sweep in the middle), with the closing half sweep of axis 0 of one
+step and the opening one of the next merged (the flow map composes): in 1-D a step costs one trace, one remap and
+one convolution; in 2-D two sweeps (continuity) or three sweeps and a convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``,
 L = max_a |∂_a v_a| on the faces traced around the mass (this keeps the departure maps monotone and the splitting
 error small), and land on every time in ``t_eval`` and ``time_grid``.
 """
@@ -128,23 +129,25 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                 f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
                 f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
 
-    def inner(q, ops, ta, tb):
-        """Symmetric composition of the inner sweeps (axes 1 … d−1, then diffusion) over [ta, tb]."""
-        if ops[0] == "heat":
-            return sweeper.diffuse(q, diff.integral(ta, tb))
-        mid = 0.5 * (ta + tb)
-        q = sweeper.advect(q, ops[0], ta, mid)
-        if len(ops) > 1:
-            q = inner(q, ops[1:], ta, tb)
-        return sweeper.advect(q, ops[0], mid, tb)
+    def apply(q, op, ta, tb):
+        return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
 
+    def inner(q, ops, ta, tb):
+        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
+        if len(ops) == 1:
+            return apply(q, ops[0], ta, tb)
+        mid = 0.5 * (ta + tb)
+        return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
+
+    # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
+    # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
     ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
     k_save = 0
     if saves[0] == t0:
         save(0, t0)
         k_save = 1
     # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
-    # (the flow composes), so a step costs one sweep of axis 0, two of each inner axis and one heat step.
+    # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
     t, advected = t0, t0
     lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
     for t_next in breaks:
