@@ -19,6 +19,10 @@ In 2-D and 3-D, with cell masses m_c = max(ρ_c, 0)·|cell| of the grid law:
   of the same size n (multinomial over cells, uniform within a cell, fixed seed), so that it also carries the
   centre-of-cell representation of the grid law.
 
+A reduced solve (``basis`` in ds, see :mod:`fpguide.reduction`) is compared on its solved coordinates: the particles
+are projected on the basis and tested as above against the density of the solved coordinates, while the z-scores
+below compare the observables of the full law (mean and marginal variance of every coordinate included).
+
 Both: each observable the particles estimate with a standard error, as a z-score z = (grid − particles)/sqrt(se² +
 grid_error²), ``grid_error`` being the absolute accuracy of the grid observables (default 1e-4, above what
 benchmarks/README.md measures at default settings). For proportions (support, edge, outside and tail masses) the
@@ -43,14 +47,13 @@ from scipy.stats import wasserstein_distance
 from ._validation import check_positive_real
 from .dataset import config_of
 from .engine.remap import cdf_values
-from .grid import Grid, TensorGrid
+from .grid import AXIS_NAMES, Grid, TensorGrid
 from .observables import Reconstruction
 
 MUST_AGREE = ("target", "guidance", "sampler", "T", "t_min", "process", "start")
 PROPORTIONS = ("support_mass", "edge_mass", "outside_mass", "tail_probability")
 COMPARED = ("mean", "variance", "covariance", "confidence", "support_mass", "edge_mass", "outside_mass",
             "tail_probability")
-AXIS_NAMES = ("x", "y", "z")
 MIN_PER_BIN = 50  # particles per chi-square bin on average, at least
 MAX_BLOCKS = 64  # chi-square blocks per axis, at most
 MIN_EXPECTED = 5.0  # bins expecting fewer counts are pooled
@@ -121,7 +124,10 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     spec = cfg_grid["grid"]
     grid = TensorGrid.from_dict(spec) if "axes" in spec else Grid(**spec)
     d = grid.ndim if isinstance(grid, TensorGrid) else 1
-    positions = _output_positions(ps, d)
+    if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x
+        positions = _output_positions(ps, ds.sizes["dim"]) @ ds["basis"].values.T
+    else:
+        positions = _output_positions(ps, d)
     n = positions.shape[0]
     rows = _z_rows(ds, ps, n, z_max, grid_error)
     if d == 1:

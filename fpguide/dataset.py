@@ -32,6 +32,10 @@ VARIABLES = {
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
     "position": ("particle position", "1"),
+    "solved_mean": ("mean of the solved coordinates", "1"),
+    "solved_covariance": ("covariance of the solved coordinates", "1"),
+    "basis": ("solved coordinates as unit vectors: y_i = <basis_i, x>", "1"),
+    "orthogonal_variance": ("variance of the law along every direction orthogonal to the solved span", "1"),
 }
 COORDS = {
     "t": ("diffusion time (the sampler runs from T down to t_min)", "1"),
@@ -41,6 +45,8 @@ COORDS = {
     "dim": ("coordinate", "1"),
     "dim2": ("coordinate", "1"),
     "threshold": ("tail threshold", "1"),
+    "solved": ("solved coordinate", "1"),
+    "solved2": ("solved coordinate", "1"),
 }
 
 

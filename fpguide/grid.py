@@ -13,6 +13,11 @@ MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
 
 
+def axis_labels(d: int) -> list[str]:
+    """Labels of the d coordinates of a point: x, y, z up to three dimensions, x0 … x{d−1} beyond."""
+    return list(AXIS_NAMES[:d]) if d <= MAX_GRID_DIM else [f"x{i}" for i in range(d)]
+
+
 @dataclass(frozen=True)
 class Grid:
     """n cells of width dx = (upper − lower)/n; densities live as cell averages, fluxes on the n + 1 faces."""

@@ -16,7 +16,7 @@ from . import observables_nd as obs_nd
 from ._validation import as_finite_array, check_int, check_positive_real
 from .dataset import attach, global_attrs
 from .dynamics import GuidedDynamics, prepare
-from .grid import AXIS_NAMES
+from .grid import axis_labels
 from .guidance import CFG
 from .observables import far_edge, log_class_posterior
 
@@ -72,7 +72,7 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, see
     dims = ("t", "particle") if d == 1 else ("t", "particle", "dim")
     coords = {"t": t_save, "threshold": run_in.thresholds}
     if d > 1:
-        coords |= {"dim": list(AXIS_NAMES[:d]), "dim2": list(AXIS_NAMES[:d])}
+        coords |= {"dim": axis_labels(d), "dim2": axis_labels(d)}
     ds = xr.Dataset({"position": (dims, positions)}, coords=coords,
                     attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
     observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
@@ -134,10 +134,11 @@ def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDyn
     positions has shape (n_t, n, d)."""
     model, n = dyn.model, positions.shape[1]
     mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
-    covariance = [_mean_se(np.einsum("ni,nj->ijn", row - m, row - m) * n / (n - 1)) for row, m in zip(positions, mean)]
+    covariance = [_covariance_se(row - m) for row, m in zip(positions, mean)]
     projected = positions @ direction
     out = {"mean": (mean, mean_se), "covariance": tuple(np.stack(parts) for parts in zip(*covariance)),
            "projected_mean": _mean_se(projected)}
+    out["variance"] = tuple(np.diagonal(part, axis1=1, axis2=2).copy() for part in out["covariance"])
     out |= _class_and_tail_observables(positions, projected, t, dyn, thresholds)
     boxes = model.cond.supports()
     if boxes is not None:
@@ -147,6 +148,17 @@ def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDyn
         if slab is not None:
             out["edge_mass"] = _mean_se(_in_boxes(positions, [slab]))
     return out
+
+
+def _covariance_se(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unbiased covariance of n centred points (n, d) and the standard errors of its entries (those of the mean
+    of the products y_i y_j n/(n − 1)), in O(d²) memory."""
+    n = centred.shape[0]
+    first = centred.T @ centred / n
+    squares = centred**2
+    spread = np.maximum(squares.T @ squares / n - first**2, 0.0) * n / (n - 1)
+    scale = n / (n - 1)
+    return scale * first, scale * np.sqrt(spread / n)
 
 
 def _class_and_tail_observables(positions, projected, t, dyn: GuidedDynamics, thresholds) -> dict:

@@ -12,12 +12,13 @@ from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_positive_real
 from .autogrid import choose_grid, intrinsic_width
-from .dataset import attach, global_attrs
+from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
 from .errors import CoarseGridWarning, WallMassError
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
+from .reduction import find_reduction
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
@@ -31,7 +32,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
           grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
           scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
           lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
-          direction=None) -> xr.Dataset:
+          direction=None, reduce: bool | None = None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
     Parameters
@@ -39,8 +40,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     target, guidance : the (unconditional) target mixture and a :class:`CFG` guidance.
     sampler : ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
-    grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D); None chooses extent and resolution from a pilot
-        of the dynamics (recorded in ``run``).
+    grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
+        coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
     process : :class:`OU` (default) or :class:`VP`, or their names.
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
     n_save, t_eval : saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
@@ -54,8 +55,13 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     wall_tol : the mass allowed to leave through the walls before the run fails.
     direction : (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
         probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean.
+    reduce : solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
+        mixtures, or product targets whose classes differ along at most three coordinates; see
+        :mod:`fpguide.reduction`). None (default): only when d > 3; True: always (error if impossible); False: never.
 
     Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
+    A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
+    of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
@@ -67,11 +73,17 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
                         ("cells_per_width", cells_per_width), ("wall_tol", wall_tol)):
         check_positive_real(name, value)
     d = dyn.model.ndim
-    if d > MAX_GRID_DIM:
-        raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: only targets "
-                         "that reduce exactly to <= 3 dimensions can be solved in higher dimension")
-    grid = _check_grid(grid, d)
+    if reduce not in (None, True, False):
+        raise TypeError(f"reduce must be None, True or False, got {reduce!r}")
+    if d > MAX_GRID_DIM and reduce is False:
+        raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: use reduce=None "
+                         "or True (targets that reduce exactly to <= 3 solved coordinates)")
     direction = obs_nd.check_direction(direction, dyn.model)
+    if d > MAX_GRID_DIM or (reduce and d > 1):
+        settings = {"grid": grid, "scheme": scheme, "log_snr_step": log_snr_step, "lipschitz": lipschitz,
+                    "cells_per_width": cells_per_width, "wall_tol": wall_tol}
+        return _solve_reduced(find_reduction(dyn.model, run_in.guidance), run_in, direction, settings)
+    grid = _check_grid(grid, d)
 
     run = {"grid_choice": None}
     for attempt in range(WIDEN_TRIES + 1):
@@ -101,6 +113,20 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
     return _dataset(result, run_in, config, run, direction)
+
+
+def _solve_reduced(reduction, run_in, direction: np.ndarray, settings: dict) -> xr.Dataset:
+    """Solve the solved coordinates of ``reduction`` (and its unguided 1-D factors) and assemble the full law."""
+    dyn = run_in.dyn
+    reduction, solved_direction = reduction.oriented(direction)
+    common = {"sampler": dyn.sampler, "T": dyn.T, "t_min": run_in.t_min, "process": dyn.process,
+              "start": run_in.start, "t_eval": run_in.t_save, "delta": run_in.delta} | settings
+    red = solve(reduction.target, reduction.guidance, thresholds=run_in.thresholds, direction=solved_direction,
+                **common)
+    factors = [solve(law, guidance, **(common | {"grid": None})) for law, guidance in reduction.factor_problems()]
+    rest = reduction.rest(dyn, run_in.t_save, run_in.start, factors)
+    config = config_of(red) | run_in.config() | {"direction": direction.tolist(), "reduce": True}
+    return reduction.assemble(red, rest, config, direction)
 
 
 def _check_grid(grid, d: int):

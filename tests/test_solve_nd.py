@@ -41,6 +41,12 @@ def test_product_target_marginals_equal_the_1d_solutions(sampler):
     # edge mass: within δ of the face x = 2, over the box's extent in y
     assert float(final["edge_mass"]) == pytest.approx(float(one["edge_mass"][-1] * other["support_mass"][-1]),
                                                       abs=1e-3)
+    # the exact product reduction (x solved, y its unguided factor) gives the full law's observables
+    red = fg.solve(BOX2, fg.CFG(label=1, w=3.0), sampler, t_min=T_MIN, grid=X_AXIS, n_save=5, reduce=True)
+    for name in ("entropy", "confidence", "projected_mean", "support_mass", "edge_mass", "outside_mass"):
+        assert float(red[name][-1]) == pytest.approx(float(final[name]), abs=2e-3), name
+    np.testing.assert_allclose(red["variance"][-1], np.diagonal(final["covariance"]), atol=2e-3)
+    np.testing.assert_allclose(red["density"][-1], one["density"][-1], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("sampler", ["ode", "sde"])
@@ -100,7 +106,10 @@ def test_nd_bad_input():
     four = fg.GaussianMixture(means=[[0.0, 0.0, 0.0, 1.0], [0.0, 0.0, 0.0, -1.0]], covariances=np.diag([1, 2, 3, 4.0]),
                               labels=[0, 1])
     with pytest.raises(ValueError, match=r"d=4 dimensions but a grid holds at most 3"):
-        fg.solve(four, fg.CFG(label=0, w=1.0))
+        fg.solve(four, fg.CFG(label=0, w=1.0), reduce=False)
+    correlated = fg.GaussianMixture(means=four.means, covariances=np.eye(4) + 0.2, labels=[0, 1])
+    with pytest.raises(ValueError, match=r"4-D target has no exact reduction .* non-diagonal covariance"):
+        fg.solve(correlated, fg.CFG(label=0, w=1.0))
     with pytest.raises(ValueError, match=r"grid must have one axis per dimension of the target \(2\), got 3"):
         fg.solve(BOX2, fg.CFG(label=1, w=1.0), grid=fg.TensorGrid.from_bounds([0] * 3, [1] * 3, 8))
     with pytest.raises(TypeError, match=r"grid must be a fpguide.TensorGrid with 2 axes"):
