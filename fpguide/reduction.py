@@ -191,7 +191,10 @@ class Reduction:
                                                      "factors": [len(c) for _, c in self.factors]}}
         title = (f"fpguide {config['sampler']} solution in {d}-D reduced to {r}-D ({self.kind}), "
                  f"CFG w={config['guidance']['w']}")
-        return attach(xr.Dataset(data, coords=coords, attrs=global_attrs(title, config, run)))
+        ds = attach(xr.Dataset(data, coords=coords, attrs=global_attrs(title, config, run)))
+        for i, name in enumerate(solved):
+            ds[name].attrs["long_name"] = f"solved coordinate <basis[{i}], x>"
+        return ds
 
 
 def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
@@ -222,7 +225,7 @@ def _isotropic(model: GuidedModel, guidance: CFG) -> Reduction | str:
             return "isotropic: the components of a model do not share one covariance s² I"
         variances.append(float(ext[0, 0]))
     means = table.loc[active]
-    _, singular, vt = np.linalg.svd(means - means[0])
+    _, singular, vt = np.linalg.svd(means - means[0], full_matrices=False)
     scale = max(1.0, float(np.abs(means).max()))
     rank = int(np.sum(singular > RANK_TOL * scale))
     if rank > MAX_GRID_DIM:

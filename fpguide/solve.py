@@ -54,7 +54,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     cells_per_width : resolution of the automatic grid (cells across the narrowest density feature).
     wall_tol : the mass allowed to leave through the walls before the run fails.
     direction : (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
-        probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean.
+        probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean (in a
+        reduced solve it must lie in the solved span; the default falls back to the first basis vector).
     reduce : solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
         mixtures, or product targets whose classes differ along at most three coordinates; see
         :mod:`fpguide.reduction`). None (default): only when d > 3; True: always (error if impossible); False: never.
@@ -78,11 +79,15 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     if d > MAX_GRID_DIM and reduce is False:
         raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: use reduce=None "
                          "or True (targets that reduce exactly to <= 3 solved coordinates)")
+    given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
         settings = {"grid": grid, "scheme": scheme, "log_snr_step": log_snr_step, "lipschitz": lipschitz,
                     "cells_per_width": cells_per_width, "wall_tol": wall_tol}
-        return _solve_reduced(find_reduction(dyn.model, run_in.guidance), run_in, direction, settings)
+        reduction = find_reduction(dyn.model, run_in.guidance)
+        if not given and abs(np.linalg.norm(reduction.basis @ direction) - 1.0) > 1e-9:
+            direction = reduction.basis[0]  # the default direction is outside the solved span: its first vector
+        return _solve_reduced(reduction, run_in, direction, settings)
     grid = _check_grid(grid, d)
 
     run = {"grid_choice": None}

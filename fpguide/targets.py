@@ -401,10 +401,12 @@ class GaussianMixture(Mixture):
                              f"matrix or ({n}, {d}, {d}) matrices, got shape {cov.shape}")
         if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-12, atol=0):
             raise ValueError("covariances must be symmetric matrices")
-        eigvals, eigvecs = np.linalg.eigh(cov)
-        diagonal = np.all(cov * (1.0 - np.eye(d)) == 0.0, axis=(1, 2))  # axis-aligned: keep the axes' order
-        eigvals[diagonal] = np.diagonal(cov[diagonal], axis1=1, axis2=2)
-        eigvecs[diagonal] = np.eye(d)
+        # axis-aligned components keep the axes (and their order) as eigenvectors, without a d×d eigensolve
+        diagonal = np.all(cov * (1.0 - np.eye(d)) == 0.0, axis=(1, 2))
+        eigvals, eigvecs = np.diagonal(cov, axis1=1, axis2=2).copy(), np.zeros((n, d, d))
+        eigvecs[:] = np.eye(d)
+        if not diagonal.all():
+            eigvals[~diagonal], eigvecs[~diagonal] = np.linalg.eigh(cov[~diagonal])
         if np.any(eigvals <= 1e-12 * np.abs(eigvals).max(axis=1, keepdims=True)):
             bad = int(np.argmin(eigvals.min(axis=1)))
             raise ValueError(f"covariances must be positive definite; component {bad} has eigenvalues "

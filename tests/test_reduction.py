@@ -85,6 +85,42 @@ def test_product_boxes_in_6d_agree_with_particles(sampler):
 
 
 @pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_linear_guidance_in_12d_follows_the_full_moment_odes(sampler):
+    """Unconditional N(μ_u, 2I) and conditional N(μ_c, ½I) in d = 12 (different variances, so the orthogonal gain
+    A = (1+w)/v_c − w/v_u is not 1/v): the reduced solve against the mean and full covariance ODEs of the linear
+    guided drift, integrated in 12 dimensions with scipy."""
+    from scipy.integrate import solve_ivp
+
+    d, w = 12, 2.0
+    rng = np.random.default_rng(4)
+    mu_u, mu_c = rng.standard_normal(d), rng.standard_normal(d)
+    var_u, var_c = 2.0, 0.5
+    ds = fg.solve(fg.GaussianMixture([mu_u], var_u), fg.CFG(w=w, cond=fg.GaussianMixture([mu_c], var_c)), sampler,
+                  T=T, t_min=T_MIN, n_save=3)
+    c = 1.0 if sampler == "sde" else 0.5
+
+    def rhs(tau, y):
+        t = T - tau
+        m, s2 = math.exp(-t), -math.expm1(-2 * t)
+        prec_u, prec_c = 1.0 / (m * m * var_u + s2), 1.0 / (m * m * var_c + s2)
+        gain = 1.0 + 2 * c * (w * prec_u - (1 + w) * prec_c)  # OU: f = −1, g² = 2; drift = gain·x + b
+        b = 2 * c * m * ((1 + w) * prec_c * mu_c - w * prec_u * mu_u)
+        mean, cov = y[:d], y[d:].reshape(d, d)
+        dcov = 2 * gain * cov + (2 * np.eye(d) if sampler == "sde" else 0)
+        return np.concatenate([gain * mean + b, dcov.ravel()])
+
+    ref = solve_ivp(rhs, (0, T - T_MIN), np.concatenate([np.zeros(d), np.eye(d).ravel()]), rtol=1e-11,
+                    atol=1e-12).y[:, -1]
+    mean, cov = ref[:d], ref[d:].reshape(d, d)
+    final = ds.isel(t=-1)
+    assert final["basis"].shape == (1, d)
+    np.testing.assert_allclose(final["mean"].values, mean, atol=2e-3)
+    np.testing.assert_allclose(final["variance"].values, np.diagonal(cov), atol=2e-3)
+    np.testing.assert_allclose(float(final["orthogonal_variance"]), cov[0, 0], rtol=1e-7)
+    assert float(final["entropy"]) == pytest.approx(0.5 * np.linalg.slogdet(2 * math.pi * math.e * cov)[1], abs=3e-3)
+
+
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
 def test_unguided_orthogonal_law_is_the_noised_target(sampler):
     """w = 0 from the exact start: the law across the means' span stays p_t's, N(m(t) c, (m²s² + σ²) I)."""
     d = 50
