@@ -77,20 +77,22 @@ class Reduction:
     def ndim(self) -> int:
         return self.basis.shape[1]
 
-    def oriented(self, direction: np.ndarray) -> tuple[Reduction, np.ndarray | None]:
-        """This reduction with its basis signed so that a single solved coordinate increases along ``direction``,
-        and the direction in solved coordinates (None when r = 1); the direction must lie in the solved span."""
+    def oriented(self, direction: np.ndarray, given: bool) -> tuple[Reduction, np.ndarray, np.ndarray | None]:
+        """(this reduction with its basis signed so that a single solved coordinate increases along the direction,
+        the direction, the direction in solved coordinates (None when r = 1)). A ``given`` direction must lie in the
+        solved span; a default one outside it is replaced by the first basis vector."""
         inside = self.basis @ direction
         if abs(np.linalg.norm(inside) - 1.0) > 1e-9:
-            raise ValueError(f"direction must lie in the span of the solved coordinates (basis rows "
-                             f"{np.round(self.basis, 6).tolist()}) for a reduced solve, got {direction.tolist()}")
+            if given:
+                raise ValueError(f"direction must lie in the span of the solved coordinates (basis rows "
+                                 f"{np.round(self.basis, 6).tolist()}) for a reduced solve, got {direction.tolist()}")
+            direction, inside = self.basis[0], np.eye(self.basis.shape[0])[0]
         if self.basis.shape[0] > 1:
-            return self, inside / np.linalg.norm(inside)
+            return self, direction, inside / np.linalg.norm(inside)
         if inside[0] > 0:
-            return self, None
-        flip = np.array([[-1.0]])
-        return Reduction(self.kind, -self.basis, _transform(self.target, flip), _flip_guidance(self.guidance, flip),
-                         self.offset, self.variances, self.factors), None
+            return self, direction, None
+        return Reduction(self.kind, -self.basis, _reversed(self.target), _reversed_guidance(self.guidance),
+                         self.offset, self.variances, self.factors), direction, None
 
     def factor_problems(self) -> list[tuple[Mixture, CFG]]:
         """The unguided 1-D problems of the unsolved coordinates (product reductions)."""
@@ -128,11 +130,13 @@ class Reduction:
         n_rest, c2 = self.ndim - self.basis.shape[0], float(self.offset @ self.offset)
         t_out = float(t_save[-1])
         m, s2 = float(process.m(t_out)), float(process.sigma(t_out)) ** 2
-        v_c, a = m * m * var_c + s2, gain(t_out)
-        kl_cond = 0.5 * n_rest * (variance[-1] / v_c - 1.0 - math.log(variance[-1] / v_c)) \
-            + 0.5 * (beta[-1] - m) ** 2 * c2 / v_c
-        kl_tilt = (0.5 * n_rest * (a * variance[-1] - 1.0 - math.log(a * variance[-1]))
-                   + 0.5 * a * (beta[-1] - m) ** 2 * c2) if a > 0 else math.nan  # a ≤ 0: the tilted law is improper
+
+        def kl_to(precision):  # KL(N(β c, V P⊥) ‖ N(m c, P⊥/precision)) over the n_rest orthogonal dimensions
+            pv = precision * variance[-1]
+            return 0.5 * n_rest * (pv - 1.0 - math.log(pv)) + 0.5 * precision * (beta[-1] - m) ** 2 * c2
+
+        kl_cond, a = kl_to(1.0 / (m * m * var_c + s2)), gain(t_out)
+        kl_tilt = kl_to(a) if a > 0 else math.nan  # a ≤ 0: the tilted law is improper
         orthogonal = 1.0 - np.sum(self.basis**2, axis=0)  # diagonal of P⊥
         return Rest(np.ones(t_save.size), 0.5 * n_rest * np.log(2 * math.pi * math.e * variance),
                     beta[:, None] * self.offset[None, :], variance[:, None] * orthogonal[None, :], None, kl_cond,
@@ -143,7 +147,7 @@ class Reduction:
         mass, entropy, inside = np.ones(n_t), np.zeros(n_t), np.ones(n_t)
         mean, variance = np.zeros((n_t, self.ndim)), np.zeros((n_t, self.ndim))
         kl, boxes = 0.0, True
-        for (law, coords), ds in zip(self.factors, factor_ds):
+        for (_, coords), ds in zip(self.factors, factor_ds):
             k = len(coords)
             mass *= ds["mass"].values ** k
             entropy += k * ds["entropy"].values
@@ -290,14 +294,12 @@ def _reduced_guidance(guidance: CFG, reduced, model: GuidedModel) -> CFG:
     return CFG(w=guidance.w, cond=reduced(model.cond))
 
 
-def _transform(mixture: Mixture, flip: np.ndarray) -> Mixture:
+def _reversed(mixture: Mixture) -> Mixture:
     """The 1-D mixture of −y (the solved coordinate reversed)."""
     if isinstance(mixture, GaussianMixture):
-        return mixture.project(flip)
+        return mixture.project([[-1.0]])
     return UniformMixture(-mixture.highs, -mixture.lows, mixture.weights, mixture.labels)
 
 
-def _flip_guidance(guidance: CFG, flip: np.ndarray) -> CFG:
-    if guidance.cond is None:
-        return guidance
-    return CFG(w=guidance.w, cond=_transform(guidance.cond, flip))
+def _reversed_guidance(guidance: CFG) -> CFG:
+    return guidance if guidance.cond is None else CFG(w=guidance.w, cond=_reversed(guidance.cond))

@@ -66,7 +66,6 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     """
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
-    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     defaults = STEP_DEFAULTS[sampler]
     log_snr_step = defaults["log_snr_step"] if log_snr_step is None else log_snr_step
     lipschitz = defaults["lipschitz"] if lipschitz is None else lipschitz
@@ -85,10 +84,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
         settings = {"grid": grid, "scheme": scheme, "log_snr_step": log_snr_step, "lipschitz": lipschitz,
                     "cells_per_width": cells_per_width, "wall_tol": wall_tol}
         reduction = find_reduction(dyn.model, run_in.guidance)
-        if not given and abs(np.linalg.norm(reduction.basis @ direction) - 1.0) > 1e-9:
-            direction = reduction.basis[0]  # the default direction is outside the solved span: its first vector
-        return _solve_reduced(reduction, run_in, direction, settings)
+        return _solve_reduced(*reduction.oriented(direction, given), run_in, settings)
     grid = _check_grid(grid, d)
+    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     run = {"grid_choice": None}
     for attempt in range(WIDEN_TRIES + 1):
@@ -120,10 +118,11 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     return _dataset(result, run_in, config, run, direction)
 
 
-def _solve_reduced(reduction, run_in, direction: np.ndarray, settings: dict) -> xr.Dataset:
-    """Solve the solved coordinates of ``reduction`` (and its unguided 1-D factors) and assemble the full law."""
+def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarray | None, run_in,
+                   settings: dict) -> xr.Dataset:
+    """Solve the solved coordinates of an oriented ``reduction`` (and its unguided 1-D factors) and assemble the full
+    law; ``direction`` and ``solved_direction`` are the projection direction in full and solved coordinates."""
     dyn = run_in.dyn
-    reduction, solved_direction = reduction.oriented(direction)
     common = {"sampler": dyn.sampler, "T": dyn.T, "t_min": run_in.t_min, "process": dyn.process,
               "start": run_in.start, "t_eval": run_in.t_save, "delta": run_in.delta} | settings
     red = solve(reduction.target, reduction.guidance, thresholds=run_in.thresholds, direction=solved_direction,

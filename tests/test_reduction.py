@@ -1,5 +1,6 @@
 """Exact reduction of high-dimensional targets: reduced solves against full grids, closed forms and particles."""
 
+import json
 import math
 import warnings
 
@@ -22,6 +23,10 @@ def _solve(target, sampler, w=2.0, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CoarseGridWarning)
         return fg.solve(target, fg.CFG(label=1, w=w), sampler=sampler, T=T, t_min=T_MIN, **kw)
+
+
+def json_run(ds):
+    return json.loads(ds.attrs["run"])
 
 
 def _differences(full, red):
@@ -47,11 +52,6 @@ def test_isotropic_2d_reduces_to_the_line_through_the_means(sampler):
                       "variance": 1e-3, "kl_conditional": 3e-3, "kl_tilted": 3e-3}.items():
         assert abs(diff[name]) < tol, (name, diff[name])
     assert abs(_last(red, "mass") - 1.0) < 1e-12 and float(red["density"].min()) >= 0.0
-
-
-def json_run(ds):
-    import json
-    return json.loads(ds.attrs["run"])
 
 
 def test_isotropic_3d_full_grid_converges_to_the_reduced_plane():
