@@ -60,6 +60,12 @@ class GuidedDynamics:
     def diffusion(self, tau: float) -> float:
         return 0.5 * float(self.process.g2(self.T - tau)) if self.sampler == "sde" else 0.0
 
+    @property
+    def engine_diffusion(self):
+        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` for the SDE, the number 0 for the
+        probability-flow ODE (so the engine knows it solves a continuity equation and splits only the axes)."""
+        return self.diffusion if self.sampler == "sde" else 0.0
+
     def tau_grid(self, t_min: float, log_snr_step: float) -> np.ndarray:
         """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0."""
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))

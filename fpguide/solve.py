@@ -98,7 +98,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
         try:
             result = evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use,
                             t_span=(0.0, T - t_min),
-                            diffusion=dyn.diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
+                            diffusion=dyn.engine_diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
                             scheme=scheme, lipschitz=lipschitz, wall_tol=wall_tol)
             break
         except WallMassError as err:

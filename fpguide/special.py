@@ -19,6 +19,9 @@ _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _TAIL = -30.0  # below this, log Φ uses its asymptotic series (erfc would leave the normal range)
 _SMALL_GAP = 0.05  # h·(1+|c|) below this: Φ(c+h) − Φ(c−h) by its Hermite series
+EXP_NEGLIGIBLE = 45.0  # terms below e^−45 (3e-20) of the leading one are below its last bit: not evaluated
+_NEGLIGIBLE_Z = 9.5  # Φ(−9.5) = 1e-21: a tail negligible next to the straddling difference (at least ½)
+_DIRECT_FROM = -36.0  # from here up, Φ(hi) = ½ erfc(−hi/√2) is a normal double (≥ 1e-284)
 
 
 @nb.njit(cache=True, fastmath=False)
@@ -44,10 +47,12 @@ def log_npdf(z: float) -> float:
 def log_diff_ndtr(u: float, v: float) -> tuple[float, float]:
     """Return ``(log(Φ(u) − Φ(v)), (φ(u) − φ(v)) / (Φ(u) − Φ(v)))`` for u > v, stably.
 
-    Three regimes: both arguments in one tail (reflect the upper tail onto the lower one and use
-    log Φ(a) + log(−expm1(log Φ(b) − log Φ(a)))), arguments straddling zero (log1p of the two small tails), and a
-    small gap h = (u − v)/2 around c = (u + v)/2, where the difference is φ(c)·2h·S with the Hermite series
-    S = 1 + He₂(c)h²/6 + He₄(c)h⁴/120 + He₆(c)h⁶/5040 (no cancellation at all).
+    Four regimes: a small gap h = (u − v)/2 around c = (u + v)/2, where the difference is φ(c)·2h·S with the Hermite
+    series S = 1 + He₂(c)h²/6 + He₄(c)h⁴/120 + He₆(c)h⁶/5040 (no cancellation at all); arguments straddling zero
+    (log1p of the two small tails); both arguments in one tail (the upper tail reflected onto the lower one), with
+    the difference of the two tails taken directly while they are in the normal range of erfc (for u − v beyond the
+    small-gap regime the cancellation costs at most a few ulps), and log Φ(a) + log(−expm1(log Φ(b) − log Φ(a))) in
+    the far tail. Terms below e^{−EXP_NEGLIGIBLE} of the leading one are not evaluated: they cannot change it.
     """
     c = 0.5 * (u + v)
     h = 0.5 * (u - v)
@@ -61,15 +66,22 @@ def log_diff_ndtr(u: float, v: float) -> tuple[float, float]:
         ds = h2 * (2.0 * c / 6.0 + h2 * ((4.0 * c2 * c - 12.0 * c) / 120.0
                                           + h2 * (6.0 * c2 * c2 * c - 60.0 * c2 * c + 90.0 * c) / 5040.0))
         return log_npdf(c) + math.log(2.0 * h) + math.log(s), -c + ds / s
-    if v >= 0.0:  # both in the upper tail: Φ(u) − Φ(v) = Φ(−v) − Φ(−u)
-        hi, lo = -v, -u
+    if v < 0.0 < u:  # one minus two tails, each below ½; the difference is at least Φ(h) − Φ(−h) here
+        tail_u = 0.5 * math.erfc(u * _SQRT_HALF) if u < _NEGLIGIBLE_Z else 0.0
+        tail_v = 0.5 * math.erfc(-v * _SQRT_HALF) if v > -_NEGLIGIBLE_Z else 0.0
+        grad = (math.exp(-0.5 * u * u) - math.exp(-0.5 * v * v)) / (_SQRT_2PI * (1.0 - (tail_u + tail_v)))
+        return math.log1p(-(tail_u + tail_v)), grad
+    # one tail: Φ(u) − Φ(v) = Φ(hi) − Φ(lo) with hi = u, lo = v (lower tail) or hi = −v, lo = −u (upper tail)
+    hi, lo = (u, v) if u <= 0.0 else (-v, -u)
+    # log φ(lo) − log φ(hi) < 0: how much smaller the far argument's density (and roughly its tail) is
+    gap = 0.5 * (hi * hi - lo * lo)
+    if hi >= _DIRECT_FROM:
+        far = 0.5 * math.erfc(-lo * _SQRT_HALF) if gap > -EXP_NEGLIGIBLE else 0.0
+        logd = math.log(0.5 * math.erfc(-hi * _SQRT_HALF) - far)
     else:
-        hi, lo = u, v
-    if hi > 0.0:  # v < 0 < u: one minus two tails, each below ½; the difference is at least Φ(h) − Φ(−h) here
-        tails = 0.5 * (math.erfc(u * _SQRT_HALF) + math.erfc(-v * _SQRT_HALF))
-        grad = (math.exp(-0.5 * u * u) - math.exp(-0.5 * v * v)) / (_SQRT_2PI * (1.0 - tails))
-        return math.log1p(-tails), grad
-    lhi = log_ndtr(hi)
-    logd = lhi + math.log(-math.expm1(log_ndtr(lo) - lhi))
-    grad = math.exp(log_npdf(u) - logd) - math.exp(log_npdf(v) - logd)
-    return logd, grad
+        lhi = log_ndtr(hi)
+        logd = lhi if gap < -EXP_NEGLIGIBLE else lhi + math.log(-math.expm1(log_ndtr(lo) - lhi))
+    near = math.exp(log_npdf(hi) - logd)
+    far_pdf = math.exp(log_npdf(lo) - logd) if gap > -EXP_NEGLIGIBLE else 0.0
+    grad = near - far_pdf  # the derivative of log(Φ(hi) − Φ(lo)) along a shift of both arguments
+    return logd, grad if u <= 0.0 else -grad

@@ -28,6 +28,7 @@ from .special import LOG_SQRT_2PI, log_diff_ndtr
 
 GAUSSIAN = 0
 UNIFORM = 1
+_SHARED_SCALE = 600.0  # e^−600 is still a normal double: conditional responsibilities can share the unconditional scale
 
 
 class Components(NamedTuple):
@@ -134,20 +135,21 @@ def mixture_eval(x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u,
 
 @nb.njit(cache=True)
 def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
-    """Each component restricted to the lines {x : x_j = points[l, j] for j ≠ axis}, as a 1-D law times a factor.
+    """Each component restricted to the lines {x : x_j = points[l, j] for j ≠ axis}, as exp(offset) times a 1-D factor.
 
-    Writes, per line l and component k, a 1-D Gaussian (p1 = centre, p2 = variance) or noised interval
-    (p1 = m a, p2 = m b, edge width σ) in x_axis and the log of the factor the other coordinates contribute. For a
-    Gaussian with noised precision P the restriction is N(x_a; m μ_a − b/P_aa, 1/P_aa) with b = Σ_{j≠a} P_aj d_j,
-    d = x − mμ, times exp(−½ d_rᵀ(P_rr − P_ra P_ar/P_aa) d_r) and the normalisations (the Schur complement).
+    Writes, per line l and component k, a 1-D Gaussian (p1 = centre, p2 = precision) or noised interval
+    (p1 = m a, p2 = m b, edge width σ) in x_axis, and in ``offset`` the log of everything that does not vary along the
+    line: the normalisations and the factor the other coordinates contribute. For a Gaussian with noised precision P
+    the restriction is exp(−½ P_aa (x_a − m μ_a + b/P_aa)²) with b = Σ_{j≠a} P_aj d_j, d = x − mμ, times
+    exp(−½ d_rᵀ(P_rr − P_ra P_ar/P_aa) d_r) and the normalisation (the Schur complement); for a box,
+    Φ((x_a − m a_a)/σ) − Φ((x_a − m b_a)/σ) times 1/(m(b_a − a_a)) and the other coordinates' noised intervals.
     """
     n_lines, d = points.shape
     for k in range(kinds.size):
         if kinds[k] == GAUSSIAN:
             s2 = m * m * ext[k] + sigma * sigma
             prec = (rot[k] / s2) @ rot[k].T
-            log_norm = -0.5 * np.sum(np.log(s2)) - d * LOG_SQRT_2PI + 0.5 * math.log(1.0 / prec[axis, axis]) \
-                + LOG_SQRT_2PI
+            log_norm = -0.5 * np.sum(np.log(s2)) - d * LOG_SQRT_2PI
             for l in range(n_lines):
                 quad = 0.0
                 b = 0.0
@@ -159,13 +161,13 @@ def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
                             if i != axis:
                                 quad += dj * prec[j, i] * (points[l, i] - m * loc[k, i])
                 p1[l, k] = m * loc[k, axis] - b / prec[axis, axis]
-                p2[l, k] = 1.0 / prec[axis, axis]
+                p2[l, k] = prec[axis, axis]
                 offset[l, k] = log_norm - 0.5 * (quad - b * b / prec[axis, axis])
         else:
             for l in range(n_lines):
                 p1[l, k] = m * loc[k, axis]
                 p2[l, k] = m * ext[k, axis]
-                off = 0.0
+                off = -math.log(m * (ext[k, axis] - loc[k, axis]))
                 for j in range(d):
                     if j != axis:
                         logd, _ = log_diff_ndtr((points[l, j] - m * loc[k, j]) / sigma,
@@ -175,33 +177,53 @@ def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
 
 
 @nb.njit(cache=True)
-def _line_component(kind, p1, p2, sigma, x):
+def _line_component(kind, p1, p2, inv_sigma, x):
+    """log of the 1-D factor of a line table entry at x (the part that varies along the line) and its derivative."""
     if kind == GAUSSIAN:
         dev = x - p1
-        return -0.5 * (dev * dev / p2 + math.log(p2)) - LOG_SQRT_2PI, -dev / p2
-    logd, g = log_diff_ndtr((x - p1) / sigma, (x - p2) / sigma)
-    return logd - math.log(p2 - p1), g / sigma
+        return -0.5 * dev * dev * p2, -dev * p2
+    logd, g = log_diff_ndtr((x - p1) * inv_sigma, (x - p2) * inv_sigma)
+    return logd, g * inv_sigma
 
 
 @nb.njit(cache=True, parallel=True)
 def line_velocity(x, sigma, kinds, p1, p2, offset, logw_u, logw_c, w, linear, factor, out):
     """out = linear·x + factor·[(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x)] at the points x (L lines × M points),
-    from the line tables of :func:`line_tables` — the guided velocity along the sweep axis a (lines in parallel)."""
+    from the line tables of :func:`line_tables` — the guided velocity along the sweep axis a (lines in parallel).
+
+    ∂_a log p = Σ_k r_k ∂_a log p^k with responsibilities r_k ∝ π_k p^k. A component of both mixtures has
+    responsibilities proportional to one exponential, e_k = π_k p^k / max_j π_j p^j, times the constant ratio of its
+    two weights, so each component costs one exponential (the conditional ones are recomputed against their own
+    maximum only where the unconditional scale would underflow them).
+    """
     n_comp = kinds.size
+    ratio = np.exp(logw_c - logw_u)  # π^c_k / π^u_k where both are finite
+    inv_sigma = 1.0 / sigma
     for l in nb.prange(x.shape[0]):
         logc = np.empty(n_comp)
-        grads = np.empty((n_comp, 1))
-        g_u = np.empty((1, 1))
-        g_c = np.empty((1, 1))
+        grads = np.empty(n_comp)
         for i in range(x.shape[1]):
+            top_u, top_c = -np.inf, -np.inf
             for k in range(n_comp):
                 if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
-                    lc, g = _line_component(kinds[k], p1[l, k], p2[l, k], sigma, x[l, i])
+                    lc, g = _line_component(kinds[k], p1[l, k], p2[l, k], inv_sigma, x[l, i])
                     logc[k] = lc + offset[l, k]
-                    grads[k, 0] = g
-            _mix(logc, grads, logw_u, g_u, 0)
-            _mix(logc, grads, logw_c, g_c, 0)
-            out[l, i] = linear * x[l, i] + factor * ((1.0 + w) * g_c[0, 0] - w * g_u[0, 0])
+                    grads[k] = g
+                    top_u = max(top_u, logc[k] + logw_u[k])
+                    top_c = max(top_c, logc[k] + logw_c[k])
+            shared = top_u - top_c < _SHARED_SCALE
+            den_u = num_u = den_c = num_c = 0.0
+            for k in range(n_comp):
+                e_u = 0.0
+                if logw_u[k] > -np.inf:
+                    e_u = math.exp(logc[k] + logw_u[k] - top_u)
+                    den_u += e_u
+                    num_u += e_u * grads[k]
+                if logw_c[k] > -np.inf:
+                    e_c = e_u * ratio[k] if shared and logw_u[k] > -np.inf else math.exp(logc[k] + logw_c[k] - top_c)
+                    den_c += e_c
+                    num_c += e_c * grads[k]
+            out[l, i] = linear * x[l, i] + factor * ((1.0 + w) * num_c / den_c - w * num_u / den_u)
 
 
 class Mixture:

@@ -3,6 +3,7 @@ forms, finite differences, and the line restriction the engine sweeps with."""
 
 import numpy as np
 import pytest
+from scipy.special import ndtr
 from scipy.stats import multivariate_normal
 
 import fpguide as fg
@@ -68,10 +69,11 @@ def test_line_restriction_reproduces_the_joint_density(target, axis):
     np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
     for k in range(target.n_components):
         one = target.subset(np.arange(target.n_components) == k)
-        if target is GM3:
-            line = -0.5 * (xs - p1[:, k:k + 1]) ** 2 / p2[:, k:k + 1] - 0.5 * np.log(2 * np.pi * p2[:, k:k + 1])
-        else:
-            line = fg.UniformMixture(lows=[target.lows[k, axis]], highs=[target.highs[k, axis]]).log_density(xs, t)
+        if target is GM3:  # the 1-D factor along the line: a Gaussian with centre p1 and precision p2
+            line = -0.5 * (xs - p1[:, k:k + 1]) ** 2 * p2[:, k:k + 1]
+        else:  # a noised interval [p1, p2] with edge width σ: log(Φ(u) − Φ(v)), the upper tail reflected
+            u, v = (xs - p1[:, k:k + 1]) / s, (xs - p2[:, k:k + 1]) / s
+            line = np.log(np.where(v > 0, ndtr(-v) - ndtr(-u), ndtr(u) - ndtr(v)))
         np.testing.assert_allclose(line + offset[:, k:k + 1], one.log_density(full, t), rtol=1e-11, atol=1e-11)
 
 

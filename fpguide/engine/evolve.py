@@ -1,7 +1,8 @@
 """evolve(): a density on a 1-D, 2-D or 3-D grid under ∂_t q = −∇·(v(x, t) q) + D(t) Δq.
 
-Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced by
-classical RK4 through the drift, one axis at a time (:mod:`.split`); diffusion is an exact-in-time positive kernel
+Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced
+through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continuity equation) or, with diffusion, where the
+splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive kernel
 (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split, A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2)
 (without diffusion, the last axis takes one full sweep in the middle), with the closing half sweep of axis 0 of one
 step and the opening one of the next merged (the flow map composes): in 1-D a step costs one trace, one remap and
@@ -114,7 +115,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     breaks = np.union1d(saves, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
     breaks = breaks[breaks > t0]
 
-    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT)
+    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
+    # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
+    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
     out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
                        scheme)
 

@@ -66,10 +66,13 @@ class LineSweeper:
     ``along(axis, x, points, t)`` gives the velocity component v_axis at positions x (L, M) on the lines through
     ``points`` (L, d). ``significant`` is the relative density below which cells neither steer the traced window
     nor are remapped (lines whose every cell is below it stay put: their mass is negligible and still conserved).
+    ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points.
     """
 
-    def __init__(self, grid: TensorGrid, along, code: int, significant: float):
-        self.grid, self.along, self.code, self.significant = grid, along, code, significant
+    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4):
+        if order not in (3, 4):
+            raise ValueError(f"order must be 3 or 4, got {order!r}")
+        self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
         self.outflow = np.zeros((grid.ndim, 2))  # cumulative mass through the (lower, upper) walls of each axis
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
@@ -139,7 +142,7 @@ class LineSweeper:
         while True:
             lo, hi = max(first - reach, 0), min(last + reach, n)
             x0 = np.broadcast_to(g.faces[lo:hi + 1], (active.size, hi + 1 - lo))
-            x, v_end = self._rk4_back(axis, x0, points, tb, dt)
+            x, v_end = self._trace_back(axis, x0, points, tb, dt)
             xi = (x - g.lower) / g.dx
             if not np.isfinite(xi.sum()):
                 raise FloatingPointError(f"drift returned non-finite values along axis {axis} between "
@@ -162,11 +165,14 @@ class LineSweeper:
             raise ValueError(f"drift must return values shaped like its points, got shape {out.shape}")
         return out
 
-    def _rk4_back(self, axis, x0, points, t_end, dt):
-        """Classical RK4 for dX/dt = v_a(X, t) backwards from (x0, t_end) over dt; returns X(t_end − dt) and
-        v_a(x0, t_end)."""
+    def _trace_back(self, axis, x0, points, t_end, dt):
+        """dX/dt = v_a(X, t) integrated backwards from (x0, t_end) over dt by classical RK4 (``order`` 4) or Kutta's
+        third-order method (``order`` 3); returns X(t_end − dt) and v_a(x0, t_end)."""
         k1 = self._velocity(axis, x0, points, t_end)
         k2 = self._velocity(axis, x0 - 0.5 * dt * k1, points, t_end - 0.5 * dt)
+        if self.order == 3:
+            k3 = self._velocity(axis, x0 + dt * (k1 - 2.0 * k2), points, t_end - dt)
+            return x0 - dt / 6.0 * (k1 + 4.0 * k2 + k3), k1
         k3 = self._velocity(axis, x0 - 0.5 * dt * k2, points, t_end - 0.5 * dt)
         k4 = self._velocity(axis, x0 - dt * k3, points, t_end - dt)
         return x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4), k1
