@@ -6,7 +6,8 @@ range they visit at any time (guided trajectories overshoot far past the support
 narrowest density feature is, for the ODE, the smaller of what the pilot shows (along each axis, the spacing of
 neighbouring central quantiles, |z| ≤ 5, gives the local density, width = 1/(√(2π)·max density)) and the target's own
 narrowest feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the target's
-feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower). The cell width
+feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower; see
+:func:`feature_width` for the samplers in between). The cell width
 is that feature over ``cells_per_width``; in 2-D and 3-D the total number of cells is capped (the cap is recorded,
 and :func:`~fpguide.solve` warns when the grid is then too coarse).
 """
@@ -83,11 +84,22 @@ def _lipschitz(x, v, shape) -> float:
     return float(max(rate.max() for rate in rates))
 
 
-def intrinsic_width(dyn: GuidedDynamics, t_min: float) -> float:
-    """The narrowest feature the target imposes at t_min: its own (component width or edge width σ), and for the SDE
-    that divided by sqrt(1 + w), the width of the guided Fokker–Planck equilibrium at an edge."""
+def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf):
+    """The narrowest density feature to resolve at t_min, from the target's own (component width or edge width σ).
+
+    ODE: that, or the narrower width the pilot of the flow saw. Reverse SDE (η = 1): the noise smooths what the flow
+    would compress; the guided Fokker–Planck equilibrium at an edge, ∝ exp(2Φ_w), is sqrt(1 + w) narrower than the
+    target's feature. With stochasticity η the equilibrium is ∝ exp((1 + η²)/η² Φ_w), a factor η sqrt(2/(1 + η²))
+    narrower again, but weak noise may not reach it: nothing narrower than that and nothing coarser than what both
+    limits (the ODE's feature and the SDE's) need.
+    """
     width = dyn.model.length_scale(t_min, dyn.process)
-    return width / math.sqrt(1.0 + max(dyn.model.w, 0.0)) if dyn.sampler == "sde" else width
+    ode = np.minimum(pilot_width, width)
+    if not dyn.stochastic:
+        return ode
+    sde = width / math.sqrt(1.0 + max(dyn.model.w, 0.0))
+    eta = dyn.eta
+    return np.maximum(sde * eta * math.sqrt(2.0 / (1.0 + eta * eta)), np.minimum(ode, sde))
 
 
 def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 4.0,
@@ -97,8 +109,8 @@ def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width:
     d = dyn.model.ndim
     max_cells = MAX_CELLS[d] if max_cells is None else max_cells
     seen = pilot(dyn, t_min, quantile)
-    intrinsic = intrinsic_width(dyn, t_min)
-    feature = np.full(d, intrinsic) if dyn.sampler == "sde" else np.minimum(seen["width"], intrinsic)
+    intrinsic = float(feature_width(dyn, t_min))
+    feature = feature_width(dyn, t_min, seen["width"])
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
     wanted = np.ceil(2 * half * cells_per_width / feature)

@@ -50,7 +50,7 @@ from .engine.remap import cdf_values
 from .grid import AXIS_NAMES, Grid, TensorGrid
 from .observables import Reconstruction
 
-MUST_AGREE = ("target", "guidance", "sampler", "T", "t_min", "process", "start")
+MUST_AGREE = ("target", "guidance", "sampler", "eta", "T", "t_min", "process", "start")
 PROPORTIONS = ("support_mass", "edge_mass", "outside_mass", "tail_probability")
 COMPARED = ("mean", "variance", "covariance", "confidence", "support_mass", "edge_mass", "outside_mass",
             "tail_probability")

@@ -2,7 +2,10 @@
 
 Reverse SDE ("sde", DDPM):            ∂_τ q = −∂_x(q [−f x + g² s_w]) + ½ g² ∂_xx q
 Probability-flow ODE ("ode", DDIM):    ∂_τ q = −∂_x(q [−f x + ½ g² s_w])
-(f, g² at diffusion time t = T − τ; s_w the guided score). The particle sampler integrates the same drift.
+and the family in between, stochasticity η ∈ [0, 1] ("sde" with ``eta``; η = 1 the reverse SDE, η = 0 the ODE):
+                                       ∂_τ q = −∂_x(q [−f x + ½(1 + η²) g² s_w]) + ½ η² g² ∂_xx q
+(f, g² at diffusion time t = T − τ; s_w the guided score). Every member has the marginals p_t when s_w is the true
+score. The particle sampler integrates the same drift.
 """
 
 from __future__ import annotations
@@ -13,12 +16,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from ._validation import as_finite_array, check_choice, check_int, check_positive_real
+from ._validation import as_finite_array, check_choice, check_int, check_positive_real, check_real
 from .guidance import CFG, GuidedModel
 from .processes import Process, make_process
 
 SAMPLERS = ("ode", "sde")
 STARTS = ("prior", "exact")
+
+
+def check_eta(sampler: str, eta) -> float:
+    """The stochasticity η of ``sampler``: 0 for "ode", any η ∈ [0, 1] for "sde" (default 1)."""
+    if eta is None:
+        return 1.0 if sampler == "sde" else 0.0
+    eta = check_real("eta", eta)
+    if sampler == "ode" and eta != 0.0:
+        raise ValueError(f"eta must be 0 (or None) for sampler='ode', got {eta}: the stochastic samplers are "
+                         "sampler='sde' with eta in [0, 1]")
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must lie in [0, 1] (0: probability-flow ODE, 1: reverse SDE), got {eta}")
+    return eta
 
 
 @dataclass(frozen=True)
@@ -29,14 +45,21 @@ class GuidedDynamics:
     process: Process
     sampler: str
     T: float
+    eta: float | None = None  # stochasticity; None: 0 for "ode", 1 for "sde"
 
     def __post_init__(self):
         check_choice("sampler", self.sampler, SAMPLERS)
+        object.__setattr__(self, "eta", check_eta(self.sampler, self.eta))
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the sampler injects noise (η > 0): a Fokker–Planck equation rather than a continuity equation."""
+        return self.eta > 0.0
 
     @property
     def score_factor(self) -> float:
-        """c in v = −f x + c g² s_w: 1 for the SDE, ½ for the probability-flow ODE."""
-        return 1.0 if self.sampler == "sde" else 0.5
+        """c in v = −f x + c g² s_w: ½(1 + η²), so 1 for the SDE and ½ for the probability-flow ODE."""
+        return 0.5 * (1.0 + self.eta**2)
 
     def drift(self, x: np.ndarray, tau: float) -> np.ndarray:
         return self._velocity(x, tau, self.score_factor)
@@ -58,13 +81,14 @@ class GuidedDynamics:
         return self.model.velocity_along(axis, x, points, t, self.process, -f, self.score_factor * g2)
 
     def diffusion(self, tau: float) -> float:
-        return 0.5 * float(self.process.g2(self.T - tau)) if self.sampler == "sde" else 0.0
+        """D(τ) = ½ η² g²(T − τ)."""
+        return 0.5 * self.eta**2 * float(self.process.g2(self.T - tau))
 
     @property
     def engine_diffusion(self):
-        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` for the SDE, the number 0 for the
+        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` when η > 0, the number 0 for the
         probability-flow ODE (so the engine knows it solves a continuity equation and splits only the axes)."""
-        return self.diffusion if self.sampler == "sde" else 0.0
+        return self.diffusion if self.stochastic else 0.0
 
     def tau_grid(self, t_min: float, log_snr_step: float) -> np.ndarray:
         """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0."""
@@ -125,11 +149,12 @@ class Prepared:
         """The part of the configuration both solvers record (and ``cross_check`` compares)."""
         dyn = self.dyn
         return {"target": dyn.model.uncond.to_dict(), "guidance": self.guidance.to_dict(), "sampler": dyn.sampler,
-                "T": dyn.T, "t_min": self.t_min, "process": dyn.process.to_dict(), "start": self.start,
+                "eta": dyn.eta, "T": dyn.T, "t_min": self.t_min, "process": dyn.process.to_dict(), "start": self.start,
                 "t_eval": self.t_save.tolist(), "delta": self.delta, "thresholds": self.thresholds.tolist()}
 
 
-def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds) -> Prepared:
+def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds,
+            eta=None) -> Prepared:
     """Check every argument of a guided run and bind the target, guidance and process into its dynamics."""
     T = check_positive_real("T", T)
     t_min = check_positive_real("t_min", t_min)
@@ -139,7 +164,7 @@ def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval,
     process.check_horizon(T)
     if not isinstance(guidance, CFG):
         raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
-    dyn = GuidedDynamics(guidance.bind(target), process, sampler, T)
+    dyn = GuidedDynamics(guidance.bind(target), process, sampler, T, eta)
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]

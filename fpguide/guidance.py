@@ -18,14 +18,24 @@ from .targets import Components, Mixture, line_tables, line_velocity, mixture_ev
 
 
 class CFG:
-    """Classifier-free guidance with weight ``w`` (w = 0: plain conditional sampling; γ = 1 + w is diffusers'
-    ``guidance_scale``).
+    """Classifier-free guidance with weight ``w`` (w = 0: plain conditional sampling), or equivalently with
+    ``gamma`` = γ = 1 + w (diffusers' ``guidance_scale``, the "γ-powered" convention); :meth:`classifier` spells
+    classifier guidance with scale λ (γ = λ).
 
     Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional model).
     """
 
-    def __init__(self, label=None, w: float = 0.0, cond: Mixture | None = None):
-        self.w = check_real("w", w)
+    def __init__(self, label=None, w: float | None = None, cond: Mixture | None = None, *,
+                 gamma: float | None = None):
+        if w is not None and gamma is not None:
+            raise ValueError(f"give the guidance weight as w or as gamma = 1 + w, not both (got w={w!r}, "
+                             f"gamma={gamma!r})")
+        if gamma is not None:
+            gamma = check_real("gamma", gamma)
+            if gamma < 0.0:
+                raise ValueError(f"gamma must be >= 0 (gamma = 0 samples the unconditional model), got {gamma}")
+            w = gamma - 1.0
+        self.w = check_real("w", 0.0 if w is None else w)
         if self.w < -1.0:
             raise ValueError(f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}")
         if (label is None) == (cond is None):
@@ -34,6 +44,21 @@ class CFG:
             raise TypeError(f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}")
         self.label = label
         self.cond = cond
+
+    @classmethod
+    def classifier(cls, label=None, scale: float = 1.0, cond: Mixture | None = None) -> CFG:
+        """Classifier guidance with scale λ: ∇log p_t(x) + λ ∇log p_t(c|x) = (1 − λ) ∇log p_t(x) + λ ∇log p_t(x|c),
+        which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law."""
+        scale = check_real("scale", scale)
+        if scale < 0.0:
+            raise ValueError(f"scale must be >= 0 (the classifier's weight λ; 0 samples the unconditional model), "
+                             f"got {scale}")
+        return cls(label=label, cond=cond, gamma=scale)
+
+    @property
+    def gamma(self) -> float:
+        """γ = 1 + w."""
+        return 1.0 + self.w
 
     def bind(self, target: Mixture) -> GuidedModel:
         """Combine with the target into the component table the kernels use."""

@@ -1,7 +1,7 @@
 """sample(): the same guided dynamics on particles, for cross-checking the grid solution.
 
-The reverse SDE is integrated by Euler–Maruyama, X ← X + v(X, τ) dτ + sqrt(2 D(τ) dτ) Z, and the probability-flow
-ODE by classical RK4, on a time grid uniform in log-SNR (or one given). Observables are the same as the grid solver's,
+The reverse SDE (and every sampler with noise, η > 0) is integrated by Euler–Maruyama,
+X ← X + v(X, τ) dτ + sqrt(2 D(τ) dτ) Z, and the probability-flow ODE by classical RK4, on a time grid uniform in log-SNR (or one given). Observables are the same as the grid solver's,
 as sample means with standard errors.
 """
 
@@ -23,24 +23,24 @@ from .observables import far_edge, log_class_posterior
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
-def sample(target, guidance: CFG, sampler: str = "ode", *, n: int = 100_000, seed=None, T: float = 10.0,
-           t_min: float = 1e-3, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
+def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, n: int = 100_000, seed=None,
+           T: float = 10.0, t_min: float = 1e-3, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
            time_grid=None, log_snr_step: float | None = None, delta: float = 0.1, thresholds=None,
            direction=None) -> xr.Dataset:
-    """Run ``n`` particles of the guided sampler; returns positions at the saved times and observables with
-    standard errors (variables ``<name>`` and ``<name>_se``).
+    """Run ``n`` particles of the guided sampler (``sampler`` and ``eta`` as in :func:`~fpguide.solve`); returns
+    positions at the saved times and observables with standard errors (variables ``<name>`` and ``<name>_se``).
 
     ``time_grid`` (diffusion times, descending from T to t_min) fixes the integration steps; otherwise steps are
-    uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 for the SDE, 0.05 for the ODE). Saved times are
+    uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 with noise, η > 0; 0.05 for the ODE). Saved times are
     added to the steps. In d dimensions positions have dims (t, particle, dim) and the observables are those of
     :func:`~fpguide.solve` in d-D (mean vector, covariance, projections on ``direction``; no entropy estimate).
     """
     n = check_int("n", n, 2)
-    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
+    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
     if time_grid is None:
-        step = check_positive_real("log_snr_step", DEFAULT_LOG_SNR_STEP[sampler] if log_snr_step is None
-                                   else log_snr_step)
+        default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
+        step = check_positive_real("log_snr_step", default if log_snr_step is None else log_snr_step)
         taus = dyn.tau_grid(t_min, step)
     else:
         grid_t = as_finite_array("time_grid", time_grid, ndim=1)
@@ -93,8 +93,8 @@ def _start_points(model, process, T, start, n, rng):
 
 
 def _step(dyn: GuidedDynamics, x, tau, dt, rng):
-    """One Euler–Maruyama (SDE) or RK4 (ODE) step from τ to τ + dt."""
-    if dyn.sampler == "sde":
+    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt."""
+    if dyn.stochastic:
         noise = math.sqrt(2.0 * dyn.diffusion(tau) * dt)
         return x + dt * dyn.drift(x, tau) + noise * rng.standard_normal(x.shape)
     k1 = dyn.drift(x, tau)

@@ -11,7 +11,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_positive_real
-from .autogrid import choose_grid, intrinsic_width
+from .autogrid import choose_grid, feature_width
 from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
@@ -30,7 +30,7 @@ WIDEN_TRIES = 3
 STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_snr_step": 0.05, "lipschitz": 1.0}}
 
 
-def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min: float = 1e-3,
+def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0, t_min: float = 1e-3,
           grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
           scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
           lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
@@ -41,6 +41,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     ----------
     target, guidance : the (unconditional) target mixture and a :class:`CFG` guidance.
     sampler : ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
+    eta : stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g² (default 1, the
+        reverse SDE; 0 is the probability-flow ODE).
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
         coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
@@ -66,9 +68,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
-    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds)
+    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
-    defaults = STEP_DEFAULTS[sampler]
+    defaults = STEP_DEFAULTS["sde" if dyn.stochastic else "ode"]
     log_snr_step = defaults["log_snr_step"] if log_snr_step is None else log_snr_step
     lipschitz = defaults["lipschitz"] if lipschitz is None else lipschitz
     for name, value in (("log_snr_step", log_snr_step), ("lipschitz", lipschitz),
@@ -108,7 +110,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, T: float = 10.0, t_min
                 raise
             run.setdefault("widened_after", []).append(str(err))
     grid = use
-    _warn_if_coarse(grid, result.q, t_save, intrinsic_width(dyn, t_min))
+    _warn_if_coarse(grid, result.q, t_save, float(feature_width(dyn, t_min)))
 
     config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
                                 "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
@@ -125,7 +127,7 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
     """Solve the solved coordinates of an oriented ``reduction`` (and its unguided 1-D factors) and assemble the full
     law; ``direction`` and ``solved_direction`` are the projection direction in full and solved coordinates."""
     dyn = run_in.dyn
-    common = {"sampler": dyn.sampler, "T": dyn.T, "t_min": run_in.t_min, "process": dyn.process,
+    common = {"sampler": dyn.sampler, "eta": dyn.eta, "T": dyn.T, "t_min": run_in.t_min, "process": dyn.process,
               "start": run_in.start, "t_eval": run_in.t_save, "delta": run_in.delta} | settings
     red = solve(reduction.target, reduction.guidance, thresholds=run_in.thresholds, direction=solved_direction,
                 **common)
