@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from . import schedules
 from .crosscheck import CrossCheck, cross_check
 from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError
@@ -14,4 +15,4 @@ from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
-           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "solve"]
+           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "schedules", "solve"]

@@ -91,12 +91,21 @@ class GuidedDynamics:
         return self.diffusion if self.stochastic else 0.0
 
     def tau_grid(self, t_min: float, log_snr_step: float) -> np.ndarray:
-        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0."""
+        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0.
+        The breakpoints of a weight schedule are added, so that no step straddles a jump of w(t)."""
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))
         n = max(1, math.ceil((lam1 - lam0) / log_snr_step))
         t = self.process.t_of_log_snr(np.linspace(lam0, lam1, n + 1))
         t[0], t[-1] = self.T, t_min
-        return np.maximum.accumulate(self.T - t)
+        taus = np.maximum.accumulate(self.T - t)
+        return np.union1d(taus, self.schedule_taus("breakpoints", t_min))
+
+    def schedule_taus(self, which: str, t_min: float) -> np.ndarray:
+        """Reverse times of the weight schedule's ``"breakpoints"`` or ``"jumps"`` inside the run (empty without)."""
+        schedule = self.model.schedule
+        times = np.asarray(() if schedule is None else getattr(schedule, which)(), dtype=float)
+        taus = self.T - times
+        return taus[(taus > 0.0) & (taus < self.T - t_min)]
 
 
 def start_law(model: GuidedModel, process: Process, T: float, start: str):
@@ -164,6 +173,8 @@ def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval,
     process.check_horizon(T)
     if not isinstance(guidance, CFG):
         raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
+    if guidance.schedule is not None:
+        guidance.schedule.check(t_min, T)
     dyn = GuidedDynamics(guidance.bind(target), process, sampler, T, eta)
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)

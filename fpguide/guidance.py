@@ -14,6 +14,7 @@ import numpy as np
 
 from ._validation import check_real
 from .processes import Process
+from .schedules import Schedule, as_schedule, schedule_from_dict
 from .targets import Components, Mixture, line_tables, line_velocity, mixture_eval, target_from_dict
 
 
@@ -22,11 +23,13 @@ class CFG:
     ``gamma`` = γ = 1 + w (diffusers' ``guidance_scale``, the "γ-powered" convention); :meth:`classifier` spells
     classifier guidance with scale λ (γ = λ).
 
-    Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional model).
+    Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional model). ``schedule``
+    (see :mod:`fpguide.schedules`) makes the weight w·p(t) with a profile p(t) ∈ [0, 1] of the diffusion time, e.g.
+    ``Interval(t_lo, t_hi)`` for guidance limited to an interval of noise levels.
     """
 
     def __init__(self, label=None, w: float | None = None, cond: Mixture | None = None, *,
-                 gamma: float | None = None):
+                 gamma: float | None = None, schedule=None):
         if w is not None and gamma is not None:
             raise ValueError(f"give the guidance weight as w or as gamma = 1 + w, not both (got w={w!r}, "
                              f"gamma={gamma!r})")
@@ -44,6 +47,7 @@ class CFG:
             raise TypeError(f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}")
         self.label = label
         self.cond = cond
+        self.schedule = as_schedule(schedule)
 
     @classmethod
     def classifier(cls, label=None, scale: float = 1.0, cond: Mixture | None = None) -> CFG:
@@ -54,6 +58,10 @@ class CFG:
             raise ValueError(f"scale must be >= 0 (the classifier's weight λ; 0 samples the unconditional model), "
                              f"got {scale}")
         return cls(label=label, cond=cond, gamma=scale)
+
+    def with_weight(self, label=None, cond: Mixture | None = None) -> CFG:
+        """The same weight and schedule, guiding to another label or conditional model."""
+        return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule)
 
     @property
     def gamma(self) -> float:
@@ -67,27 +75,30 @@ class CFG:
         if self.cond is None:
             return GuidedModel(self.w, target.component_table(), target.log_weights(), target.log_weights(self.label),
                                target, target.condition(self.label), math.log(target.class_weight(self.label)),
-                               self.label)
+                               self.label, self.schedule)
         if self.cond.ndim != target.ndim:
             raise ValueError(f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}")
         table = Components.concatenate([target.component_table(), self.cond.component_table()])
         n_u = target.n_components
         logw_u = np.concatenate([target.log_weights(), np.full(self.cond.n_components, -np.inf)])
         logw_c = np.concatenate([np.full(n_u, -np.inf), self.cond.log_weights()])
-        return GuidedModel(self.w, table, logw_u, logw_c, target, self.cond, None, None)
+        return GuidedModel(self.w, table, logw_u, logw_c, target, self.cond, None, None, self.schedule)
 
     def to_dict(self) -> dict:
         return {"type": "CFG", "w": self.w, "label": self.label,
-                "cond": None if self.cond is None else self.cond.to_dict()}
+                "cond": None if self.cond is None else self.cond.to_dict(),
+                "schedule": None if self.schedule is None else self.schedule.to_dict()}
 
     @classmethod
     def from_dict(cls, spec: dict) -> CFG:
         cond = spec.get("cond")
-        return cls(label=spec.get("label"), w=spec["w"], cond=None if cond is None else target_from_dict(cond))
+        return cls(label=spec.get("label"), w=spec["w"], cond=None if cond is None else target_from_dict(cond),
+                   schedule=schedule_from_dict(spec.get("schedule")))
 
     def __repr__(self) -> str:
         what = f"label={self.label!r}" if self.cond is None else f"cond={self.cond!r}"
-        return f"CFG({what}, w={self.w})"
+        when = "" if self.schedule is None else f", schedule={self.schedule!r}"
+        return f"CFG({what}, w={self.w}{when})"
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,11 @@ class GuidedModel:
     cond: Mixture
     log_class_weight: float | None  # log π_c when the conditional is a class of the target, else None
     label: object
+    schedule: Schedule | None = None  # the weight at diffusion time t is w·schedule(t)
+
+    def weight(self, t: float) -> float:
+        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule."""
+        return self.w if self.schedule is None else self.w * self.schedule(t)
 
     @property
     def ndim(self) -> int:
@@ -120,9 +136,10 @@ class GuidedModel:
         return logp_u, s_u, logp_c, s_c
 
     def guided_score(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
-        """s_w(x, t) = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x)."""
+        """s_w(x, t) = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x), w = :meth:`weight` (t)."""
         _, s_u, _, s_c = self.scores(x, t, process)
-        return (1.0 + self.w) * s_c - self.w * s_u
+        w = self.weight(t)
+        return (1.0 + w) * s_c - w * s_u
 
     def velocity_along(self, axis: int, x: np.ndarray, points: np.ndarray, t: float, process: Process,
                        linear: float, factor: float) -> np.ndarray:
@@ -133,8 +150,8 @@ class GuidedModel:
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
         line_tables(axis, points, m, sigma, *self.table, p1, p2, offset)
         out = np.empty_like(x)
-        line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, self.w, linear, factor,
-                      out)
+        line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, self.weight(t), linear,
+                      factor, out)
         return out
 
     def length_scale(self, t: float, process: Process) -> float:

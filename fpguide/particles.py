@@ -16,6 +16,7 @@ from . import observables_nd as obs_nd
 from ._validation import as_finite_array, check_int, check_positive_real
 from .dataset import attach, global_attrs
 from .dynamics import GuidedDynamics, prepare
+from .engine.split import STAGE_INSIDE
 from .grid import axis_labels
 from .guidance import CFG
 from .observables import far_edge, log_class_posterior
@@ -93,14 +94,16 @@ def _start_points(model, process, T, start, n, rng):
 
 
 def _step(dyn: GuidedDynamics, x, tau, dt, rng):
-    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt."""
+    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt (end stages inside the step, as the grid's
+    trace takes them: a weight schedule that jumps at a step boundary acts on the step's own side)."""
+    inside = STAGE_INSIDE * dt
     if dyn.stochastic:
         noise = math.sqrt(2.0 * dyn.diffusion(tau) * dt)
-        return x + dt * dyn.drift(x, tau) + noise * rng.standard_normal(x.shape)
-    k1 = dyn.drift(x, tau)
+        return x + dt * dyn.drift(x, tau + inside) + noise * rng.standard_normal(x.shape)
+    k1 = dyn.drift(x, tau + inside)
     k2 = dyn.drift(x + 0.5 * dt * k1, tau + 0.5 * dt)
     k3 = dyn.drift(x + 0.5 * dt * k2, tau + 0.5 * dt)
-    k4 = dyn.drift(x + dt * k3, tau + dt)
+    k4 = dyn.drift(x + dt * k3, tau + dt - inside)
     return x + dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4)
 
 

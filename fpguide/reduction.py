@@ -105,11 +105,12 @@ class Reduction:
 
     def _gaussian_rest(self, dyn: GuidedDynamics, t_save: np.ndarray, start: str) -> Rest:
         """N(β c, V P⊥) from the linear moment ODEs of the module docstring."""
-        process, T, w = dyn.process, dyn.T, dyn.model.w
+        process, T = dyn.process, dyn.T
         var_u, var_c = self.variances
 
-        def gain(t):  # A(t) = (1 + w)/v_c − w/v_u
+        def gain(t):  # A(t) = (1 + w)/v_c − w/v_u, w = w(t)
             m2, s2 = float(process.m(t)) ** 2, float(process.sigma(t)) ** 2
+            w = dyn.model.weight(t)
             return (1.0 + w) / (m2 * var_c + s2) - w / (m2 * var_u + s2)
 
         def rhs(tau, state):
@@ -290,8 +291,8 @@ def _law_1d(law: tuple) -> Mixture:
 
 def _reduced_guidance(guidance: CFG, reduced, model: GuidedModel) -> CFG:
     if guidance.cond is None:
-        return CFG(label=guidance.label, w=guidance.w)
-    return CFG(w=guidance.w, cond=reduced(model.cond))
+        return guidance.with_weight(label=guidance.label)
+    return guidance.with_weight(cond=reduced(model.cond))
 
 
 def _reversed(mixture: Mixture) -> Mixture:
@@ -302,4 +303,4 @@ def _reversed(mixture: Mixture) -> Mixture:
 
 
 def _reversed_guidance(guidance: CFG) -> CFG:
-    return guidance if guidance.cond is None else CFG(w=guidance.w, cond=_reversed(guidance.cond))
+    return guidance if guidance.cond is None else guidance.with_weight(cond=_reversed(guidance.cond))

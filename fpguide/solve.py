@@ -101,8 +101,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
             use = grid
         try:
             result = evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use,
-                            t_span=(0.0, T - t_min),
-                            diffusion=dyn.engine_diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
+                            t_span=(0.0, T - t_min), diffusion=dyn.engine_diffusion, t_eval=T - t_save,
+                            time_grid=dyn.tau_grid(t_min, log_snr_step), drift_jumps=dyn.schedule_taus("jumps", t_min),
                             scheme=scheme, lipschitz=lipschitz, wall_tol=wall_tol)
             break
         except WallMassError as err:

@@ -17,13 +17,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .._validation import as_finite_array, check_positive_real
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
 from .remap import scheme_code
-from .split import LineSweeper, flat_drift_along, point_drift_along
+from .split import LineSweeper, flat_drift_along, point_drift_along, threads_at_most
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
@@ -77,8 +78,9 @@ class _Diffusion:
 
 
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
-           diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, scheme: str = "ppm",
-           lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9) -> EvolveResult:
+           diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
+           scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf,
+           wall_tol: float = 1e-9) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
@@ -86,7 +88,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     an object with a method ``along(axis, x, points, t)`` giving v_axis at positions x (L, M) on the grid lines through
     ``points`` (L, d) (what :func:`fpguide.solve` uses: a line costs one closed-form restriction per component).
     ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are saved at
-    ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep).
+    ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep);
+    ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
+    straddles them (the Strang half sweeps are not merged across them).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     and ``FloatingPointError`` when the drift is not finite.
     """
@@ -112,72 +116,76 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     check_positive_real("wall_tol", wall_tol)
     diff = _Diffusion(diffusion)
     saves = _time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
-    breaks = np.union1d(saves, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
+    closes = np.union1d(saves, _time_points("drift_jumps", drift_jumps, t0, t1, default=()))
+    breaks = np.union1d(closes, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
     breaks = breaks[breaks > t0]
 
-    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
-    # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
-    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
-    out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
-                       scheme)
+    # a 1-D grid is one line: parallel regions over lines have nothing to share there, and waking the other
+    # threads cost more than the line itself (measured: 1-D solves 2-3x faster on one thread)
+    with threads_at_most(1 if tensor.ndim == 1 else numba.get_num_threads()):
+        # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
+        # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
+        sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
+        out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
+                           scheme)
 
-    def save(k, t):
-        out.q[k] = q
-        out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=0)
-        escaped = sweeper.outflow.sum()
-        if escaped > wall_tol:
-            axis, side = np.unravel_index(np.argmax(sweeper.outflow), sweeper.outflow.shape)
-            where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
-            raise WallMassError(
-                f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
-                f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
+        def save(k, t):
+            out.q[k] = q
+            out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=0)
+            escaped = sweeper.outflow.sum()
+            if escaped > wall_tol:
+                axis, side = np.unravel_index(np.argmax(sweeper.outflow), sweeper.outflow.shape)
+                where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
+                raise WallMassError(
+                    f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
+                    f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
 
-    def apply(q, op, ta, tb):
-        return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
+        def apply(q, op, ta, tb):
+            return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
 
-    def inner(q, ops, ta, tb):
-        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
-        if len(ops) == 1:
-            return apply(q, ops[0], ta, tb)
-        mid = 0.5 * (ta + tb)
-        return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
+        def inner(q, ops, ta, tb):
+            """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
+            if len(ops) == 1:
+                return apply(q, ops[0], ta, tb)
+            mid = 0.5 * (ta + tb)
+            return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
 
-    # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
-    # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
-    ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
-    k_save = 0
-    if saves[0] == t0:
-        save(0, t0)
-        k_save = 1
-    # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
-    # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
-    t, advected = t0, t0
-    lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
-    for t_next in breaks:
-        while t < t_next:
-            remaining = t_next - t
-            dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
-            dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
-            t_end = t + dt if t + dt < t_next else t_next
-            if ops:
-                q = sweeper.advect(q, 0, advected, t + 0.5 * dt)
-                advected = t + 0.5 * dt
-                q = inner(q, ops, t, t_end)
-            else:
-                q = sweeper.advect(q, 0, t, t_end)
-                advected = t_end
-            out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
-            lip = float(sweeper.lip.max())
-            out.n_steps += 1
-            t = t_end
-            out.flushed_mass += flush_below(q.reshape(-1), FLUSH) * tensor.cell_volume
-        if k_save < saves.size and t == saves[k_save]:
-            if advected < t:
+        # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
+        # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
+        ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
+        k_save = 0
+        if saves[0] == t0:
+            save(0, t0)
+            k_save = 1
+        # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
+        # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
+        t, advected = t0, t0
+        lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+        for t_next in breaks:
+            while t < t_next:
+                remaining = t_next - t
+                dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
+                dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
+                t_end = t + dt if t + dt < t_next else t_next
+                if ops:
+                    q = sweeper.advect(q, 0, advected, t + 0.5 * dt)
+                    advected = t + 0.5 * dt
+                    q = inner(q, ops, t, t_end)
+                else:
+                    q = sweeper.advect(q, 0, t, t_end)
+                    advected = t_end
+                out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
+                lip = float(sweeper.lip.max())
+                out.n_steps += 1
+                t = t_end
+                out.flushed_mass += flush_below(q.reshape(-1), FLUSH) * tensor.cell_volume
+            if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
                 q = sweeper.advect(q, 0, advected, t)
                 advected = t
-            save(k_save, t)
-            k_save += 1
-    out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
+            if k_save < saves.size and t == saves[k_save]:
+                save(k_save, t)
+                k_save += 1
+        out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
     return out
 
 
