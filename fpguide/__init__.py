@@ -15,4 +15,5 @@ from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
-           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "schedules", "solve"]
+           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "schedules",
+           "solve"]

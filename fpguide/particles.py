@@ -1,8 +1,8 @@
 """sample(): the same guided dynamics on particles, for cross-checking the grid solution.
 
 The reverse SDE (and every sampler with noise, η > 0) is integrated by Euler–Maruyama,
-X ← X + v(X, τ) dτ + sqrt(2 D(τ) dτ) Z, and the probability-flow ODE by classical RK4, on a time grid uniform in log-SNR (or one given). Observables are the same as the grid solver's,
-as sample means with standard errors.
+X ← X + v(X, τ) dτ + sqrt(2 D(τ) dτ) Z, and the probability-flow ODE by classical RK4, on a time grid uniform in
+log-SNR (or one given). Observables are the same as the grid solver's, as sample means with standard errors.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ WIDEN_TRIES = 3
 STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_snr_step": 0.05, "lipschitz": 1.0}}
 
 
-def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0, t_min: float = 1e-3,
-          grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
-          scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
+def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0,
+          t_min: float = 1e-3, grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41,
+          t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
           lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
           direction=None, reduce: bool | None = None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.

@@ -1,14 +1,15 @@
 """evolve(): a density on a 1-D, 2-D or 3-D grid under ∂_t q = −∇·(v(x, t) q) + D(t) Δq.
 
 Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced
-through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continuity equation) or, with diffusion, where the
-splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive kernel
-(:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split, A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2)
-(without diffusion, the last axis takes one full sweep in the middle), with the closing half sweep of axis 0 of one
-step and the opening one of the next merged (the flow map composes): in 1-D a step costs one trace, one remap and
-one convolution; in 2-D two sweeps (continuity) or three sweeps and a convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``,
-L = max_a |∂_a v_a| on the faces traced around the mass (this keeps the departure maps monotone and the splitting
-error small), and land on every time in ``t_eval`` and ``time_grid``.
+through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continuity equation) or, with diffusion,
+where the splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive
+kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split,
+A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without diffusion, the last axis takes one full sweep in the middle),
+with the closing half sweep of axis 0 of one step and the opening one of the next merged (the flow map composes):
+in 1-D a step costs one trace, one remap and one convolution; in 2-D two sweeps (continuity) or three sweeps and a
+convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the faces traced
+around the mass (this keeps the departure maps monotone and the splitting error small), and land on every time in
+``t_eval``, ``time_grid`` and ``drift_jumps``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from .._validation import as_finite_array, check_positive_real
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
 from .remap import scheme_code
-from .split import LineSweeper, flat_drift_along, point_drift_along, threads_at_most
+from .split import LineSweeper, flat_drift_along, point_drift_along
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
@@ -120,72 +120,69 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     breaks = np.union1d(closes, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
     breaks = breaks[breaks > t0]
 
-    # a 1-D grid is one line: parallel regions over lines have nothing to share there, and waking the other
-    # threads cost more than the line itself (measured: 1-D solves 2-3x faster on one thread)
-    with threads_at_most(1 if tensor.ndim == 1 else numba.get_num_threads()):
-        # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
-        # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
-        sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
-        out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
-                           scheme)
+    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
+    # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
+    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
+    out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
+                       scheme)
 
-        def save(k, t):
-            out.q[k] = q
-            out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=0)
-            escaped = sweeper.outflow.sum()
-            if escaped > wall_tol:
-                axis, side = np.unravel_index(np.argmax(sweeper.outflow), sweeper.outflow.shape)
-                where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
-                raise WallMassError(
-                    f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
-                    f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
+    def save(k, t):
+        out.q[k] = q
+        out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=0)
+        escaped = sweeper.outflow.sum()
+        if escaped > wall_tol:
+            axis, side = np.unravel_index(np.argmax(sweeper.outflow), sweeper.outflow.shape)
+            where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
+            raise WallMassError(
+                f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
+                f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
 
-        def apply(q, op, ta, tb):
-            return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
+    def apply(q, op, ta, tb):
+        return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
 
-        def inner(q, ops, ta, tb):
-            """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
-            if len(ops) == 1:
-                return apply(q, ops[0], ta, tb)
-            mid = 0.5 * (ta + tb)
-            return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
+    def inner(q, ops, ta, tb):
+        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
+        if len(ops) == 1:
+            return apply(q, ops[0], ta, tb)
+        mid = 0.5 * (ta + tb)
+        return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
 
-        # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
-        # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
-        ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
-        k_save = 0
-        if saves[0] == t0:
-            save(0, t0)
-            k_save = 1
-        # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
-        # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
-        t, advected = t0, t0
-        lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
-        for t_next in breaks:
-            while t < t_next:
-                remaining = t_next - t
-                dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
-                dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
-                t_end = t + dt if t + dt < t_next else t_next
-                if ops:
-                    q = sweeper.advect(q, 0, advected, t + 0.5 * dt)
-                    advected = t + 0.5 * dt
-                    q = inner(q, ops, t, t_end)
-                else:
-                    q = sweeper.advect(q, 0, t, t_end)
-                    advected = t_end
-                out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
-                lip = float(sweeper.lip.max())
-                out.n_steps += 1
-                t = t_end
-                out.flushed_mass += flush_below(q.reshape(-1), FLUSH) * tensor.cell_volume
-            if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
-                q = sweeper.advect(q, 0, advected, t)
-                advected = t
-            if k_save < saves.size and t == saves[k_save]:
-                save(k_save, t)
-                k_save += 1
-        out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
+    # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
+    # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
+    ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
+    k_save = 0
+    if saves[0] == t0:
+        save(0, t0)
+        k_save = 1
+    # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
+    # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
+    t, advected = t0, t0
+    lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+    for t_next in breaks:
+        while t < t_next:
+            remaining = t_next - t
+            dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
+            dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
+            t_end = t + dt if t + dt < t_next else t_next
+            if ops:
+                q = sweeper.advect(q, 0, advected, t + 0.5 * dt)
+                advected = t + 0.5 * dt
+                q = inner(q, ops, t, t_end)
+            else:
+                q = sweeper.advect(q, 0, t, t_end)
+                advected = t_end
+            out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
+            lip = float(sweeper.lip.max())
+            out.n_steps += 1
+            t = t_end
+            out.flushed_mass += flush_below(q.reshape(-1), FLUSH) * tensor.cell_volume
+        if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
+            q = sweeper.advect(q, 0, advected, t)
+            advected = t
+        if k_save < saves.size and t == saves[k_save]:
+            save(k_save, t)
+            k_save += 1
+    out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
     return out
 
 
