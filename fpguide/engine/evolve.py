@@ -79,8 +79,8 @@ class _Diffusion:
 
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
            diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
-           scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf,
-           wall_tol: float = 1e-9) -> EvolveResult:
+           scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9,
+           trace_order: int | None = None) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
@@ -90,7 +90,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are saved at
     ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep);
     ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
-    straddles them (the Strang half sweeps are not merged across them).
+    straddles them (the Strang half sweeps are not merged across them). ``trace_order`` is the Runge–Kutta order of the
+    departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     and ``FloatingPointError`` when the drift is not finite.
     """
@@ -120,9 +121,11 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     breaks = np.union1d(closes, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
     breaks = breaks[breaks > t0]
 
-    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured: the
-    # SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and saves a quarter of the drift calls
-    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=3 if diff.active else 4)
+    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured by
+    # benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and
+    # saves a quarter of the drift calls
+    order = (3 if diff.active else 4) if trace_order is None else trace_order
+    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=order)
     out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
                        scheme)
 

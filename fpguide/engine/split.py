@@ -77,7 +77,7 @@ class LineSweeper:
 
     def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4):
         if order not in (3, 4):
-            raise ValueError(f"order must be 3 or 4, got {order!r}")
+            raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
         self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
         self.outflow = np.zeros((grid.ndim, 2))  # cumulative mass through the (lower, upper) walls of each axis
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis
@@ -86,13 +86,13 @@ class LineSweeper:
         self.n_rejected = 0
         # a 1-D grid is one line: parallel regions over lines have nothing to share there, and waking the other
         # threads costs more than the line itself (measured: 1-D solves 2-3x faster on one thread)
-        self.threads = 1 if grid.ndim == 1 else None
+        self.single_line = grid.ndim == 1
 
     def _parallel(self, kernel, *args):
         """Call a line-parallel kernel, on one thread for a single line."""
-        if self.threads is None:
+        if not self.single_line:
             return kernel(*args)
-        with threads_at_most(self.threads):
+        with _one_thread():
             return kernel(*args)
 
     def _lines(self, q, axis):
@@ -209,10 +209,10 @@ class LineSweeper:
 
 
 @contextmanager
-def threads_at_most(n: int):
-    """Run the enclosed numba parallel regions on at most ``n`` threads (the setting is restored afterwards)."""
+def _one_thread():
+    """Run the enclosed numba parallel regions on one thread (the setting is restored afterwards)."""
     previous = nb.get_num_threads()
-    nb.set_num_threads(max(1, min(n, previous)))
+    nb.set_num_threads(1)
     try:
         yield
     finally:
