@@ -4,7 +4,8 @@
 names the tilted law and sizes the automatic grid). Profiles, all functions of the diffusion time t (the sampler
 runs from T down to t_min):
 
-* :class:`Interval` (t_lo, t_hi): 1 inside [t_lo, t_hi], 0 outside — guidance limited to an interval of noise levels;
+* :class:`Interval` (t_lo, t_hi): 1 inside [t_lo, t_hi], 0 outside — guidance limited to an interval of noise levels
+  (:meth:`Interval.from_sigma` takes the interval in σ);
 * :class:`Linear` and :class:`Cosine` (t_from, p_from, t_to, p_to): from p_from at t_from to p_to at t_to, held
   constant beyond (cosine: the half-cosine ease between them);
 * :class:`Step` (t_switch, before, after): ``before`` for t > t_switch (early in sampling), ``after`` for t ≤ t_switch;
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._validation import check_real
+from .processes import make_process
 
 _CHECK_POINTS = 257  # times (log-spaced over [t_min, T], plus every breakpoint) at which a profile is validated
 
@@ -84,6 +86,21 @@ class Interval(Schedule):
         self.t_lo, self.t_hi = _times(t_lo=t_lo, t_hi=t_hi)
         if not self.t_lo < self.t_hi:
             raise ValueError(f"Interval needs t_lo < t_hi, got t_lo={self.t_lo}, t_hi={self.t_hi}")
+
+    @classmethod
+    def from_sigma(cls, sigma_lo: float, sigma_hi: float, process=None) -> Interval:
+        """Guidance for the noise levels σ(t) ∈ [sigma_lo, sigma_hi] of ``process`` (default OU; σ increases with t,
+        and σ < 1 for these variance-preserving processes): the interval of t where σ(t) lies, through the log-SNR
+        λ = log((1 − σ²)/σ²)."""
+        process = make_process(process)
+        bounds = []
+        for name, sigma in (("sigma_lo", sigma_lo), ("sigma_hi", sigma_hi)):
+            sigma = check_real(name, sigma)
+            if not 0.0 < sigma < 1.0:
+                raise ValueError(f"{name} must lie in (0, 1) (the noise scale of a variance-preserving process), "
+                                 f"got {sigma}")
+            bounds.append(float(process.t_of_log_snr(math.log1p(-sigma * sigma) - 2.0 * math.log(sigma))))
+        return cls(*bounds)
 
     def profile(self, t):
         return 1.0 if self.t_lo <= t <= self.t_hi else 0.0

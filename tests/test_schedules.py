@@ -96,6 +96,16 @@ def test_schedule_is_recorded_and_rebuilt(um):
         fg.CFG.from_dict(custom)
 
 
+@pytest.mark.parametrize("process", [fg.OU(), fg.VP(), fg.VP("cosine")], ids=["OU", "VP", "VP cosine"])
+def test_interval_in_sigma_is_the_interval_of_t_where_sigma_lies(process):
+    t_lo, t_hi = 0.02, 0.6
+    interval = Interval.from_sigma(float(process.sigma(t_lo)), float(process.sigma(t_hi)), process)
+    assert interval.t_lo == pytest.approx(t_lo, rel=1e-10) and interval.t_hi == pytest.approx(t_hi, rel=1e-10)
+    for sigma in (1.0, 0.0, -0.5):
+        with pytest.raises(ValueError, match=r"sigma_hi must lie in \(0, 1\)"):
+            Interval.from_sigma(0.1, sigma, process)
+
+
 @pytest.mark.parametrize("schedule, error, message", [
     (Interval(1e-4, 1.0), ValueError, r"outside the run's \[t_min, T\]"),
     (Step(20.0), ValueError, r"outside the run's \[t_min, T\]"),
