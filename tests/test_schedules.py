@@ -5,10 +5,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 import fpguide as fg
 from fpguide.schedules import Cosine, Custom, Interval, Linear, Step
+from moment_odes import linear_gaussian_moments
 
 T, T_MIN = 10.0, 1e-3
 
@@ -52,26 +52,9 @@ def test_linear_gaussian_moments_under_a_schedule(schedule, sampler):
     ds = fg.solve(fg.GaussianMixture(means=[0.0], covariances=b),
                   fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a), schedule=schedule),
                   sampler=sampler, T=horizon)
-    c, diffusion = (1.0, 1.0) if sampler == "sde" else (0.5, 0.0)
-
-    def rhs(tau, y):
-        t = horizon - tau
-        m, s2 = math.exp(-t), -math.expm1(-2 * t)
-        wt = w * schedule(t)
-        alpha = 1 + 2 * c * (-(1 + wt) / (m * m * a + s2) + wt / (m * m * b + s2))
-        beta = 2 * c * (1 + wt) * m * mu_c / (m * m * a + s2)
-        return [alpha * y[0] + beta, 2 * alpha * y[1] + 2 * diffusion]
-
-    taus = horizon - ds.t.values
-    stops = np.union1d(taus, [horizon - x for x in schedule.breakpoints()])
-    state, mean, var = [0.0, 1.0], [], []
-    for tau0, tau1 in zip(stops[:-1], stops[1:]):  # integrate piecewise: w(t) may jump at the breakpoints
-        if np.any(np.isclose(taus, tau0)):
-            mean.append(state[0])
-            var.append(state[1])
-        state = solve_ivp(rhs, (tau0, tau1), state, rtol=1e-12, atol=1e-14).y[:, -1]
-    mean.append(state[0])
-    var.append(state[1])
+    eta = 1.0 if sampler == "sde" else 0.0
+    mean, var = linear_gaussian_moments(eta, lambda t: w * schedule(t), a, b, mu_c, horizon, ds.t.values,
+                                        schedule.breakpoints())
     np.testing.assert_allclose(ds["mean"].values, mean, atol=3e-5)
     np.testing.assert_allclose(ds["variance"].values, var, atol=5e-4)
 

@@ -5,12 +5,12 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 from scipy.special import ndtr
 from scipy.stats import norm
 
 import fpguide as fg
 from fpguide.exact import characteristic_entropy, characteristic_masses
+from moment_odes import linear_gaussian_moments
 
 
 def _grid(ds):
@@ -44,34 +44,14 @@ def test_sde_error_at_w0_converges_in_dx(gm):
     assert np.all(ratios > 4.0), (errors, ratios)
 
 
-def _linear_gaussian_moments(sampler, w, a, b, mu_c, T, t_eval):
-    """Mean and variance ODEs of the guided sampler when p_0(x|c) = N(mu_c, a) and p_0(x) = N(0, b) under OU.
-
-    p_t(x|c) = N(m mu_c, A), A = m²a + σ²; p_t(x) = N(0, B), B = m²b + σ². The guided drift in τ = T − t is linear,
-    v = x + c·2·s_w with s_w = −(1+w)(x − m mu_c)/A + w x/B (c = 1 SDE, ½ ODE), so v = α x + β with
-    α = 1 + 2c(−(1+w)/A + w/B), β = 2c(1+w) m mu_c / A; then dμ/dτ = αμ + β and dV/dτ = 2αV + 2D (D = 1 SDE, 0 ODE).
-    """
-    c, diffusion = (1.0, 1.0) if sampler == "sde" else (0.5, 0.0)
-
-    def rhs(tau, y):
-        t = T - tau
-        m, s2 = math.exp(-t), -math.expm1(-2 * t)
-        big_a, big_b = m * m * a + s2, m * m * b + s2
-        alpha = 1 + 2 * c * (-(1 + w) / big_a + w / big_b)
-        beta = 2 * c * (1 + w) * m * mu_c / big_a
-        return [alpha * y[0] + beta, 2 * alpha * y[1] + 2 * diffusion]
-
-    sol = solve_ivp(rhs, (0, T - t_eval[-1]), [0.0, 1.0], rtol=1e-12, atol=1e-14, dense_output=True)
-    return sol.sol(T - t_eval)
-
-
 @pytest.mark.parametrize("sampler, tol_var", [("ode", 3e-5), ("sde", 5e-4)])
 @pytest.mark.parametrize("w", [1.0, 4.0])
 def test_linear_gaussian_guidance_moments(sampler, tol_var, w):
     a, b, mu_c, T = 1.0, 2.0, 0.5, 5.0
     ds = fg.solve(fg.GaussianMixture(means=[0.0], covariances=b),
                   fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a)), sampler=sampler, T=T)
-    mean, var = _linear_gaussian_moments(sampler, w, a, b, mu_c, T, ds.t.values)
+    eta = 1.0 if sampler == "sde" else 0.0
+    mean, var = linear_gaussian_moments(eta, lambda t: w, a, b, mu_c, T, ds.t.values)
     np.testing.assert_allclose(ds["mean"].values, mean, atol=2e-5)
     np.testing.assert_allclose(ds["variance"].values, var, atol=tol_var)
 
