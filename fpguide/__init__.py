@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from . import schedules
+from . import schedules, score_errors
 from .crosscheck import CrossCheck, cross_check
 from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError
@@ -16,4 +16,4 @@ from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
            "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "schedules",
-           "solve"]
+           "score_errors", "solve"]

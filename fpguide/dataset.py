@@ -36,6 +36,10 @@ VARIABLES = {
     "solved_covariance": ("covariance of the solved coordinates", "1"),
     "basis": ("solved coordinates as unit vectors: y_i = <basis_i, x>", "1"),
     "orthogonal_variance": ("variance of the law along every direction orthogonal to the solved span", "1"),
+    "cond_score_error": ("L2(p_t(.|c)) norm of the conditional score's error e_c", "1"),
+    "uncond_score_error": ("L2(p_t) norm of the unconditional score's error e_u", "1"),
+    "cond_score_error_relative": ("L2(p_t(.|c)) norm of e_c relative to that of the conditional score", "1"),
+    "uncond_score_error_relative": ("L2(p_t) norm of e_u relative to that of the unconditional score", "1"),
 }
 COORDS = {
     "t": ("diffusion time (the sampler runs from T down to t_min)", "1"),

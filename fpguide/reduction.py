@@ -204,7 +204,13 @@ class Reduction:
 
 def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
     """The exact reduction of ``model`` to at most three solved coordinates: isotropic if every component is an
-    isotropic Gaussian (one variance per model), else product; ValueError saying why when neither applies."""
+    isotropic Gaussian (one variance per model), else product; ValueError saying why when neither applies (and for
+    guidance with score errors, whose fields do not factor over the solved and the other coordinates)."""
+    if model.has_errors:
+        raise ValueError(f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and with reduce=True) "
+                         f"cannot carry score errors (cond_error={model.cond_error!r}, uncond_error="
+                         f"{model.uncond_error!r}): an error field does not factor over the solved coordinates; solve "
+                         f"targets of d <= {MAX_GRID_DIM} with reduce=None or False, or use particles (fpguide.sample)")
     reasons = []
     for attempt in (_isotropic, _product):
         found = attempt(model, guidance)

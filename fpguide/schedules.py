@@ -19,13 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._records import Recorded, from_record
 from ._validation import check_real
 from .processes import make_process
 
 _CHECK_POINTS = 257  # times (log-spaced over [t_min, T], plus every breakpoint) at which a profile is validated
 
 
-class Schedule:
+class Schedule(Recorded):
     """A guidance profile p(t) ∈ [0, 1]; subclasses implement ``profile`` and ``to_dict``."""
 
     def profile(self, t: float) -> float:
@@ -58,17 +59,6 @@ class Schedule:
             if not ok:
                 raise ValueError(f"schedule {self!r} must return a finite profile in [0, 1] (the weight is w times "
                                  f"it), got {value!r} at t={t:.6g}")
-
-    def __repr__(self) -> str:
-        spec = self.to_dict()
-        args = ", ".join(f"{key}={value!r}" for key, value in spec.items() if key != "type")
-        return f"{spec['type']}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and other.to_dict() == self.to_dict()
-
-    def to_dict(self) -> dict:
-        raise NotImplementedError
 
 
 def _times(**named) -> list[float]:
@@ -206,12 +196,4 @@ def as_schedule(schedule) -> Schedule | None:
 
 
 def schedule_from_dict(spec: dict | None) -> Schedule | None:
-    if spec is None:
-        return None
-    kind = spec.get("type")
-    if kind == "Custom":
-        raise ValueError(f"a Custom schedule ({spec.get('func')}) cannot be rebuilt from its record: pass the "
-                         "callable again")
-    if kind not in _BUILT_IN:
-        raise ValueError(f"unknown schedule type {kind!r}; allowed: {sorted(_BUILT_IN)}")
-    return _BUILT_IN[kind](**{key: value for key, value in spec.items() if key != "type"})
+    return from_record("schedule", spec, _BUILT_IN)

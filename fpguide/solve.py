@@ -19,6 +19,7 @@ from .errors import CoarseGridWarning, WallMassError
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 from .reduction import find_reduction
+from .score_errors import error_norms
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
@@ -187,6 +188,8 @@ def _dataset(result, run_in, config, run, direction) -> xr.Dataset:
         coords |= {"dim": list(names), "dim2": list(names)}
     data["density"] = (("t", *names), q)
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
+    if model.has_errors:
+        data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_save, grid).items()}
     refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
     for name in ("conditional", "tilted"):
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)

@@ -1,0 +1,33 @@
+"""Small objects described by a record ``to_dict()`` (guidance schedules, score-error models): repr and equality
+from the record, and rebuilding from it."""
+
+from __future__ import annotations
+
+
+class Recorded:
+    """Base of objects whose ``to_dict()`` (with a ``"type"`` key) says everything about them."""
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        spec = self.to_dict()
+        args = ", ".join(f"{key}={value!r}" for key, value in spec.items() if key != "type")
+        return f"{spec['type']}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.to_dict() == self.to_dict()
+
+
+def from_record(what: str, spec: dict | None, built_in: dict[str, type]):
+    """Rebuild a :class:`Recorded` ``what`` (e.g. "schedule") from its record; None stays None. A ``Custom`` one holds
+    a callable, recorded only by its repr, and cannot be rebuilt."""
+    if spec is None:
+        return None
+    kind = spec.get("type")
+    if kind == "Custom":
+        raise ValueError(f"a Custom {what} ({spec.get('func')}) cannot be rebuilt from its record: pass the "
+                         "callable again")
+    if kind not in built_in:
+        raise ValueError(f"unknown {what} type {kind!r}; allowed: {sorted(built_in)}")
+    return built_in[kind](**{key: value for key, value in spec.items() if key != "type"})

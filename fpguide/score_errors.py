@@ -1,0 +1,229 @@
+"""Score-error models: error fields e(x, t) added to the exact scores of a guided sampler.
+
+``CFG(..., cond_error=e_c, uncond_error=e_u)`` guides with the scores the model has learned, s_c + e_c and s_u + e_u:
+
+    s_w = (1 + w)(s_c + e_c) − w (s_u + e_u),
+
+so guidance amplifies the error by (1 + w) (and by w the unconditional one). For compactly supported classes, large w
+with any nonzero error drives the samples out of the support (the seeds' third theorem); :func:`error_size` states how
+large an error is, ‖e(·, t)‖ in L²(p_t), as ``solve`` also reports. Shapes of e (flat like x in 1-D, (N, d) in d-D):
+
+* :class:`Scaled` (eps): e = ε s, the exact score scaled (over- or under-confident model);
+* :class:`Bump` (size, centre, width): e(x) = size · exp(−|x − centre|²/(2 width²)), a local error anywhere (in the
+  tails, where the model saw no data); in d-D ``size`` is a vector, the error's direction times its size;
+* :class:`Smoothed` (rho): the model learned the data smoothed by N(0, ρ² I), so its noised score is the exact one
+  with σ(t) replaced by sqrt(σ(t)² + m(t)² ρ²), and e = s(x; m, σ_eff) − s(x; m, σ);
+* :class:`Custom` (a callable e(x, t) returning an array shaped like x; plain callables are wrapped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from ._records import Recorded, from_record
+from ._validation import as_finite_array, check_positive_real, check_real
+from .dataset import attach
+from .grid import MAX_GRID_DIM, Grid, TensorGrid
+from .processes import Process, make_process
+
+if TYPE_CHECKING:
+    from .guidance import CFG, GuidedModel
+
+QUADRATURE_CELLS_PER_WIDTH = 8.0  # default quadrature grid of error_size: cells across p_t's narrowest feature
+QUADRATURE_SIGMAS = 10.0  # ... over the models' bulk widened by this many σ(t)
+QUADRATURE_MAX_CELLS = {1: 1 << 16, 2: 1024, 3: 128}  # per axis
+
+
+class ScoreError(Recorded):
+    """An error field e(x, t) added to one score of a guidance; subclasses implement :meth:`field` and ``to_dict``."""
+
+    needs_score: ClassVar[bool] = False  # whether :meth:`field` reads the exact score it perturbs
+
+    def field(self, x: np.ndarray, t: float, process: Process, model: GuidedModel, which: str,
+              score: np.ndarray | None) -> np.ndarray:
+        """e(x, t) at the points x (flat in 1-D, (N, d) otherwise) for the ``which`` ("cond" or "uncond") score of
+        ``model``, whose exact value at x is ``score`` (given when :attr:`needs_score`)."""
+        raise NotImplementedError
+
+    def check(self, name: str, ndim: int) -> None:
+        """Raise if the error, given as the argument ``name``, cannot act in ``ndim`` dimensions."""
+
+
+class Scaled(ScoreError):
+    """e = ε s: the exact score s scaled by 1 + ε."""
+
+    needs_score = True
+
+    def __init__(self, eps: float):
+        self.eps = check_real("eps", eps)
+
+    def field(self, x, t, process, model, which, score):
+        return self.eps * score
+
+    def to_dict(self):
+        return {"type": "Scaled", "eps": self.eps}
+
+
+class Bump(ScoreError):
+    """e(x) = size · exp(−|x − centre|²/(2 width²)); size and centre are numbers in 1-D (the sign of size is the
+    direction of the error) and vectors of length d in d-D. The automatic grid of ``solve`` sizes its cells from the
+    target and the flow, not from ``width``: pass a grid that resolves a narrow bump."""
+
+    def __init__(self, size, centre, width: float):
+        self.size, self.centre = as_finite_array("size", size), as_finite_array("centre", centre)
+        for name, value in (("size", self.size), ("centre", self.centre)):
+            if value.ndim > 1 or value.size == 0:
+                raise ValueError(f"Bump {name} must be a number (1-D) or a vector of length d, got {value.tolist()!r}")
+        if self.size.shape != self.centre.shape:
+            raise ValueError(f"Bump size and centre must have one shape (numbers in 1-D, vectors of length d), got "
+                             f"size={self.size.tolist()!r}, centre={self.centre.tolist()!r}")
+        self.width = check_positive_real("width", width)
+
+    def check(self, name, ndim):
+        if self.centre.size != ndim:
+            wanted = "numbers" if ndim == 1 else f"vectors of length {ndim}"
+            raise ValueError(f"{name}: Bump size and centre must be {wanted} for this {ndim}-D target, got "
+                             f"centre={self.centre.tolist()!r}")
+
+    def field(self, x, t, process, model, which, score):
+        offset = (np.reshape(x, (-1, self.centre.size)) - self.centre.ravel()) / self.width
+        bump = np.exp(-0.5 * np.einsum("ij,ij->i", offset, offset))
+        return (bump[:, None] * self.size.ravel()).reshape(np.shape(x))
+
+    def to_dict(self):
+        return {"type": "Bump", "size": self.size.tolist(), "centre": self.centre.tolist(), "width": self.width}
+
+
+class Smoothed(ScoreError):
+    """The score of the model smoothed by N(0, ρ² I): e = s(x; m, sqrt(σ² + m²ρ²)) − s(x; m, σ)."""
+
+    needs_score = True
+
+    def __init__(self, rho: float):
+        self.rho = check_real("rho", rho)
+        if self.rho < 0.0:
+            raise ValueError(f"rho must be >= 0 (the standard deviation of the smoothing), got {self.rho}")
+
+    def field(self, x, t, process, model, which, score):
+        _, s_u, _, s_c = model.scores(x, t, process, smoothing=self.rho)
+        return (s_c if which == "cond" else s_u) - score
+
+    def to_dict(self):
+        return {"type": "Smoothed", "rho": self.rho}
+
+
+class Custom(ScoreError):
+    """A user error field ``func(x, t)`` returning an array shaped like x (flat in 1-D, (N, d) in d-D), checked
+    finite at every evaluation. Recorded by its repr; a Dataset made with it cannot be re-run from its configuration."""
+
+    def __init__(self, func: Callable[[np.ndarray, float], np.ndarray]):
+        if not callable(func):
+            raise TypeError(f"Custom needs a callable e(x, t), got {type(func).__name__}")
+        self.func = func
+
+    def field(self, x, t, process, model, which, score):
+        where = f"{which}_error {self!r} at t={t:.6g}"
+        value = self.func(x, t)
+        try:
+            value = np.asarray(value, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where} must return an array of real numbers, got {value!r}") from err
+        if value.shape != np.shape(x):
+            raise ValueError(f"{where} must return an array shaped like x {np.shape(x)}, got shape {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{where} returned non-finite values (e.g. {value[~np.isfinite(value)].flat[0]})")
+        return value
+
+    def to_dict(self):
+        return {"type": "Custom", "func": repr(self.func)}
+
+
+_BUILT_IN = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
+
+
+def as_score_error(name: str, error) -> ScoreError | None:
+    """None, a :class:`ScoreError`, or a plain callable e(x, t) (wrapped as :class:`Custom`); ``name`` is the
+    argument's name in messages."""
+    if error is None or isinstance(error, ScoreError):
+        return error
+    if callable(error):
+        return Custom(error)
+    raise TypeError(f"{name} must be None, a fpguide score error (Scaled, Bump, Smoothed) or a callable e(x, t), got "
+                    f"{type(error).__name__}")
+
+
+def score_error_from_dict(spec: dict | None) -> ScoreError | None:
+    return from_record("score error", spec, _BUILT_IN)
+
+
+def error_norms(model: GuidedModel, process: Process, t: np.ndarray, grid: Grid | TensorGrid | None = None) -> dict:
+    """{name: values at the times t} of ‖e_c‖ and ‖e_u‖ in L²(p_t(·|c)) and L²(p_t), and relative to ‖s_c‖, ‖s_u‖
+    in the same norms: ``cond_score_error``, ``uncond_score_error`` and the same with ``_relative``.
+
+    ‖e‖² = ∫ |e|² p_t / ∫ p_t by the midpoint rule on the cells of ``grid`` (p_t closed form); None: a grid per time
+    over the models' bulk, m(t)·[lo, hi] ± 10 σ(t), with 8 cells across p_t's narrowest feature (capped per axis).
+    """
+    out = {name: np.empty(len(t)) for name in ("cond_score_error", "uncond_score_error", "cond_score_error_relative",
+                                               "uncond_score_error_relative")}
+    for i, tk in enumerate(np.asarray(t, dtype=float)):
+        cells = _quadrature_grid(model, float(tk), process) if grid is None else grid
+        points = cells.centres if isinstance(cells, Grid) else cells.mesh().reshape(-1, cells.ndim)
+        logp_u, s_u, logp_c, s_c = model.scores(points, float(tk), process)
+        e_u, e_c = model.score_errors(points, float(tk), process, (s_u, s_c))
+        for which, logp, e, s in (("cond", logp_c, e_c, s_c), ("uncond", logp_u, e_u, s_u)):
+            p = np.exp(logp - logp.max())
+            error, exact = (math.sqrt(_mean_square(v, p)) for v in (e, s))
+            out[f"{which}_score_error"][i] = error
+            out[f"{which}_score_error_relative"][i] = error / exact
+    return out
+
+
+def _mean_square(values: np.ndarray, weights: np.ndarray) -> float:
+    """Σ w |v|² / Σ w over the points (|v|² summed over the components of a d-D field)."""
+    squares = values**2 if values.ndim == 1 else np.sum(values**2, axis=1)
+    return float(weights @ squares / weights.sum())
+
+
+def _quadrature_grid(model: GuidedModel, t: float, process: Process) -> Grid | TensorGrid:
+    m, sigma = float(process.m(t)), float(process.sigma(t))
+    bulks = (model.uncond.bulk(), model.cond.bulk())
+    lower = m * np.minimum(bulks[0][0], bulks[1][0]) - QUADRATURE_SIGMAS * sigma
+    upper = m * np.maximum(bulks[0][1], bulks[1][1]) + QUADRATURE_SIGMAS * sigma
+    dx = model.length_scale(t, process) / QUADRATURE_CELLS_PER_WIDTH
+    cap = QUADRATURE_MAX_CELLS[model.ndim]
+    n = [min(max(math.ceil((hi - lo) / dx), 64), cap) for lo, hi in zip(lower, upper)]
+    if model.ndim == 1:
+        return Grid(float(lower[0]), float(upper[0]), n[0])
+    return TensorGrid.from_bounds(lower, upper, n)
+
+
+def error_size(guidance: CFG, target, t, process=None, grid: Grid | TensorGrid | None = None) -> xr.Dataset:
+    """The size of the score errors of ``guidance`` on ``target`` at the diffusion times ``t`` (a number or an
+    array), without a solve: the Dataset variables ``cond_score_error`` = ‖e_c(·, t)‖ in L²(p_t(·|c)),
+    ``uncond_score_error`` = ‖e_u(·, t)‖ in L²(p_t), and both ``_relative`` to ‖s_c‖, ‖s_u‖ in the same norms
+    (zero for a score without error), by quadrature on ``grid`` (see :func:`error_norms`; targets of d ≤ 3, grid None or
+    one axis per dimension)."""
+    from .guidance import CFG
+
+    if not isinstance(guidance, CFG):
+        raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
+    model = guidance.bind(target)
+    d = model.ndim
+    if d > MAX_GRID_DIM:
+        raise ValueError(f"error_size integrates on a grid, so the target must have d <= {MAX_GRID_DIM} dimensions, "
+                         f"got d={d}")
+    if not (grid is None or (d == 1 and isinstance(grid, Grid)) or (isinstance(grid, TensorGrid) and grid.ndim == d)):
+        wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
+        raise TypeError(f"grid must be {wanted} or None, got {grid!r}")
+    process = make_process(process)
+    times = as_finite_array("t", t)
+    if times.ndim > 1 or times.size == 0 or np.any(times <= 0):
+        raise ValueError(f"t must be a diffusion time > 0 or a flat array of them, got {t!r}")
+    times = np.atleast_1d(times)
+    norms = error_norms(model, process, times, grid)
+    return attach(xr.Dataset({name: (("t",), values) for name, values in norms.items()}, coords={"t": times}))
