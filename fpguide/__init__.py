@@ -4,6 +4,8 @@ __version__ = "0.1.0"
 
 from . import schedules, score_errors
 from .crosscheck import CrossCheck, cross_check
+from .discrete import DDIM, DDPM, NoiseSchedule
+from .discrete_run import sample_discrete, solve_discrete
 from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError
 from .grid import Grid, TensorGrid
@@ -14,6 +16,6 @@ from .processes import OU, VP
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
-__all__ = ["CFG", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture", "Grid", "TensorGrid",
-           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "schedules",
-           "score_errors", "solve"]
+__all__ = ["CFG", "DDIM", "DDPM", "OU", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult", "GaussianMixture",
+           "Grid", "NoiseSchedule", "TensorGrid", "UniformMixture", "WallMassError", "__version__", "cross_check",
+           "evolve", "marginal", "sample", "sample_discrete", "schedules", "score_errors", "solve", "solve_discrete"]

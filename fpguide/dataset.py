@@ -31,6 +31,8 @@ VARIABLES = {
     "tv_conditional": ("total variation to p_t(.|c) at the output time", "1"),
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
+    "gap_l1": ("L1 distance of the discrete chain's density to the continuous sampler's", "1"),
+    "gap_entropy": ("entropy of the discrete chain minus that of the continuous sampler", "nats"),
     "position": ("particle position", "1"),
     "solved_mean": ("mean of the solved coordinates", "1"),
     "solved_covariance": ("covariance of the solved coordinates", "1"),
@@ -49,6 +51,7 @@ COORDS = {
     "dim": ("coordinate", "1"),
     "dim2": ("coordinate", "1"),
     "threshold": ("tail threshold", "1"),
+    "timestep": ("training timestep of the state (-1: the clean data)", "1"),
     "solved": ("solved coordinate", "1"),
     "solved2": ("solved coordinate", "1"),
 }

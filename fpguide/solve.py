@@ -170,27 +170,29 @@ def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> 
                       CoarseGridWarning, stacklevel=3)
 
 
-def _dataset(result, run_in, config, run, direction) -> xr.Dataset:
+def _dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Dataset:
+    """The Dataset of a grid run; p_t enters the observables at ``t_observe`` (default: the saved times)."""
     grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
+    t_observe = t_save if t_observe is None else t_observe
     model = dyn.model
     axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
     names = AXIS_NAMES[:len(axes)]
     coords = {"t": t_save, "threshold": run_in.thresholds}
     if len(axes) == 1:
-        series = obs.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+        series = obs.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
                                  thresholds=run_in.thresholds)
         data = {name: (("t", "threshold") if name == "tail_probability" else ("t",), values)
                 for name, values in series.items()}
     else:
-        data = obs_nd.time_series(grid, q, t_save, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
+        data = obs_nd.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
                                   thresholds=run_in.thresholds, direction=direction)
         data["direction"] = (("dim",), direction)
         coords |= {"dim": list(names), "dim2": list(names)}
     data["density"] = (("t", *names), q)
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
     if model.has_errors:
-        data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_save, grid).items()}
-    refs = obs.reference_densities(grid, model, run_in.t_min, dyn.process)
+        data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_observe, grid).items()}
+    refs = obs.reference_densities(grid, model, float(t_observe[-1]), dyn.process)
     for name in ("conditional", "tilted"):
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)
     mass = data["mass"][1]
