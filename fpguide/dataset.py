@@ -31,6 +31,8 @@ VARIABLES = {
     "tv_conditional": ("total variation to p_t(.|c) at the output time", "1"),
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
+    "frame_scale": ("s(t) in x = s(t) y: VE and EDM densities and observables are those of y = x/sqrt(1 + sigma(t)^2)",
+                    "1"),
     "gap_l1": ("L1 distance of the discrete chain's density to the continuous sampler's", "1"),
     "gap_entropy": ("entropy of the discrete chain minus that of the continuous sampler", "nats"),
     "position": ("particle position", "1"),
@@ -55,6 +57,12 @@ COORDS = {
     "solved": ("solved coordinate", "1"),
     "solved2": ("solved coordinate", "1"),
 }
+
+
+def frame_variables(process, t: np.ndarray) -> dict:
+    """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM; see :mod:`fpguide.processes`), else nothing."""
+    scale = process.frame_scale(t)
+    return {"frame_scale": (("t",), scale)} if np.any(scale != 1.0) else {}
 
 
 def with_se(name: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import xarray as xr
 
 from . import observables_nd as obs_nd
 from ._validation import as_finite_array, check_int, check_positive_real
-from .dataset import attach, global_attrs
+from .dataset import attach, frame_variables, global_attrs
 from .dynamics import GuidedDynamics, prepare
 from .engine.split import STAGE_INSIDE
 from .grid import axis_labels
@@ -74,7 +74,7 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     coords = {"t": t_save, "threshold": run_in.thresholds}
     if d > 1:
         coords |= {"dim": axis_labels(d), "dim2": axis_labels(d)}
-    ds = xr.Dataset({"position": (dims, positions)}, coords=coords,
+    ds = xr.Dataset({"position": (dims, positions)} | frame_variables(dyn.process, t_save), coords=coords,
                     attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
     observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
                    particle_observables_nd(positions, t_save, dyn, run_in.delta, run_in.thresholds, direction))
@@ -135,7 +135,7 @@ def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDyn
                             thresholds: np.ndarray, direction: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The d-D observables of :func:`fpguide.observables_nd.time_series` as sample means with standard errors;
     positions has shape (n_t, n, d)."""
-    model, n = dyn.model, positions.shape[1]
+    model = dyn.model
     mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
     covariance = [_covariance_se(row - m) for row, m in zip(positions, mean)]
     projected = positions @ direction

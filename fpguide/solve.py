@@ -12,7 +12,7 @@ from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_positive_real
 from .autogrid import choose_grid, feature_width
-from .dataset import attach, config_of, global_attrs
+from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import prepare, start_law
 from .engine import evolve
 from .errors import CoarseGridWarning, WallMassError
@@ -47,7 +47,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
         coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
-    process : :class:`OU` (default) or :class:`VP`, or their names.
+    process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
+        the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
     n_save, t_eval : saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
     scheme : reconstruction of the advection (``"ppm"``, ``"plm"``, ``"pcm"``).
@@ -190,6 +191,7 @@ def _dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Datas
         coords |= {"dim": list(names), "dim2": list(names)}
     data["density"] = (("t", *names), q)
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
+    data |= frame_variables(dyn.process, t_save)
     if model.has_errors:
         data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_observe, grid).items()}
     refs = obs.reference_densities(grid, model, float(t_observe[-1]), dyn.process)
