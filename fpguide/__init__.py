@@ -12,11 +12,12 @@ from .grid import Grid, TensorGrid
 from .guidance import CFG
 from .observables_nd import marginal
 from .particles import sample
+from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .processes import EDM, OU, VE, VP
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult",
-           "GaussianMixture", "Grid", "NoiseSchedule", "TensorGrid", "UniformMixture", "WallMassError", "__version__",
-           "cross_check", "evolve", "marginal", "sample", "sample_discrete", "schedules", "score_errors", "solve",
-           "solve_discrete"]
+           "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid", "UniformMixture",
+           "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "sample_discrete",
+           "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]
