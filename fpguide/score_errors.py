@@ -14,6 +14,9 @@ large an error is, ‖e(·, t)‖ in L²(p_t), as ``solve`` also reports. Shapes
 * :class:`Smoothed` (rho): the model learned the data smoothed by N(0, ρ² I), so its noised score is the exact one
   with σ(t) replaced by sqrt(σ(t)² + m(t)² ρ²), and e = s(x; m, σ_eff) − s(x; m, σ);
 * :class:`Custom` (a callable e(x, t) returning an array shaped like x; plain callables are wrapped).
+
+For the VE and EDM processes, which fpguide evolves in the frame y = x/sqrt(1 + σ²) (:mod:`fpguide.processes`),
+x, the scores and the errors are those of that frame.
 """
 
 from __future__ import annotations
