@@ -113,7 +113,8 @@ def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width:
     feature = feature_width(dyn, t_min, seen["width"])
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
-    wanted = np.ceil(2 * half * cells_per_width / feature)
+    with np.errstate(over="ignore", divide="ignore"):  # a pilot width that underflows asks for infinitely many cells
+        wanted = np.minimum(np.ceil(2 * half * cells_per_width / feature), float(max_cells))
     scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
     n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
     axes = tuple(Grid(float(c - h), float(c + h), k) for c, h, k in zip(centre, half, n))
