@@ -7,7 +7,7 @@ from .crosscheck import CrossCheck, cross_check
 from .discrete import DDIM, DDPM, NoiseSchedule
 from .discrete_run import sample_discrete, solve_discrete
 from .engine import EvolveResult, evolve
-from .errors import CoarseGridWarning, WallMassError
+from .errors import CoarseGridWarning, CollapsedMassWarning, WallMassError
 from .grid import Grid, TensorGrid
 from .guidance import CFG
 from .observables_nd import marginal
@@ -17,7 +17,7 @@ from .processes import EDM, OU, VE, VP
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
 
-__all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CrossCheck", "EvolveResult",
-           "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid", "UniformMixture",
-           "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample", "sample_discrete",
-           "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]
+__all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
+           "EvolveResult", "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid",
+           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample",
+           "sample_discrete", "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]

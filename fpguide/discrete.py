@@ -16,7 +16,10 @@ exact guided score s at the noise level of t, x̂0 = (x + σ_t² s)/m_t and ε̂
   s² = σ_{t'}² β/σ_t² ("fixed_small") or β ("fixed_large"), no noise at timestep 0; t' the next timestep of the run.
 
 Both are x' = a x + b s_w(x) + c Z: a deterministic map followed by a Gaussian convolution, which is how
-:func:`~fpguide.solve_discrete` advances the density. The prediction type (ε, x₀ or v) only changes what the network
+:func:`~fpguide.solve_discrete` advances the density. diffusers' schedulers clip x̂0 to [−1, 1] by default
+(``clip_sample=True``; image pipelines such as Stable Diffusion turn it off); here ``clip_sample`` is off (None) unless
+given as the range r, and then the map is diffusers' arithmetic with the clip, no longer affine in s, pushed forward
+all the same. The prediction type (ε, x₀ or v) only changes what the network
 outputs; each is an affine function of the score, classifier-free guidance mixes outputs affinely, so every type gives
 the same step (the particle sampler runs diffusers' own arithmetic for each, as a check).
 
@@ -173,11 +176,12 @@ class Steps:
 
 
 class DiscreteSampler(Recorded):
-    """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps and the prediction type."""
+    """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction type and
+    ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``, ``clip_sample_range=r``)."""
 
     kind = "discrete"
 
-    def __init__(self, steps: int, schedule: NoiseSchedule | None, prediction_type: str):
+    def __init__(self, steps: int, schedule: NoiseSchedule | None, prediction_type: str, clip_sample: float | None):
         self.schedule = NoiseSchedule() if schedule is None else schedule
         if not isinstance(self.schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a fpguide.NoiseSchedule, got {type(self.schedule).__name__}")
@@ -185,6 +189,7 @@ class DiscreteSampler(Recorded):
         self.timesteps = self.schedule.timesteps(self.steps)
         check_choice("prediction_type", prediction_type, PREDICTIONS)
         self.prediction_type = prediction_type
+        self.clip_sample = None if clip_sample is None else check_positive_real("clip_sample", clip_sample)
 
     @property
     def eta(self) -> float:
@@ -217,12 +222,23 @@ class DiscreteSampler(Recorded):
         return x0 if self.prediction_type == "sample" else m * eps - sigma * x0
 
     def predictions(self, x: np.ndarray, output: np.ndarray, m: float, sigma: float):
-        """diffusers' (x̂0, ε̂) from a network output."""
+        """diffusers' (x̂0, ε̂) from a network output, x̂0 clipped to [−r, r] with ``clip_sample`` = r."""
         if self.prediction_type == "epsilon":
-            return (x - sigma * output) / m, output
-        if self.prediction_type == "sample":
-            return output, (x - m * output) / sigma
-        return m * x - sigma * output, m * output + sigma * x
+            x0, eps = (x - sigma * output) / m, output
+        elif self.prediction_type == "sample":
+            x0, eps = output, (x - m * output) / sigma
+        else:
+            x0, eps = m * x - sigma * output, m * output + sigma * x
+        if self.clip_sample is not None:
+            x0 = np.clip(x0, -self.clip_sample, self.clip_sample)
+        return x0, eps
+
+    def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
+        """The deterministic part of step j: a_j x + b_j s, or with ``clip_sample`` diffusers' arithmetic without
+        noise (no longer affine in s)."""
+        if self.clip_sample is None:
+            return plan.a[j] * x + plan.b[j] * score
+        return self.literal_step(x, score, plan, j, 0.0)
 
     def literal_step(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray) -> np.ndarray:
         """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ → update; the noise
@@ -238,8 +254,8 @@ class DDIM(DiscreteSampler):
     kind = "DDIM"
 
     def __init__(self, steps: int, eta: float = 0.0, schedule: NoiseSchedule | None = None, *,
-                 prediction_type: str = "epsilon", set_alpha_to_one: bool = True):
-        super().__init__(steps, schedule, prediction_type)
+                 prediction_type: str = "epsilon", set_alpha_to_one: bool = True, clip_sample: float | None = None):
+        super().__init__(steps, schedule, prediction_type, clip_sample)
         eta = check_real("eta", eta)
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must lie in [0, 1] (0: deterministic DDIM, 1: DDPM variance), got {eta}")
@@ -273,7 +289,8 @@ class DDIM(DiscreteSampler):
 
     def to_dict(self) -> dict:
         return {"type": "DDIM", "steps": self.steps, "eta": self._eta, "schedule": self.schedule.to_dict(),
-                "prediction_type": self.prediction_type, "set_alpha_to_one": self.set_alpha_to_one}
+                "prediction_type": self.prediction_type, "set_alpha_to_one": self.set_alpha_to_one,
+                "clip_sample": self.clip_sample}
 
 
 class DDPM(DiscreteSampler):
@@ -283,8 +300,8 @@ class DDPM(DiscreteSampler):
     kind = "DDPM"
 
     def __init__(self, steps: int, schedule: NoiseSchedule | None = None, *, variance_type: str = "fixed_small",
-                 prediction_type: str = "epsilon"):
-        super().__init__(steps, schedule, prediction_type)
+                 prediction_type: str = "epsilon", clip_sample: float | None = None):
+        super().__init__(steps, schedule, prediction_type, clip_sample)
         check_choice("variance_type", variance_type, VARIANCES)
         self.variance_type = variance_type
 
@@ -315,4 +332,5 @@ class DDPM(DiscreteSampler):
 
     def to_dict(self) -> dict:
         return {"type": "DDPM", "steps": self.steps, "schedule": self.schedule.to_dict(),
-                "variance_type": self.variance_type, "prediction_type": self.prediction_type}
+                "variance_type": self.variance_type, "prediction_type": self.prediction_type,
+                "clip_sample": self.clip_sample}

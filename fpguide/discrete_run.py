@@ -15,6 +15,7 @@ that need p_t (confidence, the KL/TV references) take the clean output at the no
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,7 +32,7 @@ from .engine.heat import heat_kernel, heat_step
 from .engine.pushforward import push_forward
 from .engine.remap import scheme_code
 from .engine.steps import flush_below
-from .errors import WallMassError
+from .errors import CollapsedMassWarning, WallMassError
 from .grid import Grid
 from .observables import Reconstruction
 from .particles import _start_points, particle_observables
@@ -76,33 +77,40 @@ class Chain:
     """The densities after each step of a run (``q``, one row per step taken), the cumulative wall outflow
     (lower, upper) after each, the number of steps whose map folds where there is mass, and ``reach``: the smallest
     interval holding the images of all but ``TAIL`` of the mass on either side, widened by 8.5 noise standard
-    deviations, over the steps. ``escaped``: more than the tolerance left through the walls."""
+    deviations, over the steps. ``escaped``: more than the tolerance left through the walls. ``collapsed``: the largest
+    mass a step mapped onto (near) single points (see :class:`~fpguide.engine.pushforward.Pushed`)."""
 
     q: np.ndarray
     outflow: np.ndarray
     folded: int
     reach: tuple[float, float]
     escaped: bool
+    collapsed: float  # the largest mass one step put on (near) single points
 
 
-def run_steps(q: np.ndarray, grid: Grid, plan: Steps, model, process, *, steps=None, scheme: str = "ppm",
-              wall_tol: float = 1e-9) -> Chain:
+def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, model, process, *, steps=None,
+              scheme: str = "ppm", wall_tol: float = 1e-9) -> Chain:
     """Apply the steps ``steps`` (indices into ``plan``; default all) to the density q; ``escaped`` when more than
     ``wall_tol`` of the mass has left through the walls (the run goes on, so that ``reach`` covers every step)."""
     code = scheme_code(scheme)
-    rows, outflow, folded = [], [], 0
+    rows, outflow, folded, collapsed = [], [], 0, 0.0
     lower = upper = 0.0
     reach = [math.inf, -math.inf]
     for j in range(len(plan)) if steps is None else steps:
-        a, b, t, c = float(plan.a[j]), float(plan.b[j]), float(plan.t[j]), float(plan.c[j])
+        t, c = float(plan.t[j]), float(plan.c[j])
         bulk = np.cumsum(q) * grid.dx
         first, last = np.searchsorted(bulk, TAIL), np.searchsorted(bulk, bulk[-1] - TAIL)
-        q, below, above, folds, image = push_forward(q, grid, lambda x: a * x + b * model.guided_score(x, t, process),
-                                                     code)
+
+        def step(x, j=j, t=t):
+            return sampler.step_map(x, model.guided_score(x, t, process), plan, j)
+
+        pushed = push_forward(q, grid, step, code)
+        q, below, above, image = pushed.q, pushed.lower, pushed.upper, pushed.image
+        collapsed = max(collapsed, pushed.collapsed)
         if first <= last:  # some mass is left on the grid
             moved = image[first:min(last, grid.n - 1) + 2]
             reach = [min(reach[0], moved.min() - NOISE_SDS * c), max(reach[1], moved.max() + NOISE_SDS * c)]
-        lower, upper, folded = lower + below, upper + above, folded + (folds > 0)
+        lower, upper, folded = lower + below, upper + above, folded + (pushed.turns > 0)
         if c > 0:
             new = np.empty_like(q)
             below, above = heat_step(q, heat_kernel(0.5 * (c / grid.dx) ** 2), new)
@@ -110,7 +118,8 @@ def run_steps(q: np.ndarray, grid: Grid, plan: Steps, model, process, *, steps=N
         flush_below(q, FLUSH)
         rows.append(q)
         outflow.append((lower, upper))
-    return Chain(np.array(rows), np.array(outflow).reshape(-1, 2), folded, tuple(reach), lower + upper > wall_tol)
+    return Chain(np.array(rows), np.array(outflow).reshape(-1, 2), folded, tuple(reach), lower + upper > wall_tol,
+                 collapsed)
 
 
 def _refined(grid: Grid, q: np.ndarray, cells_per_width: float) -> Grid | None:
@@ -157,7 +166,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
                                                           cells_per_width=cells_per_width)
     for attempt in range(WIDEN_TRIES + 1):
         q0 = grid.cell_averages(log_start)
-        chain = run_steps(q0, grid, plan, dyn.model, dyn.process, scheme=scheme, wall_tol=wall_tol)
+        chain = run_steps(q0, grid, sampler, plan, dyn.model, dyn.process, scheme=scheme, wall_tol=wall_tol)
         last = given or attempt == WIDEN_TRIES
         if chain.escaped and last:
             lost = float(chain.outflow[-1].sum())
@@ -180,8 +189,13 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
     config = _config(run_in, sampler, states) | {"grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
-    run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded, "initial_mass": float(q[0].sum()
-                                                                                                          * grid.dx)}
+    if chain.collapsed > wall_tol:
+        warnings.warn(f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with clip_sample, every x̂0 "
+                      f"beyond the range lands on it): the grid holds such point masses as one-cell spikes, so the "
+                      f"entropy, KL and cross_check's KS test do not describe a density there", CollapsedMassWarning,
+                      stacklevel=2)
+    run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded,
+           "collapsed_mass": chain.collapsed, "initial_mass": float(q[0].sum() * grid.dx)}
     ds = _dataset(result, replace(run_in, t_save=states), config, run, None, t_observe=t_obs)
     ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
     if compare:
@@ -203,8 +217,8 @@ def _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme,
             q_cont[k] = cont.density.sel(t=t, method="nearest").values
         else:
             last = cont.density.isel(t=-1).values
-            q_cont[k] = run_steps(last, grid, plan, run_in.dyn.model, run_in.dyn.process, steps=[len(plan) - 1],
-                                  scheme=scheme, wall_tol=wall_tol).q[0]
+            q_cont[k] = run_steps(last, grid, sampler, plan, run_in.dyn.model, run_in.dyn.process,
+                                  steps=[len(plan) - 1], scheme=scheme, wall_tol=wall_tol).q[0]
     entropy_cont = np.array([Reconstruction(grid, row, scheme).entropy() for row in q_cont])
     ds["gap_l1"] = ("t", np.abs(ds.density.values - q_cont).sum(axis=1) * grid.dx)
     ds["gap_entropy"] = ("t", ds.entropy.values - entropy_cont)

@@ -7,3 +7,7 @@ class WallMassError(RuntimeError):
 
 class CoarseGridWarning(UserWarning):
     """The grid resolves the density's narrowest feature with too few cells."""
+
+
+class CollapsedMassWarning(UserWarning):
+    """A map put mass on single points (an atom), which a density on a grid can only hold as a one-cell spike."""

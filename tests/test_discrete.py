@@ -109,6 +109,31 @@ def test_chain_against_particles_of_the_same_chain(um, sampler):
     assert run["mass_error"] < 1e-12 and (ds.density.values >= 0).all()
 
 
+@pytest.mark.parametrize("make", [lambda: fg.DDIM(20, clip_sample=1.0), lambda: fg.DDPM(20, clip_sample=1.0)],
+                         ids=["DDIM", "DDPM"])
+def test_clip_sample(make):
+    """diffusers' clip of x̂0 to [−1, 1]: the step map is no longer affine; grid and particles still agree, and the
+    clip changes the output of a target inside the range (its guided overshoot is clipped)."""
+    small = fg.UniformMixture(lows=[-0.8, 0.2], highs=[-0.2, 0.8], labels=[-1, 1])
+    guide = fg.CFG(label=1, w=3.0)
+    ds = fg.solve_discrete(small, guide, make(), compare=False)
+    report = fg.cross_check(ds, fg.sample_discrete(small, guide, make(), n=40_000, seed=5))
+    assert report.passed, str(report)
+    plain = fg.solve_discrete(small, guide, type(make())(20), compare=False)
+    assert abs(float(ds["mean"][-1] - plain["mean"][-1])) > 5e-3
+
+
+@pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")  # the spike is, of course, narrower than a cell
+def test_clip_sample_beyond_the_data_makes_point_masses(um, gm):
+    """U[1, 2] clipped at 1: the last step sends every x̂0 > 1 to x = 1, an atom the grid can only hold as a spike."""
+    with pytest.warns(fg.CollapsedMassWarning, match="onto single points"):
+        ds = fg.solve_discrete(um, fg.CFG(label=1, w=3.0), fg.DDIM(10, clip_sample=1.0), compare=False)
+    assert json.loads(ds.attrs["run"])["collapsed_mass"] > 0.9
+    wide = fg.solve_discrete(gm, fg.CFG(label=1, w=3.0), fg.DDIM(10, clip_sample=100.0), compare=False)
+    plain = fg.solve_discrete(gm, fg.CFG(label=1, w=3.0), fg.DDIM(10), compare=False)
+    np.testing.assert_allclose(wide.density.values, plain.density.values, rtol=0, atol=1e-12)
+
+
 def test_folding_steps_are_resolved(gm):
     """DDPM with 10 steps at w = 15 folds the line (the map turns back where the mass is): the density is still the
     chain's, as its particles show, and the folds are reported."""
@@ -152,6 +177,7 @@ def test_dataset_layout(gm):
     (lambda: fg.DDIM(10, eta=1.5), "eta must lie in"),
     (lambda: fg.DDPM(10, variance_type="learned"), "variance_type must be one of"),
     (lambda: fg.DDPM(10, prediction_type="x0"), "prediction_type must be one of"),
+    (lambda: fg.DDIM(10, clip_sample=0.0), "clip_sample must be > 0"),
     (lambda: fg.DDIM(10, schedule=NoiseSchedule(steps_offset=200)), "beyond the last training timestep"),
 ])
 def test_bad_sampler_arguments(make, match):

@@ -11,6 +11,7 @@ the tolerances of the two searches. Mass mapped beyond the walls is returned as 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from ..grid import Grid
 from .remap import mass_between, reconstruct
 
+COLLAPSE = 1e-9  # a piece whose image is this many times shorter carries a (near) point mass
 _ROOT_ITERATIONS = 60
 _ROOT_TOL = 1e-12  # in cells
 _GOLDEN_ITERATIONS = 40  # turning points to 0.618^40 ≈ 4e-9 of two cells
@@ -134,11 +136,20 @@ def _preimages(mapping: Callable[[np.ndarray], np.ndarray], x_lo, x_hi, f_lo, f_
     return x
 
 
-def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.ndarray],
-                 code: int) -> tuple[np.ndarray, float, float, int, np.ndarray]:
+class Pushed(NamedTuple):
+    """What :func:`push_forward` returns."""
+
+    q: np.ndarray  # the new cell averages
+    lower: float  # mass mapped below the lower wall
+    upper: float  # ... above the upper wall
+    turns: int  # turning points of the map next to mass
+    image: np.ndarray  # the images of the cell faces
+    collapsed: float  # mass on pieces the map shrinks by more than COLLAPSE: (near) point masses, held as spikes
+
+
+def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.ndarray], code: int) -> Pushed:
     """q pushed through ``mapping`` (vectorised, positions → positions) on ``grid``, reconstruction ``code``
-    (:func:`~.remap.scheme_code`). Returns (new cell averages, mass below the lower wall, mass above the upper wall,
-    number of turning points of the map next to mass, the images of the faces)."""
+    (:func:`~.remap.scheme_code`)."""
     n, dx = grid.n, grid.dx
 
     def in_cells(xi):  # the map in index units
@@ -167,4 +178,7 @@ def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.n
     out = np.zeros(n)
     lower, upper = _deposit(q, d_left, d_right, dx, active, breaks, image, counts, roots, crossed, out)
     faces = np.isin(breaks, np.arange(n + 1.0))
-    return out, lower, upper, int(turns.size), grid.lower + image[faces] * dx
+    widths = np.diff(breaks)[active]
+    shrunk = np.abs(np.diff(image)[active]) < COLLAPSE * widths
+    collapsed = float(np.sum(q[cell_of_piece[active]][shrunk] * widths[shrunk]) * dx)
+    return Pushed(out, lower, upper, int(turns.size), grid.lower + image[faces] * dx, collapsed)
