@@ -177,7 +177,8 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
             grid = _widened(grid, chain.reach)
             record.setdefault("widened_to", []).append([grid.lower, grid.upper])
             continue
-        finer = None if last else _refined(grid, chain.q, cells_per_width)
+        # point masses (chain.collapsed) are narrower than any grid: no refinement for them
+        finer = None if last or chain.collapsed > wall_tol else _refined(grid, chain.q, cells_per_width)
         if finer is None:
             break
         grid = finer

@@ -57,11 +57,12 @@ class PredictorCorrector:
 
     def continuous_limit(self, guidance: CFG) -> tuple[float, CFG]:
         """(η, guidance) of the η-sampler the chain tends to as ``steps`` grows: η² = ρ (at most 1 for an η-sampler),
-        w = ρ(γ − 1)/(1 + ρ)."""
+        w = ρ(γ − 1)/(1 + ρ), the same score errors."""
         rho = self.langevin
         if rho > 1.0:
             raise ValueError(f"the continuous limit is an eta-sampler only for langevin <= 1, got {rho}")
-        return math.sqrt(rho), CFG(label=guidance.label, cond=guidance.cond, w=rho * guidance.w / (1.0 + rho))
+        return math.sqrt(rho), CFG(label=guidance.label, cond=guidance.cond, w=rho * guidance.w / (1.0 + rho),
+                                   cond_error=guidance.cond_error, uncond_error=guidance.uncond_error)
 
     def to_dict(self) -> dict:
         return {"type": "PredictorCorrector", "steps": self.steps, "langevin": self.langevin}
