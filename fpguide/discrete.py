@@ -5,7 +5,8 @@ Schedule (:class:`NoiseSchedule`, diffusers' scheduler configuration): β_k for 
 (β_k = min(1 − ā((k+1)/K)/ā(k/K), 0.999), ā(s) = cos²((s + 0.008)/1.008 · π/2)); ᾱ_k = ∏_{i ≤ k} (1 − β_i), and the
 noised data at timestep k is √ᾱ_k X_0 + √(1 − ᾱ_k) Z. An N-step run visits the timesteps of ``timestep_spacing``:
 "linspace" round(linspace(0, K−1, N)), "leading" (0, 1, …, N−1)·(K//N) + ``steps_offset``, "trailing"
-round(K, K − K/N, …) − 1, in decreasing order.
+round(K, K − K/N, …) − 1 (the first N: diffusers' float ``arange`` adds a spurious −1 for some N, e.g. 61 of 1000),
+in decreasing order.
 
 One step from timestep t to the previous level t' (ᾱ_{t'} = 1 below timestep 0), with m = √ᾱ, σ = √(1 − ᾱ), the
 exact guided score s at the noise level of t, x̂0 = (x + σ_t² s)/m_t and ε̂ = −σ_t s:
@@ -94,9 +95,12 @@ class NoiseSchedule:
             out = np.linspace(0, k - 1, steps).round()[::-1]
         elif self.timestep_spacing == "leading":
             out = (np.arange(steps) * (k // steps)).round()[::-1] + self.steps_offset
-        else:
-            out = np.round(np.arange(k, 0, -k / steps)) - 1
+        else:  # diffusers' float arange yields a spurious last value (timestep −1) for some N, e.g. 61: keep N
+            out = np.round(np.arange(k, 0, -k / steps)[:steps]) - 1
         out = out.astype(np.int64)
+        if out.size != steps or out.min() < 0:
+            raise ValueError(f"timestep_spacing={self.timestep_spacing!r} gave {out.tolist()} for steps={steps}: "
+                             f"expected {steps} timesteps in [0, {k - 1}]")
         if out.max() > k - 1:
             raise ValueError(f"steps_offset={self.steps_offset} puts timestep {out.max()} beyond the last training "
                              f"timestep {k - 1}")
@@ -204,9 +208,11 @@ class DiscreteSampler(Recorded):
         raise NotImplementedError
 
     def plan(self) -> Steps:
-        """Every step of the run with its coefficients."""
+        """Every step of the run with its coefficients (a step to its own level, the identity, is left out)."""
         abar_all = self.schedule.alphas_cumprod()
         timestep, previous = self.timesteps, self.previous()
+        moves = previous != timestep
+        timestep, previous = timestep[moves], previous[moves]
         abar = abar_all[timestep]
         abar_next = np.where(previous >= 0, abar_all[np.maximum(previous, 0)], 1.0)
         a, b, c = self._coefficients(abar, abar_next, timestep)

@@ -132,10 +132,13 @@ def _refined(grid: Grid, q: np.ndarray, cells_per_width: float) -> Grid | None:
 
 
 def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
-    """The grid extended, at the same cell width, to cover ``reach`` with a margin of a tenth of its span."""
+    """The grid extended to cover ``reach`` with a margin of a tenth of its span, at the same cell width up to
+    MAX_CELLS cells (coarser beyond: the coarse-grid warning then says so)."""
     margin = 0.1 * (reach[1] - reach[0])
     lower, upper = min(grid.lower, reach[0] - margin), max(grid.upper, reach[1] + margin)
     n = int(math.ceil((upper - lower) / grid.dx))
+    if n > MAX_CELLS[1]:
+        return Grid(lower, upper, MAX_CELLS[1])
     return Grid(lower, lower + n * grid.dx, n)
 
 

@@ -47,6 +47,21 @@ SAMPLERS = [fg.DDIM(10), fg.DDIM(7, eta=0.4, schedule=NoiseSchedule("scaled_line
                                  variance_type="fixed_large")]
 
 
+@pytest.mark.parametrize("steps", [61, 103, 201])
+def test_trailing_spacing_gives_exactly_n_timesteps(steps):
+    """diffusers' float arange yields a spurious timestep −1 for these N; the run has exactly N, all valid."""
+    timesteps = NoiseSchedule(timestep_spacing="trailing").timesteps(steps)
+    assert timesteps.size == steps and timesteps[0] == K - 1 and timesteps[-1] >= 0
+    assert np.all(np.diff(timesteps) < 0)
+
+
+def test_identity_step_is_left_out(gm):
+    """With set_alpha_to_one=False the last "leading" step goes from timestep 0 to its own level: no new state."""
+    ds = fg.solve_discrete(gm, fg.CFG(label=1, w=1.0), fg.DDIM(5, set_alpha_to_one=False), compare=False)
+    assert ds.sizes["t"] == 5 and np.unique(ds.t.values).size == 5
+    np.testing.assert_array_equal(ds.timestep.values, [800, 600, 400, 200, 0])
+
+
 @pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
 @pytest.mark.parametrize("prediction", ["epsilon", "sample", "v_prediction"])
 def test_diffusers_arithmetic_is_the_affine_step(sampler, prediction):

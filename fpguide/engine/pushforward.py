@@ -19,7 +19,7 @@ import numpy as np
 from ..grid import Grid
 from .remap import mass_between, reconstruct
 
-COLLAPSE = 1e-9  # a piece whose image is this many times shorter carries a (near) point mass
+COLLAPSE = 1e-9  # a cell whose image is this many cells long (or shorter) carries a (near) point mass
 _ROOT_ITERATIONS = 60
 _ROOT_TOL = 1e-12  # in cells
 _GOLDEN_ITERATIONS = 40  # turning points to 0.618^40 ≈ 4e-9 of two cells
@@ -69,6 +69,8 @@ def _deposit(q, dl, dr, dx, active, breaks, image, counts, roots, crossed, out):
                 xb, yb = breaks[p + 1], image[p + 1]
             mass = mass_between(q, dl, dr, dx, xa, xb)
             target = int(np.floor(0.5 * (ya + yb)))
+            if target == n and max(ya, yb) <= n:  # a point mass on the upper wall stays, as one on the lower does
+                target = n - 1
             if target < 0:
                 lower += mass
             elif target >= n:
@@ -81,17 +83,20 @@ def _deposit(q, dl, dr, dx, active, breaks, image, counts, roots, crossed, out):
 
 
 def _turning_points(mapping, image: np.ndarray, active_cells: np.ndarray) -> np.ndarray:
-    """The extrema of the map (index units) near the faces where its slope changes sign between two cells, one of
-    them with mass: golden-section search over the two cells around the face."""
+    """The extrema of the map (index units) where its slope changes sign between two cells (cells of zero slope in
+    between skipped), one of them with mass: golden-section search over those cells."""
     slope = np.sign(np.diff(image))
-    face = np.flatnonzero(slope[1:] * slope[:-1] < 0) + 1
+    moving = np.flatnonzero(slope)
+    turn = np.flatnonzero(slope[moving[1:]] * slope[moving[:-1]] < 0)
+    first, last = moving[turn], moving[turn + 1]  # the cells of opposite slope around each turn
     has_mass = np.zeros(image.size, dtype=bool)
     has_mass[active_cells] = True
-    face = face[has_mass[face - 1] | has_mass[face]]
-    if face.size == 0:
-        return face.astype(float)
-    sign = np.where(slope[face - 1] > 0, -1.0, 1.0)  # minimise sign·A: a maximum where the map rose before the face
-    lo, hi = face - 1.0, face + 1.0
+    keep = has_mass[first] | has_mass[last]
+    first, last = first[keep], last[keep]
+    if first.size == 0:
+        return first.astype(float)
+    sign = np.where(slope[first] > 0, -1.0, 1.0)  # minimise sign·A: a maximum where the map rose before the turn
+    lo, hi = first.astype(float), last + 1.0
     ratio = 0.5 * (np.sqrt(5.0) - 1.0)
     a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
     fa, fb = sign * mapping(a), sign * mapping(b)
@@ -144,7 +149,7 @@ class Pushed(NamedTuple):
     upper: float  # ... above the upper wall
     turns: int  # turning points of the map next to mass
     image: np.ndarray  # the images of the cell faces
-    collapsed: float  # mass on pieces the map shrinks by more than COLLAPSE: (near) point masses, held as spikes
+    collapsed: float  # mass of cells the map shrinks below COLLAPSE cells: (near) point masses, held as spikes
 
 
 def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.ndarray], code: int) -> Pushed:
@@ -168,17 +173,24 @@ def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.n
         image[inserted] = in_cells(breaks[inserted])
     cell_of_piece = np.minimum(np.floor(0.5 * (breaks[:-1] + breaks[1:])).astype(np.int64), n - 1)
     active = np.flatnonzero(q[cell_of_piece] > 0.0)
-    counts, pieces, crossed = _crossings(active, image, n)
+    inside = np.clip(image, -1.0, n + 1.0)  # beyond the walls only the side matters (and integers stay small)
+    counts, pieces, crossed = _crossings(active, inside, n)
     roots = np.empty(0)
     if pieces.size:
-        roots = _preimages(in_cells, breaks[pieces], breaks[pieces + 1], image[pieces] - crossed,
-                           image[pieces + 1] - crossed, crossed.astype(float), _X_TOL_ULPS * np.finfo(float).eps * n)
+        roots = _preimages(in_cells, breaks[pieces], breaks[pieces + 1], inside[pieces] - crossed,
+                           inside[pieces + 1] - crossed, crossed.astype(float), _X_TOL_ULPS * np.finfo(float).eps * n)
     d_left, d_right = np.empty(n), np.empty(n)
     reconstruct(q, code, d_left, d_right)
     out = np.zeros(n)
-    lower, upper = _deposit(q, d_left, d_right, dx, active, breaks, image, counts, roots, crossed, out)
+    lower, upper = _deposit(q, d_left, d_right, dx, active, breaks, inside, counts, roots, crossed, out)
     faces = np.isin(breaks, np.arange(n + 1.0))
-    widths = np.diff(breaks)[active]
-    shrunk = np.abs(np.diff(image)[active]) < COLLAPSE * widths
-    collapsed = float(np.sum(q[cell_of_piece[active]][shrunk] * widths[shrunk]) * dx)
-    return Pushed(out, lower, upper, int(turns.size), grid.lower + image[faces] * dx, collapsed)
+    return Pushed(out, lower, upper, int(turns.size), grid.lower + image[faces] * dx,
+                  _collapsed_mass(q, dx, image, cell_of_piece))
+
+
+def _collapsed_mass(q: np.ndarray, dx: float, image: np.ndarray, cell_of_piece: np.ndarray) -> float:
+    """The mass of the cells whose whole image (over all their pieces) is shorter than COLLAPSE cells."""
+    starts = np.searchsorted(cell_of_piece, np.arange(q.size))
+    ends_hi, ends_lo = np.maximum(image[:-1], image[1:]), np.minimum(image[:-1], image[1:])
+    extent = np.maximum.reduceat(ends_hi, starts) - np.minimum.reduceat(ends_lo, starts)
+    return float(np.sum(q[(q > 0.0) & (extent < COLLAPSE)]) * dx)
