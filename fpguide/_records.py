@@ -1,5 +1,5 @@
 """Small objects described by a record ``to_dict()`` (guidance schedules, score-error models): repr and equality
-from the record, and rebuilding from it."""
+from the record, accepting a plain callable for one, and rebuilding from the record."""
 
 from __future__ import annotations
 
@@ -31,3 +31,13 @@ def from_record(what: str, spec: dict | None, built_in: dict[str, type]):
     if kind not in built_in:
         raise ValueError(f"unknown {what} type {kind!r}; allowed: {sorted(built_in)}")
     return built_in[kind](**{key: value for key, value in spec.items() if key != "type"})
+
+
+def as_recorded(name: str, value, base: type, custom: type, kinds: str, signature: str):
+    """None, an instance of ``base``, or a plain callable wrapped as ``custom``; otherwise a TypeError naming the
+    argument ``name``, the ``kinds`` allowed and the callable's ``signature``."""
+    if value is None or isinstance(value, base):
+        return value
+    if callable(value):
+        return custom(value)
+    raise TypeError(f"{name} must be None, {kinds} or a callable {signature}, got {type(value).__name__}")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._records import Recorded, from_record
+from ._records import Recorded, as_recorded, from_record
 from ._validation import check_real
 from .processes import make_process
 
@@ -187,12 +187,8 @@ _BUILT_IN = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
 
 def as_schedule(schedule) -> Schedule | None:
     """None, a :class:`Schedule`, or a plain callable (wrapped as :class:`Custom`)."""
-    if schedule is None or isinstance(schedule, Schedule):
-        return schedule
-    if callable(schedule):
-        return Custom(schedule)
-    raise TypeError(f"schedule must be None, a fpguide schedule (Interval, Linear, Cosine, Step) or a callable p(t), "
-                    f"got {type(schedule).__name__}")
+    return as_recorded("schedule", schedule, Schedule, Custom, "a fpguide schedule (Interval, Linear, Cosine, Step)",
+                       "p(t)")
 
 
 def schedule_from_dict(spec: dict | None) -> Schedule | None:

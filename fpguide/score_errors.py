@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import xarray as xr
 
-from ._records import Recorded, from_record
+from ._records import Recorded, as_recorded, from_record
 from ._validation import as_finite_array, check_positive_real, check_real
 from .dataset import attach
 from .grid import MAX_GRID_DIM, Grid, TensorGrid
@@ -152,12 +152,7 @@ _BUILT_IN = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
 def as_score_error(name: str, error) -> ScoreError | None:
     """None, a :class:`ScoreError`, or a plain callable e(x, t) (wrapped as :class:`Custom`); ``name`` is the
     argument's name in messages."""
-    if error is None or isinstance(error, ScoreError):
-        return error
-    if callable(error):
-        return Custom(error)
-    raise TypeError(f"{name} must be None, a fpguide score error (Scaled, Bump, Smoothed) or a callable e(x, t), got "
-                    f"{type(error).__name__}")
+    return as_recorded(name, error, ScoreError, Custom, "a fpguide score error (Scaled, Bump, Smoothed)", "e(x, t)")
 
 
 def score_error_from_dict(spec: dict | None) -> ScoreError | None:
