@@ -35,8 +35,8 @@ from .engine.steps import flush_below
 from .errors import CollapsedMassWarning, WallMassError
 from .grid import Grid
 from .observables import Reconstruction
-from .particles import _start_points, particle_observables
-from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, _dataset, _warn_if_coarse, solve
+from .particles import particle_observables, seed_record, start_points, with_observables
+from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, grid_dataset, solve, warn_if_coarse
 
 CLEAN_SIGMA = 1e-6
 TAIL = 1e-13  # mass left out on either side when measuring how far the chain carries the density
@@ -189,7 +189,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     q = np.concatenate([q0[None], chain.q])
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
     t_obs = _observation_times(run_in, states)
-    _warn_if_coarse(grid, q, states, float(feature_width(dyn, run_in.t_min)))
+    warn_if_coarse(grid, q, states, float(feature_width(dyn, run_in.t_min)))
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
     config = _config(run_in, sampler, states) | {"grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
@@ -200,7 +200,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
                       stacklevel=2)
     run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded,
            "collapsed_mass": chain.collapsed, "initial_mass": float(q[0].sum() * grid.dx)}
-    ds = _dataset(result, replace(run_in, t_save=states), config, run, None, t_observe=t_obs)
+    ds = grid_dataset(result, replace(run_in, t_save=states), config, run, None, t_observe=t_obs)
     ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
     if compare:
         ds = _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme, wall_tol)
@@ -239,7 +239,7 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
     run_in, plan, states = _prepare(target, guidance, sampler, start, delta, thresholds)
     dyn = run_in.dyn
     rng = np.random.default_rng(seed)
-    x = _start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
+    x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x
     for j in range(len(plan)):
@@ -249,15 +249,11 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})")
         positions[j + 1] = x
-    config = _config(run_in, sampler, states) | {"n": n, "seed": seed if seed is None or isinstance(seed, int)
-                                                 else str(seed), "n_steps": len(plan)}
+    config = _config(run_in, sampler, states) | {"n": n, "seed": seed_record(seed),
+                                                 "n_steps": len(plan)}
     ds = xr.Dataset({"position": (("t", "particle"), positions)},
                     coords={"t": states, "threshold": run_in.thresholds,
                             "timestep": ("t", np.concatenate([[plan.timestep[0]], plan.previous]))},
                     attrs=global_attrs(f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}", config, {}))
     t_obs = _observation_times(run_in, states)
-    for name, (value, se) in particle_observables(positions, t_obs, dyn, run_in.delta, run_in.thresholds).items():
-        dims = ("t", "threshold") if name == "tail_probability" else ("t",)
-        ds[name] = (dims, value)
-        ds[f"{name}_se"] = (dims, se)
-    return attach(ds)
+    return with_observables(ds, particle_observables(positions, t_obs, dyn, run_in.delta, run_in.thresholds))

@@ -53,21 +53,20 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     d = dyn.model.ndim
     direction = obs_nd.check_direction(direction, dyn.model)
     rng = np.random.default_rng(seed)
-    x = _start_points(dyn.model, dyn.process, T, start, n, rng)
+    x = start_points(dyn.model, dyn.process, T, start, n, rng)
     positions = np.empty((t_save.size, *x.shape))
     save_taus = T - t_save
     k = 0
     if save_taus[0] == 0.0:
         positions[0], k = x, 1
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
-        x = _step(dyn, x, tau0, tau1 - tau0, rng)
+        x = particle_step(dyn, x, tau0, tau1 - tau0, rng)
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"particles became non-finite at t={T - tau1:.6g}: use a finer time_grid")
         if k < save_taus.size and np.isclose(tau1, save_taus[k], rtol=0, atol=1e-14 * T):
             positions[k], k = x, k + 1
 
-    config = run_in.config() | {"n": n, "seed": seed if seed is None or isinstance(seed, int) else str(seed),
-                                "n_steps": int(taus.size - 1)}
+    config = run_in.config() | {"n": n, "seed": seed_record(seed), "n_steps": int(taus.size - 1)}
     if d > 1:
         config["direction"] = direction.tolist()
     dims = ("t", "particle") if d == 1 else ("t", "particle", "dim")
@@ -78,6 +77,17 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
                     attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
     observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
                    particle_observables_nd(positions, t_save, dyn, run_in.delta, run_in.thresholds, direction))
+    return with_observables(ds, observables)
+
+
+def seed_record(seed):
+    """The seed as the configuration records it (a generator or sequence by its repr)."""
+    return seed if seed is None or isinstance(seed, int) else str(seed)
+
+
+def with_observables(ds: xr.Dataset, observables: dict[str, tuple[np.ndarray, np.ndarray]]) -> xr.Dataset:
+    """The particle Dataset with each observable ``<name>`` and its standard error ``<name>_se`` (dims t, then
+    threshold for tail probabilities, or dim/dim2 for d-D moments), labelled."""
     for name, (value, se) in observables.items():
         dims = ("t", "threshold") if name == "tail_probability" else ("t", "dim", "dim2")[:np.ndim(value)]
         ds[name] = (dims, value)
@@ -85,15 +95,14 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     return attach(ds)
 
 
-
-def _start_points(model, process, T, start, n, rng):
+def start_points(model, process, T, start, n, rng):
     if start == "prior":
         return process.prior_std(T) * rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
     x0 = model.cond.sample(n, rng)
     return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(x0.shape)
 
 
-def _step(dyn: GuidedDynamics, x, tau, dt, rng):
+def particle_step(dyn: GuidedDynamics, x, tau, dt, rng):
     """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt (end stages inside the step, as the grid's
     trace takes them: a weight schedule that jumps at a step boundary acts on the step's own side)."""
     inside = STAGE_INSIDE * dt

@@ -25,15 +25,15 @@ import numpy as np
 import xarray as xr
 
 from ._validation import check_int, check_positive_real, check_real
-from .autogrid import choose_grid, feature_width
-from .dataset import attach, global_attrs
+from .autogrid import feature_width
+from .dataset import global_attrs
 from .dynamics import GuidedDynamics, prepare, start_law
 from .engine import EvolveResult, evolve
 from .errors import WallMassError
 from .grid import Grid
 from .guidance import CFG
-from .particles import _start_points, _step, particle_observables
-from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, WIDEN_TRIES, _dataset, _warn_if_coarse
+from .particles import particle_observables, particle_step, seed_record, start_points, with_observables
+from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, grid_dataset, on_automatic_grid, warn_if_coarse
 
 # The corrector's Langevin equation is Strang-split into drift and heat steps, whose O(dt²) error biases its
 # relaxation toward π. Measured on a linear-Gaussian chain against its exact moments (relative variance error):
@@ -128,24 +128,14 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     eta = math.sqrt(min(pc.langevin, 1.0))
     pilot = GuidedDynamics(dyn.model, dyn.process, "sde" if eta > 0 else "ode", dyn.T, eta)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
-    record = None
-    for attempt in range(WIDEN_TRIES + 1):
-        if grid is None or record is not None:
-            use, record = choose_grid(pilot, t_min, quantile, cells_per_width=cells_per_width, widen=1.5**attempt)
-        else:
-            use = grid
-        try:
-            result = _run(use.cell_averages(log_start), use, run_in, predictor, corrector_model, pc, settings)
-            break
-        except WallMassError:
-            if record is None or attempt == WIDEN_TRIES:
-                raise
-    grid = use
-    _warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(pilot, t_min)))
+    result, grid, run = on_automatic_grid(
+        lambda use: _run(use.cell_averages(log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
+        pilot, t_min, quantile, cells_per_width)
+    warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(pilot, t_min)))
     config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "grid": grid.to_dict(), "scheme": scheme,
                                 "cells_per_width": cells_per_width, "wall_tol": wall_tol} | settings
-    run = {"grid_choice": record, "n_steps": result.n_steps, "initial_mass": float(result.q[0].sum() * grid.dx)}
-    return _dataset(result, run_in, config, run, None)
+    run.update(n_steps=result.n_steps, initial_mass=float(result.q[0].sum() * grid.dx))
+    return grid_dataset(result, run_in, config, run, None)
 
 
 def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000, seed=None, T: float = 10.0,
@@ -161,12 +151,12 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
     run_in, predictor, corrector_model = _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds)
     dyn, t_save = run_in.dyn, run_in.t_save
     rng = np.random.default_rng(seed)
-    x = _start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
+    x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = [x]
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):
         h = (t_hi - t_lo) / substeps
         for k in range(substeps):
-            x = _step(predictor, x, dyn.T - t_hi + k * h, h, rng)
+            x = particle_step(predictor, x, dyn.T - t_hi + k * h, h, rng)
         ell = _langevin_time(pc, dyn.process, t_hi, t_lo)
         if ell > 0:
             count = math.ceil(ell / (langevin_dt * float(dyn.process.sigma(t_lo)) ** 2))
@@ -180,11 +170,7 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
     positions = np.array(positions)
     config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "n": n, "substeps": substeps,
                                 "langevin_dt": langevin_dt,
-                                "seed": seed if seed is None or isinstance(seed, int) else str(seed)}
+                                "seed": seed_record(seed)}
     ds = xr.Dataset({"position": (("t", "particle"), positions)}, coords={"t": t_save, "threshold": run_in.thresholds},
                     attrs=global_attrs(f"fpguide predictor-corrector particles, gamma={guidance.gamma}", config, {}))
-    for name, (value, se) in particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds).items():
-        dims = ("t", "threshold") if name == "tail_probability" else ("t",)
-        ds[name] = (dims, value)
-        ds[f"{name}_se"] = (dims, se)
-    return attach(ds)
+    return with_observables(ds, particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds))

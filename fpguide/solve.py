@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -94,25 +95,14 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     grid = _check_grid(grid, d)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
-    run = {"grid_choice": None}
-    for attempt in range(WIDEN_TRIES + 1):
-        if grid is None or run["grid_choice"] is not None:
-            use, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
-                                                  widen=1.5**attempt)
-        else:
-            use = grid
-        try:
-            result = evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use,
-                            t_span=(0.0, T - t_min), diffusion=dyn.engine_diffusion, t_eval=T - t_save,
-                            time_grid=dyn.tau_grid(t_min, log_snr_step), drift_jumps=dyn.schedule_taus("jumps", t_min),
-                            scheme=scheme, lipschitz=lipschitz, wall_tol=wall_tol)
-            break
-        except WallMassError as err:
-            if run["grid_choice"] is None or attempt == WIDEN_TRIES:
-                raise
-            run.setdefault("widened_after", []).append(str(err))
-    grid = use
-    _warn_if_coarse(grid, result.q, t_save, float(feature_width(dyn, t_min)))
+    def run_on(use):
+        return evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use, t_span=(0.0, T - t_min),
+                      diffusion=dyn.engine_diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
+                      drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=scheme, lipschitz=lipschitz,
+                      wall_tol=wall_tol)
+
+    result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
+    warn_if_coarse(grid, result.q, t_save, float(feature_width(dyn, t_min)))
 
     config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
                                 "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
@@ -121,7 +111,24 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    return _dataset(result, run_in, config, run, direction)
+    return grid_dataset(result, run_in, config, run, direction)
+
+
+def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
+    """``run_on(grid)`` on the given ``grid``, or with None on the grid :func:`choose_grid` picks from a pilot of
+    ``dyn``, picked again 1.5x wider (at most WIDEN_TRIES times) while mass leaves through its walls. Returns
+    (result, the grid used, the run record: ``grid_choice`` and, after widening, the errors in ``widened_after``)."""
+    run = {"grid_choice": None}
+    for attempt in itertools.count():
+        if grid is None or run["grid_choice"] is not None:
+            grid, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
+                                                   widen=1.5**attempt)
+        try:
+            return run_on(grid), grid, run
+        except WallMassError as err:
+            if run["grid_choice"] is None or attempt == WIDEN_TRIES:
+                raise
+            run.setdefault("widened_after", []).append(str(err))
 
 
 def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarray | None, run_in,
@@ -153,7 +160,7 @@ def _check_grid(grid, d: int):
     raise TypeError(f"grid must be {wanted} or None, got {type(grid).__name__}")
 
 
-def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
+def warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
     """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the narrowest feature (in 1-D also judged
     from the density's peak, 1/(√(2π) max q))."""
     axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
@@ -171,7 +178,7 @@ def _warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> 
                       CoarseGridWarning, stacklevel=3)
 
 
-def _dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Dataset:
+def grid_dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Dataset:
     """The Dataset of a grid run; p_t enters the observables at ``t_observe`` (default: the saved times)."""
     grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
     t_observe = t_save if t_observe is None else t_observe
