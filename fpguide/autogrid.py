@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from .dynamics import GuidedDynamics
+from .dynamics import GuidedDynamics, WeightBatch
 from .grid import Grid, TensorGrid
 
 PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
@@ -30,22 +30,29 @@ MAX_CELLS = {1: 1 << 16, 2: 1 << 19, 3: 1 << 21}  # in total (2-D: about 724², 
 ROUND_TO = {1: 64, 2: 16, 3: 8}
 
 
-def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
-    """Trace a lattice of start quantiles through the probability-flow ODE; per axis, the range visited and the
-    narrowest width seen."""
-    d = dyn.model.ndim
+def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
+    """Trace a lattice of start quantiles through the probability-flow ODE; per member of a batch (one for a single
+    dynamics) and axis, the range visited and the narrowest width seen (arrays (B, d))."""
+    members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
+    common = members[0]
+    d, n_members = common.model.ndim, len(members)
     z = np.linspace(-7.4, 7.4, PILOT_LEVELS[d])
     du = np.diff(ndtr(z))
     central = np.abs(0.5 * (z[1:] + z[:-1])) <= 5.0
     lattice = np.stack(np.meshgrid(*[z] * d, indexing="ij"), axis=-1)
-    x = np.asarray(quantile(ndtr(lattice.reshape(-1, d))), dtype=float).reshape(-1, d)
+    start = np.asarray(quantile(ndtr(lattice.reshape(-1, d))), dtype=float).reshape(-1, d)
+    x = np.broadcast_to(start, (n_members, *start.shape)).copy()  # (B, N, d)
+    weights = np.array([member.model.w for member in members])
 
     def velocity(points, tau):
-        return dyn.ode_drift(points[:, 0], tau)[:, None] if d == 1 else dyn.ode_drift(points, tau)
+        if d == 1:
+            return common.ode_drift(points[..., 0], tau, weights[:, None])[..., None]
+        w = np.repeat(weights, points.shape[1])[:, None]
+        return common.ode_drift(points.reshape(-1, d), tau, w).reshape(points.shape)
 
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    width = np.full(d, math.inf)
-    taus = dyn.tau_grid(t_min, PILOT_LOG_SNR_STEP)
+    lo, hi = x.min(axis=1), x.max(axis=1)
+    width = np.full((n_members, d), math.inf)
+    taus = common.tau_grid(t_min, PILOT_LOG_SNR_STEP)
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
         tau = tau0
         while tau < tau1:
@@ -56,12 +63,13 @@ def pilot(dyn: GuidedDynamics, t_min: float, quantile) -> dict:
             k4 = velocity(x + dt * k3, tau + dt)
             x = x + dt / 6.0 * (v + 2.0 * (k2 + k3) + k4)
             tau = tau + dt if tau + dt < tau1 else tau1
-        lo, hi = np.minimum(lo, x.min(axis=0)), np.maximum(hi, x.max(axis=0))
-        if d == 1:
-            density = du[central] / np.maximum(np.diff(x[:, 0])[central], 1e-300)
-            width[0] = min(width[0], 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density))))
-        else:
-            width[:] = min(width[0], _narrowest(x.reshape(lattice.shape), z))
+        lo, hi = np.minimum(lo, x.min(axis=1)), np.maximum(hi, x.max(axis=1))
+        for b in range(n_members):
+            if d == 1:
+                density = du[central] / np.maximum(np.diff(x[b, :, 0])[central], 1e-300)
+                width[b, 0] = min(width[b, 0], 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density))))
+            else:
+                width[b] = min(width[b, 0], _narrowest(x[b].reshape(lattice.shape), z))
     return {"lower": lo, "upper": hi, "width": width}
 
 
@@ -77,10 +85,11 @@ def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
 
 
 def _lipschitz(x, v, shape) -> float:
-    """max_a |∂_a v_a| estimated between lattice neighbours along each axis."""
-    d = x.shape[1]
-    rates = [np.abs(np.diff(v.reshape(shape)[..., a], axis=a)) /
-             np.maximum(np.abs(np.diff(x.reshape(shape)[..., a], axis=a)), 1e-300) for a in range(d)]
+    """max_a |∂_a v_a| estimated between lattice neighbours along each axis, over all members (x, v: (B, N, d))."""
+    d = x.shape[-1]
+    batched = (x.shape[0], *shape)
+    rates = [np.abs(np.diff(v.reshape(batched)[..., a], axis=a + 1)) /
+             np.maximum(np.abs(np.diff(x.reshape(batched)[..., a], axis=a + 1)), 1e-300) for a in range(d)]
     return float(max(rate.max() for rate in rates))
 
 
@@ -102,26 +111,47 @@ def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf):
     return np.maximum(sde * eta * math.sqrt(2.0 / (1.0 + eta * eta)), np.minimum(ode, sde))
 
 
-def choose_grid(dyn: GuidedDynamics, t_min: float, quantile, *, cells_per_width: float = 4.0,
+def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, cells_per_width: float = 4.0,
                 widen: float = 1.0, max_cells: int | None = None) -> tuple[Grid | TensorGrid, dict]:
     """A grid for this run (a :class:`Grid` in 1-D, a :class:`TensorGrid` otherwise), and a record of how it was
-    chosen (stored in the Dataset)."""
-    d = dyn.model.ndim
+    chosen (stored in the Dataset). For a :class:`WeightBatch`, one grid spanning what every member needs, with the
+    cells of the member that needs the finest."""
+    members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
+    d = members[0].model.ndim
     max_cells = MAX_CELLS[d] if max_cells is None else max_cells
     seen = pilot(dyn, t_min, quantile)
-    intrinsic = float(feature_width(dyn, t_min))
-    feature = feature_width(dyn, t_min, seen["width"])
+    intrinsic = min(float(feature_width(member, t_min)) for member in members)
+    feature = np.array([feature_width(member, t_min, width) for member, width in zip(members, seen["width"])])
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
-    with np.errstate(over="ignore", divide="ignore"):  # a pilot width that underflows asks for infinitely many cells
-        wanted = np.minimum(np.ceil(2 * half * cells_per_width / feature), float(max_cells))
-    scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
-    n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
-    axes = tuple(Grid(float(c - h), float(c + h), k) for c, h, k in zip(centre, half, n))
-    grid = axes[0] if d == 1 else TensorGrid(axes)
-    record = {"pilot_lower": seen["lower"], "pilot_upper": seen["upper"], "pilot_width": seen["width"],
-              "target_width": intrinsic, "feature_width": feature, "cells_per_width": cells_per_width,
-              "cells_wanted": wanted.astype(int), "widen": widen, "capped": bool(scale > 1.0)}
+    grid, wanted, capped = _span((centre - half).min(axis=0), (centre + half).max(axis=0), feature.min(axis=0),
+                                 cells_per_width, max_cells)
+    record = {"pilot_lower": seen["lower"].min(axis=0), "pilot_upper": seen["upper"].max(axis=0),
+              "pilot_width": seen["width"].min(axis=0), "target_width": intrinsic, "feature_width": feature.min(axis=0),
+              "cells_per_width": cells_per_width, "cells_wanted": wanted.astype(int), "widen": widen, "capped": capped}
     if d == 1:
         record = {key: value[0] if isinstance(value, np.ndarray) else value for key, value in record.items()}
     return grid, record
+
+
+def covering_grid(grids) -> Grid | TensorGrid:
+    """One grid spanning every grid of ``grids`` (all 1-D, or all with the same axes count) with cells at most as wide
+    as the finest's along each axis (the common grid of a sweep)."""
+    axes = [grid.axes if isinstance(grid, TensorGrid) else (grid,) for grid in grids]
+    lower = np.array([[axis.lower for axis in each] for each in axes]).min(axis=0)
+    upper = np.array([[axis.upper for axis in each] for each in axes]).max(axis=0)
+    dx = np.array([[axis.dx for axis in each] for each in axes]).min(axis=0)
+    return _span(lower, upper, dx, 1.0, MAX_CELLS[lower.size])[0]
+
+
+def _span(lower, upper, feature, cells_per_width: float, max_cells: int):
+    """The grid on [lower, upper] (per axis) with about ``cells_per_width`` cells per ``feature``, rounded up to
+    ROUND_TO cells per axis, at least MIN_CELLS, and coarsened evenly when the total would exceed ``max_cells``;
+    returns (grid, cells wanted per axis, whether it was capped)."""
+    d = lower.size
+    with np.errstate(over="ignore", divide="ignore"):  # a pilot width that underflows asks for infinitely many cells
+        wanted = np.minimum(np.ceil((upper - lower) * cells_per_width / feature * (1 - 1e-12)), float(max_cells))
+    scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
+    n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
+    axes = tuple(Grid(float(lo), float(hi), k) for lo, hi, k in zip(lower, upper, n))
+    return (axes[0] if d == 1 else TensorGrid(axes)), wanted, bool(scale > 1.0)

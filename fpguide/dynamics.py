@@ -61,17 +61,20 @@ class GuidedDynamics:
         """c in v = −f x + c g² s_w: ½(1 + η²), so 1 for the SDE and ½ for the probability-flow ODE."""
         return 0.5 * (1.0 + self.eta**2)
 
-    def drift(self, x: np.ndarray, tau: float) -> np.ndarray:
-        return self._velocity(x, tau, self.score_factor)
+    def drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
+        """v(x, τ); ``w``: weights instead of the model's, broadcasting against x (see
+        :meth:`GuidedModel.guided_score`)."""
+        return self._velocity(x, tau, self.score_factor, w)
 
-    def ode_drift(self, x: np.ndarray, tau: float) -> np.ndarray:
-        """The probability-flow drift (the deterministic transport used by the grid pilot of either sampler)."""
-        return self._velocity(x, tau, 0.5)
+    def ode_drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
+        """The probability-flow drift (the deterministic transport used by the grid pilot of either sampler); ``w``:
+        weights instead of the model's (see :meth:`GuidedModel.guided_score`)."""
+        return self._velocity(x, tau, 0.5, w)
 
-    def _velocity(self, x, tau, score_factor):
+    def _velocity(self, x, tau, score_factor, w=None):
         t = self.T - tau
         f, g2 = float(self.process.f(t)), float(self.process.g2(t))
-        return -f * x + score_factor * g2 * self.model.guided_score(x, t, self.process)
+        return -f * x + score_factor * g2 * self.model.guided_score(x, t, self.process, w)
 
     def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float) -> np.ndarray:
         """v_axis on grid lines (positions x (L, M) along ``axis``, lines through ``points`` (L, d)): the line form of
@@ -106,6 +109,37 @@ class GuidedDynamics:
         times = np.asarray(() if schedule is None else getattr(schedule, which)(), dtype=float)
         taus = self.T - times
         return taus[(taus > 0.0) & (taus < self.T - t_min)]
+
+
+@dataclass(frozen=True)
+class WeightBatch:
+    """The dynamics of B guidance weights that agree in everything else, as one drift for a batched
+    :func:`~fpguide.engine.evolve`: at each point p_t(x|c), p_t(x) and their scores are evaluated once and combined
+    per member, s_w = (1 + w_b) s_c − w_b s_u."""
+
+    members: tuple[GuidedDynamics, ...]
+
+    @property
+    def common(self) -> GuidedDynamics:
+        return self.members[0]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([member.model.w for member in self.members])
+
+    def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float, members: np.ndarray) -> np.ndarray:
+        """v_axis on the lines of the given members (see :meth:`GuidedDynamics.along`)."""
+        dyn, weights = self.common, self.weights
+        if dyn.model.ndim == 1:
+            return dyn.drift(x, tau, weights[members][:, None])
+        t = dyn.T - tau
+        f, g2 = float(dyn.process.f(t)), float(dyn.process.g2(t))
+        out = np.empty_like(x)
+        for b in np.unique(members):
+            rows = members == b
+            out[rows] = dyn.model.velocity_along(axis, x[rows], points[rows], t, dyn.process, -f,
+                                                 dyn.score_factor * g2, weights[b])
+        return out
 
 
 def start_law(model: GuidedModel, process: Process, T: float, start: str):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import as_finite_array, check_real
 from .processes import Process
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
@@ -33,6 +33,9 @@ class CFG:
     ``Interval(t_lo, t_hi)`` for guidance limited to an interval of noise levels. ``cond_error`` and ``uncond_error``
     (see :mod:`fpguide.score_errors`; a plain callable e(x, t) is wrapped as ``Custom``) are errors added to the
     conditional and the unconditional score: s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
+
+    ``w`` (or ``gamma``) may be a sequence of weights: :func:`~fpguide.solve` and :func:`~fpguide.sample` then sweep
+    over them (leading dimension ``w`` of the result; see :mod:`fpguide.sweep`).
     """
 
     def __init__(self, label=None, w: float | None = None, cond: Mixture | None = None, *,
@@ -41,12 +44,12 @@ class CFG:
             raise ValueError(f"give the guidance weight as w or as gamma = 1 + w, not both (got w={w!r}, "
                              f"gamma={gamma!r})")
         if gamma is not None:
-            gamma = check_real("gamma", gamma)
-            if gamma < 0.0:
+            gamma = _weights("gamma", gamma)
+            if np.min(gamma) < 0.0:
                 raise ValueError(f"gamma must be >= 0 (gamma = 0 samples the unconditional model), got {gamma}")
             w = gamma - 1.0
-        self.w = check_real("w", 0.0 if w is None else w)
-        if self.w < -1.0:
+        self.w = _weights("w", 0.0 if w is None else w)
+        if np.min(self.w) < -1.0:
             raise ValueError(f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}")
         if (label is None) == (cond is None):
             raise ValueError("CFG needs exactly one of label (a class of the target) or cond (a conditional model)")
@@ -73,6 +76,15 @@ class CFG:
         return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule, **self._errors())
 
     @property
+    def swept(self) -> bool:
+        """Whether this guidance holds several weights (a sweep over w)."""
+        return isinstance(self.w, np.ndarray)
+
+    def at_weight(self, w: float) -> CFG:
+        """The same guidance with the single weight ``w``."""
+        return CFG(label=self.label, w=w, cond=self.cond, schedule=self.schedule, **self._errors())
+
+    @property
     def gamma(self) -> float:
         """γ = 1 + w."""
         return 1.0 + self.w
@@ -81,6 +93,9 @@ class CFG:
         """Combine with the target into the component table the kernels use."""
         if not isinstance(target, Mixture):
             raise TypeError(f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}")
+        if self.swept:
+            raise ValueError(f"this CFG holds {self.w.size} weights (a sweep): pass it to fpguide.solve or "
+                             "fpguide.sample, or take one with at_weight(w)")
         errors = self._errors()
         for name, error in errors.items():
             error.check(name, target.ndim)
@@ -98,7 +113,7 @@ class CFG:
 
     def to_dict(self) -> dict:
         """The record (score errors only when given, so records without them are unchanged)."""
-        spec = {"type": "CFG", "w": self.w, "label": self.label,
+        spec = {"type": "CFG", "w": self.w.tolist() if self.swept else self.w, "label": self.label,
                 "cond": None if self.cond is None else self.cond.to_dict(),
                 "schedule": None if self.schedule is None else self.schedule.to_dict()}
         return spec | {name: error.to_dict() for name, error in self._errors().items()}
@@ -118,7 +133,18 @@ class CFG:
         what = f"label={self.label!r}" if self.cond is None else f"cond={self.cond!r}"
         when = "" if self.schedule is None else f", schedule={self.schedule!r}"
         errors = "".join(f", {name}={error!r}" for name, error in self._errors().items())
-        return f"CFG({what}, w={self.w}{when}{errors})"
+        w = self.w.tolist() if self.swept else self.w
+        return f"CFG({what}, w={w}{when}{errors})"
+
+
+def _weights(name: str, value) -> float | np.ndarray:
+    """A real number, or a non-empty 1-D sequence of distinct real numbers (a sweep)."""
+    if np.ndim(value) == 0:
+        return check_real(name, value)
+    values = as_finite_array(name, value, ndim=1)
+    if values.size == 0 or np.unique(values).size != values.size:
+        raise ValueError(f"{name} must be a number or a non-empty sequence of distinct numbers, got {value!r}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -137,9 +163,10 @@ class GuidedModel:
     cond_error: ScoreError | None = None  # e_c, added to ∇log p_t(x|c)
     uncond_error: ScoreError | None = None  # e_u, added to ∇log p_t(x)
 
-    def weight(self, t: float) -> float:
-        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule."""
-        return self.w if self.schedule is None else self.w * self.schedule(t)
+    def weight(self, t: float, w=None):
+        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given: instead of self.w)."""
+        w = self.w if w is None else w
+        return w if self.schedule is None else w * self.schedule(t)
 
     @property
     def ndim(self) -> int:
@@ -179,26 +206,28 @@ class GuidedModel:
 
         return field(self.uncond_error, "uncond", s_u), field(self.cond_error, "cond", s_c)
 
-    def guided_score(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+    def guided_score(self, x: np.ndarray, t: float, process: Process, w=None) -> np.ndarray:
         """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w = :meth:`weight`
-        (t), e_c and e_u the score errors (none by default)."""
+        (t), e_c and e_u the score errors (none by default). ``w``: weights instead of self.w, an array broadcasting
+        against the scores (a batch of weights sharing one evaluation of the scores)."""
         _, s_u, _, s_c = self.scores(x, t, process)
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
             s_u, s_c = s_u + e_u, s_c + e_c
-        w = self.weight(t)
+        w = self.weight(t, w)
         return (1.0 + w) * s_c - w * s_u
 
     def velocity_along(self, axis: int, x: np.ndarray, points: np.ndarray, t: float, process: Process,
-                       linear: float, factor: float) -> np.ndarray:
+                       linear: float, factor: float, w: float | None = None) -> np.ndarray:
         """linear·x + factor·s_w,axis on grid lines: x (L, M) are positions along ``axis`` and points (L, d) fix
-        the other coordinates of each line (score errors are evaluated at the (L·M, d) points and added)."""
+        the other coordinates of each line (score errors are evaluated at the (L·M, d) points and added); ``w``
+        instead of self.w."""
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
         line_tables(axis, points, m, sigma, *self.table, p1, p2, offset)
         out = np.empty_like(x)
-        w = self.weight(t)
+        w = self.weight(t, w)
         line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, w, linear, factor, out)
         if self.has_errors:
             on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)

@@ -12,17 +12,19 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_positive_real
-from .autogrid import choose_grid, feature_width
+from .autogrid import choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
-from .dynamics import prepare, start_law
+from .dynamics import WeightBatch, prepare, start_law
 from .engine import evolve
-from .errors import CoarseGridWarning, WallMassError
+from .errors import CoarseGridWarning, WallMassError, caller_stacklevel
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 from .reduction import find_reduction
 from .score_errors import error_norms
+from .sweep import PREPARE_ARGS, sweepable
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
+SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
 WIDEN_TRIES = 3
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
@@ -32,6 +34,60 @@ WIDEN_TRIES = 3
 STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_snr_step": 0.05, "lipschitz": 1.0}}
 
 
+def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
+    """The sweep's items on one grid: every group's automatic grid (one pilot per group of weights), covered by one
+    (see :func:`~fpguide.autogrid.covering_grid`); unchanged when a grid was given or the items are reduced."""
+    first = groups[0][0]
+    if first["grid"] is not None or any(_reduces(call) for group in groups for call in group):
+        return groups
+    grids = []
+    for group in groups:
+        run_ins = [_prepared(call) for call in group]
+        dyn = run_ins[0].dyn
+        _, quantile = start_law(dyn.model, dyn.process, dyn.T, first["start"])
+        grids.append(choose_grid(WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0].t_min, quantile,
+                                 cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
+    grid = covering_grid(grids)
+    return [[call | {"grid": grid} for call in group] for group in groups]
+
+
+def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
+    """Solves that differ only in w: in one batched engine run on 1-D grids (sharing the score evaluations), one
+    after another otherwise."""
+    run_ins = [_prepared(call) for call in calls]
+    first, dyn = calls[0], run_ins[0].dyn
+    if len(calls) == 1 or dyn.model.ndim > 1 or _reduces(first) or first["grid"] is None:
+        return [solve_one(**call) for call in calls]
+    settings = _checked_settings(dyn.stochastic, first)
+    grid = _check_grid(first["grid"], 1)
+    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, first["start"])
+    q0 = np.repeat(grid.cell_averages(log_start)[None], len(calls), axis=0)
+    result = _evolve(q0, WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0], grid, settings, batch=True)
+    return [_finish(result.member(b), run_in, settings, {"grid_choice": None, "batch": len(calls)}, None)
+            for b, run_in in enumerate(run_ins)]
+
+
+def _prepared(call: dict):
+    return prepare(*(call[name] for name in PREPARE_ARGS))
+
+
+def _reduces(call: dict) -> bool:
+    d = call["target"].ndim
+    return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
+
+
+def _checked_settings(stochastic: bool, call: dict) -> dict:
+    """The engine settings (:data:`SETTINGS`) of a solve call, checked, with the sampler's step defaults filled in."""
+    defaults = STEP_DEFAULTS["sde" if stochastic else "ode"]
+    settings = {name: call[name] for name in SETTINGS}
+    for name in ("log_snr_step", "lipschitz"):
+        settings[name] = defaults[name] if settings[name] is None else settings[name]
+    for name in ("log_snr_step", "lipschitz", "cells_per_width", "wall_tol"):
+        check_positive_real(name, settings[name])
+    return settings
+
+
+@sweepable(plan=_plan_sweep, run_group=_solve_group)
 def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0,
           t_min: float = 1e-3, grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41,
           t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
@@ -72,13 +128,10 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
-    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
-    defaults = STEP_DEFAULTS["sde" if dyn.stochastic else "ode"]
-    log_snr_step = defaults["log_snr_step"] if log_snr_step is None else log_snr_step
-    lipschitz = defaults["lipschitz"] if lipschitz is None else lipschitz
-    for name, value in (("log_snr_step", log_snr_step), ("lipschitz", lipschitz),
-                        ("cells_per_width", cells_per_width), ("wall_tol", wall_tol)):
-        check_positive_real(name, value)
+    dyn, t_min = run_in.dyn, run_in.t_min
+    settings = _checked_settings(dyn.stochastic, {"scheme": scheme, "log_snr_step": log_snr_step,
+                                                  "lipschitz": lipschitz, "cells_per_width": cells_per_width,
+                                                  "wall_tol": wall_tol})
     d = dyn.model.ndim
     if reduce not in (None, True, False):
         raise TypeError(f"reduce must be None, True or False, got {reduce!r}")
@@ -88,25 +141,33 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
-        settings = {"grid": grid, "scheme": scheme, "log_snr_step": log_snr_step, "lipschitz": lipschitz,
-                    "cells_per_width": cells_per_width, "wall_tol": wall_tol}
         reduction = find_reduction(dyn.model, run_in.guidance)
-        return _solve_reduced(*reduction.oriented(direction, given), run_in, settings)
+        return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
     grid = _check_grid(grid, d)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
-        return evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, grid=use, t_span=(0.0, T - t_min),
-                      diffusion=dyn.engine_diffusion, t_eval=T - t_save, time_grid=dyn.tau_grid(t_min, log_snr_step),
-                      drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=scheme, lipschitz=lipschitz,
-                      wall_tol=wall_tol)
+        return _evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, run_in, use, settings)
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
-    warn_if_coarse(grid, result.q, t_save, float(feature_width(dyn, t_min)))
+    return _finish(result, run_in, settings, run, direction)
 
-    config = run_in.config() | {"grid": grid.to_dict(), "scheme": scheme, "log_snr_step": log_snr_step,
-                                "lipschitz": lipschitz, "cells_per_width": cells_per_width, "wall_tol": wall_tol}
-    if d > 1:
+
+def _evolve(q0, drift, run_in, grid, settings: dict, batch: bool = False):
+    """The engine run of a prepared solve (``drift`` a dynamics' drift or a :class:`WeightBatch`)."""
+    dyn, t_min = run_in.dyn, run_in.t_min
+    return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
+                  t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                  drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
+                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], batch=batch)
+
+
+def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
+    """The Dataset of an engine run: coarse-grid warning, configuration and run record, observables."""
+    dyn, grid = run_in.dyn, result.grid
+    warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(dyn, run_in.t_min)))
+    config = run_in.config() | {"grid": grid.to_dict()} | settings
+    if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
@@ -175,7 +236,7 @@ def warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> N
         extent = " x ".join(f"[{axis.lower:.4g}, {axis.upper:.4g}]" for axis in axes)
         warnings.warn(f"grid too coarse: dx={dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
                       f"(t={t[k]:.4g}); use at least n={needed[0] if len(axes) == 1 else needed} cells on {extent}",
-                      CoarseGridWarning, stacklevel=3)
+                      CoarseGridWarning, stacklevel=caller_stacklevel())
 
 
 def grid_dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Dataset:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from .._validation import as_finite_array, check_positive_real
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
 from .remap import scheme_code
-from .split import LineSweeper, flat_drift_along, point_drift_along
+from .split import LineSweeper, line_drift
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
@@ -34,7 +34,8 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
 @dataclass
 class EvolveResult:
-    """What :func:`evolve` returns; ``q[k]`` is the density (cell averages) at ``t[k]``."""
+    """What :func:`evolve` returns; ``q[k]`` is the density (cell averages) at ``t[k]`` (with ``batch``, ``q[k, b]``
+    that of member b, and the outflows and flushed mass are per member)."""
 
     t: np.ndarray
     q: np.ndarray
@@ -46,11 +47,19 @@ class EvolveResult:
     n_rejected: int = 0
     n_drift_evals: int = 0
     max_lipschitz_dt: float = 0.0  # largest L·dt taken
-    flushed_mass: float = 0.0  # total mass of the sub-1e-300 densities set to zero
+    flushed_mass: float | np.ndarray = 0.0  # total mass of the sub-1e-300 densities set to zero
+    batch: bool = False
 
     @property
     def mass(self) -> np.ndarray:
-        return self.q.reshape(self.q.shape[0], -1).sum(axis=1) * self.grid.cell_volume
+        return self.q.reshape(*self.q.shape[:1 + self.batch], -1).sum(axis=-1) * self.grid.cell_volume
+
+    def member(self, b: int) -> EvolveResult:
+        """The result of member b of a batch, as if it had been evolved alone (same steps)."""
+        if not self.batch:
+            raise ValueError("member() needs a batched result (evolve(..., batch=True))")
+        return replace(self, q=self.q[:, b], outflow_lower=self.outflow_lower[:, b],
+                       outflow_upper=self.outflow_upper[:, b], flushed_mass=float(self.flushed_mass[b]), batch=False)
 
 
 class _Diffusion:
@@ -80,13 +89,17 @@ class _Diffusion:
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
            diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
            scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9,
-           trace_order: int | None = None) -> EvolveResult:
+           trace_order: int | None = None, batch: bool = False) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
     :class:`TensorGrid` (d = 2, 3), ``drift(x, t)`` maps points of shape (N, d) to velocities (N, d), or ``drift`` is
     an object with a method ``along(axis, x, points, t)`` giving v_axis at positions x (L, M) on the grid lines through
-    ``points`` (L, d) (what :func:`fpguide.solve` uses: a line costs one closed-form restriction per component).
+    ``points`` (L, d) (what :func:`fpguide.solve` uses: a line costs one closed-form restriction per component; such an
+    object is accepted in 1-D too). With ``batch``, ``q0`` holds B independent densities along a leading axis, evolved
+    together with common steps (controlled by the largest rate of any member), and the drift takes the members as a
+    last argument: ``drift(x, t, members)`` with one member index per point, ``along(axis, x, points, t, members)``
+    with one per line; a sweep shares its drift evaluations this way.
     ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are saved at
     ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep);
     ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
@@ -95,18 +108,25 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     and ``FloatingPointError`` when the drift is not finite.
     """
-    if not (callable(drift) or (isinstance(grid, TensorGrid) and hasattr(drift, "along"))):
-        raise TypeError(f"drift must be callable, got {type(drift).__name__}")
+    if not (callable(drift) or hasattr(drift, "along")):
+        raise TypeError(f"drift must be callable or have a method along(axis, x, points, t), got "
+                        f"{type(drift).__name__}")
     if isinstance(grid, Grid):
-        tensor, along, shape = TensorGrid((grid,)), flat_drift_along(drift), (grid.n,)
+        tensor, shape = TensorGrid((grid,)), (grid.n,)
     elif isinstance(grid, TensorGrid):
-        along = drift.along if hasattr(drift, "along") else point_drift_along(drift)
         tensor, shape = grid, grid.shape
     else:
         raise TypeError(f"grid must be a fpguide.Grid or fpguide.TensorGrid, got {type(grid).__name__}")
+    if batch not in (True, False):
+        raise TypeError(f"batch must be True or False, got {batch!r}")
     q = as_finite_array("q0", q0).copy()
-    if q.shape != shape:
-        raise ValueError(f"q0 must have one value per grid cell, shape {shape}, got shape {q.shape}")
+    if q.shape[batch:] != shape or q.ndim != len(shape) + batch:
+        wanted = "(B, " + ", ".join(map(str, shape)) + ")" if batch else str(shape)
+        raise ValueError(f"q0 must have one value per grid cell{' per member' if batch else ''}, shape {wanted}, "
+                         f"got shape {q.shape}")
+    if batch and q.shape[0] == 0:
+        raise ValueError("q0 must hold at least one member with batch=True, got none")
+    q = q if batch else q[None]
     if np.any(q < 0):
         raise ValueError(f"q0 must be non-negative, got minimum {q.min()}")
     t0, t1 = (float(v) for v in as_finite_array("t_span", t_span, ndim=1))
@@ -125,20 +145,24 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     # benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and
     # saves a quarter of the drift calls
     order = (3 if diff.active else 4) if trace_order is None else trace_order
-    sweeper = LineSweeper(tensor, along, code, SIGNIFICANT, order=order)
-    out = EvolveResult(saves, np.empty((saves.size, *shape)), np.zeros(saves.size), np.zeros(saves.size), grid,
-                       scheme)
+    members = q.shape[0]
+    sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), code, SIGNIFICANT, order=order,
+                          batch=members)
+    out = EvolveResult(saves, np.empty((saves.size, *q.shape)), np.zeros((saves.size, members)),
+                       np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members))
 
     def save(k, t):
         out.q[k] = q
-        out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=0)
-        escaped = sweeper.outflow.sum()
-        if escaped > wall_tol:
-            axis, side = np.unravel_index(np.argmax(sweeper.outflow), sweeper.outflow.shape)
+        out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=1).T
+        escaped = sweeper.outflow.sum(axis=(1, 2))
+        if escaped.max() > wall_tol:
+            b = int(np.argmax(escaped))
+            axis, side = np.unravel_index(np.argmax(sweeper.outflow[b]), sweeper.outflow[b].shape)
             where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
             raise WallMassError(
-                f"mass {escaped:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
-                f"(mostly on the {where}; tolerance wall_tol={wall_tol:g}): widen the grid on the {where}")
+                f"mass {escaped[b]:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
+                f"{f'in member {b} ' if batch else ''}(mostly on the {where}; tolerance wall_tol={wall_tol:g}): "
+                f"widen the grid on the {where}")
 
     def apply(q, op, ta, tb):
         return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
@@ -178,7 +202,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             lip = float(sweeper.lip.max())
             out.n_steps += 1
             t = t_end
-            out.flushed_mass += flush_below(q.reshape(-1), FLUSH) * tensor.cell_volume
+            for b in range(members):
+                out.flushed_mass[b] += flush_below(q[b].reshape(-1), FLUSH) * tensor.cell_volume
         if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
             q = sweeper.advect(q, 0, advected, t)
             advected = t
@@ -186,7 +211,11 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             save(k_save, t)
             k_save += 1
     out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
-    return out
+    if batch:
+        out.batch = True
+        return out
+    return replace(out, q=out.q[:, 0], outflow_lower=out.outflow_lower[:, 0], outflow_upper=out.outflow_upper[:, 0],
+                   flushed_mass=float(out.flushed_mass[0]))
 
 
 def _extent(grid: TensorGrid) -> str:

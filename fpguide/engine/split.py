@@ -42,51 +42,49 @@ def _departures_of_lines(lines, active, xi, lo, floor, full):
 
 
 @nb.njit(cache=True, parallel=True)
-def _remap_lines(lines, active, full, code, dx):
-    """Remap every active line in place; returns the mass (per unit cross-section) that left through each wall."""
+def _remap_lines(lines, active, full, code, dx, lower, upper):
+    """Remap every active line in place; ``lower``/``upper`` receive the mass (per unit cross-section) that left each
+    line through its walls."""
     n = lines.shape[1]
-    lower = np.zeros(active.size)
-    upper = np.zeros(active.size)
     for a in nb.prange(active.size):
         q = lines[active[a]]
         d_left, d_right, new = np.empty(n), np.empty(n), np.empty(n)
         reconstruct(q, code, d_left, d_right)
         lower[a], upper[a] = remap(q, d_left, d_right, dx, full[a], new)
         q[:] = new
-    return lower.sum(), upper.sum()
 
 
 @nb.njit(cache=True, parallel=True)
-def _heat_lines(lines, kernel, out):
-    """out = K * line for every line; returns the mass (per unit dx and cross-section) carried past each wall."""
-    lower = np.zeros(lines.shape[0])
-    upper = np.zeros(lines.shape[0])
+def _heat_lines(lines, kernel, out, lower, upper):
+    """out = K * line for every line; ``lower``/``upper`` receive the mass (per unit dx and cross-section) each line
+    carried past its walls."""
     for l in nb.prange(lines.shape[0]):
         lower[l], upper[l] = heat_step(lines[l], kernel, out[l])
-    return lower.sum(), upper.sum()
 
 
 class LineSweeper:
-    """Sweeps of one density on a :class:`TensorGrid`: advection along an axis over [ta, tb], diffusion along all.
+    """Sweeps of a batch of densities on a :class:`TensorGrid`: advection along an axis over [ta, tb], diffusion
+    along all. The densities have shape (B, *grid.shape): B independent members (B = 1 for a single density) whose
+    lines are processed together.
 
-    ``along(axis, x, points, t)`` gives the velocity component v_axis at positions x (L, M) on the lines through
-    ``points`` (L, d). ``significant`` is the relative density below which cells neither steer the traced window
-    nor are remapped (lines whose every cell is below it stay put: their mass is negligible and still conserved).
-    ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points.
+    ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x (L, M) on the lines
+    through ``points`` (L, d) of the members ``members`` (L,). ``significant`` is the relative density below which
+    cells neither steer the traced window nor are remapped (lines whose every cell is below it stay put: their mass is
+    negligible and still conserved). ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points.
     """
 
-    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4):
+    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4, batch: int = 1):
         if order not in (3, 4):
             raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
         self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
-        self.outflow = np.zeros((grid.ndim, 2))  # cumulative mass through the (lower, upper) walls of each axis
-        self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis
+        self.outflow = np.zeros((batch, grid.ndim, 2))  # cumulative mass through the (lower, upper) walls per axis
+        self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis (over all members)
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
         self.n_drift_evals = 0
         self.n_rejected = 0
-        # a 1-D grid is one line: parallel regions over lines have nothing to share there, and waking the other
-        # threads costs more than the line itself (measured: 1-D solves 2-3x faster on one thread)
-        self.single_line = grid.ndim == 1
+        # a single 1-D density is one line: parallel regions over lines have nothing to share there, and waking the
+        # other threads costs more than the line itself (measured: 1-D solves 2-3x faster on one thread)
+        self.single_line = grid.ndim == 1 and batch == 1
 
     def _parallel(self, kernel, *args):
         """Call a line-parallel kernel, on one thread for a single line."""
@@ -95,13 +93,19 @@ class LineSweeper:
         with _one_thread():
             return kernel(*args)
 
-    def _lines(self, q, axis):
-        moved = np.moveaxis(q, axis, -1)
+    @staticmethod
+    def _lines(q, axis):
+        """The lines of q (B, *grid.shape) along ``axis`` as rows, member-major, and their shape (B, ..., n)."""
+        moved = np.moveaxis(q, axis + 1, -1)
         return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
 
     @staticmethod
     def _restore(lines, shape, axis):
-        return np.ascontiguousarray(np.moveaxis(lines.reshape(shape), -1, axis))
+        return np.ascontiguousarray(np.moveaxis(lines.reshape(shape), -1, axis + 1))
+
+    def _count_outflow(self, axis, members, lower, upper, factor):
+        np.add.at(self.outflow[:, axis, 0], members, lower * factor)
+        np.add.at(self.outflow[:, axis, 1], members, upper * factor)
 
     def advect(self, q: np.ndarray, axis: int, ta: float, tb: float) -> np.ndarray:
         """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb; halves the interval while trajectories cross."""
@@ -116,28 +120,28 @@ class LineSweeper:
         return self.advect(self.advect(q, axis, ta, mid), axis, mid, tb)
 
     def _window(self, lines, shape, axis):
-        """The lines with significant mass, the faces enclosing it along ``axis`` and the points the lines pass
-        through; None when q is zero."""
+        """The lines with significant mass, the faces enclosing it along ``axis``, the points the lines pass through
+        and their members; None when q is zero."""
         floor = self.significant * lines.max()
         if floor == 0.0:
             return None
         active = np.flatnonzero(lines.max(axis=1) > floor)
         cols = np.flatnonzero((lines[active] > floor).any(axis=0))
-        others = np.unravel_index(active, shape[:-1]) if len(shape) > 1 else ()
+        members, *others = np.unravel_index(active, shape[:-1])
         points = np.zeros((active.size, self.grid.ndim))
         for index, b in zip(others, [b for b in range(self.grid.ndim) if b != axis]):
             points[:, b] = self.grid.axes[b].centres[index]
-        return floor, active, int(cols[0]), int(cols[-1]) + 1, points
+        return floor, active, int(cols[0]), int(cols[-1]) + 1, points, members
 
     def rates(self, q: np.ndarray, axis: int, t: float) -> float:
         """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass; returns the former."""
         lines, shape = self._lines(q, axis)
         window = self._window(lines, shape, axis)
         if window is not None:
-            _, active, first, last, points = window
+            _, active, first, last, points, members = window
             g = self.grid.axes[axis]
             x = np.broadcast_to(g.faces[first:last + 1], (active.size, last + 1 - first))
-            self._record_rates(axis, self._velocity(axis, x, points, t), t)
+            self._record_rates(axis, self._velocity(axis, x, points, t, members), t)
         return float(self.lip[axis])
 
     def _record_rates(self, axis, v, t):
@@ -151,14 +155,14 @@ class LineSweeper:
         window = self._window(lines, shape, axis)
         if window is None:
             return True
-        floor, active, first, last, points = window
+        floor, active, first, last, points, members = window
         g, dt = self.grid.axes[axis], tb - ta
         n = g.n
         reach = int(math.ceil(1.5 * self.speed[axis] * dt / g.dx)) + 2
         while True:
             lo, hi = max(first - reach, 0), min(last + reach, n)
             x0 = np.broadcast_to(g.faces[lo:hi + 1], (active.size, hi + 1 - lo))
-            x, v_end = self._trace_back(axis, x0, points, tb, dt)
+            x, v_end = self._trace_back(axis, x0, points, members, tb, dt)
             xi = (x - g.lower) / g.dx
             if not np.isfinite(xi.sum()):
                 raise FloatingPointError(f"drift returned non-finite values along axis {axis} between "
@@ -169,30 +173,35 @@ class LineSweeper:
         full = np.empty((active.size, n + 1))
         if not self._parallel(_departures_of_lines, lines, active, np.ascontiguousarray(xi), lo, floor, full):
             return False
-        lower, upper = self._parallel(_remap_lines, lines, active, full, self.code, g.dx)
-        self.outflow[axis] += np.array([lower, upper]) * (self.grid.cell_volume / g.dx)
+        lower, upper = np.empty(active.size), np.empty(active.size)
+        self._parallel(_remap_lines, lines, active, full, self.code, g.dx, lower, upper)
+        self._count_outflow(axis, members, lower, upper, self.grid.cell_volume / g.dx)
         self._record_rates(axis, v_end, tb)
         return True
 
-    def _velocity(self, axis, x, points, t):
+    def _velocity(self, axis, x, points, t, members):
         self.n_drift_evals += 1
-        out = np.asarray(self.along(axis, np.ascontiguousarray(x), points, t), dtype=float)
+        out = np.asarray(self.along(axis, np.ascontiguousarray(x), points, t, members), dtype=float)
         if out.shape != x.shape:
             raise ValueError(f"drift must return values shaped like its points, got shape {out.shape}")
         return out
 
-    def _trace_back(self, axis, x0, points, t_end, dt):
+    def _trace_back(self, axis, x0, points, members, t_end, dt):
         """dX/dt = v_a(X, t) integrated backwards from (x0, t_end) over dt by classical RK4 (``order`` 4) or Kutta's
         third-order method (``order`` 3); returns X(t_end − dt) and v_a(x0, t_end). The end stages are taken
         ``STAGE_INSIDE``·dt inside the step (see there)."""
         inside = STAGE_INSIDE * dt
-        k1 = self._velocity(axis, x0, points, t_end - inside)
-        k2 = self._velocity(axis, x0 - 0.5 * dt * k1, points, t_end - 0.5 * dt)
+
+        def velocity(x, t):
+            return self._velocity(axis, x, points, t, members)
+
+        k1 = velocity(x0, t_end - inside)
+        k2 = velocity(x0 - 0.5 * dt * k1, t_end - 0.5 * dt)
         if self.order == 3:
-            k3 = self._velocity(axis, x0 + dt * (k1 - 2.0 * k2), points, t_end - dt + inside)
+            k3 = velocity(x0 + dt * (k1 - 2.0 * k2), t_end - dt + inside)
             return x0 - dt / 6.0 * (k1 + 4.0 * k2 + k3), k1
-        k3 = self._velocity(axis, x0 - 0.5 * dt * k2, points, t_end - 0.5 * dt)
-        k4 = self._velocity(axis, x0 - dt * k3, points, t_end - dt + inside)
+        k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)
+        k4 = velocity(x0 - dt * k3, t_end - dt + inside)
         return x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4), k1
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
@@ -202,8 +211,10 @@ class LineSweeper:
         for axis, g in enumerate(self.grid.axes):
             lines, shape = self._lines(q, axis)
             out = np.empty_like(lines)
-            lower, upper = self._parallel(_heat_lines, lines, heat_kernel(amount / g.dx**2), out)
-            self.outflow[axis] += np.array([lower, upper]) * self.grid.cell_volume
+            lower, upper = np.empty(lines.shape[0]), np.empty(lines.shape[0])
+            self._parallel(_heat_lines, lines, heat_kernel(amount / g.dx**2), out, lower, upper)
+            members = np.arange(lines.shape[0]) // (lines.shape[0] // shape[0])
+            self._count_outflow(axis, members, lower, upper, self.grid.cell_volume)
             q = self._restore(out, shape, axis)
         return q
 
@@ -219,24 +230,27 @@ def _one_thread():
         nb.set_num_threads(previous)
 
 
-def flat_drift_along(drift):
-    """Adapt a 1-D drift v(x, t) on flat arrays to the line form along(axis, x (L, M), points, t)."""
-    def along(axis, x, points, t):
-        v = np.asarray(drift(x.ravel(), t), dtype=float)
-        if v.shape != (x.size,):
-            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
-        return v.reshape(x.shape)
-    return along
+def line_drift(drift, ndim: int, batch: bool):
+    """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls, from a drift given as
+    (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or an object with a method
+    ``along(axis, x, points, t)``. With ``batch`` each takes the members as a last argument: one per point (flat or
+    (N,)) for the point forms, one per line for ``along``."""
+    if hasattr(drift, "along"):
+        if batch:
+            return drift.along
+        return lambda axis, x, points, t, members: drift.along(axis, x, points, t)
 
-
-def point_drift_along(drift):
-    """Adapt a drift v(points (N, d), t) → (N, d) to the line form along(axis, x (L, M), points (L, d), t)."""
-    def along(axis, x, points, t):
+    def along(axis, x, points, t, members):
+        args = (np.repeat(members, x.shape[1]),) if batch else ()
+        if ndim == 1:
+            v = np.asarray(drift(x.ravel(), t, *args), dtype=float)
+            if v.shape != (x.size,):
+                raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
+            return v.reshape(x.shape)
         full = np.repeat(points[:, None, :], x.shape[1], axis=1)
         full[:, :, axis] = x
-        v = np.asarray(drift(full.reshape(-1, points.shape[1]), t), dtype=float)
-        if v.shape != (full.shape[0] * full.shape[1], points.shape[1]):
-            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size, points.shape[1])}, "
-                             f"got shape {v.shape}")
+        v = np.asarray(drift(full.reshape(-1, ndim), t, *args), dtype=float)
+        if v.shape != (x.size, ndim):
+            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size, ndim)}, got shape {v.shape}")
         return v[:, axis].reshape(x.shape)
     return along

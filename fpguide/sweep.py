@@ -1,0 +1,218 @@
+"""Sweeps: :func:`~fpguide.solve` and :func:`~fpguide.sample` with a sequence for a parameter return one Dataset with
+that parameter as a leading dimension.
+
+Swept parameters (any combination; the result spans their outer product, dimensions in this order):
+
+* target parameters, through :class:`Family` (dimensions named after its keywords);
+* ``sampler`` (a sequence of sampler names);
+* the guidance weight, ``CFG(label, w=[...])`` (or ``gamma=[...]``): dimension ``w``;
+* the numeric keywords in :data:`SWEEPABLE` (``T``, ``t_min``, ``eta``, ``delta``, …).
+
+Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
+grid (covering every item's automatic grid at the finest item's cells), the union of the items' saved times (an item
+holds NaN at times outside its own [t_min, T]) and of their default tail thresholds. A single call with those
+(recorded) settings gives the item's numbers exactly. Items that differ only in w share their score evaluations
+(:class:`~fpguide.dynamics.WeightBatch`) where the solver supports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ._validation import as_finite_array
+from .dataset import config_of, global_attrs
+from .dynamics import prepare
+from .errors import WallMassError
+
+SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
+PREPARE_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",
+                "thresholds", "eta")
+WIDEN_TRIES = 3
+
+
+class Family:
+    """Targets indexed by named parameters: ``Family(make, name=values, ...)`` stands for ``make(name=v, ...)`` at
+    every combination of the values (each a non-empty 1-D sequence of distinct real numbers), e.g.
+    ``Family(lambda separation: GaussianMixture(means=[-separation / 2, separation / 2], labels=[0, 1]),
+    separation=[1.0, 2.0, 4.0])``."""
+
+    def __init__(self, make: Callable, **values):
+        if not callable(make):
+            raise TypeError(f"make must be a callable returning a target, got {type(make).__name__}")
+        if not values:
+            raise ValueError("Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])")
+        self.make = make
+        self.values = {name: swept_values(name, value) for name, value in values.items()}
+
+    def __call__(self, **params):
+        return self.make(**params)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value.tolist()}" for name, value in self.values.items())
+        return f"Family({getattr(self.make, '__name__', 'make')}, {values})"
+
+
+def swept_values(name: str, value) -> np.ndarray:
+    """A non-empty 1-D array of distinct real numbers."""
+    values = as_finite_array(name, value, ndim=1)
+    if values.size == 0 or np.unique(values).size != values.size:
+        raise ValueError(f"{name} must be a non-empty sequence of distinct numbers, got {value!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept parameter: its dimension name, values and where it goes in a call."""
+
+    name: str
+    values: tuple
+    where: str  # "target" (a Family parameter), "guidance" (w) or "call" (a keyword)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The outer product of the swept parameters of one call; ``items`` are the single calls, in C order."""
+
+    axes: tuple[Axis, ...]
+    call: dict  # the call with the swept values
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(axis.values) for axis in self.axes)
+
+    @classmethod
+    def of(cls, call: dict) -> Sweep | None:
+        """The sweep of a bound call of solve or sample; None when nothing is swept."""
+        axes = []
+        target = call["target"]
+        if isinstance(target, Family):
+            axes += [Axis(name, tuple(values.tolist()), "target") for name, values in target.values.items()]
+        sampler = call.get("sampler")
+        if isinstance(sampler, (list, tuple)):
+            if len(sampler) == 0 or len(set(sampler)) != len(sampler):
+                raise ValueError(f"sampler must be a name or a non-empty sequence of distinct names, got {sampler!r}")
+            axes.append(Axis("sampler", tuple(sampler), "call"))
+        guidance = call.get("guidance")
+        if getattr(guidance, "swept", False):
+            axes.append(Axis("w", tuple(guidance.w.tolist()), "guidance"))
+        for name in SWEEPABLE:
+            value = call.get(name)
+            if name in call and value is not None and np.ndim(value) > 0:
+                values = swept_values(name, value)
+                axes.append(Axis(name, tuple(values.tolist()), "call"))
+        return cls(tuple(axes), call) if axes else None
+
+    def item(self, index: tuple[int, ...]) -> dict:
+        """The single call at ``index`` (one position per axis)."""
+        call = dict(self.call)
+        family = {}
+        for axis, k in zip(self.axes, index):
+            value = axis.values[k]
+            if axis.where == "target":
+                family[axis.name] = value
+            elif axis.where == "guidance":
+                call["guidance"] = call["guidance"].at_weight(value)
+            else:
+                call[axis.name] = value
+        if family:
+            call["target"] = self.call["target"](**family)
+        return call
+
+    @property
+    def indices(self) -> list[tuple[int, ...]]:
+        return list(itertools.product(*[range(len(axis.values)) for axis in self.axes]))
+
+    def groups(self) -> list[list[tuple[int, ...]]]:
+        """The items in groups that differ only in w (one group per item when w is not swept)."""
+        names = [axis.name for axis in self.axes]
+        if "w" not in names:
+            return [[index] for index in self.indices]
+        k = names.index("w")
+        outer = [range(len(axis.values)) for j, axis in enumerate(self.axes) if j != k]
+        return [[(*rest[:k], j, *rest[k:]) for j in range(self.shape[k])] for rest in itertools.product(*outer)]
+
+    def combine(self, results: dict[tuple[int, ...], xr.Dataset]) -> xr.Dataset:
+        """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as coordinates."""
+        nested = _nest([results[index] for index in self.indices], self.shape)
+        names = [axis.name for axis in self.axes]
+        ds = xr.combine_nested(nested, concat_dim=names, data_vars="all", coords="different", compat="equals",
+                               join="outer", combine_attrs="drop_conflicts")
+        ds = ds.assign_coords({axis.name: (axis.name, list(axis.values)) for axis in self.axes})
+        ds = ds.transpose(*names, ...)
+        first = results[self.indices[0]]
+        config = config_of(first)
+        config["sweep"] = {axis.name: list(axis.values) for axis in self.axes}
+        runs = [json.loads(results[index].attrs["run"]) for index in self.indices]
+        what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
+        ds.attrs = global_attrs(f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config,
+                                {"items": runs})
+        return ds
+
+
+def _nest(flat: list, shape: tuple[int, ...]) -> list:
+    if len(shape) == 1:
+        return list(flat)
+    size = math.prod(shape[1:])
+    return [_nest(flat[k * size:(k + 1) * size], shape[1:]) for k in range(shape[0])]
+
+
+def common_times(calls: list[dict]) -> list[dict]:
+    """The calls with one set of saved times (the union of the items' own, each item keeping those inside its
+    [t_min, T]) and, where none were given, the union of the items' default tail thresholds."""
+    prepared = [prepare(*(call[name] for name in PREPARE_ARGS)) for call in calls]
+    times = np.unique(np.concatenate([run_in.t_save for run_in in prepared]))
+    thresholds = np.unique(np.concatenate([run_in.thresholds for run_in in prepared]))
+    out = []
+    for call, run_in in zip(calls, prepared):
+        inside = times[(times >= run_in.t_min) & (times <= run_in.dyn.T)]
+        out.append(call | {"t_eval": inside[::-1], "thresholds": call["thresholds"] if call["thresholds"] is not None
+                           else thresholds})
+    return out
+
+
+def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
+    """Decorate ``solve`` or ``sample`` so that a call with swept parameters runs as a sweep.
+
+    ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made comparable (by default
+    :func:`common_times`; a solver adds its common grid, ``widen`` times wider after mass reached the walls);
+    ``run_group(func, calls)`` runs one group (default: one call after another)."""
+
+    def wrap(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            sweep = Sweep.of(bound.arguments)
+            if sweep is None:
+                return func(*args, **kwargs)
+            groups = sweep.groups()
+            calls = common_times([sweep.item(index) for group in groups for index in group])
+            sizes = np.cumsum([0] + [len(group) for group in groups])
+            plain = [calls[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
+            for attempt in itertools.count():
+                planned = plain if plan is None else plan(plain, 1.5**attempt)
+                try:
+                    results = {}
+                    for group, group_calls in zip(groups, planned):
+                        datasets = (run_group(func, group_calls) if run_group is not None
+                                    else [func(**call) for call in group_calls])
+                        results.update(zip(group, datasets))
+                    return sweep.combine(results)
+                except WallMassError:
+                    if plan is None or bound.arguments.get("grid") is not None or attempt == WIDEN_TRIES:
+                        raise
+
+        return run
+
+    return wrap
