@@ -15,9 +15,10 @@ from .particles import sample
 from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .processes import EDM, OU, VE, VP
 from .solve import solve
+from .sweep import Family
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
-           "EvolveResult", "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid",
+           "EvolveResult", "Family", "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid",
            "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample",
            "sample_discrete", "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]

@@ -20,14 +20,17 @@ from .engine.split import STAGE_INSIDE
 from .grid import axis_labels
 from .guidance import CFG
 from .observables import far_edge, log_class_posterior
+from .progress import progress_bar
+from .sweep import sweepable
 
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
+@sweepable()
 def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, n: int = 100_000, seed=None,
            T: float = 10.0, t_min: float = 1e-3, process=None, start: str = "prior", n_save: int = 41, t_eval=None,
            time_grid=None, log_snr_step: float | None = None, delta: float = 0.1, thresholds=None,
-           direction=None) -> xr.Dataset:
+           direction=None, progress: bool | None = None) -> xr.Dataset:
     """Run ``n`` particles of the guided sampler (``sampler`` and ``eta`` as in :func:`~fpguide.solve`); returns
     positions at the saved times and observables with standard errors (variables ``<name>`` and ``<name>_se``).
 
@@ -35,6 +38,8 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 with noise, η > 0; 0.05 for the ODE). Saved times are
     added to the steps. In d dimensions positions have dims (t, particle, dim) and the observables are those of
     :func:`~fpguide.solve` in d-D (mean vector, covariance, projections on ``direction``; no entropy estimate).
+    ``progress`` and sweeps (sequences for ``sampler``, the weight, ``T``, ``t_min``, ``eta``, ``delta``,
+    ``log_snr_step``; every item with the same ``seed``) as in :func:`~fpguide.solve`.
     """
     n = check_int("n", n, 2)
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
@@ -59,12 +64,15 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     k = 0
     if save_taus[0] == 0.0:
         positions[0], k = x, 1
+    bar = progress_bar(progress, total=int(taus.size - 1), unit="step", desc="sample")
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
+        bar.update()
         x = particle_step(dyn, x, tau0, tau1 - tau0, rng)
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"particles became non-finite at t={T - tau1:.6g}: use a finer time_grid")
         if k < save_taus.size and np.isclose(tau1, save_taus[k], rtol=0, atol=1e-14 * T):
             positions[k], k = x, k + 1
+    bar.close()
 
     config = run_in.config() | {"n": n, "seed": seed_record(seed), "n_steps": int(taus.size - 1)}
     if d > 1:

@@ -62,7 +62,8 @@ def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     grid = _check_grid(first["grid"], 1)
     log_start, _ = start_law(dyn.model, dyn.process, dyn.T, first["start"])
     q0 = np.repeat(grid.cell_averages(log_start)[None], len(calls), axis=0)
-    result = _evolve(q0, WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0], grid, settings, batch=True)
+    result = _evolve(q0, WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0], grid, settings, batch=True,
+                     progress=first["progress"])
     return [_finish(result.member(b), run_in, settings, {"grid_choice": None, "batch": len(calls)}, None)
             for b, run_in in enumerate(run_ins)]
 
@@ -92,7 +93,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
           t_min: float = 1e-3, grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41,
           t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
           lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
-          direction=None, reduce: bool | None = None) -> xr.Dataset:
+          direction=None, reduce: bool | None = None, progress: bool | None = None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
     Parameters
@@ -122,6 +123,13 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     reduce : solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
         mixtures, or product targets whose classes differ along at most three coordinates; see
         :mod:`fpguide.reduction`). None (default): only when d > 3; True: always (error if impossible); False: never.
+    progress : a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
+        once the run has lasted 2 s, True always, False never.
+
+    Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``, ``t_min``, ``eta``,
+    ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a :class:`~fpguide.sweep.Family` of
+    targets, gives one Dataset with those parameters as leading dimensions (see :mod:`fpguide.sweep`); ``client``
+    and ``store`` run it on Dask and write it to zarr as it goes (see :mod:`fpguide.distributed`).
 
     Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
@@ -147,19 +155,21 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
-        return _evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, run_in, use, settings)
+        return _evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, run_in, use, settings,
+                       progress=progress)
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, run_in, settings, run, direction)
 
 
-def _evolve(q0, drift, run_in, grid, settings: dict, batch: bool = False):
+def _evolve(q0, drift, run_in, grid, settings: dict, batch: bool = False, progress: bool | None = None):
     """The engine run of a prepared solve (``drift`` a dynamics' drift or a :class:`WeightBatch`)."""
     dyn, t_min = run_in.dyn, run_in.t_min
     return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
                   t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
                   drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
-                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], batch=batch)
+                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], batch=batch,
+                  progress=progress)
 
 
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:

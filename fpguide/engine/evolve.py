@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._validation import as_finite_array, check_positive_real
+from ..progress import progress_bar
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
 from .remap import scheme_code
@@ -89,7 +90,7 @@ class _Diffusion:
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
            diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
            scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9,
-           trace_order: int | None = None, batch: bool = False) -> EvolveResult:
+           trace_order: int | None = None, batch: bool = False, progress: bool | None = None) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
@@ -105,6 +106,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
     straddles them (the Strang half sweeps are not merged across them). ``trace_order`` is the Runge–Kutta order of the
     departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below).
+    ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     and ``FloatingPointError`` when the drift is not finite.
     """
@@ -185,6 +187,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
     t, advected = t0, t0
     lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+    bar = progress_bar(progress, total=t1 - t0, unit="t", desc="evolve",
+                       bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
     for t_next in breaks:
         while t < t_next:
             remaining = t_next - t
@@ -201,6 +205,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
             lip = float(sweeper.lip.max())
             out.n_steps += 1
+            bar.update(t_end - t)
             t = t_end
             for b in range(members):
                 out.flushed_mass[b] += flush_below(q[b].reshape(-1), FLUSH) * tensor.cell_volume
@@ -210,6 +215,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         if k_save < saves.size and t == saves[k_save]:
             save(k_save, t)
             k_save += 1
+    bar.close()
     out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
     if batch:
         out.batch = True
