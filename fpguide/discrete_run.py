@@ -115,7 +115,7 @@ def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, 
             new = np.empty_like(q)
             below, above = heat_step(q, heat_kernel(0.5 * (c / grid.dx) ** 2), new)
             q, lower, upper = new, lower + below * grid.dx, upper + above * grid.dx
-        flush_below(q, FLUSH)
+        flush_below(q[None], FLUSH)
         rows.append(q)
         outflow.append((lower, upper))
     return Chain(np.array(rows), np.array(outflow).reshape(-1, 2), folded, tuple(reach), lower + upper > wall_tol,
@@ -223,7 +223,7 @@ def _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme,
             last = cont.density.isel(t=-1).values
             q_cont[k] = run_steps(last, grid, sampler, plan, run_in.dyn.model, run_in.dyn.process,
                                   steps=[len(plan) - 1], scheme=scheme, wall_tol=wall_tol).q[0]
-    entropy_cont = np.array([Reconstruction(grid, row, scheme).entropy() for row in q_cont])
+    entropy_cont = Reconstruction(grid, q_cont, scheme).entropy()
     ds["gap_l1"] = ("t", np.abs(ds.density.values - q_cont).sum(axis=1) * grid.dx)
     ds["gap_entropy"] = ("t", ds.entropy.values - entropy_cont)
     ds.attrs["continuous_config"] = cont.attrs["config"]

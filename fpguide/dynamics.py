@@ -131,7 +131,10 @@ class WeightBatch:
         """v_axis on the lines of the given members (see :meth:`GuidedDynamics.along`)."""
         dyn, weights = self.common, self.weights
         if dyn.model.ndim == 1:
-            return dyn.drift(x, tau, weights[members][:, None])
+            # lines at the same positions (the first stage of a trace starts at the grid's faces) share one
+            # evaluation of the scores; the weights broadcast over it
+            shared = x[:1] if (x == x[:1]).all() else x
+            return dyn.drift(shared, tau, weights[members][:, None])
         t = dyn.T - tau
         f, g2 = float(dyn.process.f(t)), float(dyn.process.g2(t))
         out = np.empty_like(x)

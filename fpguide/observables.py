@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .engine.remap import mass_between, reconstruct, scheme_code
+from .engine.remap import masses_between, reconstruct, scheme_code
 from .grid import Grid
 from .guidance import GuidedModel
 from .processes import Process
@@ -20,40 +20,53 @@ _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
 
 class Reconstruction:
-    """The positive sub-cell reconstruction of one density, for masses of arbitrary intervals."""
+    """The positive sub-cell reconstruction of one density (q of shape (n,)) or of several (rows of q, e.g. one per
+    saved time), for masses of arbitrary intervals and integrals; results have q's leading shape."""
 
     def __init__(self, grid: Grid, q: np.ndarray, scheme: str = "ppm"):
         self.grid, self.q = grid, np.ascontiguousarray(q, dtype=float)
-        self.d_left, self.d_right = np.empty(grid.n), np.empty(grid.n)
-        reconstruct(self.q, scheme_code(scheme), self.d_left, self.d_right)
+        self.d_left, self.d_right = np.empty_like(self.q), np.empty_like(self.q)
+        code = scheme_code(scheme)
+        for row, left, right in zip(self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right)):
+            reconstruct(row, code, left, right)
 
-    def mass(self, a: float, b: float) -> float:
-        """∫_a^b q dx (the part of [a, b] inside the grid)."""
+    def _rows(self, values):
+        return values.reshape(-1, self.grid.n)
+
+    def mass(self, a, b) -> np.ndarray:
+        """∫_a^b q dx (the part of [a, b] inside the grid) for every density (leading shape of q) and interval
+        (the shape of a and b)."""
         g = self.grid
-        xa = min(max((a - g.lower) / g.dx, 0.0), float(g.n))
-        xb = min(max((b - g.lower) / g.dx, 0.0), float(g.n))
-        return mass_between(self.q, self.d_left, self.d_right, g.dx, xa, xb) if xb > xa else 0.0
+        xa = np.clip((np.asarray(a, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
+        xb = np.clip((np.asarray(b, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
+        shape = np.broadcast_shapes(xa.shape, xb.shape)
+        xa, xb = (np.broadcast_to(v, shape).flatten() for v in (xa, xb))
+        out = np.empty((self._rows(self.q).shape[0], xa.size))
+        for row, left, right, into in zip(self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right), out):
+            masses_between(row, left, right, g.dx, xa, xb, into)
+        return out.reshape(self.q.shape[:-1] + shape)
 
     def values(self, s: np.ndarray) -> np.ndarray:
-        """The reconstructed density at fractions s ∈ [0, 1] of every cell: array (n, len(s)), non-negative."""
-        s = np.asarray(s)[None, :]
-        q, dl, dr = self.q[:, None], self.d_left[:, None], self.d_right[:, None]
+        """The reconstructed density at fractions s ∈ [0, 1] of every cell: shape q.shape + (len(s),), non-negative."""
+        s = np.asarray(s)
+        q, dl, dr = self.q[..., None], self.d_left[..., None], self.d_right[..., None]
         return np.maximum(6.0 * q * s * (1 - s) + dl * (1 - s) * (1 - 3 * s) + dr * s * (3 * s - 2), 0.0)
 
-    def _integrate(self, f) -> float:
+    def _integrate(self, f):
         """∫ f(x, q(x)) dx over the reconstruction, 3-point Gauss–Legendre per cell (exact for quartic f·q)."""
         s = 0.5 * (1.0 + _GL3_NODES)
         x = self.grid.faces[:-1, None] + self.grid.dx * s[None, :]
-        return float(np.sum(f(x, self.values(s)) @ (0.5 * _GL3_WEIGHTS)) * self.grid.dx)
+        return (f(x, self.values(s)) @ (0.5 * _GL3_WEIGHTS)).sum(axis=-1) * self.grid.dx
 
-    def moments(self) -> tuple[float, float]:
+    def moments(self):
         """Mean and variance of the normalised reconstruction (exact: the integrands are polynomials of degree ≤ 4
         in each cell; the cell-centre sums Σ q x² dx would miss the within-cell variance, about dx²/12)."""
-        mass = self.q.sum() * self.grid.dx
+        mass = self.q.sum(axis=-1) * self.grid.dx
         mean = self._integrate(lambda x, v: x * v) / mass
-        return mean, self._integrate(lambda x, v: (x - mean) ** 2 * v) / mass
+        centred = np.asarray(mean)[..., None, None]
+        return mean, self._integrate(lambda x, v: (x - centred) ** 2 * v) / mass
 
-    def entropy(self) -> float:
+    def entropy(self):
         """−∫ q log q of the reconstruction (3-point Gauss–Legendre per cell, 0 log 0 = 0).
 
         The entropy of the cell averages themselves, −Σ q̄ log q̄ dx, is biased by about +dx²/24 · (Fisher
@@ -86,26 +99,24 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
                 scheme: str, delta: float, thresholds: np.ndarray) -> dict[str, np.ndarray]:
     """Observables at every saved time; q has shape (n_t, n) and t holds the diffusion times."""
     x, dx = grid.centres, grid.dx
-    recs = [Reconstruction(grid, row, scheme) for row in q]
-    mean, var = np.array([rec.moments() for rec in recs]).T
-    out = {"mass": q.sum(axis=1) * dx, "entropy": np.array([rec.entropy() for rec in recs]), "mean": mean,
-           "variance": var}
+    rec = Reconstruction(grid, q, scheme)
+    mean, var = rec.moments()
+    out = {"mass": q.sum(axis=1) * dx, "entropy": rec.entropy(), "mean": mean, "variance": var}
     if model.log_class_weight is not None:
         log_post = np.array([log_class_posterior(model, x, float(tk), process) for tk in t])
         out["confidence"] = np.sum(q * np.exp(log_post), axis=1) * dx / out["mass"]
         with np.errstate(over="ignore", invalid="ignore"):  # E[1/p(c|x)] is +inf where 1/p overflows: reported, not hidden
             inverse = np.where(q > 0, q * np.exp(-log_post), 0.0)
         out["inverse_confidence"] = np.sum(inverse, axis=1) * dx / out["mass"]
-    out["tail_probability"] = np.array([[rec.mass(a, math.inf) for a in thresholds] for rec in recs]) \
-        / out["mass"][:, None]
+    out["tail_probability"] = rec.mass(thresholds, math.inf) / out["mass"][:, None]
     class_support = model.cond.supports()
     if class_support is not None:
-        out["support_mass"] = np.array([sum(rec.mass(a, b) for a, b in class_support) for rec in recs])
+        out["support_mass"] = rec.mass(*np.transpose(class_support)).sum(axis=1)
         every = model.uncond.supports() or []
-        out["outside_mass"] = out["mass"] - np.array([sum(rec.mass(a, b) for a, b in every) for rec in recs])
+        out["outside_mass"] = out["mass"] - (rec.mass(*np.transpose(every)).sum(axis=1) if every else 0.0)
         edge = far_edge(model)
         if edge is not None:
-            out["edge_mass"] = np.array([rec.mass(edge - delta, edge + delta) for rec in recs])
+            out["edge_mass"] = rec.mass(edge - delta, edge + delta)
     return out
 
 

@@ -149,6 +149,8 @@ class Sweep:
                                join="outer", combine_attrs="drop_conflicts")
         ds = ds.assign_coords({axis.name: (axis.name, list(axis.values)) for axis in self.axes})
         ds = ds.transpose(*names, ...)
+        if "t" in ds.dims:  # an outer join sorts the union of the saved times: restore "from T down to t_min"
+            ds = ds.sortby("t", ascending=False)
         first = results[self.indices[0]]
         config = config_of(first)
         config["sweep"] = {axis.name: list(axis.values) for axis in self.axes}

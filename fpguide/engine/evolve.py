@@ -207,8 +207,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             out.n_steps += 1
             bar.update(t_end - t)
             t = t_end
-            for b in range(members):
-                out.flushed_mass[b] += flush_below(q[b].reshape(-1), FLUSH) * tensor.cell_volume
+            out.flushed_mass += flush_below(q.reshape(members, -1), FLUSH) * tensor.cell_volume
         if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
             q = sweeper.advect(q, 0, advected, t)
             advected = t

@@ -100,6 +100,13 @@ def mass_between(q, dl, dr, dx, xa, xb):
 
 
 @nb.njit(cache=True)
+def masses_between(q, dl, dr, dx, xa, xb, out):
+    """out[i] = :func:`mass_between` (xa[i], xb[i]), for index coordinates 0 ≤ xa[i] ≤ n (empty where xb ≤ xa)."""
+    for i in range(xa.size):
+        out[i] = mass_between(q, dl, dr, dx, xa[i], xb[i]) if xb[i] > xa[i] else 0.0
+
+
+@nb.njit(cache=True)
 def remap(q, dl, dr, dx, xi, out):
     """New cell averages from departure points ``xi`` of the n + 1 faces (index units, non-decreasing).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True)
@@ -44,10 +45,12 @@ def assemble_departures(xi, lo, n, first, last, out):
 
 @nb.njit(cache=True)
 def flush_below(q, floor):
-    """Set densities below ``floor`` to zero (subnormals are slow); returns their total (per unit dx)."""
-    flushed = 0.0
-    for i in range(q.size):
-        if q[i] < floor:
-            flushed += q[i]
-            q[i] = 0.0
+    """Set densities below ``floor`` to zero (subnormals are slow); q has one row per density: returns the total
+    flushed from each row (per unit cell volume)."""
+    flushed = np.zeros(q.shape[0])
+    for b in range(q.shape[0]):
+        for i in range(q.shape[1]):
+            if q[b, i] < floor:
+                flushed[b] += q[b, i]
+                q[b, i] = 0.0
     return flushed
