@@ -15,10 +15,10 @@ from .particles import sample
 from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .processes import EDM, OU, VE, VP
 from .solve import solve
-from .sweep import Family
+from .sweep import Family, outputs
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
            "EvolveResult", "Family", "GaussianMixture", "Grid", "NoiseSchedule", "PredictorCorrector", "TensorGrid",
-           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "sample",
+           "UniformMixture", "WallMassError", "__version__", "cross_check", "evolve", "marginal", "outputs", "sample",
            "sample_discrete", "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]

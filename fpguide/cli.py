@@ -1,20 +1,33 @@
-"""Command line: ``fpguide demo`` solves the papers' two standard cases and writes a table, a netCDF file and a
-figure."""
+"""fpguide: exact output densities of guided diffusion samplers.
+
+  fpguide run CONFIG.toml -o OUT.nc|OUT.zarr    solve (or sample) what a TOML file describes, sweeps included
+  fpguide plot OUT.nc|OUT.zarr -o FIG.png       the figure of a result: a sweep's observables and densities
+  fpguide demo                                  the papers' two standard cases: a table, demo.nc and demo.png
+
+See "fpguide COMMAND --help" and examples/sweep.toml.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import xarray as xr
 
 from . import __version__
+from .errors import WallMassError
 from .guidance import CFG
 from .solve import solve
 from .targets import GaussianMixture, UniformMixture
+
+SUFFIXES = (".nc", ".zarr")
+SUMMARY = ("entropy", "confidence", "support_mass", "edge_mass", "tail_probability", "kl_tilted")
 
 DEMO_WEIGHTS = (0.0, 1.0, 3.0, 7.0, 15.0)
 DEMO_TARGETS = {
@@ -73,16 +86,152 @@ def _demo_figure(runs, weights, path: Path) -> None:
     plt.close(fig)
 
 
+def run_config(config_path: Path, out: Path | None, check_only: bool = False) -> int:
+    """``fpguide run``: check the whole configuration, run it, write ``out`` (complete or not at all)."""
+    from .config import ConfigError, load
+
+    try:
+        config = load(config_path)
+    except ConfigError as err:
+        print(f"fpguide run: error in {config_path}: {err}", file=sys.stderr)
+        return 2
+    print(f"{config_path}: {config.describe()}", flush=True)
+    if check_only or out is None:
+        return 0
+    try:
+        if config.scheduler is not None and out.suffix == ".zarr":
+            ds = config.run(store=out)  # the store is the output, written as items complete: a rerun resumes it
+        else:
+            ds = config.run()
+            write_atomically(ds, out)
+    except WallMassError as err:
+        print(f"fpguide run: failed: {err} (widen [grid], or leave it out for the automatic grid)", file=sys.stderr)
+        return 1
+    print(summary(ds))
+    print(f"wrote {out}")
+    return 0
+
+
+def write_atomically(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` to ``path`` (.nc: netCDF with h5netcdf; .zarr) through a temporary sibling renamed into place,
+    so that ``path`` holds the complete result or what it held before."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial, previous = (path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("partial", "previous"))
+    try:
+        if path.suffix == ".nc":
+            ds.to_netcdf(partial, engine="h5netcdf")
+        else:
+            with warnings.catch_warnings():  # zarr 3 on string coordinates and consolidated metadata
+                warnings.filterwarnings("ignore", module="zarr")
+                ds.to_zarr(partial, mode="w")
+        if path.is_dir():  # os.replace cannot replace a non-empty folder
+            os.replace(path, previous)
+        os.replace(partial, path)
+    finally:
+        for leftover in (partial, previous):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def open_result(path: Path) -> xr.Dataset:
+    """A Dataset written by ``fpguide run`` (.nc or .zarr), loaded into memory."""
+    if path.suffix not in SUFFIXES:
+        raise ValueError(f"expected a .nc or .zarr file, got {path}")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path)
+    with opened:
+        return opened.load()
+
+
+def summary(ds: xr.Dataset) -> str:
+    """The outputs of every item (at t_min) as a table."""
+    from .sweep import outputs, sweep_dims
+
+    out = outputs(ds)
+    dims = set(sweep_dims(ds))
+    columns = {}
+    for name in SUMMARY:
+        if name not in out:
+            continue
+        if name == "tail_probability" and out[name].dims[-1:] == ("threshold",):
+            columns |= {f"P(x>={a:.3g})": out[name].sel(threshold=a) for a in out["threshold"].values}
+        elif set(out[name].dims) <= dims:
+            columns[name] = out[name]
+    table = xr.Dataset({name: column.reset_coords(drop=True) for name, column in columns.items()})
+    frame = table.expand_dims("item").to_dataframe() if not dims else table.to_dataframe()
+    return frame.to_string(float_format=lambda v: f"{v:.6g}", index=bool(dims))
+
+
+def plot_result(data: Path, out: Path, dim: str | None = None) -> None:
+    """``fpguide plot``: the figure of a result file (see :func:`fpguide.plot.plot_dataset`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_dataset
+
+    fig = plot_dataset(open_result(data), dim)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="fpguide", description=__doc__)
+    parser = argparse.ArgumentParser(prog="fpguide", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fpguide {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="solve or sample what a TOML configuration describes (sweeps included), write .nc or .zarr",
+        description="Solve (or sample) the run a TOML configuration describes: target, guidance, sampler, process, "
+                    "settings, grid; a list sweeps (see examples/sweep.toml). The whole configuration is checked "
+                    "first: a bad key or value stops with the key and what is allowed, and nothing is written. "
+                    "The output is written to a temporary sibling and renamed into place. With [dask] and a .zarr "
+                    "output, the sweep writes each group of items into OUT.zarr as it completes, and a rerun with "
+                    "the same OUT.zarr resumes it.")
+    run.add_argument("config", type=Path, help="TOML configuration")
+    run.add_argument("-o", "--out", type=Path, help="output: OUT.nc (netCDF) or OUT.zarr (required unless --check)")
+    run.add_argument("--check", action="store_true", help="only check the configuration and say what it runs")
+
+    plot = commands.add_parser(
+        "plot", help="draw the figure of a result: a sweep's observables and output densities, or a single run",
+        description="Draw a result of fpguide run (or of fpguide.solve / fpguide.sample saved as .nc or .zarr): "
+                    "for a sweep, the output entropy, confidence, support and edge mass against the swept "
+                    "parameter (one line per sampler) above the output densities, one panel per value; for a "
+                    "single run, the density over time.")
+    plot.add_argument("data", type=Path, help="a result: OUT.nc or OUT.zarr")
+    plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
+    plot.add_argument("--dim", help="swept parameter on the horizontal axis (default: w when swept, else the "
+                                    "first swept parameter other than sampler)")
+
     demo = commands.add_parser("demo", help="solve the two standard cases of the papers, print a table, "
                                             "write demo.nc and demo.png")
     demo.add_argument("-o", "--out", type=Path, default=Path("fpguide_demo"), help="output folder")
     demo.add_argument("--t-min", type=float, default=1e-3, help="early-stopping time (default 1e-3)")
     demo.add_argument("--T", type=float, default=10.0, help="start time (default 10)")
+
     args = parser.parse_args(argv)
+    if args.command == "run":
+        if args.out is None and not args.check:
+            run.error("the output -o OUT.nc or -o OUT.zarr is required (or --check)")
+        if args.out is not None and args.out.suffix not in SUFFIXES:
+            run.error(f"the output must end in .nc or .zarr, got {str(args.out)!r}")
+        return run_config(args.config, args.out, args.check)
+    if args.command == "plot":
+        if args.data.suffix not in SUFFIXES:
+            plot.error(f"the result must be a .nc or .zarr file, got {str(args.data)!r}")
+        try:
+            plot_result(args.data, args.out, args.dim)
+        except (OSError, ValueError) as err:
+            print(f"fpguide plot: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "demo":
         if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
             parser.error(f"--t-min must be in (0, T), got {args.t_min}")

@@ -56,6 +56,16 @@ COORDS = {
     "timestep": ("training timestep of the state (-1: the clean data)", "1"),
     "solved": ("solved coordinate", "1"),
     "solved2": ("solved coordinate", "1"),
+    # swept parameters (fpguide.sweep)
+    "sampler": ("sampler (ode: probability flow, sde: reverse SDE)", "1"),
+    "w": ("guidance weight w", "1"),
+    "T": ("start time T of the sampler", "1"),
+    "t_min": ("output time t_min of the sampler (early stopping)", "1"),
+    "eta": ("stochasticity eta of the sampler (0: probability flow, 1: reverse SDE)", "1"),
+    "delta": ("half-width delta of the far-edge window", "1"),
+    "log_snr_step": ("largest step in log-SNR", "1"),
+    "lipschitz": ("largest step L dt", "1"),
+    "cells_per_width": ("cells across the narrowest density feature", "1"),
 }
 
 

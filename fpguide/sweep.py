@@ -8,7 +8,7 @@ Swept parameters (any combination; the result spans their outer product, dimensi
 * the guidance weight, ``CFG(label, w=[...])`` (or ``gamma=[...]``): dimension ``w``;
 * the numeric keywords in :data:`SWEEPABLE` (``T``, ``t_min``, ``eta``, ``delta``, …).
 
-Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
+The output of every item is :func:`outputs` (ds). Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
 grid (covering every item's automatic grid at the finest item's cells), the union of the items' saved times (an item
 holds NaN at times outside its own [t_min, T]) and of their default tail thresholds. A single call with those
 (recorded) settings gives the item's numbers exactly. Items that differ only in w share their score evaluations
@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from ._validation import as_finite_array
-from .dataset import config_of, global_attrs
+from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare
 from .errors import WallMassError
 from .progress import progress_bar
@@ -158,7 +158,26 @@ class Sweep:
         what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
         ds.attrs = global_attrs(f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config,
                                 {"items": runs})
-        return ds
+        return attach(ds)
+
+
+def outputs(ds: xr.Dataset) -> xr.Dataset:
+    """The output (the values at the output time t_min) of every item of a Dataset from :func:`~fpguide.solve`,
+    :func:`~fpguide.sample` (and the discrete chains), or their sweeps.
+
+    A single run's output is its last saved time, ``ds.isel(t=-1)``. A sweep's items share their saved times; when
+    ``t_min`` is swept, each item's output is at its own t_min (``t`` becomes a coordinate along ``t_min``)."""
+    if "t" not in ds.dims:
+        raise ValueError(f"outputs needs a Dataset with a time dimension t, got dims {tuple(ds.dims)}")
+    if "t_min" in ds.dims:
+        return ds.sel(t=ds["t_min"])
+    return ds.sel(t=ds["t"].min())  # the last saved time of every item, whatever the order of t
+
+
+def sweep_dims(ds: xr.Dataset) -> tuple[str, ...]:
+    """The swept parameters of a Dataset (its leading dimensions; empty for a single run)."""
+    sweep = config_of(ds).get("sweep", {}) if "config" in ds.attrs else {}
+    return tuple(dim for dim in sweep if dim in ds.dims)
 
 
 def _nest(flat: list, shape: tuple[int, ...]) -> list:

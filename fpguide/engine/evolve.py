@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._validation import as_finite_array, check_positive_real
-from ..progress import progress_bar
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
+from ..progress import progress_bar
 from .remap import scheme_code
 from .split import LineSweeper, line_drift
 from .steps import flush_below

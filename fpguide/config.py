@@ -1,0 +1,297 @@
+"""Run configurations: a TOML file describing one call of :func:`~fpguide.solve` or :func:`~fpguide.sample`,
+checked key by key before anything runs (``examples/sweep.toml`` documents every key).
+
+Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: ``T``, ``t_min``, ``n_save``, …;
+``n`` and ``seed`` for "sample"), ``[target]`` (``type`` and the target's fields), ``[guidance]`` (the arguments of
+:class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error`` and ``uncond_error`` as inline tables with a ``type``),
+``[sampler]`` (``name``, ``eta``), ``[process]`` (``type`` and its parameters), ``[grid]`` (``lower``, ``upper``,
+``n``; lists for a tensor grid) and ``[dask]`` (``scheduler``).
+
+Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``, ``sampler.eta`` and
+``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``, ``cells_per_width``); a target field as
+``{ sweep = [v1, v2, …] }``, each v a full value of the field, which becomes a :class:`~fpguide.Family`: its dimension
+is the field's name when the values are numbers, else ``<field>_index`` (0, 1, …, the positions in the list).
+
+Every error is a :class:`ConfigError` naming the key (``table.key``), the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import inspect
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xarray as xr
+
+from ._validation import check_choice, check_int, check_positive_real
+from .dataset import attach
+from .dynamics import prepare
+from .engine import SCHEMES
+from .grid import Grid, TensorGrid
+from .guidance import CFG
+from .particles import sample
+from .processes import PROCESSES
+from .schedules import Cosine, Interval, Linear, Step
+from .score_errors import Bump, Scaled, Smoothed
+from .solve import solve
+from .sweep import PREPARE_ARGS, Family, Sweep
+from .targets import TARGETS
+
+SOLVERS = {"solve": solve, "sample": sample}
+TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
+SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
+SCORE_ERRORS = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
+NOT_IN_RUN = ("target", "guidance", "sampler", "eta", "grid", "process", "progress", "client", "store")
+POSITIVE_SETTINGS = ("log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # solve's engine settings
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the key (``table.key``), the value and what is allowed."""
+
+
+@dataclass
+class RunConfig:
+    """A checked configuration: ``solver(**kwargs)`` is the run (with ``client=scheduler`` on Dask)."""
+
+    solver: str
+    kwargs: dict
+    scheduler: str | None = None
+    labels: dict = field(default_factory=dict)  # {dimension of a swept target field: (long_name, units)}
+    sweep: Sweep | None = None
+
+    @property
+    def function(self):
+        return SOLVERS[self.solver]
+
+    def describe(self) -> str:
+        if self.sweep is None:
+            return f"one {self.solver} run"
+        what = ", ".join(f"{axis.name} ({len(axis.values)})" for axis in self.sweep.axes)
+        return f"a {self.solver} sweep over {what}: {len(self.sweep.indices)} items"
+
+    def run(self, store: str | Path | None = None) -> xr.Dataset:
+        """Run it (on Dask when ``[dask]`` was given, writing into the zarr ``store`` as items complete)."""
+        dask = {} if self.scheduler is None else {"client": self.scheduler, "store": store}
+        ds = attach(self.function(**self.kwargs, **dask))
+        for dim, (long_name, units) in self.labels.items():
+            ds[dim].attrs.update(long_name=long_name, units=units)
+        return ds
+
+
+def load(path: str | Path) -> RunConfig:
+    """Read and check a TOML configuration."""
+    try:
+        with open(path, "rb") as file:
+            doc = tomllib.load(file)
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    return parse(doc)
+
+
+def parse(doc: dict) -> RunConfig:
+    """Check a configuration (the parsed TOML) and turn it into the solver's arguments; runs nothing."""
+    _check_keys("", doc, TABLES, required=("target", "guidance"))
+    tables = {name: _table(name, doc.get(name, {})) for name in TABLES}
+    run = dict(tables["run"])
+    solver = run.pop("solver", "solve")
+    if not isinstance(solver, str) or solver not in SOLVERS:
+        raise ConfigError(f"run.solver must be one of {tuple(SOLVERS)}, got {solver!r}")
+    run_keys = [name for name in inspect.signature(SOLVERS[solver]).parameters if name not in NOT_IN_RUN]
+    _check_keys("run", run, run_keys, shown=("solver", *run_keys))
+    kwargs = dict(run)
+    kwargs["target"], labels = _target("target", tables["target"], sweep=True)
+    kwargs["guidance"] = _guidance(tables["guidance"])
+    _check_keys("sampler", tables["sampler"], ("name", "eta"))
+    kwargs["sampler"] = tables["sampler"].get("name", "ode")
+    if "eta" in tables["sampler"]:
+        kwargs["eta"] = tables["sampler"]["eta"]
+    if "process" in doc:
+        kwargs["process"] = _typed("process", tables["process"], PROCESSES)
+    if "grid" in doc:
+        if solver != "solve":
+            raise ConfigError(f"[grid] is for run.solver = 'solve' (particles need no grid), got solver {solver!r}")
+        kwargs["grid"] = _grid(tables["grid"])
+    scheduler = None
+    if "dask" in doc:
+        _check_keys("dask", tables["dask"], ("scheduler",), required=("scheduler",))
+        scheduler = tables["dask"]["scheduler"]
+        if not isinstance(scheduler, str) or not scheduler:
+            raise ConfigError(f"dask.scheduler must be a Dask scheduler name ('threads', 'processes', "
+                              f"'synchronous') or a scheduler address ('tcp://host:8786'), got {scheduler!r}")
+    sources = {name: f"run.{name}" for name in run_keys} | {"sampler": "sampler.name", "eta": "sampler.eta",
+                                                             "process": "process", "grid": "grid",
+                                                             "label": "guidance.label"}
+    sweep = _dry_run(solver, kwargs, sources)
+    if scheduler is not None and sweep is None:
+        raise ConfigError("dask.scheduler: Dask runs the items of a sweep, and this configuration sweeps nothing "
+                          "(give a list for guidance.w, sampler.name, run.T, ...)")
+    if scheduler is not None and importlib.util.find_spec("distributed") is None:
+        raise ConfigError("dask.scheduler: Dask is not installed (pip install \"fpguide[dask]\")")
+    return RunConfig(solver, kwargs, scheduler, labels, sweep)
+
+
+# --- keys, tables and objects ------------------------------------------------------------------------------------
+def _check_keys(path: str, spec: dict, allowed: Iterable[str], required: Iterable[str] = (),
+                shown: Iterable[str] | None = None) -> None:
+    """Every key of ``spec`` allowed, every required one present (errors list the keys allowed)."""
+    allowed, shown = list(allowed), list(allowed if shown is None else shown)
+    where = (lambda key: f"{path}.{key}") if path else (lambda key: f"[{key}]")
+    listing = ", ".join(where(key) for key in shown)
+    for key in spec:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {where(close[0])}?)" if close else ""
+            raise ConfigError(f"unknown key {where(key)}{hint}; allowed: {listing}")
+    for key in required:
+        if key not in spec:
+            raise ConfigError(f"missing key {where(key)} (required); allowed: {listing}")
+
+
+def _table(path: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path} must be a table ([{path}] or {path} = {{ ... }}), got {type(value).__name__} "
+                          f"{value!r}")
+    return value
+
+
+def _leading_name(err: Exception) -> str:
+    match = re.match(r"\w+", str(err))
+    return match.group(0) if match else ""
+
+
+def _construct(path: str, cls, spec: dict, shown_extra: tuple[str, ...] = ()):
+    """``cls(**spec)``: unknown and missing keys, and the constructor's own errors, reported at ``path``."""
+    params = {name: p for name, p in inspect.signature(cls).parameters.items()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    _check_keys(path, spec, params, required=[name for name, p in params.items() if p.default is p.empty],
+                shown=(*shown_extra, *params))
+    try:
+        return cls(**spec)
+    except (TypeError, ValueError) as err:
+        key = _leading_name(err)
+        raise ConfigError(f"{path}.{key}: {err}" if key in spec else f"{path}: {err}") from None
+
+
+def _typed(path: str, spec, kinds: dict):
+    """An object from an inline table ``{ type = "<kind>", <its arguments> }``."""
+    spec = dict(_table(path, spec))
+    if "type" not in spec:
+        raise ConfigError(f"missing key {path}.type (required), one of {tuple(kinds)}")
+    kind = spec.pop("type")
+    if kind not in kinds:
+        raise ConfigError(f"{path}.type must be one of {tuple(kinds)}, got {kind!r}")
+    return _construct(path, kinds[kind], spec, shown_extra=("type",))
+
+
+def _target(path: str, spec, sweep: bool):
+    """A target, or a :class:`Family` over its fields given as ``{ sweep = [...] }``; and the labels of the
+    Family's dimensions."""
+    spec = _table(path, spec)
+    swept = {name: value for name, value in spec.items() if isinstance(value, dict)}
+    if not swept:
+        return _typed(path, spec, TARGETS), {}
+    if not sweep:
+        raise ConfigError(f"{path}.{next(iter(swept))}: only the fields of [target] can be swept")
+    for name, value in swept.items():
+        _check_keys(f"{path}.{name}", value, ("sweep",), required=("sweep",))
+        if not isinstance(value["sweep"], list) or not value["sweep"]:
+            raise ConfigError(f"{path}.{name}.sweep must be a non-empty list of values of {name}, got "
+                              f"{value['sweep']!r}")
+    fixed = {name: value for name, value in spec.items() if name not in swept}
+    first = {name: value["sweep"][0] for name, value in swept.items()}
+    kind = type(_typed(path, fixed | first, TARGETS))
+    fixed.pop("type")
+    for name, value in swept.items():  # every value, with the other swept fields at their first value
+        for k, item in enumerate(value["sweep"][1:], start=1):
+            try:
+                kind(**(fixed | first | {name: item}))
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"{path}.{name}.sweep[{k}]: {err}") from None
+    fields, values, labels = {}, {}, {}
+    for name, value in swept.items():
+        items = value["sweep"]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+            fields[name], values[name] = (name, None), items
+            labels[name] = (f"target {name}", "1")
+        else:
+            dim = f"{name}_index"
+            fields[dim], values[dim] = (name, items), list(range(len(items)))
+            labels[dim] = (f"position in the swept values of target {name}: {json.dumps(items)}", "1")
+    try:
+        family = Family(TargetFamily(kind, fixed, fields), **values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}.{_leading_name(err)}.sweep: {err}") from None
+    return family, labels
+
+
+@dataclass(frozen=True, eq=False)
+class TargetFamily:
+    """The target of one item of a swept ``[target]`` (a class, so that it pickles for Dask)."""
+
+    kind: type
+    fixed: dict
+    fields: dict  # {dimension: (field, its values, or None when the dimension holds the values themselves)}
+
+    def __call__(self, **chosen):
+        spec = dict(self.fixed)
+        for dim, value in chosen.items():
+            name, values = self.fields[dim]
+            spec[name] = value if values is None else values[int(value)]
+        return self.kind(**spec)
+
+
+def _guidance(spec: dict) -> CFG:
+    spec = _table("guidance", spec)
+    params = inspect.signature(CFG).parameters
+    _check_keys("guidance", spec, params)
+    args = dict(spec)
+    if "schedule" in args:
+        args["schedule"] = _typed("guidance.schedule", args["schedule"], SCHEDULES)
+    if "cond" in args:
+        args["cond"], _ = _target("guidance.cond", args["cond"], sweep=False)
+    for name in ("cond_error", "uncond_error"):
+        if name in args:
+            args[name] = _typed(f"guidance.{name}", args[name], SCORE_ERRORS)
+    return _construct("guidance", CFG, args)
+
+
+def _grid(spec: dict) -> Grid | TensorGrid:
+    """``Grid(lower, upper, n)``, or a :class:`TensorGrid` when ``lower`` and ``upper`` are lists."""
+    if isinstance(spec.get("lower"), list):
+        _check_keys("grid", spec, ("lower", "upper", "n"), required=("lower", "upper", "n"))
+        try:
+            return TensorGrid.from_bounds(**spec)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"grid: {err}") from None
+    return _construct("grid", Grid, spec)
+
+
+def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
+    """Check every item's arguments as the solver will (without running it); errors name the key in the file."""
+    bound = inspect.signature(SOLVERS[solver]).bind(**kwargs)
+    bound.apply_defaults()
+    call = bound.arguments
+    try:
+        sweep = Sweep.of(call)
+        for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:
+            prepare(*(item[name] for name in PREPARE_ARGS))
+            if solver == "solve":
+                check_choice("scheme", item["scheme"], SCHEMES)
+                for name in POSITIVE_SETTINGS:
+                    if item[name] is not None:
+                        check_positive_real(name, item[name])
+            else:
+                check_int("n", item["n"], 2)
+                if item["seed"] is not None:
+                    check_int("seed", item["seed"], 0)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{sources.get(_leading_name(err), 'configuration')}: {err}") from None
+    return sweep
