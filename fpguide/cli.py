@@ -58,7 +58,8 @@ def run_demo(out: Path, weights=DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e
                       f"{final['tail_probability'].isel(threshold=0).item():>14.4f}{ds.sizes['x']:>7d}"
                       f"{seconds:>9.2f}", flush=True)
     tree = xr.DataTree.from_dict(runs)
-    tree.attrs = {"title": "fpguide demo: guided samplers on the papers' standard cases", "source": f"fpguide {__version__}"}
+    tree.attrs = {"title": "fpguide demo: guided samplers on the papers' standard cases",
+                  "source": f"fpguide {__version__}"}
     tree.to_netcdf(out / "demo.nc", engine="h5netcdf")
     _demo_figure(runs, weights, out / "demo.png")
     print(f"wrote {out / 'demo.nc'} and {out / 'demo.png'}")

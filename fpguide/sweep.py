@@ -8,11 +8,13 @@ Swept parameters (any combination; the result spans their outer product, dimensi
 * the guidance weight, ``CFG(label, w=[...])`` (or ``gamma=[...]``): dimension ``w``;
 * the numeric keywords in :data:`SWEEPABLE` (``T``, ``t_min``, ``eta``, ``delta``, …).
 
-The output of every item is :func:`outputs` (ds). Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
+Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
 grid (covering every item's automatic grid at the finest item's cells), the union of the items' saved times (an item
-holds NaN at times outside its own [t_min, T]) and of their default tail thresholds. A single call with those
-(recorded) settings gives the item's numbers exactly. Items that differ only in w share their score evaluations
-(:class:`~fpguide.dynamics.WeightBatch`) where the solver supports it.
+holds NaN at times outside its own [t_min, T]; :func:`outputs` picks every item's output) and of their default tail
+thresholds. A single call with those (recorded) settings gives the item's numbers exactly. Items that differ only in w
+run together where the solver supports it (1-D solves: :class:`~fpguide.dynamics.WeightBatch` shares the score
+evaluations); they step together, at the rate of the strongest weight, so that an item equals its single solve
+exactly when the steps agree (the log-SNR grid sets them) and is otherwise the more accurate of the two.
 """
 
 from __future__ import annotations
