@@ -14,7 +14,9 @@ holds NaN at times outside its own [t_min, T]; :func:`outputs` picks every item'
 thresholds. A single call with those (recorded) settings gives the item's numbers exactly. Items that differ only in w
 run together where the solver supports it (1-D solves: :class:`~fpguide.dynamics.WeightBatch` shares the score
 evaluations); they step together, at the rate of the strongest weight, so that an item equals its single solve
-exactly when the steps agree (the log-SNR grid sets them) and is otherwise the more accurate of the two.
+exactly when the steps agree (the log-SNR grid sets them) and is otherwise the more accurate of the two. Reduced
+solves (d > 3) keep each item's own grid of the solved coordinates: ``x`` is then the union of the items' cells, NaN
+where an item has none.
 """
 
 from __future__ import annotations
