@@ -18,7 +18,8 @@ from ._validation import as_finite_array, check_real
 from .processes import Process
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
-from .targets import Components, Mixture, line_tables, line_velocity, mixture_eval, target_from_dict
+from .targets import (PARALLEL_FROM, Components, Mixture, line_tables, line_velocity, mixture_eval,
+                      mixture_eval_parallel, target_from_dict)
 
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
@@ -186,7 +187,8 @@ class GuidedModel:
         points = np.ascontiguousarray(x, dtype=float).reshape(-1, self.ndim)
         logp_u, logp_c = np.empty(points.shape[0]), np.empty(points.shape[0])
         s_u, s_c = np.empty_like(points), np.empty_like(points)
-        mixture_eval(points, m, sigma, *self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
+        kernel = mixture_eval_parallel if points.shape[0] >= PARALLEL_FROM else mixture_eval
+        kernel(points, m, sigma, *self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
         if self.ndim == 1:
             return logp_u.reshape(x.shape), s_u.reshape(x.shape), logp_c.reshape(x.shape), s_c.reshape(x.shape)
         return logp_u, s_u, logp_c, s_c

@@ -147,10 +147,12 @@ class Sweep:
 
     def combine(self, results: dict[tuple[int, ...], xr.Dataset]) -> xr.Dataset:
         """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as coordinates."""
-        nested = _nest([results[index] for index in self.indices], self.shape)
+        items = [results[index] for index in self.indices]
         names = [axis.name for axis in self.axes]
-        ds = xr.combine_nested(nested, concat_dim=names, data_vars="all", coords="different", compat="equals",
-                               join="outer", combine_attrs="drop_conflicts")
+        ds = _stacked(items, names, self.shape)
+        if ds is None:  # items on different coordinates (t_min, T or reduced sweeps): an outer join
+            ds = xr.combine_nested(_nest(items, self.shape), concat_dim=names, data_vars="all", coords="different",
+                                   compat="equals", join="outer", combine_attrs="drop_conflicts")
         ds = ds.assign_coords({axis.name: (axis.name, list(axis.values)) for axis in self.axes})
         ds = ds.transpose(*names, ...)
         if "t" in ds.dims:  # an outer join sorts the union of the saved times: restore "from T down to t_min"
@@ -182,6 +184,19 @@ def sweep_dims(ds: xr.Dataset) -> tuple[str, ...]:
     """The swept parameters of a Dataset (its leading dimensions; empty for a single run)."""
     sweep = config_of(ds).get("sweep", {}) if "config" in ds.attrs else {}
     return tuple(dim for dim in sweep if dim in ds.dims)
+
+
+def _stacked(items: list[xr.Dataset], names: list[str], shape: tuple[int, ...]) -> xr.Dataset | None:
+    """The items' variables stacked along the sweep's dimensions when they all have the same coordinates (the common
+    case, and much faster than xarray's combine); None otherwise."""
+    first = items[0]
+    for ds in items[1:]:
+        if set(ds.variables) != set(first.variables) or any(
+                not np.array_equal(ds[name].values, coord.values) for name, coord in first.coords.items()):
+            return None
+    data = {name: ((*names, *var.dims), np.stack([ds[name].values for ds in items]).reshape(shape + var.shape),
+                   var.attrs) for name, var in first.data_vars.items()}
+    return xr.Dataset(data, coords=first.coords)
 
 
 def _nest(flat: list, shape: tuple[int, ...]) -> list:
