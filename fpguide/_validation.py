@@ -50,3 +50,13 @@ def as_finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite numbers, got {value!r}")
     return arr
+
+
+def check_swept(name: str, value, or_number: bool = False) -> np.ndarray:
+    """A non-empty 1-D array of distinct finite real numbers (the values of a sweep); ``or_number``: the message says
+    that a single number would do too."""
+    values = as_finite_array(name, value, ndim=1)
+    if values.size == 0 or np.unique(values).size != values.size:
+        either = "a number or " if or_number else ""
+        raise ValueError(f"{name} must be {either}a non-empty sequence of distinct numbers, got {value!r}")
+    return values

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_finite_array, check_real
+from ._validation import check_real, check_swept
 from .processes import Process
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
-from .targets import (PARALLEL_FROM, Components, Mixture, line_tables, line_velocity, mixture_eval,
-                      mixture_eval_parallel, target_from_dict)
+from .targets import Components, Mixture, evaluate_mixtures, line_tables, line_velocity, target_from_dict
 
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
@@ -140,12 +139,7 @@ class CFG:
 
 def _weights(name: str, value) -> float | np.ndarray:
     """A real number, or a non-empty 1-D sequence of distinct real numbers (a sweep)."""
-    if np.ndim(value) == 0:
-        return check_real(name, value)
-    values = as_finite_array(name, value, ndim=1)
-    if values.size == 0 or np.unique(values).size != values.size:
-        raise ValueError(f"{name} must be a number or a non-empty sequence of distinct numbers, got {value!r}")
-    return values
+    return check_real(name, value) if np.ndim(value) == 0 else check_swept(name, value, or_number=True)
 
 
 @dataclass(frozen=True)
@@ -187,8 +181,7 @@ class GuidedModel:
         points = np.ascontiguousarray(x, dtype=float).reshape(-1, self.ndim)
         logp_u, logp_c = np.empty(points.shape[0]), np.empty(points.shape[0])
         s_u, s_c = np.empty_like(points), np.empty_like(points)
-        kernel = mixture_eval_parallel if points.shape[0] >= PARALLEL_FROM else mixture_eval
-        kernel(points, m, sigma, *self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
+        evaluate_mixtures(points, m, sigma, self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
         if self.ndim == 1:
             return logp_u.reshape(x.shape), s_u.reshape(x.shape), logp_c.reshape(x.shape), s_c.reshape(x.shape)
         return logp_u, s_u, logp_c, s_c

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ._validation import as_finite_array
+from ._validation import check_swept
 from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare
 from .errors import WallMassError
@@ -56,7 +56,7 @@ class Family:
         if not values:
             raise ValueError("Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])")
         self.make = make
-        self.values = {name: swept_values(name, value) for name, value in values.items()}
+        self.values = {name: check_swept(name, value) for name, value in values.items()}
 
     def __call__(self, **params):
         return self.make(**params)
@@ -64,14 +64,6 @@ class Family:
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={value.tolist()}" for name, value in self.values.items())
         return f"Family({getattr(self.make, '__name__', 'make')}, {values})"
-
-
-def swept_values(name: str, value) -> np.ndarray:
-    """A non-empty 1-D array of distinct real numbers."""
-    values = as_finite_array(name, value, ndim=1)
-    if values.size == 0 or np.unique(values).size != values.size:
-        raise ValueError(f"{name} must be a non-empty sequence of distinct numbers, got {value!r}")
-    return values
 
 
 @dataclass(frozen=True)
@@ -112,7 +104,7 @@ class Sweep:
         for name in SWEEPABLE:
             value = call.get(name)
             if name in call and value is not None and np.ndim(value) > 0:
-                values = swept_values(name, value)
+                values = check_swept(name, value)
                 axes.append(Axis(name, tuple(values.tolist()), "call"))
         return cls(tuple(axes), call) if axes else None
 

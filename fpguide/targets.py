@@ -87,6 +87,12 @@ def _mix(logc, grads, logw, out, i):
     return top + math.log(total)
 
 
+def evaluate_mixtures(x, m, sigma, table, logw_u, logw_c, logp_u, s_u, logp_c, s_c) -> None:
+    """:func:`mixture_eval` over a component ``table``, on all threads from ``PARALLEL_FROM`` points on."""
+    kernel = mixture_eval_parallel if x.shape[0] >= PARALLEL_FROM else mixture_eval
+    kernel(x, m, sigma, *table, logw_u, logw_c, logp_u, s_u, logp_c, s_c)
+
+
 @nb.njit(cache=True)
 def mixture_eval(x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
     """log p_t and ∇log p_t of two mixtures over one component table (weights logw_u, logw_c) at the points x (N, d).
@@ -338,7 +344,7 @@ class Mixture:
         logw = self.log_weights(label)
         logp, logp_again = np.empty(points.shape[0]), np.empty(points.shape[0])
         score, score_again = np.empty_like(points), np.empty_like(points)
-        mixture_eval(points, m, sigma, *self.component_table(), logw, logw, logp, score, logp_again, score_again)
+        evaluate_mixtures(points, m, sigma, self.component_table(), logw, logw, logp, score, logp_again, score_again)
         shape = x.shape if self.ndim == 1 else x.shape[:-1]
         return logp.reshape(shape), score.reshape(x.shape)
 
