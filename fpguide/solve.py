@@ -15,7 +15,7 @@ from ._validation import check_positive_real
 from .autogrid import choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
-from .engine import evolve
+from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, WallMassError, caller_stacklevel
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
@@ -25,6 +25,7 @@ from .sweep import PREPARE_ARGS, sweepable
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
+BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
 WIDEN_TRIES = 3
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
@@ -52,20 +53,81 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
 
 
 def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
-    """Solves that differ only in w: in one batched engine run on 1-D grids (sharing the score evaluations), one
-    after another otherwise."""
+    """Solves that differ only in w: on a 1-D grid, in batched engine runs that share the score evaluations (see
+    :func:`_evolve_batches`); one after another otherwise."""
     run_ins = [_prepared(call) for call in calls]
     first, dyn = calls[0], run_ins[0].dyn
     if len(calls) == 1 or dyn.model.ndim > 1 or _reduces(first) or first["grid"] is None:
         return [solve_one(**call) for call in calls]
     settings = _checked_settings(dyn.stochastic, first)
     grid = _check_grid(first["grid"], 1)
-    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, first["start"])
-    q0 = np.repeat(grid.cell_averages(log_start)[None], len(calls), axis=0)
-    result = _evolve(q0, WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0], grid, settings, batch=True,
-                     progress=first["progress"])
-    return [_finish(result.member(b), run_in, settings, {"grid_choice": None, "batch": len(calls)}, None)
-            for b, run_in in enumerate(run_ins)]
+    results, sizes = _evolve_batches(run_ins, grid, settings)
+    return [_finish(result, run_in, settings, {"grid_choice": None, "batch_sizes": size}, None)
+            for result, run_in, size in zip(results, run_ins, sizes)]
+
+
+def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
+    """The engine runs of weights that agree in everything else, batched: from one saved time to the next, every
+    batch advances in one run (common steps, shared score evaluations), and a batch whose members need steps that
+    differ by more than BATCH_STEP_RATIO (their own rates L where their own mass is, or the log-SNR grid) is split
+    for the next interval — a batch steps at the rate of its strongest member. Returns every member's result, as if
+    evolved alone, and the sizes of the batches it was in."""
+    dyn, t_min = run_ins[0].dyn, run_ins[0].t_min
+    taus = dyn.T - run_ins[0].t_save
+    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, run_ins[0].start)
+    n = len(run_ins)
+    q = np.repeat(grid.cell_averages(log_start)[None], n, axis=0)
+    saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
+    saved[0] = q
+    counts = {name: np.zeros(n) for name in ("n_steps", "n_rejected", "n_drift_evals", "max_lipschitz_dt",
+                                             "flushed_mass")}
+    sizes = [[] for _ in range(n)]
+    time_grid = dyn.tau_grid(t_min, settings["log_snr_step"])
+    jumps = dyn.schedule_taus("jumps", t_min)
+    batches = [np.arange(n)]
+    for k in range(1, taus.size):
+        span = (taus[k - 1], taus[k])
+        inside = time_grid[(time_grid > span[0]) & (time_grid < span[1])]
+        floor_rate = settings["lipschitz"] * (inside.size + 1) / (span[1] - span[0])
+        split = []
+        for members in batches:
+            escaped = outflow[k - 1, members].sum(axis=1).max()
+            result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid, t_span=span,
+                            diffusion=dyn.engine_diffusion, time_grid=inside,
+                            drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
+                            lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
+                            batch=True,
+                            progress=False)
+            q[members] = saved[k, members] = result.q[-1]
+            outflow[k, members] = outflow[k - 1, members] + np.stack([result.outflow_lower[-1],
+                                                                       result.outflow_upper[-1]], axis=1)
+            for name in ("n_steps", "n_rejected", "n_drift_evals"):
+                counts[name][members] += getattr(result, name)
+            counts["max_lipschitz_dt"][members] = np.maximum(counts["max_lipschitz_dt"][members],
+                                                             result.max_lipschitz_dt)
+            counts["flushed_mass"][members] += result.flushed_mass
+            for b in members:
+                sizes[b].append(len(members))
+            split += _split_by_rate(members, np.maximum(result.member_rate, floor_rate))
+        batches = split
+    results = [EvolveResult(taus, saved[:, b], outflow[:, b, 0], outflow[:, b, 1], grid, settings["scheme"],
+                            n_steps=int(counts["n_steps"][b]), n_rejected=int(counts["n_rejected"][b]),
+                            n_drift_evals=int(counts["n_drift_evals"][b]),
+                            max_lipschitz_dt=float(counts["max_lipschitz_dt"][b]),
+                            flushed_mass=float(counts["flushed_mass"][b])) for b in range(n)]
+    return results, sizes
+
+
+def _split_by_rate(members: np.ndarray, rates: np.ndarray) -> list[np.ndarray]:
+    """``members`` in batches of rates within BATCH_STEP_RATIO of the batch's smallest (in increasing order)."""
+    order = np.argsort(rates, kind="stable")
+    batches, start = [[members[order[0]]]], rates[order[0]]
+    for j in order[1:]:
+        if rates[j] > BATCH_STEP_RATIO * start:
+            batches.append([])
+            start = rates[j]
+        batches[-1].append(members[j])
+    return [np.array(sorted(batch)) for batch in batches]
 
 
 def _prepared(call: dict):
@@ -162,14 +224,13 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     return _finish(result, run_in, settings, run, direction)
 
 
-def _evolve(q0, drift, run_in, grid, settings: dict, batch: bool = False, progress: bool | None = None):
-    """The engine run of a prepared solve (``drift`` a dynamics' drift or a :class:`WeightBatch`)."""
+def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = None):
+    """The engine run of a prepared solve."""
     dyn, t_min = run_in.dyn, run_in.t_min
     return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
                   t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
                   drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
-                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], batch=batch,
-                  progress=progress)
+                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
 
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:

@@ -50,6 +50,7 @@ class EvolveResult:
     max_lipschitz_dt: float = 0.0  # largest L·dt taken
     flushed_mass: float | np.ndarray = 0.0  # total mass of the sub-1e-300 densities set to zero
     batch: bool = False
+    member_rate: np.ndarray | None = None  # with batch: the largest L of each member where its own mass is
 
     @property
     def mass(self) -> np.ndarray:
@@ -60,7 +61,8 @@ class EvolveResult:
         if not self.batch:
             raise ValueError("member() needs a batched result (evolve(..., batch=True))")
         return replace(self, q=self.q[:, b], outflow_lower=self.outflow_lower[:, b],
-                       outflow_upper=self.outflow_upper[:, b], flushed_mass=float(self.flushed_mass[b]), batch=False)
+                       outflow_upper=self.outflow_upper[:, b], flushed_mass=float(self.flushed_mass[b]), batch=False,
+                       member_rate=None)
 
 
 class _Diffusion:
@@ -187,6 +189,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
     t, advected = t0, t0
     lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+    member_rate = sweeper.member_lip.max(axis=1)
     bar = progress_bar(progress, total=t1 - t0, unit="t", desc="evolve",
                        bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
     for t_next in breaks:
@@ -204,6 +207,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                 advected = t_end
             out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
             lip = float(sweeper.lip.max())
+            member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))
             out.n_steps += 1
             bar.update(t_end - t)
             t = t_end
@@ -217,7 +221,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     bar.close()
     out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
     if batch:
-        out.batch = True
+        out.batch, out.member_rate = True, member_rate
         return out
     return replace(out, q=out.q[:, 0], outflow_lower=out.outflow_lower[:, 0], outflow_upper=out.outflow_upper[:, 0],
                    flushed_mass=float(out.flushed_mass[0]))

@@ -79,6 +79,7 @@ class LineSweeper:
         self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
         self.outflow = np.zeros((batch, grid.ndim, 2))  # cumulative mass through the (lower, upper) walls per axis
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis (over all members)
+        self.member_lip = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
         self.n_drift_evals = 0
         self.n_rejected = 0
@@ -138,16 +139,40 @@ class LineSweeper:
         lines, shape = self._lines(q, axis)
         window = self._window(lines, shape, axis)
         if window is not None:
-            _, active, first, last, points, members = window
+            floor, active, first, last, points, members = window
             g = self.grid.axes[axis]
             x = np.broadcast_to(g.faces[first:last + 1], (active.size, last + 1 - first))
-            self._record_rates(axis, self._velocity(axis, x, points, t, members), t)
+            own = self._own_faces(lines, active, members, floor, first, last, first, last)
+            self._record_rates(axis, self._velocity(axis, x, points, t, members), t, own, members)
         return float(self.lip[axis])
 
-    def _record_rates(self, axis, v, t):
+    def _own_faces(self, lines, active, members, floor, lo, hi, first, last):
+        """Which of the faces lo … hi each line's member traces for itself: the hull of that member's significant
+        cells, widened by the margins the window has around the hull of all (first … last); None (all) for a single
+        density. A batch is then stepped by the largest rate any member has where its own mass is."""
+        if self.outflow.shape[0] == 1:
+            return None
+        significant = lines[active] > floor
+        hull = np.zeros((self.outflow.shape[0], 2), dtype=int)
+        for b in np.unique(members):
+            cells = np.flatnonzero(significant[members == b].any(axis=0))
+            hull[b] = cells[0] - (first - lo), cells[-1] + 1 + (hi - last)
+        faces = np.arange(lo, hi + 1)
+        return (faces >= hull[members, :1]) & (faces <= hull[members, 1:])
+
+    def _record_rates(self, axis, v, t, own=None, members=None):
+        """max |∂_a v_a| and max |v_a| over the faces traced (each member's ``own``, see :meth:`_own_faces`)."""
         dx = self.grid.axes[axis].dx
-        self.lip[axis] = float(np.abs(np.diff(v, axis=1)).max()) / dx if v.shape[1] > 1 else 0.0
-        self.speed[axis] = float(np.abs(v).max())
+        if own is None:
+            self.lip[axis] = float(np.abs(np.diff(v, axis=1)).max()) / dx if v.shape[1] > 1 else 0.0
+            self.speed[axis] = float(np.abs(v).max())
+            self.member_lip[:, axis] = self.lip[axis]
+        else:
+            rates = np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
+            self.member_lip[:, axis] = 0.0
+            np.maximum.at(self.member_lip[:, axis], members, rates)
+            self.lip[axis] = float(self.member_lip[:, axis].max())
+            self.speed[axis] = float(np.abs(v[own]).max(initial=0.0))
         if not math.isfinite(self.lip[axis] + self.speed[axis]):
             raise FloatingPointError(f"drift returned non-finite values along axis {axis} at t={t:.6g}")
 
@@ -176,7 +201,8 @@ class LineSweeper:
         lower, upper = np.empty(active.size), np.empty(active.size)
         self._parallel(_remap_lines, lines, active, full, self.code, g.dx, lower, upper)
         self._count_outflow(axis, members, lower, upper, self.grid.cell_volume / g.dx)
-        self._record_rates(axis, v_end, tb)
+        self._record_rates(axis, v_end, tb, self._own_faces(lines, active, members, floor, lo, hi, first, last),
+                           members)
         return True
 
     def _velocity(self, axis, x, points, t, members):
