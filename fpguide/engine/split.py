@@ -152,13 +152,13 @@ class LineSweeper:
         density. A batch is then stepped by the largest rate any member has where its own mass is."""
         if self.outflow.shape[0] == 1:
             return None
-        significant = lines[active] > floor
-        hull = np.zeros((self.outflow.shape[0], 2), dtype=int)
-        for b in np.unique(members):
-            cells = np.flatnonzero(significant[members == b].any(axis=0))
-            hull[b] = cells[0] - (first - lo), cells[-1] + 1 + (hi - last)
+        starts = np.flatnonzero(np.diff(members, prepend=-1))  # the lines come member by member
+        any_line = np.logical_or.reduceat(lines[active] > floor, starts, axis=0)  # (members present, cells)
+        n = any_line.shape[1]
+        lower = np.repeat(np.argmax(any_line, axis=1) - (first - lo), np.diff(starts, append=members.size))
+        upper = np.repeat(n - np.argmax(any_line[:, ::-1], axis=1) + (hi - last), np.diff(starts, append=members.size))
         faces = np.arange(lo, hi + 1)
-        return (faces >= hull[members, :1]) & (faces <= hull[members, 1:])
+        return (faces >= lower[:, None]) & (faces <= upper[:, None])
 
     def _record_rates(self, axis, v, t, own=None, members=None):
         """max |∂_a v_a| and max |v_a| over the faces traced (each member's ``own``, see :meth:`_own_faces`)."""
