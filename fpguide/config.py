@@ -29,17 +29,16 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._validation import check_choice, check_int, check_positive_real
+from ._validation import check_int
 from .dataset import attach
 from .dynamics import prepare
-from .engine import SCHEMES
 from .grid import Grid, TensorGrid
 from .guidance import CFG
 from .particles import sample
 from .processes import PROCESSES
 from .schedules import Cosine, Interval, Linear, Step
 from .score_errors import Bump, Scaled, Smoothed
-from .solve import solve
+from .solve import checked_settings, solve
 from .sweep import PREPARE_ARGS, Family, Sweep
 from .targets import TARGETS
 
@@ -48,7 +47,6 @@ TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
 SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
 SCORE_ERRORS = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
 NOT_IN_RUN = ("target", "guidance", "sampler", "eta", "grid", "process", "progress", "client", "store")
-POSITIVE_SETTINGS = ("log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # solve's engine settings
 
 
 class ConfigError(ValueError):
@@ -282,12 +280,9 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
     try:
         sweep = Sweep.of(call)
         for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:
-            prepare(*(item[name] for name in PREPARE_ARGS))
+            run_in = prepare(*(item[name] for name in PREPARE_ARGS))
             if solver == "solve":
-                check_choice("scheme", item["scheme"], SCHEMES)
-                for name in POSITIVE_SETTINGS:
-                    if item[name] is not None:
-                        check_positive_real(name, item[name])
+                checked_settings(run_in.dyn.stochastic, item)
             else:
                 check_int("n", item["n"], 2)
                 if item["seed"] is not None:

@@ -16,6 +16,7 @@ from .autogrid import choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
 from .engine import EvolveResult, evolve
+from .engine.remap import scheme_code
 from .errors import CoarseGridWarning, WallMassError, caller_stacklevel
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
@@ -59,7 +60,7 @@ def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     first, dyn = calls[0], run_ins[0].dyn
     if len(calls) == 1 or dyn.model.ndim > 1 or _reduces(first) or first["grid"] is None:
         return [solve_one(**call) for call in calls]
-    settings = _checked_settings(dyn.stochastic, first)
+    settings = checked_settings(dyn.stochastic, first)
     grid = _check_grid(first["grid"], 1)
     results, sizes = _evolve_batches(run_ins, grid, settings)
     return [_finish(result, run_in, settings, {"grid_choice": None, "batch_sizes": size}, None)
@@ -139,10 +140,12 @@ def _reduces(call: dict) -> bool:
     return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
 
 
-def _checked_settings(stochastic: bool, call: dict) -> dict:
-    """The engine settings (:data:`SETTINGS`) of a solve call, checked, with the sampler's step defaults filled in."""
+def checked_settings(stochastic: bool, call: dict) -> dict:
+    """The engine settings (:data:`SETTINGS`) of a solve call, checked, with the sampler's step defaults filled in
+    (``fpguide run`` checks a configuration with it before running)."""
     defaults = STEP_DEFAULTS["sde" if stochastic else "ode"]
     settings = {name: call[name] for name in SETTINGS}
+    scheme_code(settings["scheme"])
     for name in ("log_snr_step", "lipschitz"):
         settings[name] = defaults[name] if settings[name] is None else settings[name]
     for name in ("log_snr_step", "lipschitz", "cells_per_width", "wall_tol"):
@@ -199,7 +202,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     """
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
     dyn, t_min = run_in.dyn, run_in.t_min
-    settings = _checked_settings(dyn.stochastic, {"scheme": scheme, "log_snr_step": log_snr_step,
+    settings = checked_settings(dyn.stochastic, {"scheme": scheme, "log_snr_step": log_snr_step,
                                                   "lipschitz": lipschitz, "cells_per_width": cells_per_width,
                                                   "wall_tol": wall_tol})
     d = dyn.model.ndim
