@@ -12,7 +12,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_positive_real
-from .autogrid import choose_grid, covering_grid, feature_width
+from .autogrid import WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
 from .engine import EvolveResult, evolve
@@ -28,7 +28,6 @@ MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowes
 SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
 BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
-WIDEN_TRIES = 3
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
 # better (fewer remaps); the SDE's Strang splitting error is O(dt²) and needs steps ~4x shorter in log-SNR, which then
 # set its error: L·dt ≤ 1 instead of 0.5 leaves it within 1.5x on the standard cases (1-D, w = 3 and 15, against a
@@ -257,7 +256,7 @@ def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width
     for attempt in itertools.count():
         if grid is None or run["grid_choice"] is not None:
             grid, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
-                                                   widen=1.5**attempt)
+                                                   widen=WIDEN_FACTOR**attempt)
         try:
             return run_on(grid), grid, run
         except WallMassError as err:

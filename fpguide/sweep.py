@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from ._validation import check_swept
+from .autogrid import WIDEN_FACTOR, WIDEN_TRIES
 from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare
 from .errors import WallMassError
@@ -41,7 +42,6 @@ from .progress import progress_bar
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
 PREPARE_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",
                 "thresholds", "eta")
-WIDEN_TRIES = 3
 
 
 class Family:
@@ -248,7 +248,7 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
                 return [func(**call) for call in group_calls]
 
             for attempt in itertools.count():
-                planned = plain if plan is None else plan(plain, 1.5**attempt)
+                planned = plain if plan is None else plan(plain, WIDEN_FACTOR**attempt)
                 try:
                     if client is None and store is None:
                         return _run_locally(sweep, groups, planned, run_calls, progress)
