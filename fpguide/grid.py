@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -11,6 +12,12 @@ from ._validation import check_int, check_real
 MIN_CELLS = 8
 MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only: a grid caches its faces and centres, which callers must not change."""
+    a.flags.writeable = False
+    return a
 
 
 def axis_labels(d: int) -> list[str]:
@@ -40,13 +47,13 @@ class Grid:
     def dx(self) -> float:
         return (self.upper - self.lower) / self.n
 
-    @property
+    @cached_property
     def faces(self) -> np.ndarray:
-        return self.lower + self.dx * np.arange(self.n + 1)
+        return _read_only(self.lower + self.dx * np.arange(self.n + 1))
 
-    @property
+    @cached_property
     def centres(self) -> np.ndarray:
-        return self.lower + self.dx * (np.arange(self.n) + 0.5)
+        return _read_only(self.lower + self.dx * (np.arange(self.n) + 0.5))
 
     @property
     def bounds(self) -> np.ndarray:
@@ -103,7 +110,7 @@ class TensorGrid:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
-    @property
+    @cached_property
     def cell_volume(self) -> float:
         return float(np.prod([axis.dx for axis in self.axes]))
 

@@ -9,6 +9,7 @@ free of any time-step restriction. Mass carried past the walls leaves the grid a
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
@@ -19,6 +20,7 @@ SAMPLED_FROM = 2.0
 MATCHED_FROM = 1.0 / 6.0
 
 
+@functools.lru_cache(maxsize=64)  # steps of equal length reuse their kernel
 def heat_kernel(r: float) -> np.ndarray:
     """One-sided kernel K_0 … K_H (K_{−k} = K_k) of a diffusion step with r = ∫D dt / dx².
 
@@ -32,6 +34,12 @@ def heat_kernel(r: float) -> np.ndarray:
     * r < 1/6: no positive lattice kernel has both moments (m₄ ≥ m₂ on the integers), so the discrete heat kernel,
       exact for the second-order scheme (second order in dx; only the shortest steps, near t_min, land here).
     """
+    kernel = _kernel(r)
+    kernel.flags.writeable = False
+    return kernel
+
+
+def _kernel(r: float) -> np.ndarray:
     if r >= SAMPLED_FROM:
         k = np.arange(int(math.ceil(_TAIL_SDS * math.sqrt(2.0 * r) + 12.0)) + 1)
         kernel = np.exp(-k * k / (4.0 * r))

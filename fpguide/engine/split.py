@@ -11,7 +11,6 @@ scheme is second order in time. Lines are processed in parallel (numba ``prange`
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import numba as nb
 import numpy as np
@@ -19,7 +18,7 @@ import numpy as np
 from ..grid import TensorGrid
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap
-from .steps import assemble_departures, significant_faces
+from .steps import assemble_departures, significant_faces, significant_window, steepest
 
 # Runge–Kutta stages at the ends of a step are evaluated this fraction of the step inside it: a drift that jumps at a
 # step boundary (a guidance interval switching on or off) is then sampled on the step's own side, and a continuous
@@ -27,31 +26,42 @@ from .steps import assemble_departures, significant_faces
 STAGE_INSIDE = 1e-7
 
 
+@nb.njit(cache=True)
+def _departures_of_line(q, xi, lo, floor, full):
+    """Departure points ``full`` (index units) of all faces of the line q from its traced window ``xi`` of faces
+    lo … lo + m − 1; False when trajectories cross where the line has significant mass."""
+    first, last = significant_faces(q, floor)
+    if first < 0:
+        first, last = 0, 0
+    return assemble_departures(xi, lo, q.size, first, last, full)
+
+
 @nb.njit(cache=True, parallel=True)
 def _departures_of_lines(lines, active, xi, lo, floor, full):
-    """Departure points of all faces of each active line (``full``, index units) from the traced window ``xi`` of
-    faces lo … lo + m − 1; False when trajectories cross where a line has significant mass."""
-    n = lines.shape[1]
+    """:func:`_departures_of_line` for every active line; False when any line's trajectories cross."""
     ok = np.ones(active.size, dtype=np.bool_)
     for a in nb.prange(active.size):
-        first, last = significant_faces(lines[active[a]], floor)
-        if first < 0:
-            first, last = 0, 0
-        ok[a] = assemble_departures(xi[a], lo, n, first, last, full[a])
+        ok[a] = _departures_of_line(lines[active[a]], xi[a], lo, floor, full[a])
     return ok.all()
+
+
+@nb.njit(cache=True)
+def _remap_line(q, full, code, dx):
+    """Remap the line q in place onto the departure points ``full``; returns the mass (per unit cross-section) that
+    left through its (lower, upper) walls."""
+    n = q.size
+    d_left, d_right, new = np.empty(n), np.empty(n), np.empty(n)
+    reconstruct(q, code, d_left, d_right)
+    lower, upper = remap(q, d_left, d_right, dx, full, new)
+    q[:] = new
+    return lower, upper
 
 
 @nb.njit(cache=True, parallel=True)
 def _remap_lines(lines, active, full, code, dx, lower, upper):
-    """Remap every active line in place; ``lower``/``upper`` receive the mass (per unit cross-section) that left each
-    line through its walls."""
-    n = lines.shape[1]
+    """:func:`_remap_line` for every active line; ``lower``/``upper`` receive each line's wall losses."""
     for a in nb.prange(active.size):
-        q = lines[active[a]]
-        d_left, d_right, new = np.empty(n), np.empty(n), np.empty(n)
-        reconstruct(q, code, d_left, d_right)
-        lower[a], upper[a] = remap(q, d_left, d_right, dx, full[a], new)
-        q[:] = new
+        lower[a], upper[a] = _remap_line(lines[active[a]], full[a], code, dx)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -83,30 +93,28 @@ class LineSweeper:
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
         self.n_drift_evals = 0
         self.n_rejected = 0
-        # a single 1-D density is one line: parallel regions over lines have nothing to share there, and waking the
-        # other threads costs more than the line itself (measured: 1-D solves 2-3x faster on one thread)
-        self.single_line = grid.ndim == 1 and batch == 1
-
-    def _parallel(self, kernel, *args):
-        """Call a line-parallel kernel, on one thread for a single line."""
-        if not self.single_line:
-            return kernel(*args)
-        with _one_thread():
-            return kernel(*args)
 
     @staticmethod
     def _lines(q, axis):
         """The lines of q (B, *grid.shape) along ``axis`` as rows, member-major, and their shape (B, ..., n)."""
+        if axis + 2 == q.ndim:  # the last axis: the rows are q's own (no copy)
+            return q.reshape(-1, q.shape[-1]), q.shape
         moved = np.moveaxis(q, axis + 1, -1)
         return np.ascontiguousarray(moved).reshape(-1, moved.shape[-1]), moved.shape
 
     @staticmethod
     def _restore(lines, shape, axis):
+        if axis + 2 == len(shape):
+            return lines.reshape(shape)
         return np.ascontiguousarray(np.moveaxis(lines.reshape(shape), -1, axis + 1))
 
     def _count_outflow(self, axis, members, lower, upper, factor):
-        np.add.at(self.outflow[:, axis, 0], members, lower * factor)
-        np.add.at(self.outflow[:, axis, 1], members, upper * factor)
+        batch = self.outflow.shape[0]
+        if batch == 1:
+            self.outflow[0, axis] += lower.sum() * factor, upper.sum() * factor
+            return
+        self.outflow[:, axis, 0] += np.bincount(members, weights=lower, minlength=batch) * factor
+        self.outflow[:, axis, 1] += np.bincount(members, weights=upper, minlength=batch) * factor
 
     def advect(self, q: np.ndarray, axis: int, ta: float, tb: float) -> np.ndarray:
         """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb; halves the interval while trajectories cross."""
@@ -123,16 +131,14 @@ class LineSweeper:
     def _window(self, lines, shape, axis):
         """The lines with significant mass, the faces enclosing it along ``axis``, the points the lines pass through
         and their members; None when q is zero."""
-        floor = self.significant * lines.max()
+        floor, active, first, last = significant_window(lines, self.significant)
         if floor == 0.0:
             return None
-        active = np.flatnonzero(lines.max(axis=1) > floor)
-        cols = np.flatnonzero((lines[active] > floor).any(axis=0))
         members, *others = np.unravel_index(active, shape[:-1])
         points = np.zeros((active.size, self.grid.ndim))
         for index, b in zip(others, [b for b in range(self.grid.ndim) if b != axis]):
             points[:, b] = self.grid.axes[b].centres[index]
-        return floor, active, int(cols[0]), int(cols[-1]) + 1, points, members
+        return floor, active, first, last, points, members
 
     def rates(self, q: np.ndarray, axis: int, t: float) -> float:
         """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass; returns the former."""
@@ -141,7 +147,7 @@ class LineSweeper:
         if window is not None:
             floor, active, first, last, points, members = window
             g = self.grid.axes[axis]
-            x = np.broadcast_to(g.faces[first:last + 1], (active.size, last + 1 - first))
+            x = np.repeat(g.faces[None, first:last + 1], active.size, axis=0)
             own = self._own_faces(lines, active, members, floor, first, last, first, last)
             self._record_rates(axis, self._velocity(axis, x, points, t, members), t, own, members)
         return float(self.lip[axis])
@@ -164,8 +170,8 @@ class LineSweeper:
         """max |∂_a v_a| and max |v_a| over the faces traced (each member's ``own``, see :meth:`_own_faces`)."""
         dx = self.grid.axes[axis].dx
         if own is None:
-            self.lip[axis] = float(np.abs(np.diff(v, axis=1)).max()) / dx if v.shape[1] > 1 else 0.0
-            self.speed[axis] = float(np.abs(v).max())
+            jump, self.speed[axis] = steepest(v)
+            self.lip[axis] = jump / dx
             self.member_lip[:, axis] = self.lip[axis]
         else:
             rates = np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
@@ -186,7 +192,7 @@ class LineSweeper:
         reach = int(math.ceil(1.5 * self.speed[axis] * dt / g.dx)) + 2
         while True:
             lo, hi = max(first - reach, 0), min(last + reach, n)
-            x0 = np.broadcast_to(g.faces[lo:hi + 1], (active.size, hi + 1 - lo))
+            x0 = np.repeat(g.faces[None, lo:hi + 1], active.size, axis=0)
             x, v_end = self._trace_back(axis, x0, points, members, tb, dt)
             xi = (x - g.lower) / g.dx
             if not np.isfinite(xi.sum()):
@@ -196,10 +202,17 @@ class LineSweeper:
                 break
             reach *= 2
         full = np.empty((active.size, n + 1))
-        if not self._parallel(_departures_of_lines, lines, active, np.ascontiguousarray(xi), lo, floor, full):
-            return False
         lower, upper = np.empty(active.size), np.empty(active.size)
-        self._parallel(_remap_lines, lines, active, full, self.code, g.dx, lower, upper)
+        # a single line (a 1-D density) runs the line kernels directly: a parallel region has nothing to share there,
+        # and waking the other threads costs more than the line (several times more on a loaded machine)
+        if active.size == 1:
+            if not _departures_of_line(lines[active[0]], np.ascontiguousarray(xi[0]), lo, floor, full[0]):
+                return False
+            lower[0], upper[0] = _remap_line(lines[active[0]], full[0], self.code, g.dx)
+        else:
+            if not _departures_of_lines(lines, active, np.ascontiguousarray(xi), lo, floor, full):
+                return False
+            _remap_lines(lines, active, full, self.code, g.dx, lower, upper)
         self._count_outflow(axis, members, lower, upper, self.grid.cell_volume / g.dx)
         self._record_rates(axis, v_end, tb, self._own_faces(lines, active, members, floor, lo, hi, first, last),
                            members)
@@ -238,22 +251,15 @@ class LineSweeper:
             lines, shape = self._lines(q, axis)
             out = np.empty_like(lines)
             lower, upper = np.empty(lines.shape[0]), np.empty(lines.shape[0])
-            self._parallel(_heat_lines, lines, heat_kernel(amount / g.dx**2), out, lower, upper)
+            kernel = heat_kernel(amount / g.dx**2)
+            if lines.shape[0] == 1:  # one line: directly, as in _remap
+                lower[0], upper[0] = heat_step(lines[0], kernel, out[0])
+            else:
+                _heat_lines(lines, kernel, out, lower, upper)
             members = np.arange(lines.shape[0]) // (lines.shape[0] // shape[0])
             self._count_outflow(axis, members, lower, upper, self.grid.cell_volume)
             q = self._restore(out, shape, axis)
         return q
-
-
-@contextmanager
-def _one_thread():
-    """Run the enclosed numba parallel regions on one thread (the setting is restored afterwards)."""
-    previous = nb.get_num_threads()
-    nb.set_num_threads(1)
-    try:
-        yield
-    finally:
-        nb.set_num_threads(previous)
 
 
 def line_drift(drift, ndim: int, batch: bool):

@@ -54,3 +54,33 @@ def flush_below(q, floor):
                 flushed[b] += q[b, i]
                 q[b, i] = 0.0
     return flushed
+
+
+@nb.njit(cache=True)
+def significant_window(lines, significant):
+    """floor = ``significant`` · max q over the lines (rows), the lines with a cell above it, and the faces
+    (first, last + 1) enclosing every such cell; floor 0 (and no lines) when q is zero."""
+    floor = significant * lines.max()
+    active = np.empty(lines.shape[0], dtype=np.int64)
+    count, first, last = 0, lines.shape[1], 0
+    if floor > 0.0:
+        for line in range(lines.shape[0]):
+            lo, hi = significant_faces(lines[line], floor)
+            if lo >= 0:
+                active[count] = line
+                count += 1
+                first, last = min(first, lo), max(last, hi)
+    return floor, active[:count], first, last
+
+
+@nb.njit(cache=True)
+def steepest(v):
+    """(max |v_{j+1} − v_j|, max |v|) over the rows of v: the largest velocity jump between neighbouring faces and
+    the largest speed."""
+    jump, speed = 0.0, 0.0
+    for line in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            speed = max(speed, abs(v[line, j]))
+            if j > 0:
+                jump = max(jump, abs(v[line, j] - v[line, j - 1]))
+    return jump, speed
