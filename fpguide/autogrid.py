@@ -125,8 +125,10 @@ def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     feature = np.array([feature_width(member, t_min, width) for member, width in zip(members, seen["width"])])
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
-    grid, wanted, capped = _span((centre - half).min(axis=0), (centre + half).max(axis=0), feature.min(axis=0),
-                                 cells_per_width, max_cells)
+    # each member's own grid (what its single solve would take), then one covering them all at the finest spacing
+    own = [_span(c - h, c + h, f, cells_per_width, max_cells) for c, h, f in zip(centre, half, feature)]
+    grid = own[0][0] if len(own) == 1 else covering_grid([g for g, _, _ in own])
+    wanted, capped = np.max([w for _, w, _ in own], axis=0), any(c for _, _, c in own)
     record = {"pilot_lower": seen["lower"].min(axis=0), "pilot_upper": seen["upper"].max(axis=0),
               "pilot_width": seen["width"].min(axis=0), "target_width": intrinsic, "feature_width": feature.min(axis=0),
               "cells_per_width": cells_per_width, "cells_wanted": wanted.astype(int), "widen": widen, "capped": capped}

@@ -48,6 +48,18 @@ def test_batched_weights_equal_single_solves_with_the_same_steps(sampler):
         assert float(item.mass[-1]) == pytest.approx(1.0, abs=1e-12)
 
 
+def test_batched_grid_covers_every_weights_own_grid_at_its_finest_cells():
+    """The batch's one grid spans each weight's automatic grid (that of its single solve) with cells no wider than
+    the finest of them, so that no weight is solved more coarsely in a sweep than alone (w = 0 and 12 here have
+    different extents; both single grids have the minimum cell count)."""
+    weights = [0.0, 12.0]
+    grid = _grid_of(fg.solve(GM, fg.CFG(label=1, w=weights), n_save=2))
+    singles = [_grid_of(fg.solve(GM, fg.CFG(label=1, w=w), n_save=2)) for w in weights]
+    assert grid.dx <= min(single.dx for single in singles)
+    assert grid.lower <= min(single.lower for single in singles)
+    assert grid.upper >= max(single.upper for single in singles)
+
+
 def test_batches_split_when_their_weights_need_different_steps():
     """A batch steps at the rate of its strongest weight; the reverse SDE on the uniform mixture needs 4x more
     steps at w = 30 than at w = 0 near t_min, so the batch is split at the saved time where that shows. Each item
