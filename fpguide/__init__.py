@@ -5,7 +5,7 @@ import os
 __version__ = "0.1.0"
 
 # numba's OpenMP threads spin while they wait for work. Where cores are shared (pytest -n, several solves at once, a
-# busy machine) the spinning starves the threads that have work: 2-D solves and batched sweeps ran 5-20x slower on 2
+# busy machine) the spinning starves the threads that have work: 2-D solves and batched sweeps ran 5-30x slower on 2
 # busy cores (benchmarks/README.md). Threads that sleep while they wait cost a wake-up per parallel region instead.
 # Set before numba starts its threads; a value the user chose is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
