@@ -91,7 +91,7 @@ SMOKE_SWEEP_PARTICLES = 100
 
 
 @dataclass(frozen=True)
-class Problem:
+class GuidedProblem:
     """One guided sampler on one target: a single weight, or a tuple of weights solved as one sweep."""
 
     target: str  # a key of TARGETS
@@ -117,8 +117,8 @@ class Problem:
     def sample(self, n: int) -> xr.Dataset:
         return fg.sample(TARGETS[self.target], self.guidance(), self.sampler, n=n, seed=0, progress=False)
 
-    def singles(self) -> list[Problem]:
-        return [Problem(self.target, self.sampler, w) for w in self.w]
+    def singles(self) -> list[GuidedProblem]:
+        return [GuidedProblem(self.target, self.sampler, w) for w in self.w]
 
 
 def largest_difference(a, b) -> float:
@@ -126,7 +126,7 @@ def largest_difference(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
 
 
-def grid_errors(problem: Problem, out, reference: xr.Dataset) -> dict[str, float]:
+def grid_errors(problem: GuidedProblem, out, reference: xr.Dataset) -> dict[str, float]:
     """Errors of a solve's outputs (a Dataset, or lists of values by weight) against the reference's."""
     return {"observable error": largest_difference(out[problem.observable], reference[problem.observable]),
             "entropy error": largest_difference(out["entropy"], reference["entropy"])}
@@ -142,7 +142,7 @@ def cells_note(ds: xr.Dataset) -> str:
     return f"{ds.sizes['x']} cells, {time_steps(ds)} steps"
 
 
-def grid_config(problem: Problem, resolution: Resolution, reference: xr.Dataset) -> Config:
+def grid_config(problem: GuidedProblem, resolution: Resolution, reference: xr.Dataset) -> Config:
     """fpguide at one resolution; finer than the default it runs once (its time is that run's)."""
     def run() -> tuple[dict[str, float], int]:
         ds = problem.solve(resolution)
@@ -154,7 +154,7 @@ def grid_config(problem: Problem, resolution: Resolution, reference: xr.Dataset)
     return config
 
 
-def loop_config(problem: Problem, reference: xr.Dataset) -> Config:
+def loop_config(problem: GuidedProblem, reference: xr.Dataset) -> Config:
     """The loop a user would write: one default solve per weight, each on its own automatic grid."""
     def run() -> tuple[dict[str, float], int]:
         runs = [single.solve(DEFAULT) for single in problem.singles()]
@@ -164,7 +164,7 @@ def loop_config(problem: Problem, reference: xr.Dataset) -> Config:
     return Config("loop of single solves", "", "default", run, size=problem.size)
 
 
-def particle_config(problem: Problem, n: int, reference: xr.Dataset, timed: bool) -> Config:
+def particle_config(problem: GuidedProblem, n: int, reference: xr.Dataset, timed: bool) -> Config:
     """``fg.sample`` with n particles (per weight): the observable's measured error and standard error, and the error
     of the particles' own entropy estimate (m-spacings)."""
     def run() -> tuple[dict[str, float], int]:
@@ -188,7 +188,7 @@ def log_density_variance(out: xr.Dataset) -> np.ndarray:
     return np.sum(mass * log_q**2, axis=-1) - np.sum(mass * log_q, axis=-1) ** 2
 
 
-def observable_variance(problem: Problem, out: xr.Dataset) -> np.ndarray:
+def observable_variance(problem: GuidedProblem, out: xr.Dataset) -> np.ndarray:
     """Var_q[f] of the per-sample quantity whose mean is the observable: the support's indicator, p(1 − p), or the
     class posterior p_t(c|x) at t_min (the same for every weight) over the cells."""
     mean = out[problem.observable].values
@@ -203,7 +203,7 @@ def particles_needed(variance: float, error: float) -> float:
     return variance / error**2 if error > 0 else math.inf
 
 
-def claims(problem: Problem, reference: xr.Dataset, default: Config, particles: list[Config]) -> dict:
+def claims(problem: GuidedProblem, reference: xr.Dataset, default: Config, particles: list[Config]) -> dict:
     """The particles' cost of the default grid's accuracy, at their lowest measured time per particle. With several
     weights the particles must reach the grid's largest error at every weight: the counts add up over the weights
     (Σ Var / e²)."""
@@ -222,7 +222,7 @@ def claims(problem: Problem, reference: xr.Dataset, default: Config, particles: 
             f"> {TIME_LIMIT:g} s": "yes" if n_entropy * per_particle > TIME_LIMIT else "NO"}
 
 
-def reference_check(problem: Problem, resolution: Resolution, reference: xr.Dataset, default: Config,
+def reference_check(problem: GuidedProblem, resolution: Resolution, reference: xr.Dataset, default: Config,
                     ladder: dict[Resolution, Config]) -> dict[str, float]:
     """The change of the reference's last doubling of resolution, relative to the default's error: for convergence of
     order ≥ 1 that change bounds the reference's own error. Reuses a ladder run at the halved resolution."""
@@ -239,7 +239,7 @@ def reference_check(problem: Problem, resolution: Resolution, reference: xr.Data
     return row
 
 
-def reference_and_ladder(problem: Problem, resolution: Resolution,
+def reference_and_ladder(problem: GuidedProblem, resolution: Resolution,
                          mode: Mode) -> tuple[Resolution, xr.Dataset, dict[Resolution, Config]]:
     """The reference's resolution (smoke: a light one) and output, and fpguide at the ladder's resolutions."""
     resolution = mode.pick(resolution, SMOKE_REFERENCE)
@@ -247,7 +247,7 @@ def reference_and_ladder(problem: Problem, resolution: Resolution,
     return resolution, out, {res: grid_config(problem, res, out) for res in mode.pick(LADDER, (DEFAULT,))}
 
 
-def reverse_process(problem: Problem, mode: Mode) -> tuple[list[Config], dict]:
+def reverse_process(problem: GuidedProblem, mode: Mode) -> tuple[list[Config], dict]:
     """One sub-problem: its configurations, measured, and its summary row."""
     resolution, out, ladder = reference_and_ladder(problem, REFERENCE[problem.target, problem.sampler], mode)
     counts = mode.pick(PARTICLES, SMOKE_PARTICLES)
@@ -297,13 +297,13 @@ def reverse_processes(mode: Mode) -> Case:
     for target in mode.pick(("gaussian", "uniform"), ("gaussian",)):
         for sampler in mode.pick(("ode", "sde"), ("ode",)):
             for w in mode.pick((0.0, 3.0, 15.0), (3.0,)):
-                configs, row = reverse_process(Problem(target, sampler, w), mode)
+                configs, row = reverse_process(GuidedProblem(target, sampler, w), mode)
                 case.configs += configs
                 case.summary.append(row)
     return case
 
 
-def sweep(problem: Problem, mode: Mode) -> tuple[list[Config], dict]:
+def sweep(problem: GuidedProblem, mode: Mode) -> tuple[list[Config], dict]:
     """The batched sweep at the ladder's resolutions, the loop of single solves and particles of every weight; the
     summary row compares the default batched sweep with the loop and with particles."""
     resolution, out, ladder = reference_and_ladder(problem, SWEEP_REFERENCE, mode)
@@ -334,7 +334,7 @@ def weight_sweep(mode: Mode) -> Case:
         "error over the weights).",
         CLAIMS_NOTE])
     for sampler in mode.pick(("ode", "sde"), ("ode",)):
-        configs, row = sweep(Problem("gaussian", sampler, weights), mode)
+        configs, row = sweep(GuidedProblem("gaussian", sampler, weights), mode)
         case.configs += configs
         case.summary.append(row)
     return case
