@@ -110,9 +110,6 @@ class LineSweeper:
 
     def _count_outflow(self, axis, members, lower, upper, factor):
         batch = self.outflow.shape[0]
-        if batch == 1:
-            self.outflow[0, axis] += lower.sum() * factor, upper.sum() * factor
-            return
         self.outflow[:, axis, 0] += np.bincount(members, weights=lower, minlength=batch) * factor
         self.outflow[:, axis, 1] += np.bincount(members, weights=upper, minlength=batch) * factor
 
