@@ -40,7 +40,6 @@ def test_comparisons_say_when_no_fpguide_run_qualifies():
 
 
 def test_smoke_mode_runs_every_case(tmp_path):
-    sys.path.insert(0, str(BENCHMARKS))
     from run import CASES
 
     done = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--smoke", "--out", str(tmp_path)],
