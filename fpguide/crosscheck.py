@@ -47,7 +47,7 @@ from scipy.stats import wasserstein_distance
 from ._validation import check_positive_real
 from .dataset import config_of
 from .engine.remap import cdf_values
-from .grid import AXIS_NAMES, Grid, TensorGrid
+from .grid import AXIS_NAMES, Grid, TensorGrid, grid_from_dict
 from .observables import Reconstruction
 
 MUST_AGREE = ("target", "guidance", "sampler", "eta", "T", "t_min", "process", "start")
@@ -121,8 +121,7 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     if "grid" not in cfg_grid:
         raise ValueError("ds has no grid in its configuration: it must be a Dataset made by fpguide.solve")
 
-    spec = cfg_grid["grid"]
-    grid = TensorGrid.from_dict(spec) if "axes" in spec else Grid(**spec)
+    grid = grid_from_dict(cfg_grid["grid"])
     d = grid.ndim if isinstance(grid, TensorGrid) else 1
     if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x
         positions = _output_positions(ps, ds.sizes["dim"]) @ ds["basis"].values.T

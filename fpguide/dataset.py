@@ -33,6 +33,7 @@ VARIABLES = {
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
     "frame_scale": ("s(t) in x = s(t) y: VE and EDM densities and observables are those of y = x/sqrt(1 + sigma(t)^2)",
                     "1"),
+    "l1_error": ("estimated L1 error of the density (from a companion solve at half the resolution)", "1"),
     "gap_l1": ("L1 distance of the discrete chain's density to the continuous sampler's", "1"),
     "gap_entropy": ("entropy of the discrete chain minus that of the continuous sampler", "nats"),
     "position": ("particle position", "1"),
@@ -75,19 +76,24 @@ def frame_variables(process, t: np.ndarray) -> dict:
     return {"frame_scale": (("t",), scale)} if np.any(scale != 1.0) else {}
 
 
-def with_se(name: str) -> tuple[str, str]:
-    long_name, units = VARIABLES[name]
-    return f"standard error of the {long_name}", units
+# derived variables <name><suffix>: long name from the base variable's
+DERIVED = {"_se": "standard error of the {}", "_error": "estimated error of the {}"}
 
 
 def attach(ds: xr.Dataset) -> xr.Dataset:
-    """Set long_name/units on every variable and coordinate that fpguide knows."""
+    """Set long_name/units on every variable and coordinate that fpguide knows (and their ``_se``, ``_error``)."""
+    known = VARIABLES | COORDS
     for name, var in ds.variables.items():
-        base = name[:-3] if name.endswith("_se") else name
-        if base in VARIABLES or base in COORDS:
-            long_name, units = (with_se(base) if name.endswith("_se") else (VARIABLES | COORDS)[base])
-            var.attrs.setdefault("long_name", long_name)
-            var.attrs.setdefault("units", units)
+        if name in known:
+            long_name, units = known[name]
+        else:
+            suffix = next((suffix for suffix in DERIVED if name.endswith(suffix)), None)
+            if suffix is None or name.removesuffix(suffix) not in VARIABLES:
+                continue
+            long_name, units = VARIABLES[name.removesuffix(suffix)]
+            long_name = DERIVED[suffix].format(long_name)
+        var.attrs.setdefault("long_name", long_name)
+        var.attrs.setdefault("units", units)
     return ds
 
 

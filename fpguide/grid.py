@@ -134,3 +134,8 @@ class TensorGrid:
     @classmethod
     def from_dict(cls, spec: dict) -> TensorGrid:
         return cls(tuple(Grid(**axis) for axis in spec["axes"]))
+
+
+def grid_from_dict(spec: dict) -> Grid | TensorGrid:
+    """The grid a Dataset's ``config["grid"]`` records (the inverse of ``to_dict``)."""
+    return TensorGrid.from_dict(spec) if "axes" in spec else Grid(**spec)
