@@ -2,10 +2,34 @@
 
 import os
 import sys
+from collections.abc import Callable
+from contextlib import contextmanager
 
 
 class WallMassError(RuntimeError):
-    """More mass than the tolerance left the grid through its walls: the domain is too narrow."""
+    """More mass than the tolerance left the grid through its walls: the domain is too narrow. ``time``: when, in the
+    time of the run that raised it (the engine's, for :func:`~fpguide.evolve`), if known."""
+
+    def __init__(self, message: str, time: float | None = None):
+        super().__init__(message)
+        self.time = time
+
+
+@contextmanager
+def wall_time_explained(explain: Callable[[float], str]):
+    """Re-raise a :class:`WallMassError` of :func:`~fpguide.evolve` with what its time means to the caller:
+    ``explain(time)`` is appended in brackets (e.g. the diffusion time t = T − τ of a sampler run in τ)."""
+    try:
+        yield
+    except WallMassError as err:
+        if err.time is None:
+            raise
+        raise WallMassError(f"{err} [t above: {explain(err.time)}]") from None
+
+
+def in_diffusion_time(T: float):
+    """:func:`wall_time_explained` for a sampler evolved in the reverse time τ = T − t."""
+    return wall_time_explained(lambda tau: f"the engine's time T - t; diffusion time t={T - tau:.6g}")
 
 
 class CoarseGridWarning(UserWarning):

@@ -29,7 +29,7 @@ from .autogrid import feature_width
 from .dataset import global_attrs
 from .dynamics import GuidedDynamics, prepare, start_law
 from .engine import EvolveResult, evolve
-from .errors import WallMassError
+from .errors import WallMassError, in_diffusion_time, wall_time_explained
 from .grid import Grid
 from .guidance import CFG
 from .particles import particle_observables, particle_step, seed_record, start_points, with_observables
@@ -91,16 +91,18 @@ def _run(q0, grid, run_in, predictor, corrector_model, pc, settings):
     taus = predictor.tau_grid(run_in.t_min, settings["log_snr_step"])
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):
         inside = taus[(taus > dyn.T - t_hi) & (taus < dyn.T - t_lo)]
-        res = evolve(q, predictor.drift, grid=grid, t_span=(dyn.T - t_hi, dyn.T - t_lo), time_grid=inside,
-                     lipschitz=settings["lipschitz"], scheme=settings["scheme"], wall_tol=settings["wall_tol"])
+        with in_diffusion_time(dyn.T):
+            res = evolve(q, predictor.drift, grid=grid, t_span=(dyn.T - t_hi, dyn.T - t_lo), time_grid=inside,
+                         lipschitz=settings["lipschitz"], scheme=settings["scheme"], wall_tol=settings["wall_tol"])
         out_lo, out_hi, steps = res.outflow_lower[-1], res.outflow_upper[-1], steps + res.n_steps
         q = res.q[-1]
         ell = _langevin_time(pc, dyn.process, t_hi, t_lo)
         if ell > 0:
             t = float(t_lo)
-            res = evolve(q, lambda x, _: corrector_model.guided_score(x, t, dyn.process), grid=grid, t_span=(0.0, ell),
-                         diffusion=1.0, lipschitz=settings["corrector_lipschitz"], scheme=settings["scheme"],
-                         wall_tol=settings["wall_tol"])
+            with wall_time_explained(lambda ell, t=t: f"Langevin time of the corrector at diffusion time t={t:.6g}"):
+                res = evolve(q, lambda x, _: corrector_model.guided_score(x, t, dyn.process), grid=grid,
+                             t_span=(0.0, ell), diffusion=1.0, lipschitz=settings["corrector_lipschitz"],
+                             scheme=settings["scheme"], wall_tol=settings["wall_tol"])
             out_lo, out_hi, steps = out_lo + res.outflow_lower[-1], out_hi + res.outflow_upper[-1], steps + res.n_steps
             q = res.q[-1]
         rows.append(q)

@@ -18,7 +18,7 @@ from .dynamics import WeightBatch, prepare, start_law
 from .engine import EvolveResult, evolve
 from .engine.remap import scheme_code
 from .error_estimate import with_error_estimates
-from .errors import CoarseGridWarning, WallMassError, caller_stacklevel
+from .errors import CoarseGridWarning, WallMassError, caller_stacklevel, in_diffusion_time
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 from .reduction import find_reduction
@@ -96,12 +96,12 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
         split = []
         for members in batches:
             escaped = outflow[k - 1, members].sum(axis=1).max()
-            result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid, t_span=span,
-                            diffusion=dyn.engine_diffusion, time_grid=inside,
-                            drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
-                            lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
-                            batch=True,
-                            progress=False)
+            with in_diffusion_time(dyn.T):
+                result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid,
+                                t_span=span, diffusion=dyn.engine_diffusion, time_grid=inside,
+                                drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
+                                lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
+                                batch=True, progress=False)
             q[members] = saved[k, members] = result.q[-1]
             outflow[k, members] = outflow[k - 1, members] + np.stack([result.outflow_lower[-1],
                                                                        result.outflow_upper[-1]], axis=1)
@@ -240,10 +240,11 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
 def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve."""
     dyn, t_min = run_in.dyn, run_in.t_min
-    return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
-                  t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
-                  drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
-                  lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
+    with in_diffusion_time(dyn.T):
+        return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
+                      t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                      drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
+                      lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
 
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:

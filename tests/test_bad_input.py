@@ -5,6 +5,7 @@ CoarseGridWarning with the remedy."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -190,9 +191,13 @@ def test_drift_returning_wrong_shape(drift):
 
 
 # --- runs that cannot be trusted -------------------------------------------------------------------------------------
-def test_wall_mass_error(target):
-    with pytest.raises(fg.WallMassError, match=r"widen the grid"):
-        fg.solve(target, fg.CFG(label=1, w=1.0), sampler="sde", grid=fg.Grid(-1.0, 1.0, 200))
+def test_wall_mass_error_says_when_in_diffusion_time(target):
+    """The engine runs in τ = T − t; the message of solve also gives the diffusion time t."""
+    with pytest.raises(fg.WallMassError, match=r"widen the grid") as caught:
+        fg.solve(target, fg.CFG(label=1, w=1.0), sampler="sde", grid=fg.Grid(-1.0, 1.0, 200), T=5.0)
+    engine = float(re.search(r"by t=(\S+) ", str(caught.value)).group(1))
+    diffusion = float(re.search(r"diffusion time t=([^\]]+)\]", str(caught.value)).group(1))
+    assert 0 < engine < 5.0 and diffusion == pytest.approx(5.0 - engine, rel=1e-5)
 
 
 def test_coarse_grid_warning():

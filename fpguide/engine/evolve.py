@@ -166,7 +166,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             raise WallMassError(
                 f"mass {escaped[b]:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
                 f"{f'in member {b} ' if batch else ''}(mostly on the {where}; tolerance wall_tol={wall_tol:g}): "
-                f"widen the grid on the {where}")
+                f"widen the grid on the {where}", time=t)
 
     def apply(q, op, ta, tb):
         return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
