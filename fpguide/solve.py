@@ -192,9 +192,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     reduce : solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
         mixtures, or product targets whose classes differ along at most three coordinates; see
         :mod:`fpguide.reduction`). None (default): only when d > 3; True: always (error if impossible); False: never.
-    error_estimate : also solve a companion at half the resolution (half the cells per axis, steps twice as long) and
+    error_estimate : also solve two companions, one with half the cells per axis and one with steps twice as long, and
         store the differences as estimated errors: ``l1_error(t)`` of the density and ``<name>_error`` of every
-        observable (see :mod:`fpguide.error_estimate`); costs about an eighth more in 1-D.
+        observable (see :mod:`fpguide.error_estimate`); about doubles the cost in 1-D.
     progress : a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
         once the run has lasted 2 s, True always, False never.
 

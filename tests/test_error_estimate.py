@@ -12,15 +12,18 @@ from fpguide.error_estimate import _integrate_over
 
 
 @pytest.mark.parametrize("sampler, eta", [("ode", 0.0), ("sde", 1.0)])
+@pytest.mark.parametrize("cond_variance, variance, cond_mean", [(1.0, 2.0, 0.5), (2.0, 1.5, 0.0)])
 @pytest.mark.parametrize("swept", [False, True])
-def test_estimates_bound_the_error_of_a_linear_guided_sampler_from_above_by_at_most_25x(sampler, eta, swept):
-    """p(x|c) = N(0.5, 1), p(x) = N(0, 2): the output is Gaussian with the moments of linear ODEs, and its entropy is
-    ½ log(2πe V). At the output, and as the largest over t, each estimate is at least the true error and at most 25
-    times it (or 1e-6): error components of orders 2 to 4 give 3 to 15 times (measured for w = 0.5 ... 15: 3-19).
-    A sweep estimates every weight from its companions, batched like the weights themselves."""
-    weights = [1.0, 7.0]
-    model = fg.GaussianMixture(means=[0.0], covariances=2.0)
-    cond = fg.GaussianMixture(means=[0.5], covariances=1.0)
+def test_estimates_bound_the_error_of_a_linear_guided_sampler_from_above(sampler, eta, cond_variance, variance,
+                                                                         cond_mean, swept):
+    """p(x|c) = N(μ_c, a), p(x) = N(0, b): the output is Gaussian with the moments of linear ODEs, and its entropy is
+    ½ log(2πe V). At the output, and as the largest over t, each estimate is at least the true error, and at most 100
+    times it (or 1e-6). Measured: 2.5-61x; the largest where the solve's own space and time errors partly cancel,
+    which estimates of each cannot know. (a, b) = (2, 1.5), SDE, w = 8 is where a single companion halving dx and dt
+    at once estimated 5x too little. A sweep estimates every weight from its companions, batched like the weights."""
+    weights = [1.0, 8.0]
+    model = fg.GaussianMixture(means=[0.0], covariances=variance)
+    cond = fg.GaussianMixture(means=[cond_mean], covariances=cond_variance)
     if swept:
         sweep = fg.solve(model, fg.CFG(w=weights, cond=cond), sampler=sampler, error_estimate=True)
         assert json.loads(sweep.attrs["run"])["items"][0]["batch_sizes"][0] == 2
@@ -28,12 +31,13 @@ def test_estimates_bound_the_error_of_a_linear_guided_sampler_from_above_by_at_m
     else:
         solves = [fg.solve(model, fg.CFG(w=w, cond=cond), sampler=sampler, error_estimate=True) for w in weights]
     for w, ds in zip(weights, solves):
-        mean, variance = linear_gaussian_moments(eta, lambda t, w=w: w, 1.0, 2.0, 0.5, 10.0, ds.t.values)
-        exact = {"mean": mean, "variance": variance, "entropy": 0.5 * np.log(2 * math.pi * math.e * variance)}
+        mean, var = linear_gaussian_moments(eta, lambda t, w=w: w, cond_variance, variance, cond_mean, 10.0,
+                                            ds.t.values)
+        exact = {"mean": mean, "variance": var, "entropy": 0.5 * np.log(2 * math.pi * math.e * var)}
         for name, values in exact.items():
             error, estimate = np.abs(ds[name].values - values), ds[f"{name}_error"].values
             for got, bound in ((error[-1], estimate[-1]), (error.max(), estimate.max())):
-                assert got <= bound <= max(25 * got, 1e-6), (w, name, got, bound)
+                assert got <= bound <= max(100 * got, 1e-6), (w, name, got, bound)
     assert np.all(np.isfinite(ds.l1_error)) and ds.l1_error.attrs["long_name"].startswith("estimated L1 error")
     assert ds.entropy_error.attrs == {"long_name": "estimated error of the differential entropy", "units": "nats"}
     assert json.loads(ds.attrs["config"])["error_estimate"] is True
