@@ -153,8 +153,9 @@ def _span(lower, upper, feature, cells_per_width: float, max_cells: int):
     returns (grid, cells wanted per axis, whether it was capped)."""
     d = lower.size
     with np.errstate(over="ignore", divide="ignore"):  # a pilot width that underflows asks for infinitely many cells
-        wanted = np.minimum(np.ceil((upper - lower) * cells_per_width / feature * (1 - 1e-12)), float(max_cells))
+        needed = np.ceil((upper - lower) * cells_per_width / feature * (1 - 1e-12))
+    wanted = np.minimum(needed, float(max_cells))
     scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
     n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
     axes = tuple(Grid(float(lo), float(hi), k) for lo, hi, k in zip(lower, upper, n))
-    return (axes[0] if d == 1 else TensorGrid(axes)), wanted, bool(scale > 1.0)
+    return (axes[0] if d == 1 else TensorGrid(axes)), wanted, bool(scale > 1.0 or np.any(needed > max_cells))

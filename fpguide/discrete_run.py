@@ -36,7 +36,7 @@ from .errors import CollapsedMassWarning, WallMassError
 from .grid import Grid
 from .observables import Reconstruction
 from .particles import particle_observables, seed_record, start_points, with_observables
-from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, grid_dataset, solve, warn_if_coarse
+from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, grid_dataset, solve, start_density, warn_if_coarse
 
 CLEAN_SIGMA = 1e-6
 TAIL = 1e-13  # mass left out on either side when measuring how far the chain carries the density
@@ -168,7 +168,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     grid, record = (grid, None) if given else choose_grid(dyn, run_in.t_min, quantile,
                                                           cells_per_width=cells_per_width)
     for attempt in range(WIDEN_TRIES + 1):
-        q0 = grid.cell_averages(log_start)
+        q0 = start_density(grid, log_start)
         chain = run_steps(q0, grid, sampler, plan, dyn.model, dyn.process, scheme=scheme, wall_tol=wall_tol)
         last = given or attempt == WIDEN_TRIES
         if chain.escaped and last:

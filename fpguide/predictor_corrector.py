@@ -33,7 +33,7 @@ from .errors import WallMassError, in_diffusion_time, wall_time_explained
 from .grid import Grid
 from .guidance import CFG
 from .particles import particle_observables, particle_step, seed_record, start_points, with_observables
-from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, grid_dataset, on_automatic_grid, warn_if_coarse
+from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, grid_dataset, on_automatic_grid, start_density, warn_if_coarse
 
 # The corrector's Langevin equation is Strang-split into drift and heat steps, whose O(dt²) error biases its
 # relaxation toward π. Measured on a linear-Gaussian chain against its exact moments (relative variance error):
@@ -131,7 +131,7 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     pilot = GuidedDynamics(dyn.model, dyn.process, "sde" if eta > 0 else "ode", dyn.T, eta)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     result, grid, run = on_automatic_grid(
-        lambda use: _run(use.cell_averages(log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
+        lambda use: _run(start_density(use, log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
         pilot, t_min, quantile, cells_per_width)
     warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(pilot, t_min)))
     config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "grid": grid.to_dict(), "scheme": scheme,

@@ -26,6 +26,7 @@ from .score_errors import error_norms
 from .sweep import PREPARE_ARGS, sweepable
 
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
+START_MASS_TOL = 1e-6  # the start law's cell averages must carry its mass to this accuracy
 SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
 BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
 CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
@@ -80,7 +81,7 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     taus = dyn.T - run_ins[0].t_save
     log_start, _ = start_law(dyn.model, dyn.process, dyn.T, run_ins[0].start)
     n = len(run_ins)
-    q = np.repeat(grid.cell_averages(log_start)[None], n, axis=0)
+    q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
     counts = {name: np.zeros(n) for name in ("n_steps", "n_rejected", "n_drift_evals", "max_lipschitz_dt",
@@ -230,11 +231,26 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
-        return _evolve(use.cell_averages(log_start), dyn.drift if d == 1 else dyn, run_in, use, settings,
+        return _evolve(start_density(use, log_start), dyn.drift if d == 1 else dyn, run_in, use, settings,
                        progress=progress)
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, run_in, settings, run, direction)
+
+
+def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
+    """The start law's cell averages on ``grid``; a :class:`WallMassError` when they do not carry its mass to
+    START_MASS_TOL (an extent that cuts its bulk, or cells far wider than it): the run would evolve another law."""
+    q0 = grid.cell_averages(log_start)
+    mass = float(q0.sum() * grid.cell_volume)
+    if not abs(mass - 1.0) <= START_MASS_TOL:
+        axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
+        extent = " x ".join(f"[{axis.lower:.6g}, {axis.upper:.6g}] ({axis.n} cells of {axis.dx:.3g})" for axis in axes)
+        raise WallMassError(f"the start law has mass {mass:.6g} on the grid {extent}, not 1: widen the grid to cover "
+                            "its bulk, with cells narrower than its width (a grid chosen automatically this wide "
+                            "means the sampler's flow runs away, e.g. a score error amplified by w: give a grid and "
+                            "a wall_tol instead, and the escaping mass is counted as outflow)")
+    return q0
 
 
 def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = None):

@@ -194,7 +194,7 @@ def test_drift_returning_wrong_shape(drift):
 def test_wall_mass_error_says_when_in_diffusion_time(target):
     """The engine runs in τ = T − t; the message of solve also gives the diffusion time t."""
     with pytest.raises(fg.WallMassError, match=r"widen the grid") as caught:
-        fg.solve(target, fg.CFG(label=1, w=1.0), sampler="sde", grid=fg.Grid(-1.0, 1.0, 200), T=5.0)
+        fg.solve(target, fg.CFG(label=1, w=1.0), sampler="sde", grid=fg.Grid(-6.0, 5.0, 256), T=5.0)
     engine = float(re.search(r"by t=(\S+) ", str(caught.value)).group(1))
     diffusion = float(re.search(r"diffusion time t=([^\]]+)\]", str(caught.value)).group(1))
     assert 0 < engine < 5.0 and diffusion == pytest.approx(5.0 - engine, rel=1e-5)
@@ -207,3 +207,20 @@ def test_coarse_grid_warning():
                  .split("at least n=")[1].split()[0])
     assert needed > 64
     assert np.all(np.isfinite(ds["density"].values))
+
+
+def test_a_grid_that_cannot_hold_the_start_law_is_refused(target):
+    """Cells far wider than the start law N(0, 1) would carry none of its mass (the run would evolve nothing and
+    return NaN observables); an extent that cuts its bulk loses mass before the first step."""
+    with pytest.raises(fg.WallMassError, match=r"the start law has mass 0 on the grid .*cells of 7.81e\+06"):
+        fg.solve(target, fg.CFG(label=1, w=1.0), grid=fg.Grid(-1e9, 1e9, 256))
+    with pytest.raises(fg.WallMassError, match=r"the start law has mass 0.68268"):
+        fg.solve(target, fg.CFG(label=1, w=1.0), grid=fg.Grid(-1.0, 1.0, 256))
+
+
+def test_a_flow_that_runs_away_is_refused_not_returned_as_nan(um):
+    """A score error amplified by w = 31 drives the ODE's pilot to x ~ 1e12: the automatic grid cannot hold the start
+    law there. It used to return NaN observables silently."""
+    guide = fg.CFG(label=1, w=31.0, cond_error=fg.score_errors.Smoothed(0.03))
+    with pytest.raises(fg.WallMassError, match=r"the sampler's flow runs away"):
+        fg.solve(um, guide, sampler="ode", t_min=1e-4, n_save=3)
