@@ -195,7 +195,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
         :mod:`fpguide.reduction`). None (default): only when d > 3; True: always (error if impossible); False: never.
     error_estimate : also solve two companions, one with half the cells per axis and one with steps twice as long, and
         store the differences as estimated errors: ``l1_error(t)`` of the density and ``<name>_error`` of every
-        observable (see :mod:`fpguide.error_estimate`); about doubles the cost in 1-D.
+        observable (see :mod:`fpguide.error_estimate`); 2-3x the time of the solve alone in 1-D.
     progress : a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
         once the run has lasted 2 s, True always, False never.
 
