@@ -165,7 +165,7 @@ def test_bad_configs_fail_cleanly_and_write_nothing(case, tmp_path, capsys):
 
 
 def test_a_run_that_fails_writes_nothing(tmp_path, capsys):
-    narrow = GM_TOML.replace("lower = -8.0", "lower = -3.0").replace("upper = 8.0", "upper = 3.0")
+    narrow = GM_TOML.replace("lower = -8.0", "lower = -5.0").replace("upper = 8.0", "upper = 5.0")
     assert main(["run", str(_config(tmp_path, narrow)), "-o", str(tmp_path / "out.nc")]) == 1
     assert "left the grid" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tmp_path / "config.toml"]

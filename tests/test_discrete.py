@@ -209,4 +209,4 @@ def test_bad_solve_discrete_arguments(gm):
     with pytest.raises(ValueError, match="1-D only"):
         fg.solve_discrete(box, fg.CFG(label=0, w=1.0), fg.DDIM(5))
     with pytest.raises(fg.WallMassError, match="use a grid that covers it"):
-        fg.solve_discrete(gm, fg.CFG(label=1, w=1.0), fg.DDIM(5), grid=fg.Grid(-1.0, 1.0, 100))
+        fg.solve_discrete(gm, fg.CFG(label=1, w=1.0), fg.DDIM(5), grid=fg.Grid(-5.0, 5.0, 200))
