@@ -22,6 +22,7 @@ from .errors import CoarseGridWarning, WallMassError, caller_stacklevel, in_diff
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
 from .reduction import find_reduction
+from .resources import check_memory
 from .score_errors import error_norms
 from .sweep import PREPARE_ARGS, sweepable
 
@@ -38,20 +39,26 @@ STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_sn
 
 
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
-    """The sweep's items on one grid: every group's automatic grid (one pilot per group of weights), covered by one
-    (see :func:`~fpguide.autogrid.covering_grid`); unchanged when a grid was given or the items are reduced."""
-    first = groups[0][0]
-    if first["grid"] is not None or any(_reduces(call) for group in groups for call in group):
+    """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
+    weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
+    densities would not fit in memory. Reduced items keep their own grids."""
+    if any(_reduces(call) for group in groups for call in group):
         return groups
-    grids = []
-    for group in groups:
-        run_ins = [_prepared(call) for call in group]
-        dyn = run_ins[0].dyn
-        _, quantile = start_law(dyn.model, dyn.process, dyn.T, first["start"])
-        grids.append(choose_grid(WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0].t_min, quantile,
-                                 cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
-    grid = covering_grid(grids)
-    return [[call | {"grid": grid} for call in group] for group in groups]
+    grid = _check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim)
+    if grid is None:
+        grids = []
+        for group in groups:
+            run_ins = [_prepared(call) for call in group]
+            dyn = run_ins[0].dyn
+            _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0]["start"])
+            grids.append(choose_grid(WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0].t_min,
+                                     quantile, cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
+        grid = covering_grid(grids)
+    planned = [[call | {"grid": grid} for call in group] for group in groups]
+    saved = sum(_prepared(call).t_save.size for group in planned for call in group)
+    check_memory(saved, grid.size if isinstance(grid, TensorGrid) else grid.n,
+                 f"this sweep of {sum(len(group) for group in planned)} items")
+    return planned
 
 
 def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
@@ -81,6 +88,7 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     taus = dyn.T - run_ins[0].t_save
     log_start, _ = start_law(dyn.model, dyn.process, dyn.T, run_ins[0].start)
     n = len(run_ins)
+    check_memory(n * taus.size, grid.n, f"this batch of {n} weights")
     q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
@@ -256,6 +264,7 @@ def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
 def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve."""
     dyn, t_min = run_in.dyn, run_in.t_min
+    check_memory(run_in.t_save.size, q0.size, "this solve")
     with in_diffusion_time(dyn.T):
         return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
                       t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),

@@ -224,3 +224,32 @@ def test_a_flow_that_runs_away_is_refused_not_returned_as_nan(um):
     guide = fg.CFG(label=1, w=31.0, cond_error=fg.score_errors.Smoothed(0.03))
     with pytest.raises(fg.WallMassError, match=r"the sampler's flow runs away"):
         fg.solve(um, guide, sampler="ode", t_min=1e-4, n_save=3)
+
+
+@pytest.fixture
+def memory(monkeypatch):
+    """Pretend the machine has ``memory.available`` bytes available."""
+
+    class Memory:
+        available = 1 << 40
+
+    monkeypatch.setattr("fpguide.resources.available_memory", lambda: Memory.available)
+    return Memory
+
+
+def test_a_solve_that_would_not_fit_in_memory_is_refused_with_the_estimate(target, memory):
+    grid = fg.Grid(-8.0, 8.0, 4096)
+    memory.available = 41 * 4096 * 8 * 3 * 2  # twice what 41 saved densities need (three copies)
+    fg.solve(target, fg.CFG(label=1, w=1.0), grid=grid, n_save=41)
+    with pytest.raises(MemoryError, match=r"this solve would hold 200 densities of 4096 cells, about 0.0183 GiB, "
+                                          r"but 0.00751 GiB of memory is available: save fewer times"):
+        fg.solve(target, fg.CFG(label=1, w=1.0), grid=grid, n_save=200)
+
+
+def test_a_sweep_that_would_not_fit_in_memory_is_refused_before_it_runs(target, memory):
+    """Checked before any item runs: one item fits, eight together do not."""
+    grid = fg.Grid(-8.0, 8.0, 4096)
+    memory.available = 4 * 41 * 4096 * 8 * 3
+    with pytest.raises(MemoryError, match=r"this sweep of 8 items would hold 328 densities of 4096 cells"):
+        fg.solve(target, fg.CFG(label=1, w=list(range(8))), grid=grid, n_save=41)
+    fg.solve(target, fg.CFG(label=1, w=[0.0, 1.0]), grid=grid, n_save=41)
