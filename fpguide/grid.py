@@ -47,6 +47,11 @@ class Grid:
     def dx(self) -> float:
         return (self.upper - self.lower) / self.n
 
+    @property
+    def size(self) -> int:
+        """The number of cells (as :attr:`TensorGrid.size`)."""
+        return self.n
+
     @cached_property
     def faces(self) -> np.ndarray:
         return _read_only(self.lower + self.dx * np.arange(self.n + 1))

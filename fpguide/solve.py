@@ -56,8 +56,7 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
         grid = covering_grid(grids)
     planned = [[call | {"grid": grid} for call in group] for group in groups]
     saved = sum(_prepared(call).t_save.size for group in planned for call in group)
-    check_memory(saved, grid.size if isinstance(grid, TensorGrid) else grid.n,
-                 f"this sweep of {sum(len(group) for group in planned)} items")
+    check_memory(saved, grid.size, f"this sweep of {sum(len(group) for group in planned)} items")
     return planned
 
 
@@ -88,7 +87,6 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     taus = dyn.T - run_ins[0].t_save
     log_start, _ = start_law(dyn.model, dyn.process, dyn.T, run_ins[0].start)
     n = len(run_ins)
-    check_memory(n * taus.size, grid.n, f"this batch of {n} weights")
     q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
