@@ -234,8 +234,10 @@ def main(argv=None) -> int:
             return 1
         return 0
     if args.command == "demo":
+        if not (math.isfinite(args.T) and args.T > 0):
+            parser.error(f"--T must be a finite number > 0, got {args.T}")
         if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
-            parser.error(f"--t-min must be in (0, T), got {args.t_min}")
+            parser.error(f"--t-min must be in (0, T) = (0, {args.T:g}), got {args.t_min}")
         run_demo(args.out, T=args.T, t_min=args.t_min)
     return 0
 

@@ -29,16 +29,17 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._validation import check_int
+from ._validation import check_flag, check_int
 from .dataset import attach
 from .dynamics import prepare
 from .grid import Grid, TensorGrid
 from .guidance import CFG
-from .particles import sample
+from .observables_nd import check_direction
+from .particles import sample, step_taus
 from .processes import PROCESSES
 from .schedules import Cosine, Interval, Linear, Step
 from .score_errors import Bump, Scaled, Smoothed
-from .solve import checked_settings, solve
+from .solve import _check_grid, _reduces, checked_settings, solve
 from .sweep import PREPARE_ARGS, Family, Sweep
 from .targets import TARGETS
 
@@ -281,12 +282,18 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
         sweep = Sweep.of(call)
         for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:
             run_in = prepare(*(item[name] for name in PREPARE_ARGS))
+            check_direction(item["direction"], run_in.dyn.model)
             if solver == "solve":
                 checked_settings(run_in.dyn.stochastic, item)
+                check_flag("reduce", item["reduce"], allow_none=True)
+                check_flag("error_estimate", item["error_estimate"])
+                if not _reduces(item):
+                    _check_grid(item["grid"], run_in.dyn.model.ndim)
             else:
                 check_int("n", item["n"], 2)
                 if item["seed"] is not None:
                     check_int("seed", item["seed"], 0)
+                step_taus(run_in, item["time_grid"], item["log_snr_step"])
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{sources.get(_leading_name(err), 'configuration')}: {err}") from None
     return sweep

@@ -106,7 +106,9 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     (1-D, 2-D or 3-D; the statistics and the verdict are in the module docstring)."""
     for name, data in (("ds", ds), ("ps", ps)):
         if not isinstance(data, xr.Dataset) or "config" not in data.attrs:
-            raise TypeError(f"{name} must be a Dataset made by fpguide ({'solve' if name == 'ds' else 'sample'})")
+            what = "a Dataset without fpguide's config" if isinstance(data, xr.Dataset) else type(data).__name__
+            raise TypeError(f"{name} must be a Dataset made by fpguide ({'solve' if name == 'ds' else 'sample'}), got "
+                            f"{what}")
     if "density" not in ds or "position" not in ps:
         raise ValueError("cross_check(ds, ps) needs ds from fpguide.solve and ps from fpguide.sample")
     alpha = check_positive_real("alpha", alpha)

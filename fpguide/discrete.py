@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ._records import Recorded
-from ._validation import check_choice, check_int, check_positive_real, check_real
+from ._validation import check_choice, check_flag, check_in_range, check_int, check_positive_real
 from .processes import Process
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
@@ -262,12 +262,8 @@ class DDIM(DiscreteSampler):
     def __init__(self, steps: int, eta: float = 0.0, schedule: NoiseSchedule | None = None, *,
                  prediction_type: str = "epsilon", set_alpha_to_one: bool = True, clip_sample: float | None = None):
         super().__init__(steps, schedule, prediction_type, clip_sample)
-        eta = check_real("eta", eta)
-        if not 0.0 <= eta <= 1.0:
-            raise ValueError(f"eta must lie in [0, 1] (0: deterministic DDIM, 1: DDPM variance), got {eta}")
-        if not isinstance(set_alpha_to_one, bool):
-            raise TypeError(f"set_alpha_to_one must be True or False, got {set_alpha_to_one!r}")
-        self._eta, self.set_alpha_to_one = eta, set_alpha_to_one
+        self._eta = check_in_range("eta", eta, 0.0, 1.0, "(0: deterministic DDIM, 1: DDPM variance)")
+        self.set_alpha_to_one = check_flag("set_alpha_to_one", set_alpha_to_one)
 
     @property
     def eta(self) -> float:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from ._validation import as_finite_array, check_choice, check_int, check_positive_real, check_real
+from ._validation import (
+    as_finite_array,
+    check_choice,
+    check_in_range,
+    check_int,
+    check_number_or_swept,
+    check_positive_real,
+    check_real,
+)
 from .guidance import CFG, GuidedModel
 from .processes import Process, make_process
 
@@ -32,9 +40,7 @@ def check_eta(sampler: str, eta) -> float:
     if sampler == "ode" and eta != 0.0:
         raise ValueError(f"eta must be 0 (or None) for sampler='ode', got {eta}: the stochastic samplers are "
                          "sampler='sde' with eta in [0, 1]")
-    if not 0.0 <= eta <= 1.0:
-        raise ValueError(f"eta must lie in [0, 1] (0: probability-flow ODE, 1: reverse SDE), got {eta}")
-    return eta
+    return check_in_range("eta", eta, 0.0, 1.0, "(0: probability-flow ODE, 1: reverse SDE)")
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,7 @@ def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval,
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]
-    thresholds = as_finite_array("thresholds", default if thresholds is None else thresholds, ndim=1)
+    thresholds = np.atleast_1d(check_number_or_swept("thresholds", default if thresholds is None else thresholds))
     return Prepared(dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds)
 
 
@@ -231,5 +237,6 @@ def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:
         return np.minimum.accumulate(t)
     t = np.unique(as_finite_array("t_eval", t_eval, ndim=1))[::-1]
     if t.size == 0 or t[0] > dyn.T or t[-1] < t_min:
-        raise ValueError(f"t_eval must lie within [t_min, T] = [{t_min}, {dyn.T}], got {t_eval!r}")
+        raise ValueError(f"t_eval must be a non-empty sequence of times that lie within [t_min, T] = [{t_min}, "
+                         f"{dyn.T}], got {t_eval!r}")
     return np.unique(np.concatenate([[dyn.T, t_min], t]))[::-1]

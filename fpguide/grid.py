@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from ._validation import check_int, check_real
+from ._validation import as_real_array, check_int, check_real
 
 MIN_CELLS = 8
 MAX_GRID_DIM = 3
@@ -38,6 +39,8 @@ class Grid:
         upper = check_real("upper", self.upper)
         if not lower < upper:
             raise ValueError(f"grid lower must be < upper, got lower={lower}, upper={upper}")
+        if not math.isfinite(upper - lower):
+            raise ValueError(f"grid upper - lower must be a finite width, got lower={lower}, upper={upper}")
         n = check_int("n", self.n, MIN_CELLS)
         object.__setattr__(self, "lower", lower)
         object.__setattr__(self, "upper", upper)
@@ -87,7 +90,7 @@ class TensorGrid:
     axes: tuple[Grid, ...]
 
     def __post_init__(self):
-        axes = tuple(self.axes)
+        axes = tuple(self.axes) if isinstance(self.axes, (tuple, list)) else ()
         if not 1 <= len(axes) <= MAX_GRID_DIM or not all(isinstance(axis, Grid) for axis in axes):
             raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid objects (a grid in more dimensions needs "
                              f"a reduction, see fpguide.solve), got {self.axes!r}")
@@ -96,10 +99,11 @@ class TensorGrid:
     @classmethod
     def from_bounds(cls, lower, upper, n) -> TensorGrid:
         """The grid ∏_a [lower_a, upper_a] with n_a cells along axis a (``n`` a number gives every axis n cells)."""
-        lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
-        if upper.shape != lower.shape or np.size(n) not in (1, lower.size):
-            raise ValueError(f"upper and n must have one entry per axis ({lower.size}), got {upper.size} and "
-                             f"{np.size(n)}")
+        given = {"lower": lower, "upper": upper}
+        lower, upper = (np.atleast_1d(as_real_array(name, value)) for name, value in given.items())
+        if lower.ndim != 1 or upper.shape != lower.shape or np.ndim(n) > 1 or np.size(n) not in (1, lower.size):
+            raise ValueError(f"lower, upper and n must be numbers or flat lists of one entry per axis ({lower.size} "
+                             f"axes from lower), got lower={given['lower']!r}, upper={given['upper']!r}, n={n!r}")
         n = np.broadcast_to(n, lower.shape)
         return cls(tuple(Grid(a.item(), b.item(), k.item()) for a, b, k in zip(lower, upper, n)))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_real, check_swept
+from ._validation import check_number_or_swept, check_real
 from .processes import Process
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
@@ -44,15 +44,20 @@ class CFG:
             raise ValueError(f"give the guidance weight as w or as gamma = 1 + w, not both (got w={w!r}, "
                              f"gamma={gamma!r})")
         if gamma is not None:
-            gamma = _weights("gamma", gamma)
+            gamma = check_number_or_swept("gamma", gamma)
             if np.min(gamma) < 0.0:
                 raise ValueError(f"gamma must be >= 0 (gamma = 0 samples the unconditional model), got {gamma}")
             w = gamma - 1.0
-        self.w = _weights("w", 0.0 if w is None else w)
+        self.w = check_number_or_swept("w", 0.0 if w is None else w)
         if np.min(self.w) < -1.0:
             raise ValueError(f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}")
         if (label is None) == (cond is None):
-            raise ValueError("CFG needs exactly one of label (a class of the target) or cond (a conditional model)")
+            raise ValueError(f"CFG needs exactly one of label (a class of the target) or cond (a conditional model), "
+                             f"got label={label!r}, cond={cond!r}")
+        label = label.item() if isinstance(label, np.generic) else label
+        if label is not None and (isinstance(label, bool) or not isinstance(label, (int, str))):
+            raise TypeError(f"label must be an int or a string (a class label of the target), got "
+                            f"{type(label).__name__} {label!r}")
         if cond is not None and not isinstance(cond, Mixture):
             raise TypeError(f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}")
         self.label = label
@@ -135,11 +140,6 @@ class CFG:
         errors = "".join(f", {name}={error!r}" for name, error in self._errors().items())
         w = self.w.tolist() if self.swept else self.w
         return f"CFG({what}, w={w}{when}{errors})"
-
-
-def _weights(name: str, value) -> float | np.ndarray:
-    """A real number, or a non-empty 1-D sequence of distinct real numbers (a sweep)."""
-    return check_real(name, value) if np.ndim(value) == 0 else check_swept(name, value, or_number=True)
 
 
 @dataclass(frozen=True)

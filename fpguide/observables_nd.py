@@ -119,7 +119,8 @@ def check_direction(direction, model: GuidedModel) -> np.ndarray | None:
     """The unit direction of the projected observables (d-D only): given, or :func:`default_direction`."""
     if model.ndim == 1:
         if direction is not None:
-            raise ValueError("direction applies to 2-D and 3-D targets only (in 1-D the observables use x itself)")
+            raise ValueError(f"direction must be None for a 1-D target (it applies to 2-D and 3-D targets only; in 1-D "
+                             f"the observables use x itself), got {direction!r}")
         return None
     if direction is None:
         return default_direction(model)
@@ -156,6 +157,8 @@ def beyond_fractions(grid: TensorGrid, u: np.ndarray, thresholds: np.ndarray) ->
 def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
     """The density of ⟨x, u⟩ (u = ``direction`` normalised) at every saved time of a 2-D/3-D :func:`~fpguide.solve`
     Dataset, on the bin edges ``bins`` (each cell's mass spread over its sub-lattice, piecewise constant)."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"ds must be an xarray.Dataset made by fpguide.solve, got {type(ds).__name__}")
     if "density" not in ds or ds["density"].ndim < 3:
         raise ValueError("marginal needs a 2-D or 3-D Dataset made by fpguide.solve")
     grid = TensorGrid.from_dict(config_of(ds)["grid"])
@@ -166,8 +169,8 @@ def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
     per_point = positions.shape[1]
     edges = np.histogram_bin_edges(positions, bins=bins)
     density = [np.histogram(positions.ravel(), bins=edges,
-                            weights=np.repeat(row.ravel() * grid.cell_volume / per_point, per_point))[0] / np.diff(edges)
-               for row in ds["density"].values]
+                            weights=np.repeat(row.ravel() * grid.cell_volume / per_point, per_point))[0]
+               / np.diff(edges) for row in ds["density"].values]
     return xr.DataArray(np.array(density), dims=("t", "s"),
                         coords={"t": ds["t"].values, "s": 0.5 * (edges[1:] + edges[:-1])}, name="marginal",
                         attrs={"long_name": "density of <x, direction>", "units": "1"})

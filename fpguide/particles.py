@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from . import observables_nd as obs_nd
-from ._validation import as_finite_array, check_int, check_positive_real
+from ._validation import as_finite_array, as_rng, check_int, check_positive_real
 from .dataset import attach, frame_variables, global_attrs
 from .dynamics import GuidedDynamics, prepare
 from .engine.split import STAGE_INSIDE
@@ -42,22 +42,12 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     ``log_snr_step``; every item with the same ``seed``) as in :func:`~fpguide.solve`.
     """
     n = check_int("n", n, 2)
+    rng = as_rng("seed", seed)
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
     dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
-    if time_grid is None:
-        default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
-        step = check_positive_real("log_snr_step", default if log_snr_step is None else log_snr_step)
-        taus = dyn.tau_grid(t_min, step)
-    else:
-        grid_t = as_finite_array("time_grid", time_grid, ndim=1)
-        if grid_t.min() < t_min or grid_t.max() > T:
-            raise ValueError(f"time_grid must lie within [t_min, T] = [{t_min}, {T}]")
-        taus = T - grid_t
-    taus = np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
-
+    taus = step_taus(run_in, time_grid, log_snr_step)
     d = dyn.model.ndim
     direction = obs_nd.check_direction(direction, dyn.model)
-    rng = np.random.default_rng(seed)
     x = start_points(dyn.model, dyn.process, T, start, n, rng)
     positions = np.empty((t_save.size, *x.shape))
     save_taus = T - t_save
@@ -86,6 +76,23 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
                    particle_observables_nd(positions, t_save, dyn, run_in.delta, run_in.thresholds, direction))
     return with_observables(ds, observables)
+
+
+def step_taus(run_in, time_grid, log_snr_step) -> np.ndarray:
+    """The reverse times of the particle steps of a prepared run: ``time_grid`` (diffusion times in [t_min, T]) or
+    steps uniform in log-SNR (``log_snr_step``, default per sampler), with the saved times and both ends added."""
+    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
+    if time_grid is None:
+        default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
+        step = check_positive_real("log_snr_step", default if log_snr_step is None else log_snr_step)
+        taus = dyn.tau_grid(t_min, step)
+    else:
+        grid_t = as_finite_array("time_grid", time_grid, ndim=1)
+        if grid_t.size == 0 or grid_t.min() < t_min or grid_t.max() > T:
+            raise ValueError(f"time_grid must be a non-empty sequence of times that lie within [t_min, T] = "
+                             f"[{t_min}, {T}], got {time_grid!r}")
+        taus = T - grid_t
+    return np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
 
 
 def seed_record(seed):

@@ -15,7 +15,7 @@ s(t), so X = s(t) Y (s(t_min) = sqrt(1 + σ_min²): 1 + 2e-6 for EDM).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -262,5 +262,9 @@ def make_process(process) -> Process:
         spec = dict(process)
         name = spec.pop("name", None)
         check_choice("process", name, tuple(PROCESSES))
+        allowed = ("name", *(f.name for f in fields(PROCESSES[name])))
+        unknown = sorted(set(spec) - set(allowed))
+        if unknown:
+            raise ValueError(f"process keys must be among {allowed} for {name}, got {unknown} in {process!r}")
         return PROCESSES[name](**spec)
     raise TypeError(f"process must be a Process, one of {tuple(PROCESSES)} or a dict, got {type(process).__name__}")

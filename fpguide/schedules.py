@@ -20,9 +20,10 @@ from collections.abc import Callable
 import numpy as np
 
 from ._records import Recorded, as_recorded, from_record
-from ._validation import check_real
+from ._validation import check_in_range, check_real
 from .processes import make_process
 
+_PROFILE = "(a profile value: the weight is w times it)"
 _CHECK_POINTS = 257  # times (log-spaced over [t_min, T], plus every breakpoint) at which a profile is validated
 
 
@@ -90,6 +91,8 @@ class Interval(Schedule):
                 raise ValueError(f"{name} must lie in (0, 1) (the noise scale of a variance-preserving process), "
                                  f"got {sigma}")
             bounds.append(float(process.t_of_log_snr(math.log1p(-sigma * sigma) - 2.0 * math.log(sigma))))
+        if not sigma_lo < sigma_hi:
+            raise ValueError(f"sigma_lo must be < sigma_hi, got sigma_lo={sigma_lo}, sigma_hi={sigma_hi}")
         return cls(*bounds)
 
     def profile(self, t):
@@ -112,7 +115,8 @@ class _Ramp(Schedule):
         self.t_from, self.t_to = _times(t_from=t_from, t_to=t_to)
         if self.t_from == self.t_to:
             raise ValueError(f"{type(self).__name__} needs t_from != t_to, got {self.t_from}")
-        self.p_from, self.p_to = check_real("p_from", p_from), check_real("p_to", p_to)
+        self.p_from, self.p_to = (check_in_range(name, value, 0.0, 1.0, _PROFILE)
+                                  for name, value in (("p_from", p_from), ("p_to", p_to)))
 
     def profile(self, t):
         u = min(max((t - self.t_from) / (self.t_to - self.t_from), 0.0), 1.0)
@@ -151,7 +155,8 @@ class Step(Schedule):
 
     def __init__(self, t_switch: float, before: float = 0.0, after: float = 1.0):
         (self.t_switch,) = _times(t_switch=t_switch)
-        self.before, self.after = check_real("before", before), check_real("after", after)
+        self.before, self.after = (check_in_range(name, value, 0.0, 1.0, _PROFILE)
+                                   for name, value in (("before", before), ("after", after)))
 
     def profile(self, t):
         return self.before if t > self.t_switch else self.after
@@ -172,7 +177,7 @@ class Custom(Schedule):
 
     def __init__(self, func: Callable[[float], float]):
         if not callable(func):
-            raise TypeError(f"Custom needs a callable p(t), got {type(func).__name__}")
+            raise TypeError(f"Custom needs a callable p(t) for func, got {type(func).__name__} {func!r}")
         self.func = func
 
     def profile(self, t):

@@ -126,7 +126,7 @@ class Custom(ScoreError):
 
     def __init__(self, func: Callable[[np.ndarray, float], np.ndarray]):
         if not callable(func):
-            raise TypeError(f"Custom needs a callable e(x, t), got {type(func).__name__}")
+            raise TypeError(f"Custom needs a callable e(x, t) for func, got {type(func).__name__} {func!r}")
         self.func = func
 
     def field(self, x, t, process, model, which, score):

@@ -52,9 +52,19 @@ class Family:
 
     def __init__(self, make: Callable, **values):
         if not callable(make):
-            raise TypeError(f"make must be a callable returning a target, got {type(make).__name__}")
+            raise TypeError(f"make must be a callable returning a target, got {type(make).__name__} {make!r}")
         if not values:
             raise ValueError("Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])")
+        try:
+            signature = inspect.signature(make)
+        except (TypeError, ValueError):  # no signature to check (some builtins): calling it will tell
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**values)
+            except TypeError as err:
+                raise TypeError(f"the swept parameters must be keywords of make{signature}, got {sorted(values)} "
+                                f"({err})") from None
         self.make = make
         self.values = {name: check_swept(name, value) for name, value in values.items()}
 
@@ -165,6 +175,8 @@ def outputs(ds: xr.Dataset) -> xr.Dataset:
 
     A single run's output is its last saved time, ``ds.isel(t=-1)``. A sweep's items share their saved times; when
     ``t_min`` is swept, each item's output is at its own t_min (``t`` becomes a coordinate along ``t_min``)."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"ds must be an xarray.Dataset made by fpguide, got {type(ds).__name__}")
     if "t" not in ds.dims:
         raise ValueError(f"outputs needs a Dataset with a time dimension t, got dims {tuple(ds.dims)}")
     if "t_min" in ds.dims:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ._validation import as_finite_array
+from ._validation import as_finite_array, as_real_array, check_int, check_real
 from .processes import Process, make_process
 from .special import LOG_SQRT_2PI, log_diff_ndtr
 
@@ -333,7 +333,8 @@ class Mixture:
 
         In d > 1 dimensions x has shape (..., d), the log-density shape (...) and the score shape (..., d).
         """
-        x = np.asarray(x, dtype=float)
+        x = as_real_array("x", x)
+        t = check_real("t", t)
         if self.ndim > 1 and (x.ndim == 0 or x.shape[-1] != self.ndim):
             raise ValueError(f"x must have shape (..., {self.ndim}) for this {self.ndim}-D target, got {x.shape}")
         process = make_process(process)
@@ -377,7 +378,11 @@ class Mixture:
     def marginal(self, axes) -> Mixture:
         """The law of the coordinates ``axes`` (a mixture of the components' marginals, same weights and labels;
         one axis gives a one-dimensional mixture)."""
-        axes = [int(a) for a in np.atleast_1d(axes)]
+        given, axes = axes, np.atleast_1d(axes)
+        if axes.ndim != 1 or axes.dtype.kind not in "iu":
+            raise TypeError(f"axes must be an integer or a sequence of integers (coordinates in 0..{self.ndim - 1}), "
+                            f"got {given!r}")
+        axes = [int(a) for a in axes]
         if not axes or any(not 0 <= a < self.ndim for a in axes) or len(set(axes)) < len(axes):
             raise ValueError(f"axes must be distinct coordinates in 0..{self.ndim - 1}, got {axes}")
         return self._marginal(axes)
@@ -387,6 +392,10 @@ class Mixture:
 
     def sample(self, n: int, rng: np.random.Generator, label=None) -> np.ndarray:
         """n draws from p_0 (or p_0(·|c)): shape (n,) in 1-D, (n, d) otherwise."""
+        n = check_int("n", n, 0)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__} "
+                            f"{rng!r}")
         model = self if label is None else self.condition(label)
         comp = rng.choice(model.n_components, size=n, p=model.weights)
         draws = model._draw(comp, rng)
@@ -424,13 +433,13 @@ class Mixture:
     __hash__ = None
 
 
-def _points_array(name: str, value) -> np.ndarray:
-    """A (K,) list (one dimension) or (K, d) array of per-component points, as (K, d)."""
+def _points_array(name: str, value) -> tuple[np.ndarray, bool]:
+    """A (K,) list (one dimension) or (K, d) array of per-component points, as (K, d), and whether it was flat."""
     arr = as_finite_array(name, value)
     if arr.ndim == 1 and arr.size:
-        return arr[:, None]
+        return arr[:, None], True
     if arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
-        return arr
+        return arr, False
     raise ValueError(f"{name} must be a non-empty flat list (1-D) or a (K, d) array, got shape {arr.shape}")
 
 
@@ -443,8 +452,7 @@ class GaussianMixture(Mixture):
     """
 
     def __init__(self, means, covariances=1.0, weights=None, labels=None):
-        flat = np.ndim(means) == 1
-        means = _points_array("means", means)
+        means, flat = _points_array("means", means)
         n, d = means.shape
         cov = as_finite_array("covariances", covariances)
         if cov.ndim == 0 or (cov.ndim == 1 and cov.size == n):
@@ -457,7 +465,8 @@ class GaussianMixture(Mixture):
             raise ValueError(f"covariances must be a number, have one entry per component ({n}), or be a ({d}, {d}) "
                              f"matrix or ({n}, {d}, {d}) matrices, got shape {cov.shape}")
         if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-12, atol=0):
-            raise ValueError("covariances must be symmetric matrices")
+            bad = int(np.argmax(np.max(np.abs(cov - np.swapaxes(cov, 1, 2)), axis=(1, 2))))
+            raise ValueError(f"covariances must be symmetric matrices; component {bad} is {cov[bad].tolist()}")
         # axis-aligned components keep the axes (and their order) as eigenvectors, without a d×d eigensolve
         diagonal = np.all(cov * (1.0 - np.eye(d)) == 0.0, axis=(1, 2))
         eigvals, eigvecs = np.diagonal(cov, axis1=1, axis2=2).copy(), np.zeros((n, d, d))
@@ -491,6 +500,8 @@ class GaussianMixture(Mixture):
         basis = as_finite_array("basis", basis, ndim=2)
         if basis.shape[1] != self.ndim:
             raise ValueError(f"basis must have {self.ndim} columns, got shape {basis.shape}")
+        if basis.shape[0] == 0 or np.linalg.matrix_rank(basis) < basis.shape[0]:
+            raise ValueError(f"basis must have linearly independent rows (full row rank), got {basis.tolist()}")
         means = self._mu @ basis.T
         cov = np.einsum("ri,kij,sj->krs", basis, self.covariances, basis)
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
@@ -525,8 +536,7 @@ class UniformMixture(Mixture):
     ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap)."""
 
     def __init__(self, lows, highs, weights=None, labels=None):
-        flat = np.ndim(lows) == 1
-        lows = _points_array("lows", lows)
+        lows, flat = _points_array("lows", lows)
         highs = as_finite_array("highs", highs)
         highs = highs[:, None] if flat and highs.ndim == 1 else highs
         if highs.shape != lows.shape:

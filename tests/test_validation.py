@@ -1,0 +1,159 @@
+"""Input validation of the public API (issue 8): hostile arguments fail before any numerical work, with a message that
+names the argument, the value received and what is allowed (cases not already in test_bad_input.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import fpguide as fg
+from fpguide import schedules, score_errors
+from fpguide.cli import main
+from fpguide.config import ConfigError, parse
+
+NAN, INF = math.nan, math.inf
+GM = fg.GaussianMixture([-1.0, 1.0], 1.0, labels=[-1, 1])
+G2 = fg.GaussianMixture([[-1.0, 0.0], [1.0, 0.0]], 1.0, labels=[-1, 1])
+CFG = fg.CFG(label=1, w=1.0)
+PC = fg.PredictorCorrector(2)
+RNG = np.random.default_rng(0)
+
+
+def make_a(a):
+    return GM
+
+
+CASES = {
+    # targets: strings, booleans, None and ragged lists are refused, not converted
+    "means-strings": (lambda: fg.GaussianMixture(["1", "2"]), TypeError, r"means must be an array of real numbers, "
+                                                                          r"got \['1', '2'\]"),
+    "means-bools": (lambda: fg.GaussianMixture([True, False]), TypeError, r"means must be an array of real numbers"),
+    "means-ragged": (lambda: fg.GaussianMixture([[1, 2], [3]]), TypeError, r"means must be an array of real numbers, "
+                                                                           r"got \[\[1, 2\], \[3\]\]"),
+    "means-none": (lambda: fg.GaussianMixture(None), TypeError, r"means must be an array of real numbers, got None"),
+    "covariances-string": (lambda: fg.GaussianMixture([0.0], "1"), TypeError, r"covariances must be an array of real"),
+    "weights-bools": (lambda: fg.GaussianMixture([-1, 1], weights=[True, True]), TypeError, r"weights must be an"),
+    "covariances-asymmetric": (lambda: fg.GaussianMixture([[0, 0]], [[1, 0.5], [0, 1]]), ValueError,
+                               r"covariances must be symmetric matrices; component 0 is \[\[1.0, 0.5\], \[0.0, 1"),
+    "project-rank": (lambda: G2.project([[1, 0], [2, 0]]), ValueError, r"basis must have linearly independent rows"),
+    "evaluate-t-string": (lambda: GM.log_density(0.0, "a"), TypeError, r"t must be a real number, got str 'a'"),
+    "evaluate-x-string": (lambda: GM.log_density("a", 1.0), TypeError, r"x must be an array of real numbers"),
+    "draw-n-negative": (lambda: GM.sample(-1, RNG), ValueError, r"n must be >= 0, got -1"),
+    "draw-rng-int": (lambda: GM.sample(5, 0), TypeError, r"rng must be a numpy Generator .*got int 0"),
+    "marginal-axes-string": (lambda: G2.marginal("a"), TypeError, r"axes must be an integer .*got 'a'"),
+    # processes
+    "process-dict-key": (lambda: fg.solve(GM, CFG, process={"name": "VP", "foo": 1}), ValueError,
+                         r"process keys must be among \('name', 'schedule', .*for VP, got \['foo'\]"),
+    # guidance
+    "label-bool": (lambda: fg.CFG(label=True, w=1.0), TypeError, r"label must be an int or a string .*got bool True"),
+    "label-float": (lambda: fg.CFG(label=1.0, w=1.0), TypeError, r"label must be an int or a string .*got float 1.0"),
+    "label-and-cond": (lambda: fg.CFG(label=1, w=1.0, cond=GM), ValueError, r"exactly one of label .*got label=1, "
+                                                                            r"cond=GaussianMixture"),
+    "continuous-limit-guidance": (lambda: PC.continuous_limit(5), TypeError, r"guidance must be a fpguide.CFG, got"),
+    # schedules and score errors
+    "linear-p_from": (lambda: schedules.Linear(1.0, 2.0, 0.1, 0.0), ValueError, r"p_from must lie in \[0, 1\] .*got 2"),
+    "cosine-p_to": (lambda: schedules.Cosine(1.0, 0.0, 0.1, -0.5), ValueError, r"p_to must lie in \[0, 1\]"),
+    "step-before": (lambda: schedules.Step(0.5, before=2.0), ValueError, r"before must lie in \[0, 1\] .*got 2"),
+    "from-sigma-order": (lambda: schedules.Interval.from_sigma(0.5, 0.1), ValueError,
+                         r"sigma_lo must be < sigma_hi, got sigma_lo=0.5, sigma_hi=0.1"),
+    "schedule-custom": (lambda: schedules.Custom(5), TypeError, r"Custom needs a callable p\(t\) for func, got int 5"),
+    "error-custom": (lambda: score_errors.Custom(5), TypeError, r"Custom needs a callable e\(x, t\) for func, got int"),
+    # grids
+    "grid-width-overflows": (lambda: fg.Grid(-1e308, 1e308, 64), ValueError, r"upper - lower must be a finite width"),
+    "tensor-grid-not-sequence": (lambda: fg.TensorGrid(fg.Grid(-1, 1, 8)), ValueError,
+                                 r"axes must be 1 to 3 fpguide.Grid objects .*got Grid\(lower=-1.0"),
+    "from-bounds-2d": (lambda: fg.TensorGrid.from_bounds([[0, 0]], [[1, 1]], 8), ValueError,
+                       r"lower, upper and n must be numbers or flat lists .*got lower=\[\[0, 0\]\]"),
+    "from-bounds-n-2d": (lambda: fg.TensorGrid.from_bounds([0, 0], [1, 1], [[8, 8]]), ValueError,
+                         r"lower, upper and n .*n=\[\[8, 8\]\]"),
+    # solve, sample
+    "thresholds-empty": (lambda: fg.solve(GM, CFG, thresholds=[]), ValueError,
+                         r"thresholds must be a number or a non-empty sequence of distinct numbers, got \[\]"),
+    "thresholds-repeated": (lambda: fg.solve(GM, CFG, thresholds=[1.0, 1.0]), ValueError,
+                            r"thresholds must .*distinct numbers, got \[1.0, 1.0\]"),
+    "t_eval-empty": (lambda: fg.solve(GM, CFG, t_eval=[]), ValueError, r"t_eval must be a non-empty .*got \[\]"),
+    "direction-in-1d": (lambda: fg.solve(GM, CFG, direction=[1.0]), ValueError,
+                        r"direction must be None for a 1-D target .*got \[1.0\]"),
+    "seed-string": (lambda: fg.sample(GM, CFG, n=10, seed="abc"), TypeError, r"seed must be None, an integer >= 0.*"
+                                                                             r"got str 'abc'"),
+    "seed-negative": (lambda: fg.sample(GM, CFG, n=10, seed=-1), ValueError, r"seed must be None.*got -1"),
+    "seed-bool": (lambda: fg.sample(GM, CFG, n=10, seed=True), TypeError, r"seed must be None.*got bool True"),
+    "time_grid-empty": (lambda: fg.sample(GM, CFG, n=10, time_grid=[]), ValueError,
+                        r"time_grid must be a non-empty sequence of times .*\[0.001, 10.0\], got \[\]"),
+    "time_grid-outside": (lambda: fg.sample(GM, CFG, n=10, time_grid=[20.0, 1.0]), ValueError,
+                          r"time_grid must .*got \[20.0, 1.0\]"),
+    # discrete samplers
+    "set_alpha_to_one-int": (lambda: fg.DDIM(10, set_alpha_to_one=1), TypeError,
+                             r"set_alpha_to_one must be True or False, got int 1"),
+    "discrete-wall_tol": (lambda: fg.solve_discrete(GM, CFG, fg.DDIM(10), wall_tol=-1.0), ValueError,
+                          r"wall_tol must be > 0, got -1.0"),
+    "discrete-cells_per_width": (lambda: fg.solve_discrete(GM, CFG, fg.DDIM(10), cells_per_width=0.0), ValueError,
+                                 r"cells_per_width must be > 0, got 0.0"),
+    "discrete-seed": (lambda: fg.sample_discrete(GM, CFG, fg.DDIM(10), n=10, seed=1.5), TypeError,
+                      r"seed must be None.*got float 1.5"),
+    # predictor-corrector
+    "pc-grid": (lambda: fg.solve_pc(GM, CFG, PC, grid="a"), TypeError, r"grid must be a fpguide.Grid or None, got str"),
+    "pc-tensor-grid": (lambda: fg.solve_pc(GM, CFG, PC, grid=fg.TensorGrid.from_bounds([-5, -5], [5, 5], 8)),
+                       TypeError, r"grid must be a fpguide.Grid or None, got TensorGrid"),
+    "pc-cells_per_width": (lambda: fg.solve_pc(GM, CFG, PC, cells_per_width=0.0), ValueError,
+                           r"cells_per_width must be > 0"),
+    "pc-particles-2d": (lambda: fg.sample_pc(G2, CFG, PC, n=10), ValueError, r"1-D only; the target has d=2"),
+    "pc-seed": (lambda: fg.sample_pc(GM, CFG, PC, n=10, seed="a"), TypeError, r"seed must be None.*got str 'a'"),
+    # sweeps, outputs, marginal, cross_check
+    "family-keyword": (lambda: fg.Family(make_a, b=[1.0, 2.0]), TypeError,
+                       r"the swept parameters must be keywords of make\(a\), got \['b'\]"),
+    "outputs-not-dataset": (lambda: fg.outputs(5), TypeError, r"ds must be an xarray.Dataset made by fpguide, got int"),
+    "marginal-not-dataset": (lambda: fg.marginal(None, [1, 0], 10), TypeError,
+                             r"ds must be an xarray.Dataset made by fpguide.solve, got NoneType"),
+    "cross-check-plain-dataset": (lambda: fg.cross_check(xr.Dataset(), xr.Dataset()), TypeError,
+                                  r"ds must be a Dataset made by fpguide \(solve\), got a Dataset without"),
+}
+
+
+@pytest.mark.parametrize("call, exc, match", CASES.values(), ids=CASES.keys())
+def test_bad_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+# --- the TOML configuration: checked by the dry run, before anything runs --------------------------------------------
+BASE = {"target": {"type": "GaussianMixture", "means": [-1.0, 1.0], "labels": [-1, 1]},
+        "guidance": {"label": 1, "w": 1.0}}
+
+
+def config(**tables) -> dict:
+    doc = {name: dict(table) for name, table in BASE.items()}
+    for name, table in tables.items():
+        doc[name] = doc.get(name, {}) | table
+    return doc
+
+
+CONFIG_CASES = {
+    "error_estimate-string": (config(run={"error_estimate": "yes"}),
+                              r"run.error_estimate: error_estimate must be True or False, got str 'yes'"),
+    "reduce-string": (config(run={"reduce": "yes"}), r"run.reduce: reduce must be None, True or False"),
+    "direction-1d": (config(run={"direction": [1.0]}), r"run.direction: direction must be None for a 1-D target"),
+    "tensor-grid-1d": (config(grid={"lower": [-5.0, -5.0], "upper": [5.0, 5.0], "n": 64}),
+                       r"grid: grid must be a fpguide.Grid or None, got TensorGrid"),
+    "time_grid-empty": (config(run={"solver": "sample", "time_grid": []}), r"run.time_grid: time_grid must be"),
+    "label-bool": (config(guidance={"label": True}), r"guidance.label: label must be an int or a string"),
+    "schedule-profile": (config(guidance={"schedule": {"type": "Linear", "t_from": 1.0, "p_from": 2.0, "t_to": 0.1,
+                                                       "p_to": 0.0}}),
+                         r"guidance.schedule.p_from: p_from must lie in \[0, 1\]"),
+}
+
+
+@pytest.mark.parametrize("doc, match", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
+def test_bad_config(doc, match):
+    with pytest.raises(ConfigError, match=match):
+        parse(doc)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1"])
+def test_demo_start_time(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--T", value])
+    assert f"--T must be a finite number > 0, got {float(value)}" in capsys.readouterr().err
