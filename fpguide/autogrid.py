@@ -28,6 +28,7 @@ PILOT_LIPSCHITZ = 1.0
 MIN_CELLS = {1: 256, 2: 64, 3: 32}  # per axis
 MAX_CELLS = {1: 1 << 16, 2: 1 << 19, 3: 1 << 21}  # in total (2-D: about 724², 3-D: 128³)
 ROUND_TO = {1: 64, 2: 16, 3: 8}
+CELLS_PER_WIDTH = 4.0  # default resolution (measured: errors ≤ 2e-5 on the standard cases)
 WIDEN_FACTOR, WIDEN_TRIES = 1.5, 3  # an automatic grid that loses mass at its walls is chosen again this much wider
 
 

@@ -39,7 +39,7 @@ from .particles import sample, step_taus
 from .processes import PROCESSES
 from .schedules import Cosine, Interval, Linear, Step
 from .score_errors import Bump, Scaled, Smoothed
-from .solve import _check_grid, _reduces, checked_settings, solve
+from .solve import check_grid, checked_settings, reduces, solve
 from .sweep import PREPARE_ARGS, Family, Sweep
 from .targets import TARGETS
 
@@ -287,8 +287,8 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
                 checked_settings(run_in.dyn.stochastic, item)
                 check_flag("reduce", item["reduce"], allow_none=True)
                 check_flag("error_estimate", item["error_estimate"])
-                if not _reduces(item):
-                    _check_grid(item["grid"], run_in.dyn.model.ndim)
+                if not reduces(item):
+                    check_grid(item["grid"], run_in.dyn.model.ndim)
             else:
                 check_int("n", item["n"], 2)
                 if item["seed"] is not None:

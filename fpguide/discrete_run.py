@@ -21,22 +21,21 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 
-from ._validation import check_int
+from ._validation import as_rng, check_flag, check_int, check_positive_real
 from .autogrid import MAX_CELLS, ROUND_TO, choose_grid, feature_width
 from .dataset import attach, global_attrs
 from .discrete import DiscreteSampler, Steps
 from .dynamics import prepare, start_law
 from .engine import EvolveResult
-from .engine.evolve import FLUSH
+from .engine.evolve import flush_checked
 from .engine.heat import heat_kernel, heat_step
 from .engine.pushforward import push_forward
 from .engine.remap import scheme_code
-from .engine.steps import flush_below
 from .errors import CollapsedMassWarning, WallMassError
-from .grid import Grid
+from .grid import Grid, TensorGrid
 from .observables import Reconstruction
 from .particles import particle_observables, seed_record, start_points, with_observables
-from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, grid_dataset, solve, start_density, warn_if_coarse
+from .solve import CELLS_PER_WIDTH, WIDEN_TRIES, check_grid, grid_dataset, solve, start_density
 
 CLEAN_SIGMA = 1e-6
 TAIL = 1e-13  # mass left out on either side when measuring how far the chain carries the density
@@ -115,7 +114,7 @@ def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, 
             new = np.empty_like(q)
             below, above = heat_step(q, heat_kernel(0.5 * (c / grid.dx) ** 2), new)
             q, lower, upper = new, lower + below * grid.dx, upper + above * grid.dx
-        flush_below(q[None], FLUSH)
+        flush_checked(q[None], TensorGrid((grid,)), t, batch=False)
         rows.append(q)
         outflow.append((lower, upper))
     return Chain(np.array(rows), np.array(outflow).reshape(-1, 2), folded, tuple(reach), lower + upper > wall_tol,
@@ -159,10 +158,11 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     """
     run_in, plan, states = _prepare(target, guidance, sampler, start, delta, thresholds)
     dyn = run_in.dyn
-    if grid is not None and not isinstance(grid, Grid):
-        raise TypeError(f"grid must be a fpguide.Grid or None, got {type(grid).__name__}")
-    if not isinstance(compare, bool):
-        raise TypeError(f"compare must be True or False, got {compare!r}")
+    grid = check_grid(grid, 1)
+    scheme_code(scheme)
+    cells_per_width = check_positive_real("cells_per_width", cells_per_width)
+    wall_tol = check_positive_real("wall_tol", wall_tol)
+    check_flag("compare", compare)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     given = grid is not None
     grid, record = (grid, None) if given else choose_grid(dyn, run_in.t_min, quantile,
@@ -189,7 +189,6 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     q = np.concatenate([q0[None], chain.q])
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
     t_obs = _observation_times(run_in, states)
-    warn_if_coarse(grid, q, states, float(feature_width(dyn, run_in.t_min)))
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
     config = _config(run_in, sampler, states) | {"grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
@@ -200,7 +199,8 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
                       stacklevel=2)
     run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded,
            "collapsed_mass": chain.collapsed, "initial_mass": float(q[0].sum() * grid.dx)}
-    ds = grid_dataset(result, replace(run_in, t_save=states), config, run, None, t_observe=t_obs)
+    ds = grid_dataset(result, replace(run_in, t_save=states), config, run, None,
+                      float(feature_width(dyn, run_in.t_min)), t_observe=t_obs)
     ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
     if compare:
         ds = _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme, wall_tol)
@@ -236,9 +236,9 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
     type (network output → x̂0, ε̂ → update); a Dataset like :func:`~fpguide.sample`'s, states as in
     :func:`solve_discrete`."""
     n = check_int("n", n, 2)
+    rng = as_rng("seed", seed)
     run_in, plan, states = _prepare(target, guidance, sampler, start, delta, thresholds)
     dyn = run_in.dyn
-    rng = np.random.default_rng(seed)
     x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x

@@ -15,21 +15,35 @@ class WallMassError(RuntimeError):
         self.time = time
 
 
+class NumericalError(FloatingPointError):
+    """The density of a run became non-finite or negative, or lost mass the scheme conserves; the message says when
+    (``time``, in the time of the run that raised it), where and what to change."""
+
+    def __init__(self, message: str, time: float | None = None):
+        super().__init__(message)
+        self.time = time
+
+
 @contextmanager
 def wall_time_explained(explain: Callable[[float], str]):
-    """Re-raise a :class:`WallMassError` of :func:`~fpguide.evolve` with what its time means to the caller:
-    ``explain(time)`` is appended in brackets (e.g. the diffusion time t = T − τ of a sampler run in τ)."""
+    """Re-raise a :class:`WallMassError` or :class:`NumericalError` of :func:`~fpguide.evolve` with what its time
+    means to the caller: ``explain(time)`` is appended in brackets (e.g. the diffusion time t = T − τ of a sampler run
+    in τ)."""
     try:
         yield
-    except WallMassError as err:
+    except (WallMassError, NumericalError) as err:
         if err.time is None:
             raise
-        raise WallMassError(f"{err} [t above: {explain(err.time)}]") from None
+        raise type(err)(f"{err} [t above: {explain(err.time)}]") from None
 
 
 def in_diffusion_time(T: float):
     """:func:`wall_time_explained` for a sampler evolved in the reverse time τ = T − t."""
     return wall_time_explained(lambda tau: f"the engine's time T - t; diffusion time t={T - tau:.6g}")
+
+
+class WallMassWarning(UserWarning):
+    """The mass that left through the walls came close to the tolerance ``wall_tol``."""
 
 
 class CoarseGridWarning(UserWarning):

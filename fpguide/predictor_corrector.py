@@ -24,16 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ._validation import check_int, check_positive_real, check_real
+from ._validation import as_rng, check_int, check_positive_real, check_real
 from .autogrid import feature_width
 from .dataset import global_attrs
 from .dynamics import GuidedDynamics, prepare, start_law
 from .engine import EvolveResult, evolve
+from .engine.remap import scheme_code
 from .errors import WallMassError, in_diffusion_time, wall_time_explained
 from .grid import Grid
 from .guidance import CFG
 from .particles import particle_observables, particle_step, seed_record, start_points, with_observables
-from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, grid_dataset, on_automatic_grid, start_density, warn_if_coarse
+from .solve import CELLS_PER_WIDTH, STEP_DEFAULTS, check_grid, grid_dataset, on_automatic_grid, start_density
 
 # The corrector's Langevin equation is Strang-split into drift and heat steps, whose O(dt²) error biases its
 # relaxation toward π. Measured on a linear-Gaussian chain against its exact moments (relative variance error):
@@ -58,6 +59,8 @@ class PredictorCorrector:
     def continuous_limit(self, guidance: CFG) -> tuple[float, CFG]:
         """(η, guidance) of the η-sampler the chain tends to as ``steps`` grows: η² = ρ (at most 1 for an η-sampler),
         w = ρ(γ − 1)/(1 + ρ), the same score errors."""
+        if not isinstance(guidance, CFG):
+            raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
         rho = self.langevin
         if rho > 1.0:
             raise ValueError(f"the continuous limit is an eta-sampler only for langevin <= 1, got {rho}")
@@ -73,7 +76,11 @@ def _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds):
         raise TypeError(f"pc must be a fpguide.PredictorCorrector, got {type(pc).__name__}")
     run_in = prepare(target, guidance, "ode", T, t_min, process, start, pc.steps + 1, None, delta, thresholds)
     if guidance.schedule is not None:
-        raise ValueError("predictor-corrector guidance takes a constant power gamma: schedule must be None")
+        raise ValueError(f"predictor-corrector guidance takes a constant power gamma: schedule must be None, got "
+                         f"{guidance.schedule!r}")
+    if run_in.dyn.model.ndim != 1:
+        raise ValueError(f"predictor-corrector guidance is solved in 1-D only; the target has "
+                         f"d={run_in.dyn.model.ndim}")
     predictor = CFG(label=guidance.label, cond=guidance.cond, w=0.0, cond_error=guidance.cond_error).bind(target)
     dyn = run_in.dyn
     return run_in, GuidedDynamics(predictor, dyn.process, "ode", dyn.T), dyn.model
@@ -123,8 +130,10 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     The Dataset has dims ``t`` (T, then the end of each step) and ``x``."""
     run_in, predictor, corrector_model = _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds)
     dyn = run_in.dyn
-    if dyn.model.ndim != 1:
-        raise ValueError(f"predictor-corrector guidance is solved in 1-D only; the target has d={dyn.model.ndim}")
+    grid = check_grid(grid, 1)
+    scheme_code(scheme)
+    cells_per_width = check_positive_real("cells_per_width", cells_per_width)
+    wall_tol = check_positive_real("wall_tol", wall_tol)
     settings = {"log_snr_step": STEP_DEFAULTS["ode"]["log_snr_step"], "lipschitz": STEP_DEFAULTS["ode"]["lipschitz"],
                 "corrector_lipschitz": CORRECTOR_LIPSCHITZ, "scheme": scheme, "wall_tol": wall_tol}
     eta = math.sqrt(min(pc.langevin, 1.0))
@@ -133,11 +142,10 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     result, grid, run = on_automatic_grid(
         lambda use: _run(start_density(use, log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
         pilot, t_min, quantile, cells_per_width)
-    warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(pilot, t_min)))
     config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "grid": grid.to_dict(), "scheme": scheme,
                                 "cells_per_width": cells_per_width, "wall_tol": wall_tol} | settings
     run.update(n_steps=result.n_steps, initial_mass=float(result.q[0].sum() * grid.dx))
-    return grid_dataset(result, run_in, config, run, None)
+    return grid_dataset(result, run_in, config, run, None, float(feature_width(pilot, t_min)))
 
 
 def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000, seed=None, T: float = 10.0,
@@ -150,9 +158,9 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
     n = check_int("n", n, 2)
     substeps = check_int("substeps", substeps, 1)
     langevin_dt = check_positive_real("langevin_dt", langevin_dt)
+    rng = as_rng("seed", seed)
     run_in, predictor, corrector_model = _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds)
     dyn, t_save = run_in.dyn, run_in.t_save
-    rng = np.random.default_rng(seed)
     x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = [x]
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):

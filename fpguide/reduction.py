@@ -40,6 +40,7 @@ from .dataset import attach, global_attrs
 from .dynamics import GuidedDynamics
 from .grid import AXIS_NAMES, MAX_GRID_DIM, axis_labels
 from .guidance import CFG, GuidedModel
+from .monitors import MONITORS
 from .targets import GAUSSIAN, GaussianMixture, Mixture, UniformMixture
 
 RANK_TOL = 1e-12  # singular values below this (relative to the means' scale) do not span a solved direction
@@ -181,7 +182,7 @@ class Reduction:
                 "basis": (("solved", "dim"), self.basis), "direction": (("dim",), direction),
                 "kl_conditional": float(red["kl_conditional"]) + rest.kl_conditional,
                 "kl_tilted": float(red["kl_tilted"]) + rest.kl_tilted} | rest.variables
-        for name in ("confidence", "inverse_confidence", "tail_probability"):
+        for name in ("confidence", "inverse_confidence", "tail_probability", *MONITORS):  # monitors: of the solve
             if name in red:
                 data[name] = red[name]
         if rest.inside is not None and "support_mass" in red:

@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import itertools
-import math
-import warnings
 
 import numpy as np
 import xarray as xr
 
 from . import observables as obs
 from . import observables_nd as obs_nd
-from ._validation import check_positive_real
-from .autogrid import WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
+from ._validation import check_flag, check_positive_real
+from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
 from .engine import EvolveResult, evolve
 from .engine.remap import scheme_code
 from .error_estimate import with_error_estimates
-from .errors import CoarseGridWarning, WallMassError, caller_stacklevel, in_diffusion_time
+from .errors import WallMassError, in_diffusion_time
 from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
 from .guidance import CFG
+from .monitors import act_on, axes_of, monitor_variables
 from .reduction import find_reduction
 from .resources import check_memory
 from .score_errors import error_norms
 from .sweep import PREPARE_ARGS, sweepable
 
-MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 START_MASS_TOL = 1e-6  # the start law's cell averages must carry its mass to this accuracy
 SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
 BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
-CELLS_PER_WIDTH = 4.0  # default resolution of the automatic grid (measured: errors ≤ 2e-5 on the standard cases)
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are
 # better (fewer remaps); the SDE's Strang splitting error is O(dt²) and needs steps ~4x shorter in log-SNR, which then
 # set its error: L·dt ≤ 1 instead of 0.5 leaves it within 1.5x on the standard cases (1-D, w = 3 and 15, against a
@@ -42,9 +39,9 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
     weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
     densities would not fit in memory. Reduced items keep their own grids."""
-    if any(_reduces(call) for group in groups for call in group):
+    if any(reduces(call) for group in groups for call in group):
         return groups
-    grid = _check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim)
+    grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim)
     if grid is None:
         grids = []
         for group in groups:
@@ -65,10 +62,10 @@ def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     :func:`_evolve_batches`); one after another otherwise."""
     run_ins = [_prepared(call) for call in calls]
     first, dyn = calls[0], run_ins[0].dyn
-    if len(calls) == 1 or dyn.model.ndim > 1 or _reduces(first) or first["grid"] is None:
+    if len(calls) == 1 or dyn.model.ndim > 1 or reduces(first) or first["grid"] is None:
         return [solve_one(**call) for call in calls]
     settings = checked_settings(dyn.stochastic, first)
-    grid = _check_grid(first["grid"], 1)
+    grid = check_grid(first["grid"], 1)
     results, sizes = _evolve_batches(run_ins, grid, settings)
     datasets = [_finish(result, run_in, settings, {"grid_choice": None, "batch_sizes": size}, None)
                 for result, run_in, size in zip(results, run_ins, sizes)]
@@ -90,6 +87,8 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
+    monitors = {"min_density": q.min(axis=1)[None].repeat(taus.size, axis=0), "cfl": np.zeros((taus.size, n)),
+                "peclet": np.zeros((taus.size, n))}
     counts = {name: np.zeros(n) for name in ("n_steps", "n_rejected", "n_drift_evals", "max_lipschitz_dt",
                                              "flushed_mass")}
     sizes = [[] for _ in range(n)]
@@ -117,6 +116,8 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
             counts["max_lipschitz_dt"][members] = np.maximum(counts["max_lipschitz_dt"][members],
                                                              result.max_lipschitz_dt)
             counts["flushed_mass"][members] += result.flushed_mass
+            for name, values in monitors.items():
+                values[k, members] = getattr(result, name)[-1]
             for b in members:
                 sizes[b].append(len(members))
             split += _split_by_rate(members, np.maximum(result.member_rate, floor_rate))
@@ -125,7 +126,8 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
                             n_steps=int(counts["n_steps"][b]), n_rejected=int(counts["n_rejected"][b]),
                             n_drift_evals=int(counts["n_drift_evals"][b]),
                             max_lipschitz_dt=float(counts["max_lipschitz_dt"][b]),
-                            flushed_mass=float(counts["flushed_mass"][b])) for b in range(n)]
+                            flushed_mass=float(counts["flushed_mass"][b]), min_density=monitors["min_density"][:, b],
+                            cfl=monitors["cfl"][:, b], peclet=monitors["peclet"][:, b]) for b in range(n)]
     return results, sizes
 
 
@@ -145,7 +147,7 @@ def _prepared(call: dict):
     return prepare(*(call[name] for name in PREPARE_ARGS))
 
 
-def _reduces(call: dict) -> bool:
+def reduces(call: dict) -> bool:
     d = call["target"].ndim
     return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
 
@@ -214,7 +216,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
-    if error_estimate:
+    if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
         return with_error_estimates([solve(**call)], [call], lambda companions: [solve(**companions[0])])[0]
     run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
@@ -223,8 +225,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
                                                   "lipschitz": lipschitz, "cells_per_width": cells_per_width,
                                                   "wall_tol": wall_tol})
     d = dyn.model.ndim
-    if reduce not in (None, True, False):
-        raise TypeError(f"reduce must be None, True or False, got {reduce!r}")
+    reduce = check_flag("reduce", reduce, allow_none=True)
     if d > MAX_GRID_DIM and reduce is False:
         raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: use reduce=None "
                          "or True (targets that reduce exactly to <= 3 solved coordinates)")
@@ -233,7 +234,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     if d > MAX_GRID_DIM or (reduce and d > 1):
         reduction = find_reduction(dyn.model, run_in.guidance)
         return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
-    grid = _check_grid(grid, d)
+    grid = check_grid(grid, d)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
@@ -250,8 +251,8 @@ def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
     q0 = grid.cell_averages(log_start)
     mass = float(q0.sum() * grid.cell_volume)
     if not abs(mass - 1.0) <= START_MASS_TOL:
-        axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
-        extent = " x ".join(f"[{axis.lower:.6g}, {axis.upper:.6g}] ({axis.n} cells of {axis.dx:.3g})" for axis in axes)
+        extent = " x ".join(f"[{axis.lower:.6g}, {axis.upper:.6g}] ({axis.n} cells of {axis.dx:.3g})"
+                            for axis in axes_of(grid))
         raise WallMassError(f"the start law has mass {mass:.6g} on the grid {extent}, not 1: widen the grid to cover "
                             "its bulk, with cells narrower than its width (a grid chosen automatically this wide "
                             "means the sampler's flow runs away, e.g. a score error amplified by w: give a grid and "
@@ -273,14 +274,13 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
     """The Dataset of an engine run: coarse-grid warning, configuration and run record, observables."""
     dyn, grid = run_in.dyn, result.grid
-    warn_if_coarse(grid, result.q, run_in.t_save, float(feature_width(dyn, run_in.t_min)))
     config = run_in.config() | {"grid": grid.to_dict()} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    return grid_dataset(result, run_in, config, run, direction)
+    return grid_dataset(result, run_in, config, run, direction, float(feature_width(dyn, run_in.t_min)))
 
 
 def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
@@ -315,7 +315,7 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
     return reduction.assemble(red, rest, config, direction)
 
 
-def _check_grid(grid, d: int):
+def check_grid(grid, d: int):
     """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target."""
     if grid is None or (d == 1 and isinstance(grid, Grid)):
         return grid
@@ -329,30 +329,13 @@ def _check_grid(grid, d: int):
     raise TypeError(f"grid must be {wanted} or None, got {type(grid).__name__}")
 
 
-def warn_if_coarse(grid, q: np.ndarray, t: np.ndarray, target_width: float) -> None:
-    """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the narrowest feature (in 1-D also judged
-    from the density's peak, 1/(√(2π) max q))."""
-    axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
-    width, k = target_width, q.shape[0] - 1
-    if len(axes) == 1:
-        widths = 1.0 / (math.sqrt(2 * math.pi) * np.max(q, axis=1))
-        k = int(np.argmin(widths))
-        width = min(float(widths[k]), target_width)
-    dx = max(axis.dx for axis in axes)
-    if width / dx < MIN_CELLS_PER_WIDTH:
-        needed = [int(math.ceil((axis.upper - axis.lower) * CELLS_PER_WIDTH / width)) for axis in axes]
-        extent = " x ".join(f"[{axis.lower:.4g}, {axis.upper:.4g}]" for axis in axes)
-        warnings.warn(f"grid too coarse: dx={dx:.3g} but the density's narrowest feature is ~{width:.3g} wide "
-                      f"(t={t[k]:.4g}); use at least n={needed[0] if len(axes) == 1 else needed} cells on {extent}",
-                      CoarseGridWarning, stacklevel=caller_stacklevel())
-
-
-def grid_dataset(result, run_in, config, run, direction, t_observe=None) -> xr.Dataset:
-    """The Dataset of a grid run; p_t enters the observables at ``t_observe`` (default: the saved times)."""
+def grid_dataset(result, run_in, config, run, direction, feature_width: float, t_observe=None) -> xr.Dataset:
+    """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.monitors`; ``feature_width``: the narrowest
+    feature its dynamics can make); p_t enters the observables at ``t_observe`` (default: the saved times)."""
     grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
     t_observe = t_save if t_observe is None else t_observe
     model = dyn.model
-    axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
+    axes = axes_of(grid)
     names = AXIS_NAMES[:len(axes)]
     coords = {"t": t_save, "threshold": run_in.thresholds}
     if len(axes) == 1:
@@ -375,6 +358,9 @@ def grid_dataset(result, run_in, config, run, direction, t_observe=None) -> xr.D
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)
     mass = data["mass"][1]
     run["mass_error"] = float(np.max(np.abs(mass + data["outflow"][1] - mass[0])))
+    monitors = monitor_variables(result, mass, data["outflow"][1])
+    act_on(monitors, t_save, grid, float(data["outflow"][1][-1]), config["wall_tol"], feature_width)
+    data |= monitors
     for name, axis in zip(names, axes):
         coords[name] = (name, axis.centres, {"bounds": f"{name}_bounds"})
         coords[f"{name}_bounds"] = ((name, "nv"), axis.bounds)

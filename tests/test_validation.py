@@ -22,8 +22,16 @@ PC = fg.PredictorCorrector(2)
 RNG = np.random.default_rng(0)
 
 
+GRID = fg.Grid(-5.0, 5.0, 64)
+Q0 = np.exp(-GRID.centres**2 / 2) / math.sqrt(2 * math.pi)
+
+
 def make_a(a):
     return GM
+
+
+def _drift(x, t):
+    return -x
 
 
 CASES = {
@@ -110,6 +118,23 @@ CASES = {
                              r"ds must be an xarray.Dataset made by fpguide.solve, got NoneType"),
     "cross-check-plain-dataset": (lambda: fg.cross_check(xr.Dataset(), xr.Dataset()), TypeError,
                                   r"ds must be a Dataset made by fpguide \(solve\), got a Dataset without"),
+    # solve and evolve
+    "solve-error-estimate-string": (lambda: fg.solve(GM, CFG, error_estimate="no"), TypeError,
+                                    r"error_estimate must be True or False, got str 'no'"),
+    "solve-reduce-string": (lambda: fg.solve(GM, CFG, reduce="yes"), TypeError,
+                            r"reduce must be None, True or False, got str 'yes'"),
+    "solve-scheme-list": (lambda: fg.solve(GM, CFG, scheme=["ppm"]), ValueError,
+                          r"scheme must be one of \('ppm', 'plm', 'pcm'\), got \['ppm'\]"),
+    "evolve-t_span-three": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1, 2)), ValueError,
+                            r"t_span must be two numbers \(t0, t1\), got \(0, 1, 2\)"),
+    "evolve-max_step-zero": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), max_step=0), ValueError,
+                             r"max_step must be > 0, got 0"),
+    "evolve-max_step-nan": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), max_step=NAN), ValueError,
+                            r"max_step must be finite, got nan"),
+    "evolve-diffusion-string": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), diffusion="a"), TypeError,
+                                r"diffusion must be a real number, got str 'a'"),
+    "evolve-drift-strings": (lambda: fg.evolve(Q0, lambda x, t: np.full(x.shape, "a"), grid=GRID, t_span=(0, 1)),
+                             TypeError, r"drift\(x, t\) must return real numbers, got ndarray"),
 }
 
 

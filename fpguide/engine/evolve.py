@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._validation import as_finite_array, check_positive_real
-from ..errors import WallMassError
+from .._validation import as_finite_array, check_positive_real, check_real
+from ..errors import NumericalError, WallMassError
 from ..grid import Grid, TensorGrid
 from ..progress import progress_bar
 from .remap import scheme_code
@@ -51,6 +51,12 @@ class EvolveResult:
     flushed_mass: float | np.ndarray = 0.0  # total mass of the sub-1e-300 densities set to zero
     batch: bool = False
     member_rate: np.ndarray | None = None  # with batch: the largest L of each member where its own mass is
+    # monitors per saved time (with batch, per member), over the steps since the previous one: lowest density, CFL
+    # number max_a |v_a| dt/dx_a, cell Péclet number max_a |v_a| dx_a / D (inf without diffusion), with the speeds
+    # where the mass is; neither number limits this scheme (see fpguide.monitors)
+    min_density: np.ndarray | None = None
+    cfl: np.ndarray | None = None
+    peclet: np.ndarray | None = None
 
     @property
     def mass(self) -> np.ndarray:
@@ -62,7 +68,8 @@ class EvolveResult:
             raise ValueError("member() needs a batched result (evolve(..., batch=True))")
         return replace(self, q=self.q[:, b], outflow_lower=self.outflow_lower[:, b],
                        outflow_upper=self.outflow_upper[:, b], flushed_mass=float(self.flushed_mass[b]), batch=False,
-                       member_rate=None)
+                       member_rate=None, min_density=self.min_density[:, b], cfl=self.cfl[:, b],
+                       peclet=self.peclet[:, b])
 
 
 class _Diffusion:
@@ -71,8 +78,8 @@ class _Diffusion:
     def __init__(self, diffusion):
         self.func = diffusion if callable(diffusion) else None
         if self.func is None:
-            self.const = float(diffusion)
-            if not (math.isfinite(self.const) and self.const >= 0):
+            self.const = check_real("diffusion", diffusion)
+            if self.const < 0:
                 raise ValueError(f"diffusion must be a finite number >= 0 or a callable, got {diffusion!r}")
 
     @property
@@ -110,7 +117,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below).
     ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
-    and ``FloatingPointError`` when the drift is not finite.
+    ``FloatingPointError`` when the drift is not finite and :class:`~fpguide.errors.NumericalError` (one) when the
+    density is (with when and where).
     """
     if not (callable(drift) or hasattr(drift, "along")):
         raise TypeError(f"drift must be callable or have a method along(axis, x, points, t), got "
@@ -133,11 +141,16 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     q = q if batch else q[None]
     if np.any(q < 0):
         raise ValueError(f"q0 must be non-negative, got minimum {q.min()}")
-    t0, t1 = (float(v) for v in as_finite_array("t_span", t_span, ndim=1))
+    span = as_finite_array("t_span", t_span, ndim=1)
+    if span.size != 2:
+        raise ValueError(f"t_span must be two numbers (t0, t1), got {t_span!r}")
+    t0, t1 = float(span[0]), float(span[1])
     if not t1 > t0:
         raise ValueError(f"t_span must be increasing, got {t_span}")
     code = scheme_code(scheme)
     check_positive_real("lipschitz", lipschitz)
+    if max_step != math.inf:
+        check_positive_real("max_step", max_step)
     check_positive_real("wall_tol", wall_tol)
     diff = _Diffusion(diffusion)
     saves = _time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
@@ -153,10 +166,16 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), code, SIGNIFICANT, order=order,
                           batch=members)
     out = EvolveResult(saves, np.empty((saves.size, *q.shape)), np.zeros((saves.size, members)),
-                       np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members))
+                       np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members),
+                       min_density=np.empty((saves.size, members)), cfl=np.zeros((saves.size, members)),
+                       peclet=np.zeros((saves.size, members)))
+    dxs = np.array([axis.dx for axis in tensor.axes])
+    since = {"lowest": q.reshape(members, -1).min(axis=1), "cfl": np.zeros(members), "peclet": np.zeros(members)}
 
     def save(k, t):
         out.q[k] = q
+        out.min_density[k], out.cfl[k], out.peclet[k] = since["lowest"], since["cfl"], since["peclet"]
+        since.update(lowest=np.full(members, np.inf), cfl=np.zeros(members), peclet=np.zeros(members))
         out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=1).T
         escaped = sweeper.outflow.sum(axis=(1, 2))
         if escaped.max() > wall_tol:
@@ -167,6 +186,12 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                 f"mass {escaped[b]:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
                 f"{f'in member {b} ' if batch else ''}(mostly on the {where}; tolerance wall_tol={wall_tol:g}): "
                 f"widen the grid on the {where}", time=t)
+
+    def scan(q, t):
+        """Flush the sub-FLUSH densities of q (after a step to t) and note their mass and q's lowest value."""
+        flushed, lowest = flush_checked(q.reshape(members, *shape), tensor, t, batch)
+        out.flushed_mass += flushed * tensor.cell_volume
+        since["lowest"] = np.minimum(since["lowest"], lowest)
 
     def apply(q, op, ta, tb):
         return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
@@ -206,15 +231,20 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                 q = sweeper.advect(q, 0, t, t_end)
                 advected = t_end
             out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
+            since["cfl"] = np.maximum(since["cfl"], np.max(sweeper.member_speed * dt / dxs, axis=1))
+            mean_d = diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0
+            peclet = np.max(sweeper.member_speed * dxs, axis=1) / mean_d if mean_d > 0 else np.inf
+            since["peclet"] = np.maximum(since["peclet"], peclet)
             lip = float(sweeper.lip.max())
             member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))
             out.n_steps += 1
             bar.update(t_end - t)
             t = t_end
-            out.flushed_mass += flush_below(q.reshape(members, -1), FLUSH) * tensor.cell_volume
+            scan(q, t)
         if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
             q = sweeper.advect(q, 0, advected, t)
             advected = t
+            scan(q, t)
         if k_save < saves.size and t == saves[k_save]:
             save(k_save, t)
             k_save += 1
@@ -224,7 +254,24 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         out.batch, out.member_rate = True, member_rate
         return out
     return replace(out, q=out.q[:, 0], outflow_lower=out.outflow_lower[:, 0], outflow_upper=out.outflow_upper[:, 0],
-                   flushed_mass=float(out.flushed_mass[0]))
+                   flushed_mass=float(out.flushed_mass[0]), min_density=out.min_density[:, 0], cfl=out.cfl[:, 0],
+                   peclet=out.peclet[:, 0])
+
+
+def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True):
+    """:func:`~.steps.flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
+    volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
+    negative (which the positive schemes never make)."""
+    flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
+    if np.any(broken >= 0):
+        b = int(np.argmax(broken >= 0))
+        cell = np.unravel_index(broken[b], grid.shape)
+        x = ", ".join(f"{axis.centres[i]:.6g}" for axis, i in zip(grid.axes, cell))
+        member = f" in member {b}" if batch else ""
+        value = q[b][cell]
+        raise NumericalError(f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce the step "
+                             "(lipschitz, max_step) or refine the grid where the drift is steep there", time=t)
+    return flushed, lowest
 
 
 def _extent(grid: TensorGrid) -> str:

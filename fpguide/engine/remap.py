@@ -21,13 +21,14 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .._validation import check_choice
+
 SCHEMES = ("ppm", "plm", "pcm")
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}
 
 
 def scheme_code(scheme: str) -> int:
-    if scheme not in _SCHEME_CODE:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    check_choice("scheme", scheme, SCHEMES)  # compares without hashing: a list is refused, not a TypeError
     return _SCHEME_CODE[scheme]
 
 

@@ -91,6 +91,7 @@ class LineSweeper:
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis (over all members)
         self.member_lip = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
+        self.member_speed = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
         self.n_drift_evals = 0
         self.n_rejected = 0
 
@@ -151,29 +152,36 @@ class LineSweeper:
 
     def _own_faces(self, lines, active, members, floor, lo, hi, first, last):
         """Which of the faces lo … hi each line's member traces for itself: the hull of that member's significant
-        cells, widened by the margins the window has around the hull of all (first … last); None (all) for a single
-        density. A batch is then stepped by the largest rate any member has where its own mass is."""
-        if self.outflow.shape[0] == 1:
-            return None
+        cells, widened by the margins the window has around the hull of all (first … last) (None, all, for a single
+        density), and the hull alone. A batch is then stepped by the largest rate any member has where its own mass
+        is."""
         starts = np.flatnonzero(np.diff(members, prepend=-1))  # the lines come member by member
         any_line = np.logical_or.reduceat(lines[active] > floor, starts, axis=0)  # (members present, cells)
-        n = any_line.shape[1]
-        lower = np.repeat(np.argmax(any_line, axis=1) - (first - lo), np.diff(starts, append=members.size))
-        upper = np.repeat(n - np.argmax(any_line[:, ::-1], axis=1) + (hi - last), np.diff(starts, append=members.size))
+        counts = np.diff(starts, append=members.size)
+        lower = np.repeat(np.argmax(any_line, axis=1), counts)[:, None]
+        upper = np.repeat(any_line.shape[1] - np.argmax(any_line[:, ::-1], axis=1), counts)[:, None]
         faces = np.arange(lo, hi + 1)
-        return (faces >= lower[:, None]) & (faces <= upper[:, None])
+        inside = (faces >= lower) & (faces <= upper)
+        if self.outflow.shape[0] == 1:
+            return None, inside
+        return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), inside
 
-    def _record_rates(self, axis, v, t, own=None, members=None):
-        """max |∂_a v_a| and max |v_a| over the faces traced (each member's ``own``, see :meth:`_own_faces`)."""
+    def _record_rates(self, axis, v, t, faces, members):
+        """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), and the
+        largest speed where each member's mass is."""
         dx = self.grid.axes[axis].dx
+        own, inside = faces
+        speeds = np.where(inside, np.abs(v), 0.0).max(axis=1)
         if own is None:
             jump, self.speed[axis] = steepest(v)
             self.lip[axis] = jump / dx
             self.member_lip[:, axis] = self.lip[axis]
+            self.member_speed[:, axis] = speeds.max(initial=0.0)
         else:
             rates = np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
-            self.member_lip[:, axis] = 0.0
+            self.member_lip[:, axis] = self.member_speed[:, axis] = 0.0
             np.maximum.at(self.member_lip[:, axis], members, rates)
+            np.maximum.at(self.member_speed[:, axis], members, speeds)
             self.lip[axis] = float(self.member_lip[:, axis].max())
             self.speed[axis] = float(np.abs(v[own]).max(initial=0.0))
         if not math.isfinite(self.lip[axis] + self.speed[axis]):
@@ -217,7 +225,7 @@ class LineSweeper:
 
     def _velocity(self, axis, x, points, t, members):
         self.n_drift_evals += 1
-        out = np.asarray(self.along(axis, np.ascontiguousarray(x), points, t, members), dtype=float)
+        out = _velocities(self.along(axis, np.ascontiguousarray(x), points, t, members))
         if out.shape != x.shape:
             raise ValueError(f"drift must return values shaped like its points, got shape {out.shape}")
         return out
@@ -259,6 +267,15 @@ class LineSweeper:
         return q
 
 
+def _velocities(values) -> np.ndarray:
+    """What a drift returned, as floats; a TypeError saying what it returned when they are not numbers."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"drift(x, t) must return real numbers, got {type(values).__name__} "
+                        f"{str(values)[:80]}") from err
+
+
 def line_drift(drift, ndim: int, batch: bool):
     """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls, from a drift given as
     (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or an object with a method
@@ -272,13 +289,13 @@ def line_drift(drift, ndim: int, batch: bool):
     def along(axis, x, points, t, members):
         args = (np.repeat(members, x.shape[1]),) if batch else ()
         if ndim == 1:
-            v = np.asarray(drift(x.ravel(), t, *args), dtype=float)
+            v = _velocities(drift(x.ravel(), t, *args))
             if v.shape != (x.size,):
                 raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
             return v.reshape(x.shape)
         full = np.repeat(points[:, None, :], x.shape[1], axis=1)
         full[:, :, axis] = x
-        v = np.asarray(drift(full.reshape(-1, ndim), t, *args), dtype=float)
+        v = _velocities(drift(full.reshape(-1, ndim), t, *args))
         if v.shape != (x.size, ndim):
             raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size, ndim)}, got shape {v.shape}")
         return v[:, axis].reshape(x.shape)

@@ -45,15 +45,23 @@ def assemble_departures(xi, lo, n, first, last, out):
 
 @nb.njit(cache=True)
 def flush_below(q, floor):
-    """Set densities below ``floor`` to zero (subnormals are slow); q has one row per density: returns the total
-    flushed from each row (per unit cell volume)."""
-    flushed = np.zeros(q.shape[0])
-    for b in range(q.shape[0]):
+    """Set densities in [0, floor) to zero (subnormals are slow) and look for broken cells; q has one row per
+    density. Returns, per row, the total flushed (per unit cell volume), the lowest value and the flat index of the
+    first non-finite or negative cell (−1 if none: the schemes are positive)."""
+    rows = q.shape[0]
+    flushed, lowest, bad = np.zeros(rows), np.full(rows, np.inf), np.full(rows, -1, dtype=np.int64)
+    for b in range(rows):
         for i in range(q.shape[1]):
-            if q[b, i] < floor:
-                flushed[b] += q[b, i]
+            value = q[b, i]
+            if not (np.isfinite(value) and value >= 0.0):
+                if bad[b] < 0:
+                    bad[b] = i
+                continue
+            lowest[b] = min(lowest[b], value)
+            if 0.0 <= value < floor:
+                flushed[b] += value
                 q[b, i] = 0.0
-    return flushed
+    return flushed, lowest, bad
 
 
 @nb.njit(cache=True)
