@@ -22,6 +22,7 @@ from .observables_nd import marginal
 from .particles import sample
 from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .processes import EDM, OU, VE, VP
+from .rerun import rerun
 from .solve import solve
 from .sweep import Family, outputs
 from .targets import GaussianMixture, UniformMixture
@@ -29,5 +30,5 @@ from .targets import GaussianMixture, UniformMixture
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
            "EvolveResult", "Family", "GaussianMixture", "Grid", "NoiseSchedule", "NumericalError", "PredictorCorrector",
            "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__", "cross_check", "evolve",
-           "marginal", "outputs", "sample", "sample_discrete", "sample_pc", "schedules", "score_errors", "solve",
-           "solve_discrete", "solve_pc"]
+           "marginal", "outputs", "rerun", "sample", "sample_discrete", "sample_pc", "schedules", "score_errors",
+           "solve", "solve_discrete", "solve_pc"]

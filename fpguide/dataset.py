@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 
 import numpy as np
@@ -106,12 +105,12 @@ def attach(ds: xr.Dataset) -> xr.Dataset:
 
 
 def global_attrs(title: str, config: dict, run: dict) -> dict:
-    """title, source, history and the configuration (to re-run) and run record (what happened), as JSON."""
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """title, source, history and the configuration (to re-run) and run record (what happened), as JSON. No creation
+    time: identical runs give identical Datasets (see :mod:`fpguide.rerun`)."""
     return {
         "title": title,
         "source": f"fpguide {__version__}",
-        "history": f"{now}: created by fpguide {__version__}",
+        "history": f"created by fpguide {__version__}",
         "Conventions": "CF-1.10",
         "config": json.dumps(config, sort_keys=True),
         "run": json.dumps(run, sort_keys=True, default=_json_default),

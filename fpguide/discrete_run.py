@@ -190,7 +190,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
     t_obs = _observation_times(run_in, states)
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
-    config = _config(run_in, sampler, states) | {"grid": grid.to_dict(), "scheme": scheme,
+    config = _config(run_in, sampler, states) | {"function": "solve_discrete", "grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
     if chain.collapsed > wall_tol:
         warnings.warn(f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with clip_sample, every x̂0 "
@@ -249,7 +249,7 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})")
         positions[j + 1] = x
-    config = _config(run_in, sampler, states) | {"n": n, "seed": seed_record(seed),
+    config = _config(run_in, sampler, states) | {"function": "sample_discrete", "n": n, "seed": seed_record(seed),
                                                  "n_steps": len(plan)}
     ds = xr.Dataset({"position": (("t", "particle"), positions)},
                     coords={"t": states, "threshold": run_in.thresholds,

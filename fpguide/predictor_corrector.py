@@ -142,7 +142,8 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     result, grid, run = on_automatic_grid(
         lambda use: _run(start_density(use, log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
         pilot, t_min, quantile, cells_per_width)
-    config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "grid": grid.to_dict(), "scheme": scheme,
+    config = run_in.config() | {"function": "solve_pc", "sampler": pc.to_dict(), "eta": None,
+                                "grid": grid.to_dict(), "scheme": scheme,
                                 "cells_per_width": cells_per_width, "wall_tol": wall_tol} | settings
     run.update(n_steps=result.n_steps, initial_mass=float(result.q[0].sum() * grid.dx))
     return grid_dataset(result, run_in, config, run, None, float(feature_width(pilot, t_min)))
@@ -178,7 +179,8 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
             raise FloatingPointError(f"particles became non-finite at t={t_lo:.6g}: use more substeps")
         positions.append(x)
     positions = np.array(positions)
-    config = run_in.config() | {"sampler": pc.to_dict(), "eta": None, "n": n, "substeps": substeps,
+    config = run_in.config() | {"function": "sample_pc", "sampler": pc.to_dict(), "eta": None, "n": n,
+                                "substeps": substeps,
                                 "langevin_dt": langevin_dt,
                                 "seed": seed_record(seed)}
     ds = xr.Dataset({"position": (("t", "particle"), positions)}, coords={"t": t_save, "threshold": run_in.thresholds},

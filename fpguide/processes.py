@@ -78,7 +78,12 @@ class Process:
         return np.ones_like(np.asarray(t, dtype=float))
 
     def check_horizon(self, T: float) -> None:
-        """Raise if T is beyond the horizon where the process is defined."""
+        """Raise if T is beyond the horizon where the process is defined: its log-SNR at T must be finite."""
+        with np.errstate(over="ignore", divide="ignore"):
+            lam = float(self.log_snr(T))
+        if not math.isfinite(lam):
+            raise ValueError(f"T={T} is too large for the {self.name} process: its log-SNR at T is {lam} (the noise "
+                             "swamps the data to machine precision there); use a smaller T")
 
     def to_dict(self) -> dict:
         return {"name": self.name}
@@ -150,6 +155,7 @@ class VP(Process):
         return theta * (2.0 / math.pi) * (1.0 + self.s) - self.s
 
     def check_horizon(self, T: float) -> None:
+        super().check_horizon(T)
         if self.schedule == "cosine" and not T < 1.0:
             raise ValueError(f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}")
 

@@ -274,7 +274,7 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
     """The Dataset of an engine run: coarse-grid warning, configuration and run record, observables."""
     dyn, grid = run_in.dyn, result.grid
-    config = run_in.config() | {"grid": grid.to_dict()} | settings
+    config = run_in.config() | {"function": "solve", "grid": grid.to_dict()} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,

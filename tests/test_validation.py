@@ -119,6 +119,8 @@ CASES = {
     "cross-check-plain-dataset": (lambda: fg.cross_check(xr.Dataset(), xr.Dataset()), TypeError,
                                   r"ds must be a Dataset made by fpguide \(solve\), got a Dataset without"),
     # solve and evolve
+    "solve-vp-beyond-horizon": (lambda: fg.solve(GM, CFG, process="VP", T=10.0), ValueError,
+                                r"T=10.0 is too large for the VP process: its log-SNR at T is -inf"),
     "solve-error-estimate-string": (lambda: fg.solve(GM, CFG, error_estimate="no"), TypeError,
                                     r"error_estimate must be True or False, got str 'no'"),
     "solve-reduce-string": (lambda: fg.solve(GM, CFG, reduce="yes"), TypeError,
