@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from .dynamics import GuidedDynamics, WeightBatch
-from .grid import Grid, TensorGrid
+from .grid import Grid, TensorGrid, axes_of
 
 PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
 PILOT_LOG_SNR_STEP = 0.25
@@ -141,7 +141,7 @@ def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
 def covering_grid(grids) -> Grid | TensorGrid:
     """One grid spanning every grid of ``grids`` (all 1-D, or all with the same axes count) with cells at most as wide
     as the finest's along each axis (the common grid of a sweep)."""
-    axes = [grid.axes if isinstance(grid, TensorGrid) else (grid,) for grid in grids]
+    axes = [axes_of(grid) for grid in grids]
     lower = np.array([[axis.lower for axis in each] for each in axes]).min(axis=0)
     upper = np.array([[axis.upper for axis in each] for each in axes]).max(axis=0)
     dx = np.array([[axis.dx for axis in each] for each in axes]).min(axis=0)

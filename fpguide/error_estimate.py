@@ -25,7 +25,7 @@ import xarray as xr
 
 from .dataset import attach, config_of
 from .errors import CoarseGridWarning
-from .grid import AXIS_NAMES, Grid, TensorGrid, grid_from_dict
+from .grid import AXIS_NAMES, Grid, TensorGrid, axes_of, grid_from_dict
 
 ESTIMATED = ("entropy", "confidence", "inverse_confidence", "mean", "variance", "covariance", "projected_mean",
              "support_mass", "edge_mass", "outside_mass", "tail_probability", "kl_conditional", "tv_conditional",
@@ -46,7 +46,7 @@ def _space_companion(call: dict, ds: xr.Dataset) -> dict:
     """The solve ``call`` (that returned ``ds``) on its grid with half the cells per axis."""
     config = config_of(ds)
     grid = grid_from_dict(config["grid"])
-    axes = grid.axes if isinstance(grid, TensorGrid) else (grid,)
+    axes = axes_of(grid)
     coarse = tuple(Grid(axis.lower, axis.upper, max(axis.n // 2, 2)) for axis in axes)
     return _companion(call, config) | {"grid": TensorGrid(coarse) if isinstance(grid, TensorGrid) else coarse[0],
                                        "cells_per_width": config["cells_per_width"] / 2}
@@ -68,13 +68,18 @@ def _companion(call: dict, config: dict) -> dict:
 
 def with_error_estimate(ds: xr.Dataset, space: xr.Dataset, time: xr.Dataset) -> xr.Dataset:
     """``ds`` with ``l1_error`` and ``<name>_error`` = |ds[name] − space[name]| + |ds[name] − time[name]| for its
-    observables."""
-    errors = {f"{name}_error": abs(ds[name] - space[name]) + abs(ds[name] - time[name])
+    observables (0 where they agree exactly, also where all are +inf: an E[1/p(c|x)] that overflows in every run)."""
+    errors = {f"{name}_error": _difference(ds[name], space[name]) + _difference(ds[name], time[name])
               for name in ESTIMATED if name in ds}
     errors["l1_error"] = _l1_distance(ds, space) + _l1_distance(ds, time)
     out = attach(ds.assign({name: value.drop_attrs() for name, value in errors.items()}))
     out.attrs["config"] = json.dumps(config_of(ds) | {"error_estimate": True}, sort_keys=True)
     return out
+
+
+def _difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    """|a − b|, and 0 where a == b (inf − inf would be NaN)."""
+    return xr.where(a == b, 0.0, abs(a - b))
 
 
 def _l1_distance(fine_ds: xr.Dataset, coarse_ds: xr.Dataset) -> xr.DataArray:

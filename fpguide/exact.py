@@ -22,7 +22,8 @@ Drift = Callable[[np.ndarray, float], np.ndarray]
 
 def characteristic_masses(drift: Drift, start_cdf: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
                           t_span: tuple[float, float], rtol: float = 1e-11, atol: float = 1e-12) -> np.ndarray:
-    """Exact masses of the cells between ``faces`` at t_span[1], for the start law with CDF ``start_cdf`` at t_span[0]."""
+    """Exact masses of the cells between ``faces`` at t_span[1], for the start law with CDF ``start_cdf`` at
+    t_span[0]."""
     t0, t1 = t_span
     sol = solve_ivp(lambda t, x: drift(x, t), (t1, t0), np.asarray(faces, dtype=float), method="DOP853",
                     rtol=rtol, atol=atol)

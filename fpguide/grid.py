@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from scipy.special import logsumexp
 
 from ._validation import as_real_array, check_int, check_real
 
@@ -71,9 +72,13 @@ class Grid:
 
     def cell_averages(self, log_density, order: int = 5) -> np.ndarray:
         """Cell averages of exp(log_density(x)) by Gauss–Legendre quadrature (relative accuracy in the tails)."""
+        return np.exp(self.log_cell_averages(log_density, order))
+
+    def log_cell_averages(self, log_density, order: int = 5) -> np.ndarray:
+        """The logarithms of :meth:`cell_averages`, finite where those underflow."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
         x = self.centres[:, None] + 0.5 * self.dx * nodes[None, :]
-        return np.exp(log_density(x)) @ (0.5 * weights)
+        return logsumexp(log_density(x), b=0.5 * weights, axis=1)
 
     def to_dict(self) -> dict:
         return {"lower": self.lower, "upper": self.upper, "n": self.n}
@@ -129,12 +134,16 @@ class TensorGrid:
 
     def cell_averages(self, log_density, order: int = 3) -> np.ndarray:
         """Cell averages of exp(log_density(points)) by tensor Gauss–Legendre quadrature (points of shape (..., d))."""
+        return np.exp(self.log_cell_averages(log_density, order))
+
+    def log_cell_averages(self, log_density, order: int = 3) -> np.ndarray:
+        """The logarithms of :meth:`cell_averages`, finite where those underflow."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
-        total = np.zeros(self.shape)
+        total = np.full(self.shape, -np.inf)
         for index in np.ndindex(*(order,) * self.ndim):
             coords = [axis.centres + 0.5 * axis.dx * nodes[i] for axis, i in zip(self.axes, index)]
             points = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
-            total += np.prod(0.5 * weights[list(index)]) * np.exp(log_density(points))
+            total = np.logaddexp(total, np.log(np.prod(0.5 * weights[list(index)])) + log_density(points))
         return total
 
     def to_dict(self) -> dict:
@@ -148,3 +157,8 @@ class TensorGrid:
 def grid_from_dict(spec: dict) -> Grid | TensorGrid:
     """The grid a Dataset's ``config["grid"]`` records (the inverse of ``to_dict``)."""
     return TensorGrid.from_dict(spec) if "axes" in spec else Grid(**spec)
+
+
+def axes_of(grid: Grid | TensorGrid) -> tuple[Grid, ...]:
+    """The 1-D axes of a grid (a Grid is its own one axis)."""
+    return grid.axes if isinstance(grid, TensorGrid) else (grid,)

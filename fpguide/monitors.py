@@ -32,18 +32,13 @@ import numpy as np
 
 from .autogrid import CELLS_PER_WIDTH
 from .errors import CoarseGridWarning, NumericalError, WallMassWarning, caller_stacklevel
-from .grid import Grid, TensorGrid
+from .grid import Grid, TensorGrid, axes_of
 
 MASS_TOL = 1e-10  # the schemes conserve mass to round-off (measured: ≤ 2e-13 after 1e5 steps)
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 WALL_BAND = 0.02  # the fraction of each axis' extent, at either end, whose mass is ``wall_mass``
 WALL_MARGIN = 0.1  # warn when the outflow exceeds this fraction of wall_tol
 MONITORS = ("mass_balance_error", "min_density", "feature_cells", "wall_mass", "cfl", "peclet")
-
-
-def axes_of(grid: Grid | TensorGrid) -> tuple[Grid, ...]:
-    """The 1-D axes of a grid."""
-    return grid.axes if isinstance(grid, TensorGrid) else (grid,)
 
 
 def density_widths(grid: Grid | TensorGrid, q: np.ndarray) -> np.ndarray:

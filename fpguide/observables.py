@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import logsumexp
 
 from .engine.remap import masses_between, reconstruct, scheme_code
 from .grid import Grid
@@ -105,7 +106,8 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
     if model.log_class_weight is not None:
         log_post = np.array([log_class_posterior(model, x, float(tk), process) for tk in t])
         out["confidence"] = np.sum(q * np.exp(log_post), axis=1) * dx / out["mass"]
-        with np.errstate(over="ignore", invalid="ignore"):  # E[1/p(c|x)] is +inf where 1/p overflows: reported, not hidden
+        # E[1/p(c|x)] is +inf where 1/p overflows: reported, not hidden
+        with np.errstate(over="ignore", invalid="ignore"):
             inverse = np.where(q > 0, q * np.exp(-log_post), 0.0)
         out["inverse_confidence"] = np.sum(inverse, axis=1) * dx / out["mass"]
     out["tail_probability"] = rec.mass(thresholds, math.inf) / out["mass"][:, None]
@@ -120,17 +122,17 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
     return out
 
 
-def divergences(q: np.ndarray, reference: np.ndarray, dx: float) -> tuple[float, float]:
-    """KL(q ‖ r) and total variation ½∫|q − r| between two densities on the same grid."""
-    with np.errstate(divide="ignore"):
-        ratio = np.where(q > 0, np.log(np.where(q > 0, q, 1.0)) - np.log(reference), 0.0)
+def divergences(q: np.ndarray, log_reference: np.ndarray, dx: float) -> tuple[float, float]:
+    """KL(q ‖ r) and total variation ½∫|q − r| between two densities on the same grid, r given as log r (finite in
+    the tails where r itself underflows but q does not)."""
+    ratio = np.where(q > 0, np.log(np.where(q > 0, q, 1.0)) - log_reference, 0.0)
     kl = float(np.sum(q * ratio) * dx)
-    return kl, float(0.5 * np.sum(np.abs(q - reference)) * dx)
+    return kl, float(0.5 * np.sum(np.abs(q - np.exp(log_reference))) * dx)
 
 
 def reference_densities(grid, model: GuidedModel, t: float, process: Process) -> dict[str, np.ndarray]:
-    """Cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of the conditional target p_t(·|c) and of
-    the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid)."""
+    """The logarithms of the cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of the conditional
+    target p_t(·|c) and of the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid)."""
     d = model.ndim
 
     def logs(points):
@@ -143,6 +145,6 @@ def reference_densities(grid, model: GuidedModel, t: float, process: Process) ->
         return (1.0 + model.w) * logp_c - model.w * logp_u
 
     top = float(np.max(log_tilt(grid.centres if d == 1 else grid.mesh())))
-    tilted = grid.cell_averages(lambda points: log_tilt(points) - top)
-    return {"conditional": grid.cell_averages(lambda points: logs(points)[1]),
-            "tilted": tilted / (tilted.sum() * grid.cell_volume)}
+    tilted = grid.log_cell_averages(lambda points: log_tilt(points) - top)
+    return {"conditional": grid.log_cell_averages(lambda points: logs(points)[1]),
+            "tilted": tilted - (logsumexp(tilted) + math.log(grid.cell_volume))}

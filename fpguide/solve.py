@@ -17,9 +17,9 @@ from .engine import EvolveResult, evolve
 from .engine.remap import scheme_code
 from .error_estimate import with_error_estimates
 from .errors import WallMassError, in_diffusion_time
-from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid
+from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid, axes_of
 from .guidance import CFG
-from .monitors import act_on, axes_of, monitor_variables
+from .monitors import act_on, monitor_variables
 from .reduction import find_reduction
 from .resources import check_memory
 from .score_errors import error_norms

@@ -5,10 +5,12 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 from moment_odes import linear_gaussian_moments
+from scipy.special import log_ndtr
 
 import fpguide as fg
-from fpguide.error_estimate import _integrate_over
+from fpguide.error_estimate import _difference, _integrate_over
 
 
 @pytest.mark.parametrize("sampler, eta", [("ode", 0.0), ("sde", 1.0)])
@@ -66,3 +68,36 @@ def test_masses_collected_into_coarser_cells_are_the_integrals_over_them(n_fine,
         overlap = np.clip(np.minimum(fine[1:], coarse[j + 1]) - np.maximum(fine[:-1], coarse[j]), 0.0, None)
         expected[:, j] = density @ overlap
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+
+def _log_normal_pdf(x):
+    return -0.5 * x**2 - 0.5 * np.log(2 * np.pi)
+
+
+@pytest.mark.parametrize("tensor", [False, True])
+def test_log_cell_averages_stay_exact_where_the_averages_underflow(tensor):
+    """log of a standard normal's cell averages at x = 40..60 (where they underflow to 0) against the closed form
+    log((Φ(b) − Φ(a))/dx), from log-tails."""
+    axis = fg.Grid(40.0, 60.0, 2000)
+    if tensor:
+        averages = fg.TensorGrid((axis,)).log_cell_averages(lambda points: _log_normal_pdf(points[..., 0]))
+    else:
+        averages = axis.log_cell_averages(_log_normal_pdf)
+    tail_a, tail_b = log_ndtr(-axis.bounds[:, 0]), log_ndtr(-axis.bounds[:, 1])
+    exact = tail_a + np.log1p(-np.exp(tail_b - tail_a)) - np.log(axis.dx)
+    assert np.all(np.exp(exact) == 0.0)
+    np.testing.assert_allclose(averages, exact, rtol=1e-9)
+
+
+def test_divergences_and_estimates_stay_finite_where_references_underflow():
+    """A narrow target solved by the reverse SDE leaves mass where p_t(·|c) underflows in linear space: KL is finite
+    (and obeys Pinsker's KL ≥ 2 TV²), and so is its estimated error; the estimate of values that agree is 0, also
+    where they are infinite (an E[1/p(c|x)] that overflows in every run)."""
+    target = fg.GaussianMixture(means=[0.0], covariances=0.0025, labels=[0])
+    ds = fg.solve(target, fg.CFG(label=0, w=0.0), sampler="sde", t_min=1e-5, n_save=3, error_estimate=True)
+    kl, tv = float(ds.kl_conditional), float(ds.tv_conditional)
+    assert np.isfinite(kl) and kl >= 2 * tv**2
+    assert np.isfinite(float(ds.kl_conditional_error))
+    a, b = xr.DataArray([np.inf, np.inf, 1.0]), xr.DataArray([np.inf, 2.0, 1.5])
+    assert _difference(a, b).values.tolist() == [0.0, np.inf, 0.5]
