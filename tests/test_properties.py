@@ -67,26 +67,19 @@ def _labels_and_guide(draw, k: int):
 
 
 @st.composite
-def gaussian_problems(draw):
-    """(GaussianMixture, CFG) in 1-D: K = 1..5, means in [-5, 5], standard deviations 0.05..3."""
+def mixture_problems(draw, kind: str):
+    """(target, CFG) in 1-D with K = 1..5 components placed in [-5, 5] with scales 0.05..3: Gaussians (means and
+    standard deviations) or intervals (lows and widths; they may overlap)."""
     k = draw(st.integers(1, 5))
-    means = draw(st.lists(st.floats(-5.0, 5.0), min_size=k, max_size=k))
+    places = draw(st.lists(st.floats(-5.0, 5.0), min_size=k, max_size=k))
     scales = draw(st.lists(st.floats(0.05, 3.0), min_size=k, max_size=k))
     weights = draw(_weights(k))
     labels, guide = draw(_labels_and_guide(k))
-    target = fg.GaussianMixture(means=means, covariances=[s * s for s in scales], weights=weights, labels=labels)
-    return target, guide
-
-
-@st.composite
-def uniform_problems(draw):
-    """(UniformMixture, CFG) in 1-D: K = 1..5 intervals with lows in [-5, 5] and widths 0.05..3 (may overlap)."""
-    k = draw(st.integers(1, 5))
-    lows = draw(st.lists(st.floats(-5.0, 5.0), min_size=k, max_size=k))
-    widths = draw(st.lists(st.floats(0.05, 3.0), min_size=k, max_size=k))
-    weights = draw(_weights(k))
-    labels, guide = draw(_labels_and_guide(k))
-    target = fg.UniformMixture(lows=lows, highs=[a + b for a, b in zip(lows, widths)], weights=weights, labels=labels)
+    if kind == "gaussian":
+        target = fg.GaussianMixture(means=places, covariances=[s * s for s in scales], weights=weights, labels=labels)
+    else:
+        target = fg.UniformMixture(lows=places, highs=[a + b for a, b in zip(places, scales)], weights=weights,
+                                   labels=labels)
     return target, guide
 
 
@@ -103,7 +96,7 @@ def t_min_floor(kind: str, sampler: str, w: float) -> float:
 @st.composite
 def problems(draw, kind: str, sampler: str):
     """(target, guidance, t_min) with t_min log-uniform in [t_min_floor, 1e-1]."""
-    target, guide = draw(gaussian_problems() if kind == "gaussian" else uniform_problems())
+    target, guide = draw(mixture_problems(kind))
     low = t_min_floor(kind, sampler, guide.w)
     t_min = math.exp(draw(st.floats(math.log(low), math.log(T_MIN_RANGE[1]))))
     return target, guide, min(max(t_min, low), T_MIN_RANGE[1])

@@ -152,32 +152,32 @@ class LineSweeper:
 
     def _own_faces(self, lines, active, members, floor, lo, hi, first, last):
         """Which of the faces lo … hi each line's member traces for itself: the hull of that member's significant
-        cells, widened by the margins the window has around the hull of all (first … last) (None, all, for a single
-        density), and the hull alone. A batch is then stepped by the largest rate any member has where its own mass
-        is."""
+        cells, widened by the margins the window has around the hull of all (first … last), and the hull alone; for a
+        single density None (all) and the hull as a slice of the faces. A batch is then stepped by the largest rate any
+        member has where its own mass is."""
+        if self.outflow.shape[0] == 1:
+            cells = (lines[active] > floor).any(axis=0)
+            return None, slice(int(np.argmax(cells)) - lo, cells.size - int(np.argmax(cells[::-1])) - lo + 1)
         starts = np.flatnonzero(np.diff(members, prepend=-1))  # the lines come member by member
         any_line = np.logical_or.reduceat(lines[active] > floor, starts, axis=0)  # (members present, cells)
         counts = np.diff(starts, append=members.size)
         lower = np.repeat(np.argmax(any_line, axis=1), counts)[:, None]
         upper = np.repeat(any_line.shape[1] - np.argmax(any_line[:, ::-1], axis=1), counts)[:, None]
         faces = np.arange(lo, hi + 1)
-        inside = (faces >= lower) & (faces <= upper)
-        if self.outflow.shape[0] == 1:
-            return None, inside
-        return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), inside
+        return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), (faces >= lower) & (faces <= upper)
 
     def _record_rates(self, axis, v, t, faces, members):
         """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), and the
         largest speed where each member's mass is."""
         dx = self.grid.axes[axis].dx
         own, inside = faces
-        speeds = np.where(inside, np.abs(v), 0.0).max(axis=1)
         if own is None:
             jump, self.speed[axis] = steepest(v)
             self.lip[axis] = jump / dx
             self.member_lip[:, axis] = self.lip[axis]
-            self.member_speed[:, axis] = speeds.max(initial=0.0)
+            self.member_speed[:, axis] = np.abs(v[:, inside]).max(initial=0.0)
         else:
+            speeds = np.where(inside, np.abs(v), 0.0).max(axis=1)
             rates = np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
             self.member_lip[:, axis] = self.member_speed[:, axis] = 0.0
             np.maximum.at(self.member_lip[:, axis], members, rates)
