@@ -38,7 +38,7 @@ VARIABLES = {
     "feature_cells": ("cells across the narrowest feature of the density (the narrowest marginal's width)", "1"),
     "wall_mass": ("mass in the outer 2 % of the grid's extent at every wall", "1"),
     "cfl": ("largest CFL number max |v| dt/dx of the steps since the previous saved time", "1"),
-    "peclet": ("largest cell Peclet number max |v| dx/D of the steps since the previous saved time", "1"),
+    "peclet": ("largest cell Peclet number max |v| dx/D of the steps since the previous saved time (inf: D = 0)", "1"),
     "l1_error": ("estimated L1 error of the density (from companion solves with half the cells and twice the steps)",
                  "1"),
     "gap_l1": ("L1 distance of the discrete chain's density to the continuous sampler's", "1"),

@@ -14,7 +14,8 @@ variable               what it measures                                         
                                                                                     above WALL_MARGIN·wall_tol:
                                                                                     WallMassWarning
 ``cfl``                max_a |v_a| dt / dx_a over the steps since the last save     recorded only
-``peclet``             cell Péclet number max_a |v_a| dx_a / D (with diffusion)     recorded only
+``peclet``             cell Péclet number max_a |v_a| dx_a / D (inf without         recorded only
+                       diffusion)
 =====================  ===========================================================  =================================
 
 The CFL and Péclet numbers limit nothing here: the flux-form semi-Lagrangian remap is positive and conservative at any
@@ -76,9 +77,7 @@ def monitor_variables(result, mass: np.ndarray, outflow: np.ndarray) -> dict:
     data = {"mass_balance_error": (mass + outflow - mass[0]) / mass[0], "min_density": lowest,
             "feature_cells": density_widths(grid, q), "wall_mass": wall_masses(grid, q)}
     if result.cfl is not None:
-        data["cfl"] = result.cfl
-        if np.all(np.isfinite(result.peclet[1:])):
-            data["peclet"] = result.peclet
+        data |= {"cfl": result.cfl, "peclet": result.peclet}
     return {name: (("t",), np.asarray(values, dtype=float)) for name, values in data.items()}
 
 

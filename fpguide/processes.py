@@ -79,7 +79,7 @@ class Process:
 
     def check_horizon(self, T: float) -> None:
         """Raise if T is beyond the horizon where the process is defined: its log-SNR at T must be finite."""
-        with np.errstate(over="ignore", divide="ignore"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             lam = float(self.log_snr(T))
         if not math.isfinite(lam):
             raise ValueError(f"T={T} is too large for the {self.name} process: its log-SNR at T is {lam} (the noise "
@@ -155,9 +155,9 @@ class VP(Process):
         return theta * (2.0 / math.pi) * (1.0 + self.s) - self.s
 
     def check_horizon(self, T: float) -> None:
-        super().check_horizon(T)
         if self.schedule == "cosine" and not T < 1.0:
             raise ValueError(f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}")
+        super().check_horizon(T)
 
     def to_dict(self) -> dict:
         return {"name": "VP", "schedule": self.schedule, "beta_min": self.beta_min, "beta_max": self.beta_max,

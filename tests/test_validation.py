@@ -134,7 +134,7 @@ CASES = {
     "evolve-max_step-nan": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), max_step=NAN), ValueError,
                             r"max_step must be finite, got nan"),
     "evolve-diffusion-string": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), diffusion="a"), TypeError,
-                                r"diffusion must be a real number, got str 'a'"),
+                                r"diffusion must be a finite number >= 0 or a callable, got str 'a'"),
     "evolve-drift-strings": (lambda: fg.evolve(Q0, lambda x, t: np.full(x.shape, "a"), grid=GRID, t_span=(0, 1)),
                              TypeError, r"drift\(x, t\) must return real numbers, got ndarray"),
 }

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._validation import as_finite_array, check_positive_real, check_real
+from .._validation import as_finite_array, check_positive_real
 from ..errors import NumericalError, WallMassError
 from ..grid import Grid, TensorGrid
 from ..progress import progress_bar
@@ -79,8 +79,11 @@ class _Diffusion:
         self.func = diffusion if callable(diffusion) else None
         self._last = (None, None, 0.0)
         if self.func is None:
-            self.const = check_real("diffusion", diffusion)
-            if self.const < 0:
+            if isinstance(diffusion, bool) or not isinstance(diffusion, (int, float, np.integer, np.floating)):
+                raise TypeError(f"diffusion must be a finite number >= 0 or a callable, got "
+                                f"{type(diffusion).__name__} {diffusion!r}")
+            self.const = float(diffusion)
+            if not (math.isfinite(self.const) and self.const >= 0):
                 raise ValueError(f"diffusion must be a finite number >= 0 or a callable, got {diffusion!r}")
 
     @property
