@@ -336,3 +336,14 @@ class DDPM(DiscreteSampler):
         return {"type": "DDPM", "steps": self.steps, "schedule": self.schedule.to_dict(),
                 "variance_type": self.variance_type, "prediction_type": self.prediction_type,
                 "clip_sample": self.clip_sample}
+
+
+def sampler_from_dict(spec: dict) -> DiscreteSampler:
+    """The :class:`DDIM` or :class:`DDPM` that ``to_dict()`` recorded."""
+    spec = dict(spec)
+    kind, steps, schedule = spec.pop("type", None), spec.pop("steps"), NoiseSchedule(**spec.pop("schedule"))
+    if kind == "DDIM":
+        return DDIM(steps, spec.pop("eta"), schedule, **spec)
+    if kind == "DDPM":
+        return DDPM(steps, schedule, **spec)
+    raise ValueError(f"sampler type must be 'DDIM' or 'DDPM', got {kind!r}")

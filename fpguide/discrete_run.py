@@ -190,7 +190,8 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
     t_obs = _observation_times(run_in, states)
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
-    config = _config(run_in, sampler, states) | {"function": "solve_discrete", "grid": grid.to_dict(), "scheme": scheme,
+    config = _config(run_in, sampler, states) | {"function": "solve_discrete", "compare": compare,
+                                                 "grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
     if chain.collapsed > wall_tol:
         warnings.warn(f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with clip_sample, every x̂0 "

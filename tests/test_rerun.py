@@ -26,9 +26,18 @@ RUNS = {
     "sample": lambda: fg.sample(GM, fg.CFG(label=1, w=3.0), "sde", n=2000, seed=7, n_save=3),
     "sample-time-grid": lambda: fg.sample(GM, fg.CFG(label=1, w=3.0), n=500, seed=3, n_save=3,
                                           time_grid=np.geomspace(10.0, 1e-3, 40)),
+    "solve-pc": lambda: fg.solve_pc(GM, fg.CFG(label=1, gamma=2.0), fg.PredictorCorrector(3, langevin=0.5)),
+    "sample-pc": lambda: fg.sample_pc(GM, fg.CFG(label=1, gamma=2.0), fg.PredictorCorrector(3), n=500, seed=1,
+                                      substeps=4),
+    "solve-discrete-ddim": lambda: fg.solve_discrete(GM, fg.CFG(label=1, w=2.0), fg.DDIM(5, eta=0.5)),
+    "solve-discrete-ddpm": lambda: fg.solve_discrete(UM, fg.CFG(label=1, w=2.0), fg.DDPM(
+        4, fg.NoiseSchedule(beta_schedule="scaled_linear"), variance_type="fixed_large"), compare=False,
+        grid=fg.Grid(-10.0, 16.0, 1040)),
+    "sample-discrete": lambda: fg.sample_discrete(GM, fg.CFG(label=1, w=2.0), fg.DDIM(5), n=500, seed=2),
 }
 
 
+@pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")  # the discrete DDPM case's grid: not the point
 @pytest.mark.parametrize("make", RUNS.values(), ids=RUNS.keys())
 def test_identical_inputs_give_identical_datasets_and_rerun_reproduces_them(make):
     ds = make()
@@ -52,7 +61,9 @@ def test_what_a_record_cannot_rebuild_is_named():
         fg.rerun(family)
     with pytest.raises(ValueError, match=r"seed=None.*rerun\(ds, seed=\.\.\.\)"):
         fg.rerun(fg.sample(GM, fg.CFG(label=1, w=1.0), n=100, n_save=2))
-    with pytest.raises(ValueError, match=r"function='solve_pc'"):
-        fg.rerun(fg.solve_pc(GM, fg.CFG(label=1, w=1.0), fg.PredictorCorrector(2)))
+    unknown = fg.solve(GM, fg.CFG(label=1, w=1.0), n_save=2)
+    unknown.attrs["config"] = unknown.attrs["config"].replace('"function": "solve"', '"function": "mine"')
+    with pytest.raises(ValueError, match=r"function='mine'"):
+        fg.rerun(unknown)
     with pytest.raises(TypeError, match="ds must be an xarray.Dataset made by fpguide"):
         fg.rerun(xr.Dataset())
