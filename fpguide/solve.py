@@ -148,6 +148,7 @@ def _prepared(call: dict):
 
 
 def reduces(call: dict) -> bool:
+    """Whether a solve call runs through a reduction (d > 3, or reduce=True in d > 1)."""
     d = call["target"].ndim
     return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
 
@@ -272,7 +273,7 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
 
 
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
-    """The Dataset of an engine run: coarse-grid warning, configuration and run record, observables."""
+    """The Dataset of an engine run: configuration, run record, observables and monitors (acted on)."""
     dyn, grid = run_in.dyn, result.grid
     config = run_in.config() | {"function": "solve", "grid": grid.to_dict()} | settings
     if dyn.model.ndim > 1:
