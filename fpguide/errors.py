@@ -6,22 +6,22 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 
-class WallMassError(RuntimeError):
-    """More mass than the tolerance left the grid through its walls: the domain is too narrow. ``time``: when, in the
-    time of the run that raised it (the engine's, for :func:`~fpguide.evolve`), if known."""
+class _WithTime(Exception):
+    """An error that knows when it happened: ``time``, in the time of the run that raised it (the engine's, for
+    :func:`~fpguide.evolve`), if known."""
 
     def __init__(self, message: str, time: float | None = None):
         super().__init__(message)
         self.time = time
 
 
-class NumericalError(FloatingPointError):
-    """The density of a run became non-finite or negative, or lost mass the scheme conserves; the message says when
-    (``time``, in the time of the run that raised it), where and what to change."""
+class WallMassError(_WithTime, RuntimeError):
+    """More mass than the tolerance left the grid through its walls: the domain is too narrow."""
 
-    def __init__(self, message: str, time: float | None = None):
-        super().__init__(message)
-        self.time = time
+
+class NumericalError(_WithTime, FloatingPointError):
+    """The density of a run became non-finite or negative, or lost mass the scheme conserves; the message says when,
+    where and what to change."""
 
 
 @contextmanager
@@ -31,7 +31,7 @@ def wall_time_explained(explain: Callable[[float], str]):
     in τ)."""
     try:
         yield
-    except (WallMassError, NumericalError) as err:
+    except _WithTime as err:
         if err.time is None:
             raise
         raise type(err)(f"{err} [t above: {explain(err.time)}]") from None

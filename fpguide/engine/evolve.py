@@ -124,8 +124,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below).
     ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
-    ``FloatingPointError`` when the drift is not finite and :class:`~fpguide.errors.NumericalError` (one) when the
-    density is (with when and where).
+    ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.errors.NumericalError` when the density
+    becomes non-finite or negative (saying when and where).
     """
     if not (callable(drift) or hasattr(drift, "along")):
         raise TypeError(f"drift must be callable or have a method along(axis, x, points, t), got "

@@ -58,7 +58,7 @@ def flush_below(q, floor):
                     bad[b] = i
                 continue
             lowest[b] = min(lowest[b], value)
-            if 0.0 <= value < floor:
+            if value < floor:
                 flushed[b] += value
                 q[b, i] = 0.0
     return flushed, lowest, bad
