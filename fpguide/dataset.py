@@ -112,7 +112,7 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
         "source": f"fpguide {__version__}",
         "history": f"created by fpguide {__version__}",
         "Conventions": "CF-1.10",
-        "config": json.dumps(config, sort_keys=True),
+        "config": config_attr(config),
         "run": json.dumps(run, sort_keys=True, default=_json_default),
     }
 
@@ -125,6 +125,11 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot store {type(value).__name__} in the configuration")
+
+
+def config_attr(config: dict) -> str:
+    """The configuration as the ``config`` attribute holds it (JSON; numpy arrays and numbers as plain ones)."""
+    return json.dumps(config, sort_keys=True, default=_json_default)
 
 
 def config_of(ds: xr.Dataset) -> dict:

@@ -65,7 +65,7 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     bar.close()
 
     config = run_in.config() | {"function": "sample", "n": n, "seed": seed_record(seed), "n_steps": int(taus.size - 1),
-                                "log_snr_step": log_snr_step, "time_grid": _listed(time_grid)}
+                                "log_snr_step": log_snr_step, "time_grid": time_grid}
     if d > 1:
         config["direction"] = direction.tolist()
     dims = ("t", "particle") if d == 1 else ("t", "particle", "dim")
@@ -94,11 +94,6 @@ def step_taus(run_in, time_grid, log_snr_step) -> np.ndarray:
                              f"[{t_min}, {T}], got {time_grid!r}")
         taus = T - grid_t
     return np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
-
-
-def _listed(times) -> list | None:
-    """Times given as a sequence, recorded as a list (None stays None)."""
-    return None if times is None else np.asarray(times, dtype=float).tolist()
 
 
 def seed_record(seed):

@@ -165,7 +165,7 @@ class Sweep:
         config["sweep"] = {axis.name: list(axis.values) for axis in self.axes}
         # what the items' records cannot say: the arguments the sweep filled in per item (saved times and thresholds
         # common to all, eta and step settings per sampler), as given (fpguide.rerun)
-        config["sweep_arguments"] = {name: _listed(self.call[name]) for name in PER_ITEM if name in self.call}
+        config["sweep_arguments"] = {name: self.call[name] for name in PER_ITEM if name in self.call}
         runs = [json.loads(results[index].attrs["run"]) for index in self.indices]
         what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
         ds.attrs = global_attrs(f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config,
@@ -205,11 +205,6 @@ def _stacked(items: list[xr.Dataset], names: list[str], shape: tuple[int, ...]) 
     data = {name: ((*names, *var.dims), np.stack([ds[name].values for ds in items]).reshape(shape + var.shape),
                    var.attrs) for name, var in first.data_vars.items()}
     return xr.Dataset(data, coords=first.coords)
-
-
-def _listed(value):
-    """An argument as JSON holds it (arrays as lists)."""
-    return np.asarray(value).tolist() if np.ndim(value) > 0 else value
 
 
 def _nest(flat: list, shape: tuple[int, ...]) -> list:
