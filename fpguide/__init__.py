@@ -16,7 +16,7 @@ from .discrete import DDIM, DDPM, NoiseSchedule
 from .discrete_run import sample_discrete, solve_discrete
 from .engine import EvolveResult, evolve
 from .errors import CoarseGridWarning, CollapsedMassWarning, NumericalError, WallMassError, WallMassWarning
-from .grid import Grid, TensorGrid
+from .grid import GradedGrid, Grid, TensorGrid
 from .guidance import CFG
 from .observables_nd import marginal
 from .particles import sample
@@ -28,7 +28,7 @@ from .sweep import Family, outputs
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
-           "EvolveResult", "Family", "GaussianMixture", "Grid", "NoiseSchedule", "NumericalError", "PredictorCorrector",
+           "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError", "PredictorCorrector",
            "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__", "cross_check", "evolve",
            "marginal", "outputs", "rerun", "sample", "sample_discrete", "sample_pc", "schedules", "score_errors",
            "solve", "solve_discrete", "solve_pc"]

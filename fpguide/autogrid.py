@@ -34,7 +34,9 @@ WIDEN_FACTOR, WIDEN_TRIES = 1.5, 3  # an automatic grid that loses mass at its w
 
 def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
     """Trace a lattice of start quantiles through the probability-flow ODE; per member of a batch (one for a single
-    dynamics) and axis, the range visited and the narrowest width seen (arrays (B, d))."""
+    dynamics) and axis, the range visited and the narrowest width seen (arrays (B, d)), and the same at every
+    reverse time ``times`` of the pilot's own steps (``lower_at``, ``upper_at``, ``width_at``: arrays (K, B, d); the
+    width at τ = 0 is inf: the start law's own width is the target's)."""
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d, n_members = common.model.ndim, len(members)
@@ -52,9 +54,8 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
         w = np.repeat(weights, points.shape[1])[:, None]
         return common.ode_drift(points.reshape(-1, d), tau, w).reshape(points.shape)
 
-    lo, hi = x.min(axis=1), x.max(axis=1)
-    width = np.full((n_members, d), math.inf)
     taus = common.tau_grid(t_min, PILOT_LOG_SNR_STEP)
+    lower_at, upper_at, width_at = [x.min(axis=1)], [x.max(axis=1)], [np.full((n_members, d), math.inf)]
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
         tau = tau0
         while tau < tau1:
@@ -65,14 +66,18 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
             k4 = velocity(x + dt * k3, tau + dt)
             x = x + dt / 6.0 * (v + 2.0 * (k2 + k3) + k4)
             tau = tau + dt if tau + dt < tau1 else tau1
-        lo, hi = np.minimum(lo, x.min(axis=1)), np.maximum(hi, x.max(axis=1))
+        lower_at.append(x.min(axis=1))
+        upper_at.append(x.max(axis=1))
+        width_at.append(np.empty((n_members, d)))
         for b in range(n_members):
             if d == 1:
                 density = du[central] / np.maximum(np.diff(x[b, :, 0])[central], 1e-300)
-                width[b, 0] = min(width[b, 0], 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density))))
+                width_at[-1][b] = 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density)))
             else:
-                width[b] = min(width[b, 0], _narrowest(x[b].reshape(lattice.shape), z))
-    return {"lower": lo, "upper": hi, "width": width}
+                width_at[-1][b] = _narrowest(x[b].reshape(lattice.shape), z)
+    lower_at, upper_at, width_at = np.array(lower_at), np.array(upper_at), np.array(width_at)
+    return {"lower": lower_at.min(axis=0), "upper": upper_at.max(axis=0), "width": width_at.min(axis=0),
+            "times": taus, "lower_at": lower_at, "upper_at": upper_at, "width_at": width_at}
 
 
 def _narrowest(x: np.ndarray, z: np.ndarray) -> float:

@@ -1,4 +1,6 @@
-"""Grids: a uniform cell-centred finite-volume grid on [lower, upper] with n cells, and tensor products of them."""
+"""Grids: a uniform cell-centred finite-volume grid on [lower, upper] with n cells (:class:`Grid`), a graded one with
+cells of unequal widths (:class:`GradedGrid`, what an adaptive run's output is held on), and tensor products of
+them (:class:`TensorGrid`)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,11 @@ class Grid:
         """The number of cells (as :attr:`TensorGrid.size`)."""
         return self.n
 
+    @property
+    def widths(self) -> np.ndarray:
+        """The cell widths (all dx)."""
+        return np.full(self.n, self.dx)
+
     @cached_property
     def faces(self) -> np.ndarray:
         return _read_only(self.lower + self.dx * np.arange(self.n + 1))
@@ -88,6 +95,77 @@ class Grid:
         return self.dx
 
 
+@dataclass(frozen=True, eq=False)
+class GradedGrid:
+    """A 1-D grid of cells with unequal widths, given by its n + 1 increasing faces; densities are cell averages.
+
+    An adaptive run (:func:`fpguide.solve` with ``grid="adaptive"``) holds its saved densities on one: fine where a
+    stage of the run had fine cells, coarse elsewhere.
+    """
+
+    faces: np.ndarray
+
+    def __post_init__(self):
+        faces = as_real_array("faces", self.faces)
+        if faces.ndim != 1 or faces.size < MIN_CELLS + 1:
+            raise ValueError(f"faces must be a flat list of at least {MIN_CELLS + 1} numbers, got shape {faces.shape}")
+        if not np.all(np.isfinite(faces)) or not np.all(np.diff(faces) > 0):
+            raise ValueError("faces must be finite and strictly increasing")
+        object.__setattr__(self, "faces", _read_only(faces.astype(float, copy=True)))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, GradedGrid) and np.array_equal(self.faces, other.faces)
+
+    __hash__ = None
+
+    @property
+    def lower(self) -> float:
+        return float(self.faces[0])
+
+    @property
+    def upper(self) -> float:
+        return float(self.faces[-1])
+
+    @property
+    def n(self) -> int:
+        return self.faces.size - 1
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    @cached_property
+    def widths(self) -> np.ndarray:
+        return _read_only(np.diff(self.faces))
+
+    @cached_property
+    def centres(self) -> np.ndarray:
+        return _read_only(0.5 * (self.faces[:-1] + self.faces[1:]))
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(n, 2) array of cell bounds."""
+        return np.stack([self.faces[:-1], self.faces[1:]], axis=1)
+
+    @property
+    def cell_volume(self) -> np.ndarray:
+        """The cell widths (volumes of the 1-D cells), one per cell."""
+        return self.widths
+
+    def to_dict(self) -> dict:
+        return {"faces": self.faces.tolist()}
+
+
+def union_axis(axes) -> Grid | GradedGrid:
+    """The 1-D grid whose faces are those of all ``axes`` (uniform or graded): finer than each of them everywhere.
+    Axes whose faces lie on one lattice (an adaptive run's stages) give no slivers."""
+    faces = np.unique(np.concatenate([np.asarray(axis.faces) for axis in axes]))
+    widths = np.diff(faces)
+    if np.allclose(widths, widths[0], rtol=1e-9, atol=0.0):
+        return Grid(float(faces[0]), float(faces[-1]), int(widths.size))
+    return GradedGrid(faces)
+
+
 @dataclass(frozen=True)
 class TensorGrid:
     """A tensor product of 1-D grids (one :class:`Grid` per axis): cells are boxes, densities cell averages."""
@@ -96,9 +174,9 @@ class TensorGrid:
 
     def __post_init__(self):
         axes = tuple(self.axes) if isinstance(self.axes, (tuple, list)) else ()
-        if not 1 <= len(axes) <= MAX_GRID_DIM or not all(isinstance(axis, Grid) for axis in axes):
-            raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid objects (a grid in more dimensions needs "
-                             f"a reduction, see fpguide.solve), got {self.axes!r}")
+        if not 1 <= len(axes) <= MAX_GRID_DIM or not all(isinstance(axis, (Grid, GradedGrid)) for axis in axes):
+            raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid or GradedGrid objects (a grid in more "
+                             f"dimensions needs a reduction, see fpguide.solve), got {self.axes!r}")
         object.__setattr__(self, "axes", axes)
 
     @classmethod
@@ -124,9 +202,20 @@ class TensorGrid:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
+    @property
+    def uniform(self) -> bool:
+        """Whether every axis is a uniform :class:`Grid` (the engine's grids are)."""
+        return all(isinstance(axis, Grid) for axis in self.axes)
+
     @cached_property
-    def cell_volume(self) -> float:
-        return float(np.prod([axis.dx for axis in self.axes]))
+    def cell_volume(self) -> float | np.ndarray:
+        """The volume of every cell: one number on a uniform grid, an array of ``shape`` otherwise."""
+        if self.uniform:
+            return float(np.prod([axis.dx for axis in self.axes]))
+        volume = np.ones(())
+        for axis in self.axes:
+            volume = np.multiply.outer(volume, axis.widths)
+        return _read_only(volume)
 
     def mesh(self) -> np.ndarray:
         """Cell centres as an array of shape (*shape, d)."""
@@ -141,7 +230,7 @@ class TensorGrid:
         nodes, weights = np.polynomial.legendre.leggauss(order)
         total = np.full(self.shape, -np.inf)
         for index in np.ndindex(*(order,) * self.ndim):
-            coords = [axis.centres + 0.5 * axis.dx * nodes[i] for axis, i in zip(self.axes, index)]
+            coords = [axis.centres + 0.5 * axis.widths * nodes[i] for axis, i in zip(self.axes, index)]
             points = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)
             total = np.logaddexp(total, np.log(np.prod(0.5 * weights[list(index)])) + log_density(points))
         return total
@@ -151,14 +240,18 @@ class TensorGrid:
 
     @classmethod
     def from_dict(cls, spec: dict) -> TensorGrid:
-        return cls(tuple(Grid(**axis) for axis in spec["axes"]))
+        return cls(tuple(_axis_from_dict(axis) for axis in spec["axes"]))
 
 
-def grid_from_dict(spec: dict) -> Grid | TensorGrid:
-    """The grid a Dataset's ``config["grid"]`` records (the inverse of ``to_dict``)."""
-    return TensorGrid.from_dict(spec) if "axes" in spec else Grid(**spec)
+def _axis_from_dict(spec: dict) -> Grid | GradedGrid:
+    return GradedGrid(np.array(spec["faces"])) if "faces" in spec else Grid(**spec)
 
 
-def axes_of(grid: Grid | TensorGrid) -> tuple[Grid, ...]:
-    """The 1-D axes of a grid (a Grid is its own one axis)."""
+def grid_from_dict(spec: dict) -> Grid | GradedGrid | TensorGrid:
+    """The grid a Dataset's ``config["grid"]`` or ``run["output_grid"]`` records (the inverse of ``to_dict``)."""
+    return TensorGrid.from_dict(spec) if "axes" in spec else _axis_from_dict(spec)
+
+
+def axes_of(grid: Grid | GradedGrid | TensorGrid) -> tuple[Grid | GradedGrid, ...]:
+    """The 1-D axes of a grid (a 1-D grid is its own one axis)."""
     return grid.axes if isinstance(grid, TensorGrid) else (grid,)

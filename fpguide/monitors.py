@@ -69,12 +69,14 @@ def wall_masses(grid: Grid | TensorGrid, q: np.ndarray) -> np.ndarray:
     return q[:, near].sum(axis=1) * grid.cell_volume
 
 
-def monitor_variables(result, mass: np.ndarray, outflow: np.ndarray) -> dict:
+def monitor_variables(result, mass: np.ndarray, outflow: np.ndarray, initial: float | None = None) -> dict:
     """The monitors of an engine run (an EvolveResult, or a chain's result with its densities only) as Dataset
-    variables over ``t``; ``mass`` and ``outflow`` are those at the saved times."""
+    variables over ``t``; ``mass`` and ``outflow`` are those at the saved times, ``initial`` the mass at the start
+    (default ``mass[0]``; a stage of a staged run starts later)."""
     grid, q = result.grid, result.q
+    initial = mass[0] if initial is None else initial
     lowest = result.min_density if result.min_density is not None else q.reshape(q.shape[0], -1).min(axis=1)
-    data = {"mass_balance_error": (mass + outflow - mass[0]) / mass[0], "min_density": lowest,
+    data = {"mass_balance_error": (mass + outflow - initial) / initial, "min_density": lowest,
             "feature_cells": density_widths(grid, q), "wall_mass": wall_masses(grid, q)}
     if result.cfl is not None:
         data |= {"cfl": result.cfl, "peclet": result.peclet}

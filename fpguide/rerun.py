@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import xarray as xr
 
+from .adaptive import ADAPTIVE
 from .dataset import config_of
 from .discrete import sampler_from_dict
 from .discrete_run import sample_discrete, solve_discrete
@@ -72,7 +73,9 @@ def _continuous(config: dict) -> dict:
 
 def _grid(config: dict, run: dict) -> dict:
     """None where the run chose its grid automatically (its pilot runs again; a sweep's items share one recorded grid
-    unless they were reduced), else the grid recorded."""
+    unless they were reduced), "adaptive" where it ran on adaptive grids (planned again), else the grid recorded."""
+    if config["grid"] == ADAPTIVE:
+        return {"grid": ADAPTIVE}
     automatic = any(item.get("grid_choice") is not None for item in run.get("items", [run]))
     return {"grid": None if automatic else grid_from_dict(config["grid"])}
 

@@ -10,14 +10,16 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_flag, check_positive_real
+from .adaptive import ADAPTIVE, Stage, plan_stages, regridder
 from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
-from .engine import EvolveResult, evolve
+from .engine import EvolveResult, StagedResult, evolve, evolve_in_stages
 from .engine.remap import scheme_code
+from .engine.transfer import transfer
 from .error_estimate import with_error_estimates
 from .errors import WallMassError, in_diffusion_time
-from .grid import AXIS_NAMES, MAX_GRID_DIM, Grid, TensorGrid, axes_of
+from .grid import AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, union_axis
 from .guidance import CFG
 from .monitors import act_on, monitor_variables
 from .reduction import find_reduction
@@ -183,7 +185,10 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
         reverse SDE; 0 is the probability-flow ODE).
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
-        coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``).
+        coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``);
+        ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time, and stores the
+        densities on the union of the stages' grids (:class:`GradedGrid` axes; see :mod:`fpguide.adaptive`; single
+        solves only for now, ``run["stages"]`` and ``run["trimmed_mass"]`` record it).
     process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
@@ -239,8 +244,10 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
-        return _evolve(start_density(use, log_start), dyn.drift if d == 1 else dyn, run_in, use, settings,
-                       progress=progress)
+        drift = dyn.drift if d == 1 else dyn
+        if isinstance(use, list):  # adaptive: the stages of the run
+            return _evolve_staged(start_density(use[0].grid, log_start), drift, run_in, use, settings, progress)
+        return _evolve(start_density(use, log_start), drift, run_in, use, settings, progress=progress)
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, run_in, settings, run, direction)
@@ -272,25 +279,49 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
                       lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
 
+def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progress: bool | None = None):
+    """The engine run of a prepared solve on adaptive grids (the ``stages`` of :func:`~fpguide.adaptive.plan_stages`;
+    at each stage's start its grid is widened to hold the density, see :func:`~fpguide.adaptive.regrid`)."""
+    dyn, t_min = run_in.dyn, run_in.t_min
+    check_memory(run_in.t_save.size, max(stage.grid.size for stage in stages), "this solve")
+    with in_diffusion_time(dyn.T):
+        return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
+                                grids=[stage.grid for stage in stages],
+                                regrid=regridder(stages, settings["wall_tol"]), t_span=(0.0, dyn.T - t_min),
+                                diffusion=dyn.engine_diffusion, t_eval=dyn.T - run_in.t_save,
+                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                                drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
+                                lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
+
+
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
     """The Dataset of an engine run: configuration, run record, observables and monitors (acted on)."""
-    dyn, grid = run_in.dyn, result.grid
-    config = run_in.config() | {"function": "solve", "grid": grid.to_dict()} | settings
+    dyn = run_in.dyn
+    grid = ADAPTIVE if isinstance(result, StagedResult) else result.grid.to_dict()
+    config = run_in.config() | {"function": "solve", "grid": grid} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
+    if isinstance(result, StagedResult):
+        run.update(stages=result.stages, trimmed_mass=float(result.trimmed[-1]))
     return grid_dataset(result, run_in, config, run, direction, float(feature_width(dyn, run_in.t_min)))
 
 
 def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
     """``run_on(grid)`` on the given ``grid``, or with None on the grid :func:`choose_grid` picks from a pilot of
-    ``dyn``, picked again 1.5x wider (at most WIDEN_TRIES times) while mass leaves through its walls. Returns
+    ``dyn``, or with ``"adaptive"`` on the stages :func:`~fpguide.adaptive.plan_stages` picks (a list of
+    :class:`~fpguide.adaptive.Stage`), picked again 1.5x wider (at most WIDEN_TRIES times) while mass leaves through
+    its walls. Returns
     (result, the grid used, the run record: ``grid_choice`` and, after widening, the errors in ``widened_after``)."""
     run = {"grid_choice": None}
+    adaptive = isinstance(grid, str) and grid == ADAPTIVE
     for attempt in itertools.count():
-        if grid is None or run["grid_choice"] is not None:
+        if adaptive:
+            grid, run["grid_choice"] = plan_stages(dyn, t_min, quantile, cells_per_width=cells_per_width,
+                                                   widen=WIDEN_FACTOR**attempt)
+        elif grid is None or run["grid_choice"] is not None:
             grid, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
                                                    widen=WIDEN_FACTOR**attempt)
         try:
@@ -317,8 +348,9 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
 
 
 def check_grid(grid, d: int):
-    """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target."""
-    if grid is None or (d == 1 and isinstance(grid, Grid)):
+    """None, ``"adaptive"``, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the
+    target."""
+    if grid is None or (d == 1 and isinstance(grid, Grid)) or (isinstance(grid, str) and grid == ADAPTIVE):
         return grid
     if d > 1 and isinstance(grid, (list, tuple)) and all(isinstance(axis, Grid) for axis in grid):
         grid = TensorGrid(tuple(grid))
@@ -327,19 +359,60 @@ def check_grid(grid, d: int):
             raise ValueError(f"grid must have one axis per dimension of the target ({d}), got {grid.ndim}")
         return grid
     wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
-    raise TypeError(f"grid must be {wanted} or None, got {type(grid).__name__}")
+    raise TypeError(f"grid must be {wanted}, \"{ADAPTIVE}\" or None, got {grid!r}" if isinstance(grid, str) else
+                    f"grid must be {wanted}, \"{ADAPTIVE}\" or None, got {type(grid).__name__}")
 
 
 def grid_dataset(result, run_in, config, run, direction, feature_width: float, t_observe=None) -> xr.Dataset:
     """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.monitors`; ``feature_width``: the narrowest
-    feature its dynamics can make); p_t enters the observables at ``t_observe`` (default: the saved times)."""
-    grid, dyn, q, t_save = result.grid, run_in.dyn, result.q, run_in.t_save
+    feature its dynamics can make); p_t enters the observables at ``t_observe`` (default: the saved times).
+
+    ``result`` is an :class:`~fpguide.engine.EvolveResult`, or a :class:`~fpguide.engine.StagedResult` whose saved
+    densities live on the grids of their stages: the observables are then computed on each density's own grid
+    (exact cell integrals of the run's representation), and the densities are stored on the union of those grids
+    (:func:`~fpguide.grid.union_axis` per axis; moving them there is exact: every stage's cells are unions of its
+    cells)."""
+    dyn, t_save = run_in.dyn, run_in.t_save
     t_observe = t_save if t_observe is None else t_observe
-    model = dyn.model
-    axes = axes_of(grid)
-    names = AXIS_NAMES[:len(axes)]
+    pieces = result.pieces() if isinstance(result, StagedResult) else [(slice(None), result)]
+    parts = [_observables(piece, run_in, t_observe[part], direction) for part, piece in pieces]
+    data = {name: (dims, np.concatenate([part[name][1] for part in parts], axis=dims.index("t")) if "t" in dims
+                   else values) for name, (dims, values) in parts[0].items()}
+    final = pieces[-1][1]
+    output = _output_grid([piece.grid for _, piece in pieces])
+    names = AXIS_NAMES[:len(axes_of(output))]
+    data["density"] = (("t", *names), _on_grid(pieces, output, result.scheme))
+    data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
+    data |= frame_variables(dyn.process, t_save)
+    refs = obs.reference_densities(final.grid, dyn.model, float(t_observe[-1]), dyn.process)
+    for name in ("conditional", "tilted"):
+        data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(final.q[-1].ravel(), refs[name].ravel(),
+                                                                 final.grid.cell_volume)
+    mass = data["mass"][1]
+    run["mass_error"] = float(np.max(np.abs(mass + data["outflow"][1] - mass[0])))
+    outflow = data["outflow"][1]
+    monitors = [monitor_variables(piece, mass[part], outflow[part], initial=mass[0]) for part, piece in pieces]
+    monitors = {name: (("t",), np.concatenate([part[name][1] for part in monitors])) for name in monitors[0]}
+    act_on(monitors, t_save, final.grid, float(outflow[-1]), config["wall_tol"], feature_width)
+    data |= monitors
     coords = {"t": t_save, "threshold": run_in.thresholds}
-    if len(axes) == 1:
+    if len(names) > 1:
+        coords |= {"dim": list(names), "dim2": list(names)}
+    for name, axis in zip(names, axes_of(output)):
+        coords[name] = (name, axis.centres, {"bounds": f"{name}_bounds"})
+        coords[f"{name}_bounds"] = ((name, "nv"), axis.bounds)
+    where = "" if len(names) == 1 else f" in {len(names)}-D"
+    ds = xr.Dataset(data, coords=coords,
+                    attrs=global_attrs(f"fpguide {dyn.sampler} solution{where}, CFG w={dyn.model.w}", config, run))
+    return attach(ds)
+
+
+def _observables(result, run_in, t_observe, direction) -> dict:
+    """The observables of the densities of an engine run (or of the saved times of one stage) on their own grid, as
+    Dataset variables (dims, values) with a ``t`` dimension."""
+    grid, dyn, q = result.grid, run_in.dyn, result.q
+    model = dyn.model
+    if dyn.model.ndim == 1:
         series = obs.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
                                  thresholds=run_in.thresholds)
         data = {name: (("t", "threshold") if name == "tail_probability" else ("t",), values)
@@ -348,24 +421,21 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
         data = obs_nd.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
                                   thresholds=run_in.thresholds, direction=direction)
         data["direction"] = (("dim",), direction)
-        coords |= {"dim": list(names), "dim2": list(names)}
-    data["density"] = (("t", *names), q)
-    data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
-    data |= frame_variables(dyn.process, t_save)
     if model.has_errors:
         data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_observe, grid).items()}
-    refs = obs.reference_densities(grid, model, float(t_observe[-1]), dyn.process)
-    for name in ("conditional", "tilted"):
-        data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(q[-1].ravel(), refs[name].ravel(), grid.cell_volume)
-    mass = data["mass"][1]
-    run["mass_error"] = float(np.max(np.abs(mass + data["outflow"][1] - mass[0])))
-    monitors = monitor_variables(result, mass, data["outflow"][1])
-    act_on(monitors, t_save, grid, float(data["outflow"][1][-1]), config["wall_tol"], feature_width)
-    data |= monitors
-    for name, axis in zip(names, axes):
-        coords[name] = (name, axis.centres, {"bounds": f"{name}_bounds"})
-        coords[f"{name}_bounds"] = ((name, "nv"), axis.bounds)
-    where = "" if len(axes) == 1 else f" in {len(axes)}-D"
-    ds = xr.Dataset(data, coords=coords,
-                    attrs=global_attrs(f"fpguide {dyn.sampler} solution{where}, CFG w={model.w}", config, run))
-    return attach(ds)
+    return data
+
+
+def _output_grid(grids: list) -> Grid | GradedGrid | TensorGrid:
+    """The grid the saved densities are stored on: their one grid, or the union of their grids' faces per axis."""
+    if all(grid is grids[0] for grid in grids):
+        return grids[0]
+    axes = [union_axis(axes) for axes in zip(*(axes_of(grid) for grid in grids))]
+    return axes[0] if len(axes) == 1 else TensorGrid(tuple(axes))
+
+
+def _on_grid(pieces, output, scheme: str) -> np.ndarray:
+    """The saved densities of every piece moved onto the grid ``output``."""
+    code = scheme_code(scheme)
+    return np.concatenate([piece.q if piece.grid is output else transfer(piece.q, piece.grid, output, code)[0]
+                           for _, piece in pieces])

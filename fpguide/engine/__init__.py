@@ -2,5 +2,6 @@
 
 from .evolve import EvolveResult, evolve
 from .remap import SCHEMES
+from .staged import StagedResult, evolve_in_stages
 
-__all__ = ["EvolveResult", "evolve", "SCHEMES"]
+__all__ = ["EvolveResult", "evolve", "SCHEMES", "StagedResult", "evolve_in_stages"]
