@@ -28,7 +28,8 @@ from .sweep import Family, outputs
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
-           "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError", "PredictorCorrector",
+           "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError",
+           "PredictorCorrector",
            "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__", "cross_check", "evolve",
            "marginal", "outputs", "rerun", "sample", "sample_discrete", "sample_pc", "schedules", "score_errors",
            "solve", "solve_discrete", "solve_pc"]

@@ -123,6 +123,9 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     if "grid" not in cfg_grid:
         raise ValueError("ds has no grid in its configuration: it must be a Dataset made by fpguide.solve")
 
+    if cfg_grid["grid"] == "adaptive":
+        raise ValueError("cross_check does not yet take a Dataset solved on adaptive grids (grid='adaptive'): "
+                         "solve with grid=None for it")
     grid = grid_from_dict(cfg_grid["grid"])
     d = grid.ndim if isinstance(grid, TensorGrid) else 1
     if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x

@@ -175,7 +175,7 @@ class TensorGrid:
     def __post_init__(self):
         axes = tuple(self.axes) if isinstance(self.axes, (tuple, list)) else ()
         if not 1 <= len(axes) <= MAX_GRID_DIM or not all(isinstance(axis, (Grid, GradedGrid)) for axis in axes):
-            raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid or GradedGrid objects (a grid in more "
+            raise ValueError(f"axes must be 1 to {MAX_GRID_DIM} fpguide.Grid objects (or GradedGrid; a grid in more "
                              f"dimensions needs a reduction, see fpguide.solve), got {self.axes!r}")
         object.__setattr__(self, "axes", axes)
 

@@ -161,6 +161,9 @@ def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
         raise TypeError(f"ds must be an xarray.Dataset made by fpguide.solve, got {type(ds).__name__}")
     if "density" not in ds or ds["density"].ndim < 3:
         raise ValueError("marginal needs a 2-D or 3-D Dataset made by fpguide.solve")
+    if config_of(ds)["grid"] == "adaptive":
+        raise ValueError("marginal does not yet take a Dataset solved on adaptive grids (grid='adaptive'): solve with "
+                         "grid=None for it")
     grid = TensorGrid.from_dict(config_of(ds)["grid"])
     u = as_finite_array("direction", direction, ndim=1)
     if u.size != grid.ndim or not np.linalg.norm(u) > 0:

@@ -41,9 +41,12 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
     weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
     densities would not fit in memory. Reduced items keep their own grids."""
+    if any(isinstance(call["grid"], str) and call["grid"] == ADAPTIVE for group in groups for call in group):
+        raise ValueError(f"grid={ADAPTIVE!r} runs single solves only (not yet sweeps): loop over the items, or give "
+                         "grid=None for the sweep's common automatic grid")
     if any(reduces(call) for group in groups for call in group):
         return groups
-    grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim)
+    grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim, adaptive=True)
     if grid is None:
         grids = []
         for group in groups:
@@ -222,6 +225,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
+    if isinstance(grid, str) and grid == ADAPTIVE and (error_estimate is True or reduce is True):
+        raise ValueError(f"grid={ADAPTIVE!r} does not run with error_estimate=True or reduce=True yet: use grid=None")
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
         return with_error_estimates([solve(**call)], [call], lambda companions: [solve(**companions[0])])[0]
@@ -240,7 +245,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     if d > MAX_GRID_DIM or (reduce and d > 1):
         reduction = find_reduction(dyn.model, run_in.guidance)
         return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
-    grid = check_grid(grid, d)
+    grid = check_grid(grid, d, adaptive=True)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
@@ -347,10 +352,10 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
     return reduction.assemble(red, rest, config, direction)
 
 
-def check_grid(grid, d: int):
-    """None, ``"adaptive"``, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the
-    target."""
-    if grid is None or (d == 1 and isinstance(grid, Grid)) or (isinstance(grid, str) and grid == ADAPTIVE):
+def check_grid(grid, d: int, adaptive: bool = False):
+    """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target, or where
+    ``adaptive`` (solve's grid) also ``"adaptive"``."""
+    if grid is None or (d == 1 and isinstance(grid, Grid)) or (adaptive and isinstance(grid, str) and grid == ADAPTIVE):
         return grid
     if d > 1 and isinstance(grid, (list, tuple)) and all(isinstance(axis, Grid) for axis in grid):
         grid = TensorGrid(tuple(grid))
@@ -359,8 +364,9 @@ def check_grid(grid, d: int):
             raise ValueError(f"grid must have one axis per dimension of the target ({d}), got {grid.ndim}")
         return grid
     wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
-    raise TypeError(f"grid must be {wanted}, \"{ADAPTIVE}\" or None, got {grid!r}" if isinstance(grid, str) else
-                    f"grid must be {wanted}, \"{ADAPTIVE}\" or None, got {type(grid).__name__}")
+    choices = f"{wanted}, {ADAPTIVE!r} or None" if adaptive else f"{wanted} or None"
+    raise TypeError(f"grid must be {choices}, got " + (repr(grid) if adaptive and isinstance(grid, str) else
+                                                      type(grid).__name__))
 
 
 def grid_dataset(result, run_in, config, run, direction, feature_width: float, t_observe=None) -> xr.Dataset:

@@ -200,3 +200,14 @@ def test_grid_argument_is_checked():
     with pytest.raises(TypeError, match="'adaptiv'"):
         fg.solve(UM, fg.CFG(label=1, w=3.0), grid="adaptiv")
     assert isinstance(axes_of(union_axis([Grid(0.0, 1.0, 8)]))[0], Grid)
+
+
+def test_what_adaptive_grids_do_not_run_yet_is_refused_by_name():
+    guide = fg.CFG(label=1, w=3.0)
+    with pytest.raises(ValueError, match="single solves only"):
+        fg.solve(UM, fg.CFG(label=1, w=[1.0, 3.0]), grid="adaptive")
+    with pytest.raises(ValueError, match="error_estimate=True or reduce=True"):
+        fg.solve(UM, guide, grid="adaptive", error_estimate=True)
+    ds = fg.solve(UM, guide, grid="adaptive", t_min=0.1, n_save=2)
+    with pytest.raises(ValueError, match="cross_check does not yet"):
+        fg.cross_check(ds, fg.sample(UM, guide, t_min=0.1, n=100, seed=0))
