@@ -6,8 +6,8 @@ shorter steps in 1-D).
 Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [--t-min T]   (default: 1d, t_min = 1e-3)
 """
 
+import argparse
 import json
-import sys
 import time
 import warnings
 
@@ -16,10 +16,11 @@ import fpguide as fg
 UM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1])
 GM = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1])
 BOX = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
-T_MIN = float(sys.argv[sys.argv.index("--t-min") + 1]) if "--t-min" in sys.argv else 1e-3
-args = [a for a in args if a != str(sys.argv[sys.argv.index("--t-min") + 1])] if "--t-min" in sys.argv else args
-cases = args or ["1d"]
+parser = argparse.ArgumentParser(description="adaptive against uniform automatic grids")
+parser.add_argument("cases", nargs="*", choices=["1d", "2d-ode", "2d-sde"], default=["1d"])
+parser.add_argument("--t-min", type=float, default=1e-3)
+options = parser.parse_args()
+T_MIN = options.t_min
 
 
 def timed(**kwargs):
@@ -44,7 +45,7 @@ fg.solve(UM, fg.CFG(label=1, w=3.0), "sde", grid="adaptive", t_min=0.1)  # compi
 print(f"fpguide {fg.__version__}, t_min={T_MIN}, T=10")
 print(f"{'case':<10}{'sampler':>8}{'w':>5}{'uniform s':>11}{'adaptive s':>11}{'speed-up':>9}{'stages':>7}"
       f"{'output cells':>14}{'uniform cells':>15}{'|dH| unif':>11}{'|dH| adapt':>11}  warnings")
-for case in cases:
+for case in options.cases:
     for name, target, sampler, w in runs[case]:
         ref = float(reference(target, sampler, w).entropy[-1])
         t_u, uni, warn_u = timed(target=target, guidance=fg.CFG(label=1, w=w), sampler=sampler, t_min=T_MIN)

@@ -35,7 +35,6 @@ from .autogrid import MAX_CELLS, MIN_CELLS, feature_width, pilot
 from .dynamics import GuidedDynamics, WeightBatch
 from .grid import Grid, TensorGrid, axes_of
 
-ADAPTIVE = "adaptive"  # the value of solve's ``grid`` that asks for adaptive grids
 TAIL_SHARE = 1e-3  # the regrids together may trim this fraction of wall_tol
 # stages other than the last resolve their feature with this many times the cells_per_width of the last: they take
 # most of the remaps, and their errors carry to the end (1-D boxes, ODE, w = 3, t_min = 1e-3, against a 4x refined
@@ -87,8 +86,7 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
             box = _cells(lo[first:k + 1].min(axis=0), hi[first:k + 1].max(axis=0), spacing[first])
             if _cells(lo[k], hi[k], spacing[k]) > SHRINK * box:
                 continue
-        end = k if k < taus.size - 1 else taus.size - 1
-        stages.append(Stage(float(taus[first]), _lattice_grid(lo[first:end].min(axis=0), hi[first:end].max(axis=0),
+        stages.append(Stage(float(taus[first]), _lattice_grid(lo[first:k].min(axis=0), hi[first:k].max(axis=0),
                                                               spacing[first], d)))
         first = k
     record = {"finest_spacing": finest.tolist(), "cells_per_width": cells_per_width, "widen": widen,
@@ -130,21 +128,16 @@ def regrid(planned: Grid | TensorGrid, q: np.ndarray, current: Grid | TensorGrid
     """``planned``, widened on its own lattice until it holds all but ``tail`` of the mass of the densities ``q``
     (B, *current.shape) on either side of every axis."""
     new_axes, old_axes = axes_of(planned), axes_of(current)
-    d = len(old_axes)
     axes = []
     for a, (new, old) in enumerate(zip(new_axes, old_axes)):
         others = tuple(b for b in range(q.ndim) if b != a + 1)
-        marginal = q.sum(axis=others) * old.dx
-        cumulative = np.cumsum(marginal)
-        total = cumulative[-1]
+        cumulative = np.cumsum(q.sum(axis=others) * current.cell_volume)  # the mass left of each face, in order
         first = int(np.searchsorted(cumulative, tail, side="right"))
-        last = int(np.searchsorted(cumulative, total - tail, side="left"))
-        need_lo = old.faces[min(first, old.n - 1)]
-        need_hi = old.faces[min(last, old.n - 1) + 1]
-        h = new.dx
-        start = min(round(new.lower / h), math.floor(need_lo / h))
-        stop = max(round(new.upper / h), math.ceil(need_hi / h))
-        axes.append(new if (start, stop) == (round(new.lower / h), round(new.upper / h))
+        last = int(np.searchsorted(cumulative, cumulative[-1] - tail, side="left"))
+        h, planned_start, planned_stop = new.dx, round(new.lower / new.dx), round(new.upper / new.dx)
+        start = min(planned_start, math.floor(old.faces[min(first, old.n - 1)] / h))
+        stop = max(planned_stop, math.ceil(old.faces[min(last, old.n - 1) + 1] / h))
+        axes.append(new if (start, stop) == (planned_start, planned_stop)
                     else Grid(float(start * h), float(stop * h), int(stop - start)))
-    return axes[0] if d == 1 else TensorGrid(tuple(axes))
+    return axes[0] if len(axes) == 1 else TensorGrid(tuple(axes))
 

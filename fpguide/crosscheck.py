@@ -47,7 +47,7 @@ from scipy.stats import wasserstein_distance
 from ._validation import check_positive_real
 from .dataset import config_of
 from .engine.remap import cdf_values
-from .grid import AXIS_NAMES, Grid, TensorGrid, grid_from_dict
+from .grid import AXIS_NAMES, Grid, TensorGrid, grid_from_dict, is_adaptive
 from .observables import Reconstruction
 
 MUST_AGREE = ("target", "guidance", "sampler", "eta", "T", "t_min", "process", "start")
@@ -123,7 +123,7 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     if "grid" not in cfg_grid:
         raise ValueError("ds has no grid in its configuration: it must be a Dataset made by fpguide.solve")
 
-    if cfg_grid["grid"] == "adaptive":
+    if is_adaptive(cfg_grid["grid"]):
         raise ValueError("cross_check does not yet take a Dataset solved on adaptive grids (grid='adaptive'): "
                          "solve with grid=None for it")
     grid = grid_from_dict(cfg_grid["grid"])

@@ -16,6 +16,7 @@ from ._validation import as_real_array, check_int, check_real
 MIN_CELLS = 8
 MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
+ADAPTIVE = "adaptive"  # the grid argument (and config["grid"]) of a solve on adaptive grids (see fpguide.adaptive)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -168,7 +169,8 @@ def union_axis(axes) -> Grid | GradedGrid:
 
 @dataclass(frozen=True)
 class TensorGrid:
-    """A tensor product of 1-D grids (one :class:`Grid` per axis): cells are boxes, densities cell averages."""
+    """A tensor product of 1-D grids (one :class:`Grid` or :class:`GradedGrid` per axis): cells are boxes, densities
+    cell averages."""
 
     axes: tuple[Grid, ...]
 
@@ -248,8 +250,13 @@ def _axis_from_dict(spec: dict) -> Grid | GradedGrid:
 
 
 def grid_from_dict(spec: dict) -> Grid | GradedGrid | TensorGrid:
-    """The grid a Dataset's ``config["grid"]`` or ``run["output_grid"]`` records (the inverse of ``to_dict``)."""
+    """The grid a Dataset's ``config["grid"]`` records (the inverse of ``to_dict``)."""
     return TensorGrid.from_dict(spec) if "axes" in spec else _axis_from_dict(spec)
+
+
+def is_adaptive(grid) -> bool:
+    """Whether a ``grid`` argument or a recorded ``config["grid"]`` stands for adaptive grids."""
+    return isinstance(grid, str) and grid == ADAPTIVE
 
 
 def axes_of(grid: Grid | GradedGrid | TensorGrid) -> tuple[Grid | GradedGrid, ...]:

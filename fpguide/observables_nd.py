@@ -25,7 +25,7 @@ import xarray as xr
 from ._validation import as_finite_array
 from .dataset import config_of
 from .engine.remap import mass_between, reconstruct, scheme_code
-from .grid import TensorGrid
+from .grid import TensorGrid, is_adaptive
 from .guidance import GuidedModel
 from .observables import log_class_posterior
 from .processes import Process
@@ -161,7 +161,7 @@ def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
         raise TypeError(f"ds must be an xarray.Dataset made by fpguide.solve, got {type(ds).__name__}")
     if "density" not in ds or ds["density"].ndim < 3:
         raise ValueError("marginal needs a 2-D or 3-D Dataset made by fpguide.solve")
-    if config_of(ds)["grid"] == "adaptive":
+    if is_adaptive(config_of(ds)["grid"]):
         raise ValueError("marginal does not yet take a Dataset solved on adaptive grids (grid='adaptive'): solve with "
                          "grid=None for it")
     grid = TensorGrid.from_dict(config_of(ds)["grid"])

@@ -10,7 +10,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_flag, check_positive_real
-from .adaptive import ADAPTIVE, Stage, plan_stages, regridder
+from .adaptive import Stage, plan_stages, regridder
 from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
@@ -19,7 +19,7 @@ from .engine.remap import scheme_code
 from .engine.transfer import transfer
 from .error_estimate import with_error_estimates
 from .errors import WallMassError, in_diffusion_time
-from .grid import AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, union_axis
+from .grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive, union_axis
 from .guidance import CFG
 from .monitors import act_on, monitor_variables
 from .reduction import find_reduction
@@ -41,7 +41,7 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
     weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
     densities would not fit in memory. Reduced items keep their own grids."""
-    if any(isinstance(call["grid"], str) and call["grid"] == ADAPTIVE for group in groups for call in group):
+    if any(is_adaptive(call["grid"]) for group in groups for call in group):
         raise ValueError(f"grid={ADAPTIVE!r} runs single solves only (not yet sweeps): loop over the items, or give "
                          "grid=None for the sweep's common automatic grid")
     if any(reduces(call) for group in groups for call in group):
@@ -225,7 +225,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
-    if isinstance(grid, str) and grid == ADAPTIVE and (error_estimate is True or reduce is True):
+    if is_adaptive(grid) and (error_estimate is True or reduce is True):
         raise ValueError(f"grid={ADAPTIVE!r} does not run with error_estimate=True or reduce=True yet: use grid=None")
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
@@ -286,9 +286,10 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
 
 def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve on adaptive grids (the ``stages`` of :func:`~fpguide.adaptive.plan_stages`;
-    at each stage's start its grid is widened to hold the density, see :func:`~fpguide.adaptive.regrid`)."""
+    at each stage's start its grid is widened to hold the density, see :func:`~fpguide.adaptive.regrid`); refused
+    when its saved densities on the union of the planned grids would not fit in memory."""
     dyn, t_min = run_in.dyn, run_in.t_min
-    check_memory(run_in.t_save.size, max(stage.grid.size for stage in stages), "this solve")
+    check_memory(run_in.t_save.size, _output_grid([stage.grid for stage in stages]).size, "this solve")
     with in_diffusion_time(dyn.T):
         return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
                                 grids=[stage.grid for stage in stages],
@@ -321,7 +322,7 @@ def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width
     its walls. Returns
     (result, the grid used, the run record: ``grid_choice`` and, after widening, the errors in ``widened_after``)."""
     run = {"grid_choice": None}
-    adaptive = isinstance(grid, str) and grid == ADAPTIVE
+    adaptive = is_adaptive(grid)
     for attempt in itertools.count():
         if adaptive:
             grid, run["grid_choice"] = plan_stages(dyn, t_min, quantile, cells_per_width=cells_per_width,
@@ -355,7 +356,7 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
 def check_grid(grid, d: int, adaptive: bool = False):
     """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target, or where
     ``adaptive`` (solve's grid) also ``"adaptive"``."""
-    if grid is None or (d == 1 and isinstance(grid, Grid)) or (adaptive and isinstance(grid, str) and grid == ADAPTIVE):
+    if grid is None or (d == 1 and isinstance(grid, Grid)) or (adaptive and is_adaptive(grid)):
         return grid
     if d > 1 and isinstance(grid, (list, tuple)) and all(isinstance(axis, Grid) for axis in grid):
         grid = TensorGrid(tuple(grid))
@@ -376,8 +377,8 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
     ``result`` is an :class:`~fpguide.engine.EvolveResult`, or a :class:`~fpguide.engine.StagedResult` whose saved
     densities live on the grids of their stages: the observables are then computed on each density's own grid
     (exact cell integrals of the run's representation), and the densities are stored on the union of those grids
-    (:func:`~fpguide.grid.union_axis` per axis; moving them there is exact: every stage's cells are unions of its
-    cells)."""
+    (:func:`~fpguide.grid.union_axis` per axis), whose cells subdivide every stage's cells: each stage cell keeps its
+    mass, spread over its sub-cells by the reconstruction."""
     dyn, t_save = run_in.dyn, run_in.t_save
     t_observe = t_save if t_observe is None else t_observe
     pieces = result.pieces() if isinstance(result, StagedResult) else [(slice(None), result)]
@@ -394,9 +395,8 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
     for name in ("conditional", "tilted"):
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(final.q[-1].ravel(), refs[name].ravel(),
                                                                  final.grid.cell_volume)
-    mass = data["mass"][1]
-    run["mass_error"] = float(np.max(np.abs(mass + data["outflow"][1] - mass[0])))
-    outflow = data["outflow"][1]
+    mass, outflow = data["mass"][1], data["outflow"][1]
+    run["mass_error"] = float(np.max(np.abs(mass + outflow - mass[0])))
     monitors = [monitor_variables(piece, mass[part], outflow[part], initial=mass[0]) for part, piece in pieces]
     monitors = {name: (("t",), np.concatenate([part[name][1] for part in monitors])) for name in monitors[0]}
     act_on(monitors, t_save, final.grid, float(outflow[-1]), config["wall_tol"], feature_width)

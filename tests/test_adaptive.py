@@ -74,6 +74,7 @@ def test_union_axis_of_lattice_grids_has_no_slivers():
     assert isinstance(union, GradedGrid)
     assert union.widths.min() == h and union.widths.max() == 4 * h
     assert union_axis([a, Grid(-40 * h, 40 * h, 80)]) == a
+    assert isinstance(axes_of(union_axis([Grid(0.0, 1.0, 8)]))[0], Grid)
 
 
 def test_staged_evolution_matches_the_closed_form_and_conserves_mass():
@@ -111,10 +112,13 @@ def test_staged_evolution_counts_trimmed_mass_and_refuses_too_much():
                                rtol=1e-14)
 
 
-def test_staged_evolution_checks_its_stages():
+def test_staged_evolution_checks_its_stages_and_saves():
     grid = Grid(-1.0, 1.0, 16)
     with pytest.raises(ValueError, match="starts must begin at t_span"):
         evolve_in_stages(np.ones(16), lambda x, t: x, starts=[0.1], grids=[grid], regrid=None, t_span=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"t_eval must lie within t_span \[0.0, 1.0\]"):
+        evolve_in_stages(np.ones(16), lambda x, t: x, starts=[0.0], grids=[grid], regrid=None, t_span=(0.0, 1.0),
+                         t_eval=[0.5, 2.0])
 
 
 def test_stage_plan_contracts_and_refines_on_one_lattice():
@@ -199,7 +203,6 @@ def test_adaptive_rerun_is_identical_and_survives_a_file(tmp_path):
 def test_grid_argument_is_checked():
     with pytest.raises(TypeError, match="'adaptiv'"):
         fg.solve(UM, fg.CFG(label=1, w=3.0), grid="adaptiv")
-    assert isinstance(axes_of(union_axis([Grid(0.0, 1.0, 8)]))[0], Grid)
 
 
 def test_what_adaptive_grids_do_not_run_yet_is_refused_by_name():

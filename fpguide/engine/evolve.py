@@ -160,9 +160,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         check_positive_real("max_step", max_step)
     check_positive_real("wall_tol", wall_tol)
     diff = _Diffusion(diffusion)
-    saves = _time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
-    closes = np.union1d(saves, _time_points("drift_jumps", drift_jumps, t0, t1, default=()))
-    breaks = np.union1d(closes, _time_points("time_grid", time_grid, t0, t1, default=(t1,)))
+    saves = time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
+    closes = np.union1d(saves, time_points("drift_jumps", drift_jumps, t0, t1, default=()))
+    breaks = np.union1d(closes, time_points("time_grid", time_grid, t0, t1, default=(t1,)))
     breaks = breaks[breaks > t0]
 
     # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured by
@@ -285,7 +285,8 @@ def _extent(grid: TensorGrid) -> str:
     return " x ".join(f"[{axis.lower}, {axis.upper}]" for axis in grid.axes)
 
 
-def _time_points(name, values, t0, t1, default):
+def time_points(name, values, t0, t1, default):
+    """The times ``values`` (sorted, unique) checked to lie within [t0, t1]; ``default`` when None."""
     if values is None:
         return np.asarray(default, dtype=float)
     values = np.unique(as_finite_array(name, values, ndim=1))

@@ -1,10 +1,11 @@
 """evolve_in_stages(): :func:`~.evolve.evolve` over consecutive time intervals, each on its own grid.
 
-At the start of every stage after the first, ``regrid(t, q, grid)`` names the next grid (it may look at the density
-the run has then) and the density is moved onto it by :func:`~.transfer.transfer`: positive, conservative, the mass
-beyond the new extent counted as trimmed. Wall outflow and trimmed mass together must stay within ``wall_tol``; both
-go into the outflows of the result, so that mass + outflow stays the initial mass to round-off. Each stage keeps its
-saved densities on its own grid (:class:`StagedResult`).
+At the start of every stage after the first, ``regrid(t, q, planned, previous)`` names the next grid from the
+planned one (it may look at the density the run has then), and the density is moved onto it by
+:func:`~.transfer.transfer`: positive, conservative, the mass beyond the new extent counted as trimmed. Wall outflow
+and trimmed mass together must stay within ``wall_tol``; both go into the outflows of the result, so that mass +
+outflow stays the initial mass to round-off. Each stage keeps its saved densities on its own grid
+(:class:`StagedResult`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import WallMassError
 from ..grid import Grid, TensorGrid
-from .evolve import EvolveResult, evolve
+from .evolve import EvolveResult, evolve, time_points
 from .remap import scheme_code
 from .transfer import transfer
 
@@ -76,7 +77,7 @@ def evolve_in_stages(q0: np.ndarray, drift, *, starts: Sequence[float], grids: S
             or starts[-1] >= t1:
         raise ValueError(f"starts must begin at t_span[0] = {t0}, increase, end before {t1} and have one entry per "
                          f"grid, got {starts.tolist()} for {len(grids)} grids")
-    saves = np.unique(np.asarray((t0, t1) if t_eval is None else t_eval, dtype=float))
+    saves = time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
     code = scheme_code(scheme)
     ends = np.append(starts[1:], t1)
     out = StagedResult(saves, [], [], np.zeros(saves.size), np.zeros(saves.size), np.zeros(saves.size), scheme,
@@ -98,7 +99,9 @@ def evolve_in_stages(q0: np.ndarray, drift, *, starts: Sequence[float], grids: S
         result = evolve(q, drift, grid=grid, t_span=(start, end), t_eval=stage_saves,
                         time_grid=_within(time_grid, start, end), drift_jumps=_within(drift_jumps, start, end),
                         scheme=scheme, wall_tol=max(wall_tol - escaped.sum(), 1e-300), **options)
-        _collect(out, result, saves, stage_saves[k > 0:], k > 0, grid, escaped, lost)
+        out.trimmed[saves > start] += lost
+        # the stage's start was saved as the end of the previous stage
+        _collect(out, result, saves, stage_saves, 1 if k > 0 else 0, grid, escaped)
         escaped += (result.outflow_lower[-1], result.outflow_upper[-1])
         q = result.q[-1]
         out.stages.append({"start": float(start), "end": float(end), "n_steps": result.n_steps, "trimmed": lost,
@@ -114,14 +117,13 @@ def _within(times, start: float, end: float):
     return times[(times > start) & (times < end)]
 
 
-def _collect(out: StagedResult, result: EvolveResult, saves: np.ndarray, stage_saves: np.ndarray, skip: bool, grid,
-             escaped: np.ndarray, lost: float) -> None:
-    """Add a stage's saved densities (those of ``saves``; its ``stage_saves`` without the start when ``skip``: that
-    was saved as the end of the previous stage) and its counts to ``out``."""
-    out.trimmed[saves >= stage_saves[0]] += lost
-    for j, t in enumerate(stage_saves, start=int(skip)):
-        k = int(np.searchsorted(saves, t))
-        if k < saves.size and saves[k] == t:
+def _collect(out: StagedResult, result: EvolveResult, saves: np.ndarray, stage_saves: np.ndarray, first: int, grid,
+             escaped: np.ndarray) -> None:
+    """Add the densities a stage saved at ``stage_saves[first:]`` that are in ``saves``, on its ``grid``, with the
+    outflows since the start (``escaped`` before the stage), and the stage's counts to ``out``."""
+    for j in range(first, stage_saves.size):
+        k = int(np.searchsorted(saves, stage_saves[j]))
+        if k < saves.size and saves[k] == stage_saves[j]:
             out.q.append(result.q[j])
             out.grids.append(grid)
             out.outflow_lower[k] = escaped[0] + result.outflow_lower[j]
