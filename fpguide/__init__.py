@@ -23,13 +23,13 @@ from .particles import sample
 from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .processes import EDM, OU, VE, VP
 from .rerun import rerun
+from .resample import resample
 from .solve import solve
 from .sweep import Family, outputs
 from .targets import GaussianMixture, UniformMixture
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
            "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError",
-           "PredictorCorrector",
-           "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__", "cross_check", "evolve",
-           "marginal", "outputs", "rerun", "sample", "sample_discrete", "sample_pc", "schedules", "score_errors",
-           "solve", "solve_discrete", "solve_pc"]
+           "PredictorCorrector", "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__",
+           "cross_check", "evolve", "marginal", "outputs", "resample", "rerun", "sample", "sample_discrete",
+           "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]

@@ -10,11 +10,12 @@ Here the run is cut into stages, each with its own uniform grid:
   t = T − τ with the pilot's width at τ), rounded down to h_a·2^m (m ≥ 0) on one lattice per axis, h_a the spacing the
   narrowest feature of the run needs (over ``cells_per_width``) rounded down to k·2^e (k = 4 … 7), so that the faces
   of every stage lie on one lattice exactly, in floating point; halved where an axis would have fewer than the
-  automatic grid's MIN_CELLS;
+  automatic grid's MIN_CELLS (scaled by ``cells_per_width`` over its default);
 * extent: the range the pilot's quantiles visit during the stage, padded as :func:`~fpguide.autogrid.choose_grid`
-  pads the whole run's, and widened at the start of the stage to hold the density the run actually has then (all
-  but ``tail`` of its mass on either side along every axis, ``tail`` a TAIL_SHARE of ``wall_tol`` shared among the
-  sides and regrids), snapped outwards to the stage's lattice;
+  pads the whole run's and, for stochastic samplers, by SPREAD_SDS standard deviations of the noise, and widened at
+  the start of the stage to hold the density the run actually has then (all but ``tail`` of its mass on either side
+  along every axis, ``tail`` a TAIL_SHARE of ``wall_tol`` shared among the sides and regrids), snapped outwards to
+  the stage's lattice;
 * boundaries: a new stage starts where the spacing level of any axis changes, or where the pilot's extent shrinks
   to half the cells of the stage so far.
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .autogrid import MAX_CELLS, MIN_CELLS, feature_width, pilot
+from .autogrid import CELLS_PER_WIDTH, MAX_CELLS, MIN_CELLS, feature_width, pilot
 from .dynamics import GuidedDynamics, WeightBatch
 from .grid import Grid, TensorGrid, axes_of
 
@@ -40,6 +41,10 @@ TAIL_SHARE = 1e-3  # the regrids together may trim this fraction of wall_tol
 # most of the remaps, and their errors carry to the end (1-D boxes, ODE, w = 3, t_min = 1e-3, against a 4x refined
 # solve: entropy error 2.6e-4 with 1, 1.4e-5 with 2, 5.6e-6 with 4; the uniform engine's 4.5e-6)
 STAGE_FINER = 2.0
+# stochastic samplers: each stage's extent is padded by this many standard deviations of the noise its segments add
+# (the pilot traces the probability-flow ODE, whose guided law is narrower than the SDE's; 1-D boxes, w = 3: outflow
+# 4.2e-10 with 0 or 2, 1.1e-12 with 4 or 8, 1.1e-12 on the uniform grid)
+SPREAD_SDS = 4.0
 SHRINK = 0.5  # a new stage starts where the pilot's extent needs this fraction of the stage's cells
 
 
@@ -76,9 +81,13 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     lower = np.minimum(seen["lower_at"][:-1], seen["lower_at"][1:]).min(axis=1)
     upper = np.maximum(seen["upper_at"][:-1], seen["upper_at"][1:]).max(axis=1)
     spacing = finest * 2.0**level
-    half = widen * (0.5 * (upper - lower) * 1.15 + 4.0 * needed * cells_per_width)
+    spread = np.array([_spread(members, a, b) for a, b in zip(taus[:-1], taus[1:])])[:, None]  # (K − 1, 1)
+    half = widen * (0.5 * (upper - lower) * 1.15 + 4.0 * needed * cells_per_width + SPREAD_SDS * spread)
     centre = 0.5 * (lower + upper)
     lo, hi = centre - half, centre + half  # (K − 1, d): what each segment's grid must span
+    # the automatic grid's floor on the cells per axis, asked at the default resolution: it scales with
+    # cells_per_width, so that half the cells per width (an error estimate's space companion) halves every stage
+    min_cells = MIN_CELLS[d] * cells_per_width / CELLS_PER_WIDTH
 
     stages, first = [], 0
     for k in range(1, taus.size):
@@ -87,7 +96,7 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
             if _cells(lo[k], hi[k], spacing[k]) > SHRINK * box:
                 continue
         stages.append(Stage(float(taus[first]), _lattice_grid(lo[first:k].min(axis=0), hi[first:k].max(axis=0),
-                                                              spacing[first], d)))
+                                                              spacing[first], min_cells)))
         first = k
     record = {"finest_spacing": finest.tolist(), "cells_per_width": cells_per_width, "widen": widen,
               "stages": [{"start": stage.start, "spacing": [axis.dx for axis in axes_of(stage.grid)],
@@ -95,16 +104,28 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     return stages, record
 
 
+def _spread(members, a: float, b: float) -> float:
+    """The largest standard deviation sqrt(2 ∫_a^b D dτ) that the noise of any member adds over [a, b] (0 for the
+    probability-flow ODE; 3-point Gauss–Legendre in τ)."""
+    if not members[0].stochastic:
+        return 0.0
+    nodes, weights = np.polynomial.legendre.leggauss(3)
+    taus = 0.5 * (a + b) + 0.5 * (b - a) * nodes
+    return max(math.sqrt((b - a) * sum(wt * member.diffusion(tau) for wt, tau in zip(weights, taus)))
+               for member in members)
+
+
 def _cells(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray) -> float:
     return float(np.prod(np.ceil((upper - lower) / spacing)))
 
 
-def _lattice_grid(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray, d: int) -> Grid | TensorGrid:
+def _lattice_grid(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray, min_cells: float) -> Grid | TensorGrid:
     """The grid of cells ``spacing`` on the lattice j·spacing covering [lower, upper], its spacing halved along an
-    axis with fewer than the automatic grid's MIN_CELLS (the observables' midpoint rules want them too), and doubled
-    when the total would exceed its cap MAX_CELLS."""
+    axis with fewer than ``min_cells`` cells (the observables' midpoint rules want them), and doubled when the total
+    would exceed the automatic grid's cap MAX_CELLS."""
+    d = lower.size
     spacing = spacing.copy()
-    while np.any(few := np.ceil(upper / spacing) - np.floor(lower / spacing) < MIN_CELLS[d]):
+    while np.any(few := np.ceil(upper / spacing) - np.floor(lower / spacing) < min_cells):
         spacing[few] /= 2.0
     while True:
         start = np.floor(lower / spacing)
@@ -118,9 +139,11 @@ def _lattice_grid(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray, d: 
 
 def regridder(stages: list[Stage], wall_tol: float):
     """The ``regrid`` of :func:`~fpguide.engine.staged.evolve_in_stages` for these ``stages``: each planned grid
-    widened to hold all but a TAIL_SHARE of ``wall_tol``, shared among the regrids and sides, of the density."""
+    widened to hold all but a TAIL_SHARE of ``wall_tol`` (at most of the default 1e-9: an error estimate's companions
+    run with wall_tol = 1, and trimming that much would be their error, not the solve's), shared among the regrids and
+    sides, of the density."""
     d = len(axes_of(stages[0].grid))
-    tail = TAIL_SHARE * wall_tol / (2 * d * max(len(stages) - 1, 1))
+    tail = TAIL_SHARE * min(wall_tol, 1e-9) / (2 * d * max(len(stages) - 1, 1))
     return lambda t, q, planned, current: regrid(planned, q, current, tail)
 
 

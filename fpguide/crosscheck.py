@@ -49,6 +49,7 @@ from .dataset import config_of
 from .engine.remap import cdf_values
 from .grid import AXIS_NAMES, Grid, TensorGrid, grid_from_dict, is_adaptive
 from .observables import Reconstruction
+from .resample import on_uniform_grid
 
 MUST_AGREE = ("target", "guidance", "sampler", "eta", "T", "t_min", "process", "start")
 PROPORTIONS = ("support_mass", "edge_mass", "outside_mass", "tail_probability")
@@ -123,9 +124,9 @@ def cross_check(ds: xr.Dataset, ps: xr.Dataset, *, alpha: float = 1e-3, z_max: f
     if "grid" not in cfg_grid:
         raise ValueError("ds has no grid in its configuration: it must be a Dataset made by fpguide.solve")
 
-    if is_adaptive(cfg_grid["grid"]):
-        raise ValueError("cross_check does not yet take a Dataset solved on adaptive grids (grid='adaptive'): "
-                         "solve with grid=None for it")
+    if is_adaptive(cfg_grid["grid"]):  # its density, resampled onto the uniform grid of its finest cells
+        ds = on_uniform_grid(ds)
+        cfg_grid = config_of(ds)
     grid = grid_from_dict(cfg_grid["grid"])
     d = grid.ndim if isinstance(grid, TensorGrid) else 1
     if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x

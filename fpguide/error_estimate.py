@@ -1,7 +1,8 @@
 """Error estimates of a solve, from two companion solves: one at half the spatial, one at half the time resolution.
 
 The space companion is the same solve on a grid with the same bounds and half the cells per axis (``cells_per_width``
-halved for any grid chosen inside it, e.g. the factors of a reduction); the time companion takes steps twice as long
+halved for any grid chosen inside it, e.g. the factors of a reduction, or the stages of an adaptive run); the time
+companion takes steps twice as long
 (``log_snr_step`` and ``lipschitz`` doubled) on the same grid. For an error C_x dx^p + C_t dt^r with p, r ≥ 1, each
 companion's difference from the solve is (2^p − 1) C_x dx^p, resp. (2^r − 1) C_t dt^r, so their sum bounds the
 solve's error from above in the asymptotic regime (3x to 15x for orders 2 to 4). Halving dx and dt in one companion
@@ -23,8 +24,9 @@ import numpy as np
 import xarray as xr
 
 from .dataset import attach, config_attr, config_of
+from .engine.transfer import collect_masses
 from .errors import CoarseGridWarning
-from .grid import AXIS_NAMES, Grid, TensorGrid, axes_of, grid_from_dict
+from .grid import AXIS_NAMES, Grid, TensorGrid, axes_of, grid_from_dict, is_adaptive
 
 ESTIMATED = ("entropy", "confidence", "inverse_confidence", "mean", "variance", "covariance", "projected_mean",
              "support_mass", "edge_mass", "outside_mass", "tail_probability", "kl_conditional", "tv_conditional",
@@ -44,6 +46,8 @@ def with_error_estimates(datasets: list[xr.Dataset], calls: list[dict], run_call
 def _space_companion(call: dict, ds: xr.Dataset) -> dict:
     """The solve ``call`` (that returned ``ds``) on its grid with half the cells per axis."""
     config = config_of(ds)
+    if is_adaptive(config["grid"]):  # its stages are planned again with half the cells per width
+        return _companion(call, config) | {"cells_per_width": config["cells_per_width"] / 2}
     grid = grid_from_dict(config["grid"])
     axes = axes_of(grid)
     coarse = tuple(Grid(axis.lower, axis.upper, max(axis.n // 2, 2)) for axis in axes)
@@ -61,7 +65,8 @@ def _time_companion(call: dict, ds: xr.Dataset) -> dict:
 def _companion(call: dict, config: dict) -> dict:
     """The solve ``call`` as it ran (its grid and step settings, from its ``config``), without estimates. The mass a
     companion loses through the walls (its coarser cells diffuse more) is part of its difference, not a failure."""
-    return call | {"grid": grid_from_dict(config["grid"]), "log_snr_step": config["log_snr_step"],
+    grid = config["grid"] if is_adaptive(config["grid"]) else grid_from_dict(config["grid"])
+    return call | {"grid": grid, "log_snr_step": config["log_snr_step"],
                    "lipschitz": config["lipschitz"], "wall_tol": 1.0, "error_estimate": False, "progress": False}
 
 
@@ -89,11 +94,16 @@ def _l1_distance(fine_ds: xr.Dataset, coarse_ds: xr.Dataset) -> xr.DataArray:
     for k, name in enumerate(spatial):
         axis = mass.ndim - len(spatial) + k
         bounds_fine, bounds_coarse = fine_ds[f"{name}_bounds"].values, coarse_ds[f"{name}_bounds"].values
-        mass = _integrate_over(mass * _widths(bounds_fine, axis, mass.ndim), bounds_fine, bounds_coarse, axis)
+        mass = collect_masses(mass * _widths(bounds_fine, axis, mass.ndim), _faces(bounds_fine), _faces(bounds_coarse),
+                              axis)
         mass_coarse = mass_coarse * _widths(bounds_coarse, axis, mass.ndim)
     total = np.abs(mass - mass_coarse).sum(axis=tuple(range(mass.ndim - len(spatial), mass.ndim)))
     dims = [dim for dim in fine.dims if dim not in spatial]
     return xr.DataArray(total, dims=dims, coords={dim: fine[dim] for dim in dims if dim in fine.coords})
+
+
+def _faces(bounds: np.ndarray) -> np.ndarray:
+    return np.append(bounds[:, 0], bounds[-1, 1])
 
 
 def _widths(bounds: np.ndarray, axis: int, ndim: int) -> np.ndarray:
@@ -101,19 +111,3 @@ def _widths(bounds: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     shape[axis] = bounds.shape[0]
     return (bounds[:, 1] - bounds[:, 0]).reshape(shape)
 
-
-def _integrate_over(cell_mass: np.ndarray, fine_bounds: np.ndarray, coarse_bounds: np.ndarray,
-                    axis: int) -> np.ndarray:
-    """The masses of cells ``fine_bounds`` (along ``axis``) collected into the cells ``coarse_bounds``: differences of
-    the cumulative mass, linear inside each fine cell, at the coarse faces."""
-    cumulative = np.concatenate([np.zeros_like(np.take(cell_mass, [0], axis=axis)),
-                                 np.cumsum(cell_mass, axis=axis)], axis=axis)
-    faces = np.append(fine_bounds[:, 0], fine_bounds[-1, 1])
-    at = np.append(coarse_bounds[:, 0], coarse_bounds[-1, 1])
-    index = np.clip(np.searchsorted(faces, at, side="right") - 1, 0, faces.size - 2)
-    theta = np.clip((at - faces[index]) / (faces[index + 1] - faces[index]), 0.0, 1.0)
-    shape = [1] * cell_mass.ndim
-    shape[axis] = at.size
-    theta = theta.reshape(shape)
-    at_faces = np.take(cumulative, index, axis=axis) * (1 - theta) + np.take(cumulative, index + 1, axis=axis) * theta
-    return np.diff(at_faces, axis=axis)

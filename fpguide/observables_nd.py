@@ -10,7 +10,7 @@
   disjoint boxes on the grid of all their faces.
 * projections on a direction u (the "mean projected trajectory" ⟨mean, u⟩, tail probabilities P(⟨x, u⟩ ≥ a) and the
   marginal density of ⟨x, u⟩): each cell's mass is spread over a sub-lattice of points (piecewise constant), exact
-  for axis directions up to the cell width.
+  for axis directions up to the cell width; :func:`marginal` also reads an adaptive run's graded grid.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .grid import TensorGrid, is_adaptive
 from .guidance import GuidedModel
 from .observables import log_class_posterior
 from .processes import Process
+from .resample import dataset_grid
 
 SUBCELLS = 4  # sub-lattice points per axis and cell for projections
 
@@ -136,16 +137,13 @@ def _mean(mixture) -> np.ndarray:
     return mixture.weights @ centres
 
 
-def _subcell_points(grid: TensorGrid):
-    """Offsets of a SUBCELLS^d sub-lattice inside a cell (cell-centred), for piecewise-constant projections."""
-    frac = (np.arange(SUBCELLS) + 0.5) / SUBCELLS - 0.5
-    offsets = [frac * axis.dx for axis in grid.axes]
-    return np.stack(np.meshgrid(*offsets, indexing="ij"), axis=-1).reshape(-1, grid.ndim)
-
-
 def _projections(grid: TensorGrid, u: np.ndarray) -> np.ndarray:
-    """⟨x, u⟩ at the sub-lattice points of every cell: array (cells, SUBCELLS^d)."""
-    return (grid.mesh().reshape(-1, grid.ndim) @ u)[:, None] + (_subcell_points(grid) @ u)[None, :]
+    """⟨x, u⟩ at the points of a cell-centred SUBCELLS^d sub-lattice of every cell (of any widths): array (cells,
+    SUBCELLS^d)."""
+    frac = (np.arange(SUBCELLS) + 0.5) / SUBCELLS - 0.5
+    lattice = np.stack(np.meshgrid(*[frac] * grid.ndim, indexing="ij"), axis=-1).reshape(-1, grid.ndim)
+    widths = np.stack(np.meshgrid(*(axis.widths for axis in grid.axes), indexing="ij"), axis=-1)
+    return (grid.mesh().reshape(-1, grid.ndim) @ u)[:, None] + (widths.reshape(-1, grid.ndim) * u) @ lattice.T
 
 
 def beyond_fractions(grid: TensorGrid, u: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -161,10 +159,8 @@ def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
         raise TypeError(f"ds must be an xarray.Dataset made by fpguide.solve, got {type(ds).__name__}")
     if "density" not in ds or ds["density"].ndim < 3:
         raise ValueError("marginal needs a 2-D or 3-D Dataset made by fpguide.solve")
-    if is_adaptive(config_of(ds)["grid"]):
-        raise ValueError("marginal does not yet take a Dataset solved on adaptive grids (grid='adaptive'): solve with "
-                         "grid=None for it")
-    grid = TensorGrid.from_dict(config_of(ds)["grid"])
+    recorded = config_of(ds)["grid"]
+    grid = dataset_grid(ds) if is_adaptive(recorded) else TensorGrid.from_dict(recorded)
     u = as_finite_array("direction", direction, ndim=1)
     if u.size != grid.ndim or not np.linalg.norm(u) > 0:
         raise ValueError(f"direction must be a non-zero vector of length {grid.ndim}, got {direction!r}")
@@ -172,7 +168,7 @@ def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
     per_point = positions.shape[1]
     edges = np.histogram_bin_edges(positions, bins=bins)
     density = [np.histogram(positions.ravel(), bins=edges,
-                            weights=np.repeat(row.ravel() * grid.cell_volume / per_point, per_point))[0]
+                            weights=np.repeat((row * grid.cell_volume).ravel() / per_point, per_point))[0]
                / np.diff(edges) for row in ds["density"].values]
     return xr.DataArray(np.array(density), dims=("t", "s"),
                         coords={"t": ds["t"].values, "s": 0.5 * (edges[1:] + edges[:-1])}, name="marginal",

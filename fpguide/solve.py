@@ -190,8 +190,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
         coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``);
         ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time, and stores the
-        densities on the union of the stages' grids (:class:`GradedGrid` axes; see :mod:`fpguide.adaptive`; single
-        solves only for now, ``run["stages"]`` and ``run["trimmed_mass"]`` record it).
+        densities on the union of the stages' grids (:class:`GradedGrid` axes; see :mod:`fpguide.adaptive`; no sweeps
+        or reductions yet; ``run["stages"]`` and ``run["trimmed_mass"]`` record it).
     process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
@@ -225,8 +225,6 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
     of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
-    if is_adaptive(grid) and (error_estimate is True or reduce is True):
-        raise ValueError(f"grid={ADAPTIVE!r} does not run with error_estimate=True or reduce=True yet: use grid=None")
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
         return with_error_estimates([solve(**call)], [call], lambda companions: [solve(**companions[0])])[0]
@@ -243,6 +241,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
+        if is_adaptive(grid):
+            raise ValueError(f"grid={ADAPTIVE!r} does not run through a reduction yet (reduce=True, or d > "
+                             f"{MAX_GRID_DIM}): use grid=None")
         reduction = find_reduction(dyn.model, run_in.guidance)
         return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
     grid = check_grid(grid, d, adaptive=True)

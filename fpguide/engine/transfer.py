@@ -7,6 +7,9 @@ round-off (the new masses and the mass beyond the new extent, which is returned 
 mass). Where the new faces coincide with old ones and the new cells are unions of old cells (coarsening on an aligned
 lattice), the new masses are sums of old cell masses, with no reconstruction involved.
 
+:func:`collect_masses` does the same for cells of any widths with the density constant inside each (the cell averages
+and nothing more), the way a Dataset's stored density is read back.
+
 On a tensor grid the transfer is done one axis at a time (each line along an axis is a 1-D transfer), the axes that
 lose the most cells first; every pass is positive and conservative, so the whole is.
 """
@@ -39,6 +42,45 @@ def _transfer_lines(lines, code, dx, xi, widths, out, lower, upper):
     """:func:`_transfer_line` for every row of ``lines``."""
     for line in nb.prange(lines.shape[0]):
         lower[line], upper[line] = _transfer_line(lines[line], code, dx, xi, widths, out[line])
+
+
+@nb.njit(cache=True)
+def _collect_line(mass, faces, new_faces, out):
+    """out[j] = the masses ``mass`` of the cells between ``faces`` that lie between new_faces[j] and new_faces[j + 1],
+    each cell's mass spread evenly over it: sums of non-negative overlaps (no cancellation)."""
+    n = mass.size
+    k = 0
+    for j in range(out.size):
+        a, b = new_faces[j], new_faces[j + 1]
+        while k < n and faces[k + 1] <= a:
+            k += 1
+        total = 0.0
+        i = k
+        while i < n and faces[i] < b:
+            overlap = min(b, faces[i + 1]) - max(a, faces[i])
+            if overlap > 0.0:
+                total += mass[i] * (overlap / (faces[i + 1] - faces[i]))
+            i += 1
+        out[j] = total
+
+
+@nb.njit(cache=True, parallel=True)
+def _collect_lines(masses, faces, new_faces, out):
+    for line in nb.prange(masses.shape[0]):
+        _collect_line(masses[line], faces, new_faces, out[line])
+
+
+def collect_masses(cell_mass: np.ndarray, faces: np.ndarray, new_faces: np.ndarray, axis: int) -> np.ndarray:
+    """The masses of the cells between ``faces`` (along ``axis`` of ``cell_mass``) collected into the cells between
+    ``new_faces`` (both increasing), each old cell's mass spread evenly over it (the density constant inside: what
+    cell averages on any, also graded, cells say); mass beyond the new faces is left out. Non-negative, and
+    conservative to round-off."""
+    moved = np.moveaxis(np.asarray(cell_mass, dtype=float), axis, -1)
+    lines = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    new_faces = np.ascontiguousarray(new_faces, dtype=float)
+    out = np.empty((lines.shape[0], new_faces.size - 1))
+    _collect_lines(lines, np.ascontiguousarray(faces, dtype=float), new_faces, out)
+    return np.moveaxis(out.reshape(*moved.shape[:-1], new_faces.size - 1), -1, axis)
 
 
 def transfer(q: np.ndarray, old: Grid | TensorGrid, new: Grid | GradedGrid | TensorGrid,
