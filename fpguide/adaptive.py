@@ -17,7 +17,9 @@ Here the run is cut into stages, each with its own uniform grid:
   along every axis, ``tail`` a TAIL_SHARE of ``wall_tol`` shared among the sides and regrids), snapped outwards to
   the stage's lattice;
 * boundaries: a new stage starts where the spacing level of any axis changes, or where the pilot's extent shrinks
-  to half the cells of the stage so far.
+  to half the cells of the stage so far;
+* a stage that loses more than its share of ``wall_tol`` through its walls anyway runs again on a grid reaching
+  WIDEN_SHARE of its extent further on those sides (:meth:`StageGrids.widen`).
 
 The engine moves the density from one stage's grid to the next by exact cell integrals of its positive
 reconstruction (:mod:`fpguide.engine.transfer`); the mass the new extent leaves out is counted as trimmed, with the
@@ -45,6 +47,7 @@ STAGE_FINER = 2.0
 # (the pilot traces the probability-flow ODE, whose guided law is narrower than the SDE's; 1-D boxes, w = 3: outflow
 # 4.2e-10 with 0 or 2, 1.1e-12 with 4 or 8, 1.1e-12 on the uniform grid)
 SPREAD_SDS = 4.0
+WIDEN_SHARE = 0.25  # a stage that lost mass through its walls is run again this fraction of its extent wider there
 SHRINK = 0.5  # a new stage starts where the pilot's extent needs this fraction of the stage's cells
 
 
@@ -137,14 +140,30 @@ def _lattice_grid(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray, min
     return axes[0] if d == 1 else TensorGrid(axes)
 
 
-def regridder(stages: list[Stage], wall_tol: float):
-    """The ``regrid`` of :func:`~fpguide.engine.staged.evolve_in_stages` for these ``stages``: each planned grid
-    widened to hold all but a TAIL_SHARE of ``wall_tol`` (at most of the default 1e-9: an error estimate's companions
-    run with wall_tol = 1, and trimming that much would be their error, not the solve's), shared among the regrids and
-    sides, of the density."""
-    d = len(axes_of(stages[0].grid))
-    tail = TAIL_SHARE * min(wall_tol, 1e-9) / (2 * d * max(len(stages) - 1, 1))
-    return lambda t, q, planned, current: regrid(planned, q, current, tail)
+class StageGrids:
+    """The grid callbacks of :func:`~fpguide.engine.staged.evolve_in_stages` for the ``stages`` of a plan:
+    :meth:`regrid` widens each planned grid to hold all but a TAIL_SHARE of ``wall_tol`` (at most of the default
+    1e-9: an error estimate's companions run with wall_tol = 1, and trimming that much would be their error, not the
+    solve's), shared among the regrids and sides, of the density; :meth:`widen` extends a stage's grid that lost mass
+    through its walls by WIDEN_SHARE of its extent on those sides."""
+
+    def __init__(self, stages: list[Stage], wall_tol: float):
+        d = len(axes_of(stages[0].grid))
+        self.tail = TAIL_SHARE * min(wall_tol, 1e-9) / (2 * d * max(len(stages) - 1, 1))
+
+    def regrid(self, t: float, q: np.ndarray, planned: Grid | TensorGrid,
+               current: Grid | TensorGrid) -> Grid | TensorGrid:
+        return regrid(planned, q, current, self.tail)
+
+    @staticmethod
+    def widen(grid: Grid | TensorGrid, lower: bool, upper: bool) -> Grid | TensorGrid:
+        axes = []
+        for axis in axes_of(grid):
+            h, start, stop = axis.dx, round(axis.lower / axis.dx), round(axis.upper / axis.dx)
+            extra = math.ceil(WIDEN_SHARE * (stop - start))
+            start, stop = start - extra * lower, stop + extra * upper
+            axes.append(Grid(float(start * h), float(stop * h), int(stop - start)))
+        return axes[0] if len(axes) == 1 else TensorGrid(tuple(axes))
 
 
 def regrid(planned: Grid | TensorGrid, q: np.ndarray, current: Grid | TensorGrid, tail: float) -> Grid | TensorGrid:

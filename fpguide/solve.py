@@ -10,7 +10,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_flag, check_positive_real
-from .adaptive import Stage, plan_stages, regridder
+from .adaptive import Stage, StageGrids, plan_stages
 from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
@@ -291,10 +291,11 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
     when its saved densities on the union of the planned grids would not fit in memory."""
     dyn, t_min = run_in.dyn, run_in.t_min
     check_memory(run_in.t_save.size, _output_grid([stage.grid for stage in stages]).size, "this solve")
+    callbacks = StageGrids(stages, settings["wall_tol"])
     with in_diffusion_time(dyn.T):
         return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
-                                grids=[stage.grid for stage in stages],
-                                regrid=regridder(stages, settings["wall_tol"]), t_span=(0.0, dyn.T - t_min),
+                                grids=[stage.grid for stage in stages], regrid=callbacks.regrid,
+                                widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
                                 diffusion=dyn.engine_diffusion, t_eval=dyn.T - run_in.t_save,
                                 time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
                                 drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],

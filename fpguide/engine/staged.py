@@ -21,6 +21,9 @@ from .evolve import EvolveResult, evolve, time_points
 from .remap import scheme_code
 from .transfer import transfer
 
+STAGE_OUTFLOW_SHARE = 1e-2  # the stages together may lose this fraction of wall_tol through their walls before one is
+STAGE_TRIES = 3  # run again on a wider grid, at most this many times
+
 
 @dataclass
 class StagedResult:
@@ -65,12 +68,17 @@ class StagedResult:
 
 
 def evolve_in_stages(q0: np.ndarray, drift, *, starts: Sequence[float], grids: Sequence[Grid | TensorGrid],
-                     regrid: Callable, t_span: tuple[float, float], t_eval=None, time_grid=None, drift_jumps=None,
-                     scheme: str = "ppm", wall_tol: float = 1e-9, **options) -> StagedResult:
+                     regrid: Callable, widen: Callable | None = None, t_span: tuple[float, float], t_eval=None,
+                     time_grid=None, drift_jumps=None, scheme: str = "ppm", wall_tol: float = 1e-9,
+                     **options) -> StagedResult:
     """Evolve ``q0`` (cell averages on ``grids[0]``) from t_span[0] to t_span[1], stage k from ``starts[k]`` on a
     grid ``regrid(starts[k], q, grids[k], previous)`` returns from the planned ``grids[k]`` and the density q (shape
     (1, *previous.shape)) on the previous stage's grid. ``starts[0]`` is t_span[0]; the other arguments are those of
-    :func:`~.evolve.evolve` (``options``: its step and diffusion settings), which runs each stage."""
+    :func:`~.evolve.evolve` (``options``: its step and diffusion settings), which runs each stage.
+
+    A stage that loses more than STAGE_OUTFLOW_SHARE of ``wall_tol`` (shared among the stages) through its walls is
+    run again (at most STAGE_TRIES times) on ``widen(grid, lower, upper)``, a grid holding ``grid`` that reaches
+    further below (``lower``) and/or above (``upper``) along every axis; without ``widen`` the outflow stands."""
     t0, t1 = float(t_span[0]), float(t_span[1])
     starts = np.asarray(starts, dtype=float)
     if starts.size != len(grids) or starts.size == 0 or starts[0] != t0 or np.any(np.diff(starts) <= 0) \
@@ -96,16 +104,28 @@ def evolve_in_stages(q0: np.ndarray, drift, *, starts: Sequence[float], grids: S
                                     f"t={start:.6g} (tolerance wall_tol={wall_tol:g}): widen the stages' grids",
                                     time=start)
         stage_saves = np.concatenate([[start], saves[(saves > start) & (saves < end)], [end]])
-        result = evolve(q, drift, grid=grid, t_span=(start, end), t_eval=stage_saves,
-                        time_grid=_within(time_grid, start, end), drift_jumps=_within(drift_jumps, start, end),
-                        scheme=scheme, wall_tol=max(wall_tol - escaped.sum(), 1e-300), **options)
+        budget = STAGE_OUTFLOW_SHARE * wall_tol / starts.size
+        for attempt in range(STAGE_TRIES + 1):
+            last = widen is None or attempt == STAGE_TRIES  # earlier tries may lose more: they are run again
+            result = evolve(q, drift, grid=grid, t_span=(start, end), t_eval=stage_saves,
+                            time_grid=_within(time_grid, start, end), drift_jumps=_within(drift_jumps, start, end),
+                            scheme=scheme, wall_tol=max(wall_tol - escaped.sum(), 1e-300) if last else 1e300,
+                            **options)
+            sides = np.array([result.outflow_lower[-1], result.outflow_upper[-1]]) > budget
+            if last or not sides.any():
+                break
+            wider = widen(grid, *sides)
+            q, grid = transfer(q[None], grid, wider, code)[0][0], wider  # a pure extension: nothing is trimmed
         out.trimmed[saves > start] += lost
         # the stage's start was saved as the end of the previous stage
         _collect(out, result, saves, stage_saves, 1 if k > 0 else 0, grid, escaped)
         escaped += (result.outflow_lower[-1], result.outflow_upper[-1])
+        if escaped.sum() > wall_tol:  # a try that was not the last got through with it
+            raise WallMassError(f"mass {escaped.sum():.3g} left the stages' grids through their walls or was trimmed "
+                                f"by t={end:.6g} (tolerance wall_tol={wall_tol:g}): widen the stages' grids", time=end)
         q = result.q[-1]
         out.stages.append({"start": float(start), "end": float(end), "n_steps": result.n_steps, "trimmed": lost,
-                           "shape": list(q.shape)})
+                           "widened": attempt, "shape": list(q.shape)})
     return out
 
 
