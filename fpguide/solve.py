@@ -444,6 +444,8 @@ def _output_grid(grids: list) -> Grid | GradedGrid | TensorGrid:
 
 def _on_grid(pieces, output, scheme: str) -> np.ndarray:
     """The saved densities of every piece moved onto the grid ``output``."""
+    if len(pieces) == 1 and pieces[0][1].grid is output:  # a uniform run's densities, as they are (no copy)
+        return pieces[0][1].q
     code = scheme_code(scheme)
     return np.concatenate([piece.q if piece.grid is output else transfer(piece.q, piece.grid, output, code)[0]
                            for _, piece in pieces])
