@@ -1,26 +1,50 @@
-"""Adaptive grids (solve(grid="adaptive")) against the automatic uniform grid (grid=None), in the same process.
+"""Adaptive grids (solve(grid="adaptive")) against the automatic uniform grid (grid=None).
 
 Per case and sampler: wall time of each, their ratio, the stages and the output's cells, and the entropy of each
-against a reference (the exact product reduction for the 2-D boxes, a uniform solve with 4x the cells per width and
-shorter steps in 1-D).
-Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [--t-min T]   (default: 1d, t_min = 1e-3)
+against a reference (the exact product reduction for the 2-D boxes; an adaptive solve with twice the cells per width
+and shorter steps for the 2-D ring; a uniform solve with 4x the cells per width and shorter steps in 1-D).
+With ``--baseline TREE`` the uniform solves run instead with the fpguide of another source tree (e.g. a git worktree
+of an older commit), each in its own process after a warm-up solve, alternating with this tree's adaptive solves:
+speed-ups against older code measured in the same run.
+Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [2d-ring-ode] [2d-ring-sde] [--t-min T] [--baseline TREE]
+(default: 1d, t_min = 1e-3)
 """
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 
+from cases import BOX, GM, RING, UM
+
 import fpguide as fg
 
-UM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1])
-GM = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1])
-BOX = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
 parser = argparse.ArgumentParser(description="adaptive against uniform automatic grids")
-parser.add_argument("cases", nargs="*", choices=["1d", "2d-ode", "2d-sde"], default=["1d"])
+parser.add_argument("cases", nargs="*", choices=["1d", "2d-ode", "2d-sde", "2d-ring-ode", "2d-ring-sde"],
+                    default=["1d"])
 parser.add_argument("--t-min", type=float, default=1e-3)
+parser.add_argument("--baseline", metavar="TREE", help="time the uniform solves with the fpguide of this tree")
 options = parser.parse_args()
 T_MIN = options.t_min
+# the uniform solve of a case, in a process of its own on the baseline tree: a warm-up solve (compiling its kernels),
+# then the timed one; prints its seconds, final entropy and cells as JSON
+BASELINE = """
+import json, sys, time, warnings
+sys.path.insert(0, {folder!r})
+from cases import TARGETS
+import fpguide as fg
+target = TARGETS[{name!r}]
+fg.solve(target, fg.CFG(label=1, w={w!r}), {sampler!r}, t_min=0.5, n_save=2)
+start = time.perf_counter()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    ds = fg.solve(target, fg.CFG(label=1, w={w!r}), {sampler!r}, t_min={t_min!r})
+print(json.dumps([time.perf_counter() - start, float(ds.entropy[-1]), int(ds.density.isel(t=0).size),
+                  sorted({{type(w.message).__name__ for w in caught}})]))
+"""
 
 
 def timed(**kwargs):
@@ -31,7 +55,20 @@ def timed(**kwargs):
     return time.perf_counter() - start, ds, sorted({type(w.message).__name__ for w in caught})
 
 
+def baseline(name, sampler, w):
+    """(seconds, final entropy, cells, warnings) of the uniform solve on the baseline tree."""
+    code = BASELINE.format(folder=os.path.dirname(os.path.abspath(__file__)), name=name, w=w, sampler=sampler,
+                           t_min=T_MIN)
+    env = os.environ | {"PYTHONPATH": os.path.abspath(options.baseline)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def reference(target, sampler, w):
+    if target is RING:  # no closed form: the adaptive solve with twice the cells per width and shorter steps
+        steps = {"log_snr_step": 0.025 if sampler == "sde" else 0.1, "lipschitz": 0.25}
+        return fg.solve(target, fg.CFG(label=1, w=w), sampler, t_min=T_MIN, grid="adaptive", cells_per_width=8,
+                        **steps)
     if target.ndim > 1:
         return fg.solve(target, fg.CFG(label=1, w=w), sampler, t_min=T_MIN, reduce=True)
     steps = {"log_snr_step": 0.0125 if sampler == "sde" else 0.05, "lipschitz": 0.25}
@@ -40,19 +77,24 @@ def reference(target, sampler, w):
 
 runs = {"1d": [(name, target, sampler, w) for name, target in (("gaussian", GM), ("uniform", UM))
                for sampler, w in (("ode", 3.0), ("sde", 3.0), ("ode", 15.0), ("sde", 15.0))],
-        "2d-ode": [("2-D boxes", BOX, "ode", 3.0)], "2d-sde": [("2-D boxes", BOX, "sde", 3.0)]}
+        "2d-ode": [("2-D boxes", BOX, "ode", 3.0)], "2d-sde": [("2-D boxes", BOX, "sde", 3.0)],
+        "2d-ring-ode": [("2-D ring", RING, "ode", 3.0)], "2d-ring-sde": [("2-D ring", RING, "sde", 3.0)]}
 fg.solve(UM, fg.CFG(label=1, w=3.0), "sde", grid="adaptive", t_min=0.1)  # compile
-print(f"fpguide {fg.__version__}, t_min={T_MIN}, T=10")
+print(f"fpguide {fg.__version__}, t_min={T_MIN}, T=10, uniform solves from "
+      f"{options.baseline or 'this tree'}")
 print(f"{'case':<10}{'sampler':>8}{'w':>5}{'uniform s':>11}{'adaptive s':>11}{'speed-up':>9}{'stages':>7}"
       f"{'output cells':>14}{'uniform cells':>15}{'|dH| unif':>11}{'|dH| adapt':>11}  warnings")
 for case in options.cases:
     for name, target, sampler, w in runs[case]:
         ref = float(reference(target, sampler, w).entropy[-1])
-        t_u, uni, warn_u = timed(target=target, guidance=fg.CFG(label=1, w=w), sampler=sampler, t_min=T_MIN)
+        if options.baseline:
+            t_u, h_u, cells_u, warn_u = baseline(name, sampler, w)
+        else:
+            t_u, uni, warn_u = timed(target=target, guidance=fg.CFG(label=1, w=w), sampler=sampler, t_min=T_MIN)
+            h_u, cells_u = float(uni.entropy[-1]), int(uni.density.isel(t=0).size)
         t_a, ada, warn_a = timed(target=target, guidance=fg.CFG(label=1, w=w), sampler=sampler, t_min=T_MIN,
                                  grid="adaptive")
         stages = json.loads(ada.attrs["run"])["stages"]
-        cells = lambda ds: int(ds.density.isel(t=0).size)  # noqa: E731
         print(f"{name:<10}{sampler:>8}{w:>5g}{t_u:>11.2f}{t_a:>11.2f}{t_u / t_a:>9.2f}{len(stages):>7}"
-              f"{cells(ada):>14}{cells(uni):>15}{abs(float(uni.entropy[-1]) - ref):>11.2e}"
+              f"{int(ada.density.isel(t=0).size):>14}{cells_u:>15}{abs(h_u - ref):>11.2e}"
               f"{abs(float(ada.entropy[-1]) - ref):>11.2e}  {warn_u} {warn_a}", flush=True)

@@ -7,10 +7,12 @@ Here the run is cut into stages, each with its own uniform grid:
 
 * spacing: along each axis a, the cell width the narrowest feature of the stage needs (its width over
   ``cells_per_width``·STAGE_FINER; the feature at reverse time τ is :func:`~fpguide.autogrid.feature_width` at
-  t = T − τ with the pilot's width at τ), rounded down to h_a·2^m (m ≥ 0) on one lattice per axis, h_a the spacing the
-  narrowest feature of the run needs (over ``cells_per_width``) rounded down to k·2^e (k = 4 … 7), so that the faces
-  of every stage lie on one lattice exactly, in floating point; halved where an axis would have fewer than the
-  automatic grid's MIN_CELLS (scaled by ``cells_per_width`` over its default);
+  t = T − τ with the pilot's width at τ and, for stochastic samplers, the tilted law's width near the pilot's points,
+  :func:`~fpguide.autogrid.tilted_width`), rounded to the nearest h_a·2^m (m ≥ 0, nearest in log2: within a factor
+  √2) on one lattice per axis, h_a the spacing the narrowest feature of the run needs (over ``cells_per_width``)
+  rounded down to k·2^e (k = 4 … 7), so that the faces of every stage lie on one lattice exactly, in floating point;
+  halved where an axis would have fewer than the automatic grid's MIN_CELLS (scaled by ``cells_per_width`` over its
+  default);
 * extent: the range the pilot's quantiles visit during the stage, padded as :func:`~fpguide.autogrid.choose_grid`
   pads the whole run's and, for stochastic samplers, by SPREAD_SDS standard deviations of the noise, and widened at
   the start of the stage to hold the density the run actually has then (all but ``tail`` of its mass on either side
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .autogrid import CELLS_PER_WIDTH, MAX_CELLS, MIN_CELLS, feature_width, pilot
+from .autogrid import CELLS_PER_WIDTH, MAX_CELLS, MIN_CELLS, feature_width, pilot, tilted_width
 from .dynamics import GuidedDynamics, WeightBatch
 from .grid import Grid, TensorGrid, axes_of
 
@@ -73,14 +75,17 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d = common.model.ndim
-    seen = pilot(dyn, t_min, quantile)
+    seen = pilot(dyn, t_min, quantile, keep_points=common.stochastic)
     taus = seen["times"]
     # the feature each member needs at each pilot time (K, B, d), and per segment the narrower of its two ends
-    feature = np.array([[feature_width(member, common.T - tau, width) * np.ones(d)
-                         for member, width in zip(members, widths)] for tau, widths in zip(taus, seen["width_at"])])
+    points = seen["points_at"] or [[None] * len(members)] * taus.size
+    feature = np.array([[feature_width(member, common.T - tau, width,
+                                       None if at is None else tilted_width(member, common.T - tau, at)) * np.ones(d)
+                         for member, width, at in zip(members, widths, where)]
+                        for tau, widths, where in zip(taus, seen["width_at"], points)])
     needed = np.minimum(feature[:-1], feature[1:]).min(axis=1) / cells_per_width  # (K − 1, d)
     finest = lattice_spacing(needed.min(axis=0))
-    level = np.maximum(np.floor(np.log2(needed / (STAGE_FINER * finest)) + 1e-9), 0.0)
+    level = np.maximum(np.floor(np.log2(needed / (STAGE_FINER * finest)) + 0.5), 0.0)
     lower = np.minimum(seen["lower_at"][:-1], seen["lower_at"][1:]).min(axis=1)
     upper = np.maximum(seen["upper_at"][:-1], seen["upper_at"][1:]).max(axis=1)
     spacing = finest * 2.0**level

@@ -29,14 +29,17 @@ MIN_CELLS = {1: 256, 2: 64, 3: 32}  # per axis
 MAX_CELLS = {1: 1 << 16, 2: 1 << 19, 3: 1 << 21}  # in total (2-D: about 724², 3-D: 128³)
 ROUND_TO = {1: 64, 2: 16, 3: 8}
 CELLS_PER_WIDTH = 4.0  # default resolution (measured: errors ≤ 2e-5 on the standard cases)
+TILT_REACH = 3  # see tilted_width
 WIDEN_FACTOR, WIDEN_TRIES = 1.5, 3  # an automatic grid that loses mass at its walls is chosen again this much wider
 
 
-def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
+def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points: bool = False) -> dict:
     """Trace a lattice of start quantiles through the probability-flow ODE; per member of a batch (one for a single
     dynamics) and axis, the range visited and the narrowest width seen (arrays (B, d)), and the same at every
     reverse time ``times`` of the pilot's own steps (``lower_at``, ``upper_at``, ``width_at``: arrays (K, B, d); the
-    width at τ = 0 is inf: the start law's own width is the target's)."""
+    width at τ = 0 is inf: the start law's own width is the target's). With ``keep_points``, also the bulk of the
+    lattice (the points whose levels lie within 5 standard deviations) at each of those times (``points_at``: K
+    arrays (B, N, d))."""
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d, n_members = common.model.ndim, len(members)
@@ -56,6 +59,8 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
 
     taus = common.tau_grid(t_min, PILOT_LOG_SNR_STEP)
     lower_at, upper_at, width_at = [x.min(axis=1)], [x.max(axis=1)], [np.full((n_members, d), math.inf)]
+    bulk = np.all(np.abs(lattice.reshape(-1, d)) <= 5.0, axis=1)
+    points_at = [x[:, bulk]] if keep_points else None
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
         tau = tau0
         while tau < tau1:
@@ -68,6 +73,8 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
             tau = tau + dt if tau + dt < tau1 else tau1
         lower_at.append(x.min(axis=1))
         upper_at.append(x.max(axis=1))
+        if keep_points:
+            points_at.append(x[:, bulk])
         width_at.append(np.empty((n_members, d)))
         for b in range(n_members):
             if d == 1:
@@ -77,7 +84,7 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile) -> dict:
                 width_at[-1][b] = _narrowest(x[b].reshape(lattice.shape), z)
     lower_at, upper_at, width_at = np.array(lower_at), np.array(upper_at), np.array(width_at)
     return {"lower": lower_at.min(axis=0), "upper": upper_at.max(axis=0), "width": width_at.min(axis=0),
-            "times": taus, "lower_at": lower_at, "upper_at": upper_at, "width_at": width_at}
+            "times": taus, "lower_at": lower_at, "upper_at": upper_at, "width_at": width_at, "points_at": points_at}
 
 
 def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
@@ -100,22 +107,55 @@ def _lipschitz(x, v, shape) -> float:
     return float(max(rate.max() for rate in rates))
 
 
-def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf):
+def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilted_width=None):
     """The narrowest density feature to resolve at t_min, from the target's own (component width or edge width σ).
 
     ODE: that, or the narrower width the pilot of the flow saw. Reverse SDE (η = 1): the noise smooths what the flow
     would compress; the guided Fokker–Planck equilibrium at an edge, ∝ exp(2Φ_w), is sqrt(1 + w) narrower than the
-    target's feature. With stochasticity η the equilibrium is ∝ exp((1 + η²)/η² Φ_w), a factor η sqrt(2/(1 + η²))
-    narrower again, but weak noise may not reach it: nothing narrower than that and nothing coarser than what both
-    limits (the ODE's feature and the SDE's) need.
+    target's feature (Φ_w the log-density of the tilted law p_t p_t(c|·)^{1 + w}, whose score is s_w). Given the
+    tilted law's own narrowest width where the density is (``tilted_width``, see :func:`tilted_width`), that
+    instead, kept within the two: where the classes overlap or guidance does not act (early in a run, or inside one
+    class's support) the edge's sqrt(1 + w) is not there. With stochasticity η the equilibrium is
+    ∝ exp((1 + η²)/η² Φ_w), a factor η sqrt(2/(1 + η²)) narrower again, but weak noise may not reach it: nothing
+    narrower than that and nothing coarser than what both limits (the ODE's feature and the SDE's) need.
     """
     width = dyn.model.length_scale(t_min, dyn.process)
     ode = np.minimum(pilot_width, width)
     if not dyn.stochastic:
         return ode
     sde = width / math.sqrt(1.0 + max(dyn.model.w, 0.0))
+    if tilted_width is not None:
+        sde = np.clip(tilted_width, sde, width)
     eta = dyn.eta
     return np.maximum(sde * eta * math.sqrt(2.0 / (1.0 + eta * eta)), np.minimum(ode, sde))
+
+
+def tilted_width(dyn: GuidedDynamics, t: float, points: np.ndarray) -> np.ndarray:
+    """Per axis a, the narrowest width 1/sqrt(max −∂_a s_w,a) of the tilted law at diffusion time t near ``points``
+    (N, d): where its log-density Φ_w (whose gradient is the guided score s_w) curves down the most; inf along an
+    axis where it nowhere does. Taken over the points and their shifts along the axis by up to TILT_REACH of the
+    target's own feature ℓ_t (the noise carries the density that far past where the flow's quantiles go: at an edge
+    the tilted law falls off over ℓ_t/sqrt(1 + w) outside it), by central differences of s_w with steps 1e-3 of
+    ℓ_t/sqrt(1 + w) (truncation ~1e-6 relative; round-off far below it)."""
+    d = dyn.model.ndim
+    feature = dyn.model.length_scale(t, dyn.process)
+    h = 1e-3 * feature / math.sqrt(1.0 + max(dyn.model.w, 0.0))
+
+    def score(x):
+        s = dyn.model.guided_score(x[:, 0] if d == 1 else x, t, dyn.process)
+        return s.reshape(x.shape)
+
+    shifts = np.linspace(-TILT_REACH, TILT_REACH, 2 * TILT_REACH + 1) * feature
+    curvature = np.empty(d)
+    for a in range(d):
+        step = np.zeros(d)
+        step[a] = h
+        probes = np.repeat(points[None], shifts.size, axis=0)
+        probes[..., a] += shifts[:, None]
+        probes = probes.reshape(-1, d)
+        curvature[a] = np.max((score(probes - step)[:, a] - score(probes + step)[:, a]) / (2.0 * h))
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.sqrt(np.maximum(curvature, 0.0))
 
 
 def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, cells_per_width: float = 4.0,

@@ -10,6 +10,7 @@ from scipy.special import ndtr
 
 import fpguide as fg
 from fpguide.adaptive import lattice_spacing, plan_stages
+from fpguide.autogrid import tilted_width
 from fpguide.dynamics import prepare, start_law
 from fpguide.engine import evolve_in_stages
 from fpguide.engine.remap import SCHEMES
@@ -293,3 +294,26 @@ def test_a_stage_that_loses_mass_runs_again_wider():
     assert max(wide.outflow_lower[-1], wide.outflow_upper[-1]) < 1e-2 * 1e-6
     assert wide.grids[-1].lower < grid.lower and wide.grids[-1].upper > grid.upper
     np.testing.assert_allclose(wide.mass + wide.outflow_lower + wide.outflow_upper, q0.sum() * grid.dx, rtol=1e-13)
+
+
+def test_tilted_width_against_the_tilted_log_density():
+    """The tilted law's narrowest width per axis: for a one-class target, the class's own (its component's standard
+    deviation at t, along each axis); for overlapping 1-D boxes at w = 3, against the second derivative of
+    (1 + w) log p_t(x|c) − w log p_t(x) taken from the log-densities by finite differences (not the scores), within
+    the probes' sampling of its peak (measured: 1.7 % at t = 0.05, 1e-5 at t = 1)."""
+    one = fg.GaussianMixture(means=[[0.5, -1.0]], covariances=[[[0.3, 0.0], [0.0, 0.05]]], labels=[1])
+    run = prepare(one, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
+    t, process = 0.2, run.dyn.process
+    m, sigma = float(process.m(t)), float(process.sigma(t))
+    points = np.random.default_rng(0).normal(size=(200, 2))
+    np.testing.assert_allclose(tilted_width(run.dyn, t, points), np.sqrt(m * m * np.array([0.3, 0.05]) + sigma**2),
+                               rtol=1e-5)
+    run = prepare(UM, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
+    for t in (0.05, 0.3, 1.0):
+        ell = UM.length_scale(t, process)
+        points = np.linspace(0.5, 2.5, 41)[:, None]
+        x = np.linspace(0.5 - 3.2 * ell, 2.5 + 3.2 * ell, 400001)
+        phi = 4.0 * UM.log_density(x, t, process, label=1) - 3.0 * UM.log_density(x, t, process)
+        curvature = -np.gradient(np.gradient(phi, x), x)
+        inside = (x >= 0.5 - 3 * ell) & (x <= 2.5 + 3 * ell)
+        assert tilted_width(run.dyn, t, points)[0] == pytest.approx(1 / np.sqrt(curvature[inside].max()), rel=2e-2)
