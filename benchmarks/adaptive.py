@@ -1,17 +1,19 @@
 """Adaptive grids (solve(grid="adaptive")) against the automatic uniform grid (grid=None).
 
 Per case and sampler: wall time of each, their ratio, the stages and the output's cells, and the entropy of each
-against a reference (the exact product reduction for the 2-D boxes; an adaptive solve with twice the cells per width
-and shorter steps for the 2-D ring; a uniform solve with 4x the cells per width and shorter steps in 1-D).
+(and the adaptive solve's support mass) against a reference (the exact product reduction for the 2-D boxes; an
+adaptive solve with twice the cells per width and shorter steps for the 2-D ring; a uniform solve with 4x the cells
+per width and shorter steps in 1-D).
 With ``--baseline TREE`` the uniform solves run instead with the fpguide of another source tree (e.g. a git worktree
 of an older commit), each in its own process after a warm-up solve, alternating with this tree's adaptive solves:
 speed-ups against older code measured in the same run.
 Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [2d-ring-ode] [2d-ring-sde] [--t-min T] [--baseline TREE]
-(default: 1d, t_min = 1e-3)
+[--adaptive-only]   (default: 1d, t_min = 1e-3)
 """
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -27,6 +29,7 @@ parser.add_argument("cases", nargs="*", choices=["1d", "2d-ode", "2d-sde", "2d-r
                     default=["1d"])
 parser.add_argument("--t-min", type=float, default=1e-3)
 parser.add_argument("--baseline", metavar="TREE", help="time the uniform solves with the fpguide of this tree")
+parser.add_argument("--adaptive-only", action="store_true", help="no uniform solves (their columns are empty)")
 options = parser.parse_args()
 T_MIN = options.t_min
 # the uniform solve of a case, in a process of its own on the baseline tree: a warm-up solve (compiling its kernels),
@@ -64,6 +67,13 @@ def baseline(name, sampler, w):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def support_error(ds, reference_ds) -> float:
+    """|support mass − the reference's| at t_min (NaN for targets without a bounded support)."""
+    if "support_mass" not in reference_ds:
+        return math.nan
+    return abs(float(ds.support_mass[-1]) - float(reference_ds.support_mass[-1]))
+
+
 def reference(target, sampler, w):
     if target is RING:  # no closed form: the adaptive solve with twice the cells per width and shorter steps
         steps = {"log_snr_step": 0.025 if sampler == "sde" else 0.1, "lipschitz": 0.25}
@@ -83,11 +93,14 @@ fg.solve(UM, fg.CFG(label=1, w=3.0), "sde", grid="adaptive", t_min=0.1)  # compi
 print(f"fpguide {fg.__version__}, t_min={T_MIN}, T=10, uniform solves from "
       f"{options.baseline or 'this tree'}")
 print(f"{'case':<10}{'sampler':>8}{'w':>5}{'uniform s':>11}{'adaptive s':>11}{'speed-up':>9}{'stages':>7}"
-      f"{'output cells':>14}{'uniform cells':>15}{'|dH| unif':>11}{'|dH| adapt':>11}  warnings")
+      f"{'output cells':>14}{'uniform cells':>15}{'|dH| unif':>11}{'|dH| adapt':>11}{'|dS| adapt':>11}  warnings")
 for case in options.cases:
     for name, target, sampler, w in runs[case]:
-        ref = float(reference(target, sampler, w).entropy[-1])
-        if options.baseline:
+        reference_ds = reference(target, sampler, w)
+        ref = float(reference_ds.entropy[-1])
+        if options.adaptive_only:
+            t_u, h_u, cells_u, warn_u = math.nan, math.nan, 0, []
+        elif options.baseline:
             t_u, h_u, cells_u, warn_u = baseline(name, sampler, w)
         else:
             t_u, uni, warn_u = timed(target=target, guidance=fg.CFG(label=1, w=w), sampler=sampler, t_min=T_MIN)
@@ -97,4 +110,5 @@ for case in options.cases:
         stages = json.loads(ada.attrs["run"])["stages"]
         print(f"{name:<10}{sampler:>8}{w:>5g}{t_u:>11.2f}{t_a:>11.2f}{t_u / t_a:>9.2f}{len(stages):>7}"
               f"{int(ada.density.isel(t=0).size):>14}{cells_u:>15}{abs(h_u - ref):>11.2e}"
-              f"{abs(float(ada.entropy[-1]) - ref):>11.2e}  {warn_u} {warn_a}", flush=True)
+              f"{abs(float(ada.entropy[-1]) - ref):>11.2e}{support_error(ada, reference_ds):>11.2e}  {warn_u} "
+              f"{warn_a}", flush=True)
