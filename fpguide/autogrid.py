@@ -107,13 +107,13 @@ def _lipschitz(x, v, shape) -> float:
     return float(max(rate.max() for rate in rates))
 
 
-def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilted_width=None):
+def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilted=None):
     """The narrowest density feature to resolve at t_min, from the target's own (component width or edge width σ).
 
     ODE: that, or the narrower width the pilot of the flow saw. Reverse SDE (η = 1): the noise smooths what the flow
     would compress; the guided Fokker–Planck equilibrium at an edge, ∝ exp(2Φ_w), is sqrt(1 + w) narrower than the
     target's feature (Φ_w the log-density of the tilted law p_t p_t(c|·)^{1 + w}, whose score is s_w). Given the
-    tilted law's own narrowest width where the density is (``tilted_width``, see :func:`tilted_width`), that
+    tilted law's own narrowest width where the density is (``tilted``, from :func:`tilted_width`), that
     instead, kept within the two: where the classes overlap or guidance does not act (early in a run, or inside one
     class's support) the edge's sqrt(1 + w) is not there. With stochasticity η the equilibrium is
     ∝ exp((1 + η²)/η² Φ_w), a factor η sqrt(2/(1 + η²)) narrower again, but weak noise may not reach it: nothing
@@ -124,8 +124,8 @@ def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilte
     if not dyn.stochastic:
         return ode
     sde = width / math.sqrt(1.0 + max(dyn.model.w, 0.0))
-    if tilted_width is not None:
-        sde = np.clip(tilted_width, sde, width)
+    if tilted is not None:
+        sde = np.clip(tilted, sde, width)
     eta = dyn.eta
     return np.maximum(sde * eta * math.sqrt(2.0 / (1.0 + eta * eta)), np.minimum(ode, sde))
 
