@@ -46,7 +46,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     ds = fg.solve(target, fg.CFG(label=1, w={w!r}), {sampler!r}, t_min={t_min!r})
 print(json.dumps([time.perf_counter() - start, float(ds.entropy[-1]), int(ds.density.isel(t=0).size),
-                  sorted({{type(w.message).__name__ for w in caught}})]))
+                  sorted({{type(w.message).__name__ for w in caught}}), fg.__file__]))
 """
 
 
@@ -62,9 +62,14 @@ def baseline(name, sampler, w):
     """(seconds, final entropy, cells, warnings) of the uniform solve on the baseline tree."""
     code = BASELINE.format(folder=os.path.dirname(os.path.abspath(__file__)), name=name, w=w, sampler=sampler,
                            t_min=T_MIN)
-    env = os.environ | {"PYTHONPATH": os.path.abspath(options.baseline)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    tree = os.path.abspath(options.baseline)
+    # -P: no current directory on the path (from the repository root it would hold this tree's fpguide)
+    out = subprocess.run([sys.executable, "-P", "-c", code], env=os.environ | {"PYTHONPATH": tree}, cwd=tree,
+                         capture_output=True, text=True, check=True)
+    *result, module = json.loads(out.stdout.strip().splitlines()[-1])
+    if not os.path.abspath(module).startswith(tree + os.sep):
+        raise RuntimeError(f"the baseline process imported fpguide from {module}, not from {tree}")
+    return result
 
 
 def support_error(ds, reference_ds) -> float:
