@@ -89,7 +89,7 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     lower = np.minimum(seen["lower_at"][:-1], seen["lower_at"][1:]).min(axis=1)
     upper = np.maximum(seen["upper_at"][:-1], seen["upper_at"][1:]).max(axis=1)
     spacing = finest * 2.0**level
-    spread = np.array([_spread(members, a, b) for a, b in zip(taus[:-1], taus[1:])])[:, None]  # (K − 1, 1)
+    spread = np.array([_spread(common, a, b) for a, b in zip(taus[:-1], taus[1:])])[:, None]  # (K − 1, 1)
     half = widen * (0.5 * (upper - lower) * 1.15 + 4.0 * needed * cells_per_width + SPREAD_SDS * spread)
     centre = 0.5 * (lower + upper)
     lo, hi = centre - half, centre + half  # (K − 1, d): what each segment's grid must span
@@ -112,15 +112,10 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     return stages, record
 
 
-def _spread(members, a: float, b: float) -> float:
-    """The largest standard deviation sqrt(2 ∫_a^b D dτ) that the noise of any member adds over [a, b] (0 for the
-    probability-flow ODE; 3-point Gauss–Legendre in τ)."""
-    if not members[0].stochastic:
-        return 0.0
-    nodes, weights = np.polynomial.legendre.leggauss(3)
-    taus = 0.5 * (a + b) + 0.5 * (b - a) * nodes
-    return max(math.sqrt((b - a) * sum(wt * member.diffusion(tau) for wt, tau in zip(weights, taus)))
-               for member in members)
+def _spread(dyn: GuidedDynamics, a: float, b: float) -> float:
+    """The standard deviation sqrt(2 ∫_a^b D dτ) = η sqrt(∫ g² dt) that the noise adds over [a, b] (0 for the
+    probability-flow ODE; the members of a batch differ in their weights only)."""
+    return dyn.eta * math.sqrt(float(dyn.process.g2_integral(dyn.T - b, dyn.T - a)))
 
 
 def _cells(lower: np.ndarray, upper: np.ndarray, spacing: np.ndarray) -> float:
