@@ -5,11 +5,12 @@ through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continu
 where the splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive
 kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split,
 A_0(h/2) H(h/2) A_1(h/2) … A_{d−1}(h) … A_1(h/2) H(h/2) A_0(h/2) (in 1-D, and in steps whose heat kernels halving
-would make less accurate, H(h) innermost instead; without diffusion no H), with the closing half sweep of axis 0 of one step and the opening one of the next merged (the flow map
-composes): in 1-D a step costs one trace, one remap and one convolution; in 2-D two sweeps (continuity) or two sweeps
-and two convolutions (Fokker–Planck); in 3-D three sweeps, or four and two convolutions. Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the faces traced
-around the mass (this keeps the departure maps monotone and the splitting error small), and land on every time in
-``t_eval``, ``time_grid`` and ``drift_jumps``.
+would make less accurate, H(h) innermost instead; without diffusion no H), with the closing half sweep of axis 0 of
+one step and the opening one of the next merged (the flow map composes): in 1-D a step costs one trace, one remap and
+one convolution; in 2-D two sweeps (continuity) or two sweeps and two convolutions (Fokker–Planck); in 3-D three
+sweeps, or four and two convolutions. Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the
+faces traced around the mass (this keeps the departure maps monotone and the splitting error small), and land on
+every time in ``t_eval``, ``time_grid`` and ``drift_jumps``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from .._validation import as_finite_array, check_positive_real
 from ..errors import NumericalError, WallMassError
 from ..grid import Grid, TensorGrid
 from ..progress import progress_bar
-from .remap import scheme_code
 from .heat import kernel_kind
+from .remap import scheme_code
 from .split import LineSweeper, line_drift
 from .steps import flush_below
 
