@@ -77,6 +77,31 @@ def test_line_restriction_reproduces_the_joint_density(target, axis):
         np.testing.assert_allclose(line + offset[:, k:k + 1], one.log_density(full, t), rtol=1e-11, atol=1e-11)
 
 
+RING_ANGLES = np.arange(8) * np.pi / 4
+RING = fg.GaussianMixture(means=2.0 * np.stack([np.cos(RING_ANGLES), np.sin(RING_ANGLES)], axis=1), covariances=0.05,
+                          labels=[0, 1] * 4)
+
+
+@pytest.mark.parametrize("guidance", [fg.CFG(label=1, w=3.0),
+                                      fg.CFG(cond=fg.GaussianMixture(means=[[0.5, 2.5], [-3.0, 0.0]],
+                                                                     covariances=[0.02, 0.3]), w=3.0)],
+                         ids=["label", "own conditional"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_line_velocity_of_narrow_components_far_from_them(guidance, axis):
+    """Eight narrow Gaussians on a ring (at most points all but a few components are below e^-45 of the largest, and
+    the line velocity skips them), with the target's class or a conditional model of components of its own: the line
+    velocity is the axis component of the guided drift at the same points, near the components and far from them."""
+    model = guidance.bind(RING)
+    points = np.random.default_rng(4).uniform(-6.0, 6.0, size=(40, 2))
+    xs = np.linspace(-6.0, 6.0, 61)
+    t = 1e-3
+    full = np.repeat(points[:, None, :], xs.size, axis=1)
+    full[:, :, axis] = xs
+    velocity = model.velocity_along(axis, np.tile(xs, (points.shape[0], 1)), points, t, OU, 1.0, 1.0)
+    ref = full[..., axis] + model.guided_score(full.reshape(-1, 2), t, OU)[:, axis].reshape(points.shape[0], -1)
+    np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
+
+
 def test_shapes_sampling_and_serialisation():
     assert GM3.ndim == 3 and BOX3.ndim == 3
     draws = GM3.sample(200_000, np.random.default_rng(4), label=1)
