@@ -1,32 +1,34 @@
 """Adaptive grids (solve(grid="adaptive")) against the automatic uniform grid (grid=None).
 
-Per case and sampler: wall time of each, their ratio, the stages and the output's cells, and the entropy of each
-(and the adaptive solve's support mass) against a reference (the exact product reduction for the 2-D boxes; an
+Per case and sampler: wall time of each, their ratio, the stages and the output's cells, the process's peak memory so
+far, and the entropy of each (and the adaptive solve's support mass) against a reference (the exact product reduction
+for the 2-D and 3-D boxes; an
 adaptive solve with twice the cells per width and shorter steps for the 2-D ring; a uniform solve with 4x the cells
 per width and shorter steps in 1-D).
 With ``--baseline TREE`` the uniform solves run instead with the fpguide of another source tree (e.g. a git worktree
 of an older commit), each in its own process after a warm-up solve, alternating with this tree's adaptive solves:
 speed-ups against older code measured in the same run.
-Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [2d-ring-ode] [2d-ring-sde] [--t-min T] [--baseline TREE]
-[--adaptive-only]   (default: 1d, t_min = 1e-3)
+Usage: python benchmarks/adaptive.py [1d] [2d-ode] [2d-sde] [2d-ring-ode] [2d-ring-sde] [3d-ode] [3d-sde] [--t-min T]
+[--baseline TREE] [--adaptive-only]   (default: 1d, t_min = 1e-3)
 """
 
 import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
 import warnings
 
-from cases import BOX, GM, RING, UM
+from cases import BOX, BOX3, GM, RING, UM
 
 import fpguide as fg
 
 parser = argparse.ArgumentParser(description="adaptive against uniform automatic grids")
-parser.add_argument("cases", nargs="*", choices=["1d", "2d-ode", "2d-sde", "2d-ring-ode", "2d-ring-sde"],
-                    default=["1d"])
+parser.add_argument("cases", nargs="*", default=["1d"],
+                    choices=["1d", "2d-ode", "2d-sde", "2d-ring-ode", "2d-ring-sde", "3d-ode", "3d-sde"])
 parser.add_argument("--t-min", type=float, default=1e-3)
 parser.add_argument("--baseline", metavar="TREE", help="time the uniform solves with the fpguide of this tree")
 parser.add_argument("--adaptive-only", action="store_true", help="no uniform solves (their columns are empty)")
@@ -72,6 +74,11 @@ def baseline(name, sampler, w):
     return result
 
 
+def peak_gb() -> float:
+    """The largest resident memory this process has had so far (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def support_error(ds, reference_ds) -> float:
     """|support mass − the reference's| at t_min (NaN for targets without a bounded support)."""
     if "support_mass" not in reference_ds:
@@ -93,12 +100,14 @@ def reference(target, sampler, w):
 runs = {"1d": [(name, target, sampler, w) for name, target in (("gaussian", GM), ("uniform", UM))
                for sampler, w in (("ode", 3.0), ("sde", 3.0), ("ode", 15.0), ("sde", 15.0))],
         "2d-ode": [("2-D boxes", BOX, "ode", 3.0)], "2d-sde": [("2-D boxes", BOX, "sde", 3.0)],
-        "2d-ring-ode": [("2-D ring", RING, "ode", 3.0)], "2d-ring-sde": [("2-D ring", RING, "sde", 3.0)]}
+        "2d-ring-ode": [("2-D ring", RING, "ode", 3.0)], "2d-ring-sde": [("2-D ring", RING, "sde", 3.0)],
+        "3d-ode": [("3-D boxes", BOX3, "ode", 3.0)], "3d-sde": [("3-D boxes", BOX3, "sde", 3.0)]}
 fg.solve(UM, fg.CFG(label=1, w=3.0), "sde", grid="adaptive", t_min=0.1)  # compile
 print(f"fpguide {fg.__version__}, t_min={T_MIN}, T=10, uniform solves from "
       f"{options.baseline or 'this tree'}")
 print(f"{'case':<10}{'sampler':>8}{'w':>5}{'uniform s':>11}{'adaptive s':>11}{'speed-up':>9}{'stages':>7}"
-      f"{'output cells':>14}{'uniform cells':>15}{'|dH| unif':>11}{'|dH| adapt':>11}{'|dS| adapt':>11}  warnings")
+      f"{'output cells':>14}{'uniform cells':>15}{'peak GB':>8}{'|dH| unif':>11}{'|dH| adapt':>11}{'|dS| adapt':>11}"
+      "  warnings")
 for case in options.cases:
     for name, target, sampler, w in runs[case]:
         reference_ds = reference(target, sampler, w)
@@ -114,6 +123,6 @@ for case in options.cases:
                                  grid="adaptive")
         stages = json.loads(ada.attrs["run"])["stages"]
         print(f"{name:<10}{sampler:>8}{w:>5g}{t_u:>11.2f}{t_a:>11.2f}{t_u / t_a:>9.2f}{len(stages):>7}"
-              f"{int(ada.density.isel(t=0).size):>14}{cells_u:>15}{abs(h_u - ref):>11.2e}"
+              f"{int(ada.density.isel(t=0).size):>14}{cells_u:>15}{peak_gb():>8.2f}{abs(h_u - ref):>11.2e}"
               f"{abs(float(ada.entropy[-1]) - ref):>11.2e}{support_error(ada, reference_ds):>11.2e}  {warn_u} "
               f"{warn_a}", flush=True)

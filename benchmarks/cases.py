@@ -10,4 +10,6 @@ BOX = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1
 ANGLES = np.arange(8) * np.pi / 4
 RING = fg.GaussianMixture(means=2.0 * np.stack([np.cos(ANGLES), np.sin(ANGLES)], axis=1), covariances=0.05,
                           labels=[0, 1] * 4)
-TARGETS = {"gaussian": GM, "uniform": UM, "2-D boxes": BOX, "2-D ring": RING}
+BOX3 = fg.UniformMixture(lows=[[1.0, -1.0, -1.0], [-2.0, -1.0, -1.0]], highs=[[2.0, 1.0, 1.0], [-1.0, 1.0, 1.0]],
+                         labels=[1, -1])
+TARGETS = {"gaussian": GM, "uniform": UM, "2-D boxes": BOX, "2-D ring": RING, "3-D boxes": BOX3}
