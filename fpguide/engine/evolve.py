@@ -4,13 +4,12 @@ Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid line
 through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continuity equation) or, with diffusion,
 where the splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive
 kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split,
-A_0(h/2) H(h/2) A_1(h/2) … A_{d−1}(h) … A_1(h/2) H(h/2) A_0(h/2) (in 1-D, and in steps whose heat kernels halving
-would make less accurate, H(h) innermost instead; without diffusion no H), with the closing half sweep of axis 0 of
-one step and the opening one of the next merged (the flow map composes): in 1-D a step costs one trace, one remap and
-one convolution; in 2-D two sweeps (continuity) or two sweeps and two convolutions (Fokker–Planck); in 3-D three
-sweeps, or four and two convolutions. Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the
-faces traced around the mass (this keeps the departure maps monotone and the splitting error small), and land on
-every time in ``t_eval``, ``time_grid`` and ``drift_jumps``.
+A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without diffusion, the last axis takes one full sweep in the middle),
+with the closing half sweep of axis 0 of one step and the opening one of the next merged (the flow map composes):
+in 1-D a step costs one trace, one remap and one convolution; in 2-D two sweeps (continuity) or three sweeps and a
+convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the faces traced
+around the mass (this keeps the departure maps monotone and the splitting error small), and land on every time in
+``t_eval``, ``time_grid`` and ``drift_jumps``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from .._validation import as_finite_array, check_positive_real
 from ..errors import NumericalError, WallMassError
 from ..grid import Grid, TensorGrid
 from ..progress import progress_bar
-from .heat import kernel_kind
 from .remap import scheme_code
 from .split import LineSweeper, line_drift
 from .steps import flush_below
@@ -212,22 +210,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         mid = 0.5 * (ta + tb)
         return apply(inner(apply(q, ops[0], ta, mid), ops[1:], ta, tb), ops[0], mid, tb)
 
-    def composition(ta, tb):
-        """The inner operators of a step over [ta, tb]: the last axis is innermost and takes one full sweep; the heat
-        step comes between it and axis 0 (in 1-D it is innermost: one kernel a step). A heat step costs a fraction of
-        a sweep's drift calls, so halving it instead of a sweep makes a 2-D Fokker–Planck step two sweeps and two
-        convolutions instead of three sweeps and one (2-D boxes, SDE, t_min = 1e-3: 9.3 -> 6.2 drift calls a step,
-        and a smaller splitting error: the entropy within 5e-6 of that at half the steps' length, against 3e-5 with
-        the heat innermost). Where halving would make an axis's kernel the second-order discrete heat kernel instead
-        of a fourth-order one (see heat.kernel_kind) the heat stays innermost."""
-        if not diff.active:
-            return axes
-        r = diff.integral(ta, tb) / dxs**2
-        if tensor.ndim > 1 and all(kernel_kind(0.5 * ri) > 0 or kernel_kind(ri) == 0 for ri in r):
-            return ["heat"] + axes
-        return axes + ["heat"]
-
-    axes = list(range(1, tensor.ndim))
+    # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
+    # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
+    ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
     k_save = 0
     if saves[0] == t0:
         save(0, t0)
@@ -245,10 +230,10 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
             dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
             t_end = t + dt if t + dt < t_next else t_next
-            if tensor.ndim > 1 or diff.active:
+            if ops:
                 q = sweeper.advect(q, 0, advected, t + 0.5 * dt)
                 advected = t + 0.5 * dt
-                q = inner(q, composition(t, t_end), t, t_end)
+                q = inner(q, ops, t, t_end)
             else:
                 q = sweeper.advect(q, 0, t, t_end)
                 advected = t_end

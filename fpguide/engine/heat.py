@@ -42,19 +42,12 @@ def heat_kernel(r: float) -> np.ndarray:
     return kernel
 
 
-def kernel_kind(r: float) -> int:
-    """Which kernel :func:`heat_kernel` takes for r: 0 the discrete heat kernel, 1 the moment-matched one, 2 the
-    sampled Gaussian."""
-    return int(r >= MATCHED_FROM) + int(r >= SAMPLED_FROM)
-
-
 def _kernel(r: float) -> np.ndarray:
-    kind = kernel_kind(r)
-    if kind == 2:
+    if r >= SAMPLED_FROM:
         k = np.arange(int(math.ceil(_TAIL_SDS * math.sqrt(2.0 * r) + 12.0)) + 1)
         kernel = np.exp(-k * k / (4.0 * r))
         return kernel / (kernel[0] + 2.0 * kernel[1:].sum())
-    if kind == 1:
+    if r >= MATCHED_FROM:
         passes = math.ceil(1.5 * r)  # each pass has r/passes in [1/6, 2/3], where the five-point kernel is positive
         rp = r / passes
         a = (6.0 * rp * rp - rp) / 12.0
