@@ -9,7 +9,8 @@ Here the run is cut into stages, each with its own uniform grid:
   ``cells_per_width``·STAGE_FINER; the feature at reverse time τ is :func:`~fpguide.autogrid.feature_width` at
   t = T − τ with the pilot's width at τ and, for stochastic samplers, the tilted law's width near the pilot's points,
   :func:`~fpguide.autogrid.tilted_width`), rounded to the nearest h_a·2^m (m ≥ 0, nearest in log2: within a factor
-  √2) on one lattice per axis, h_a the spacing the narrowest feature of the run needs (over ``cells_per_width``)
+  √2: every stage has at least ``cells_per_width`` cells across its feature, those coarser than h_a at least √2
+  times that) on one lattice per axis, h_a the spacing the narrowest feature of the run needs (over ``cells_per_width``)
   rounded down to k·2^e (k = 4 … 7), so that the faces of every stage lie on one lattice exactly, in floating point;
   halved where an axis would have fewer than the automatic grid's MIN_CELLS (scaled by ``cells_per_width`` over its
   default);
