@@ -248,7 +248,7 @@ def line_velocity(x, sigma, kinds, p1, p2, offset, logw_u, logw_c, w, linear, fa
                     grads[k] = g
                     top_u = max(top_u, logc[k] + logw_u[k])
                     top_c = max(top_c, logc[k] + logw_c[k])
-            shared = top_u - top_c < _SHARED_SCALE
+            shared = abs(top_u - top_c) < _SHARED_SCALE
             scale_c = top_u if shared else top_c  # the conditional terms are e^(log π^c_k p^k − scale_c)
             den_u = num_u = den_c = num_c = 0.0
             for k in range(n_comp):

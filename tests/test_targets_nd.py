@@ -83,17 +83,18 @@ RING = fg.GaussianMixture(means=2.0 * np.stack([np.cos(RING_ANGLES), np.sin(RING
 
 
 @pytest.mark.parametrize("guidance", [fg.CFG(label=1, w=3.0),
-                                      fg.CFG(cond=fg.GaussianMixture(means=[[0.5, 2.5], [-3.0, 0.0]],
-                                                                     covariances=[0.02, 0.3]), w=3.0)],
+                                      fg.CFG(cond=fg.GaussianMixture(means=[[0.5, 2.5], [-3.0, 0.0], [9.0, 9.0]],
+                                                                     covariances=[0.02, 0.3, 0.3]), w=3.0)],
                          ids=["label", "own conditional"])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_line_velocity_of_narrow_components_far_from_them(guidance, axis):
     """Eight narrow Gaussians on a ring (at most points all but a few components are below e^-45 of the largest, and
     the line velocity skips them), with the target's class or a conditional model of components of its own: the line
-    velocity is the axis component of the guided drift at the same points, near the components and far from them."""
+    velocity is the axis component of the guided drift at the same points, near the components and far from them
+    (near the conditional model's component at (9, 9) its density exceeds the target's by more than e^600)."""
     model = guidance.bind(RING)
-    points = np.random.default_rng(4).uniform(-6.0, 6.0, size=(40, 2))
-    xs = np.linspace(-6.0, 6.0, 61)
+    points = np.random.default_rng(4).uniform(-10.0, 10.0, size=(40, 2))
+    xs = np.linspace(-10.0, 10.0, 101)
     t = 1e-3
     full = np.repeat(points[:, None, :], xs.size, axis=1)
     full[:, :, axis] = xs
