@@ -2,9 +2,8 @@
 
 Per case and sampler: wall time of each, their ratio, the stages and the output's cells, the process's peak memory so
 far, and the entropy of each (and the adaptive solve's support mass) against a reference (the exact product reduction
-for the 2-D and 3-D boxes; an
-adaptive solve with twice the cells per width and shorter steps for the 2-D ring; a uniform solve with 4x the cells
-per width and shorter steps in 1-D).
+for the 2-D and 3-D boxes; an adaptive solve with twice the cells per width and shorter steps for the 2-D ring; a
+uniform solve with 4x the cells per width and shorter steps in 1-D).
 With ``--baseline TREE`` the uniform solves run instead with the fpguide of another source tree (e.g. a git worktree
 of an older commit), each in its own process after a warm-up solve, alternating with this tree's adaptive solves:
 speed-ups against older code measured in the same run.

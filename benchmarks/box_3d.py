@@ -12,12 +12,12 @@ import sys
 import time
 import warnings
 
+from cases import BOX3 as BOX
+
 import fpguide as fg
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 128
 SAMPLERS = sys.argv[2:] or ["ode", "sde"]
-BOX = fg.UniformMixture(lows=[[1.0, -1.0, -1.0], [-2.0, -1.0, -1.0]], highs=[[2.0, 1.0, 1.0], [-1.0, 1.0, 1.0]],
-                        labels=[1, -1])
 GUIDE = fg.CFG(label=1, w=3.0)
 
 

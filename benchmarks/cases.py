@@ -1,4 +1,5 @@
-"""The targets of issue 19's benchmarks (imported by adaptive.py and by the baseline processes it starts)."""
+"""The targets of the adaptive-grid benchmarks (imported by adaptive.py, the baseline processes it starts, and
+box_3d.py)."""
 
 import numpy as np
 
