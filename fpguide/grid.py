@@ -160,7 +160,12 @@ class GradedGrid:
 def union_axis(axes) -> Grid | GradedGrid:
     """The 1-D grid whose faces are those of all ``axes`` (uniform or graded): finer than each of them everywhere.
     Axes whose faces lie on one lattice (an adaptive run's stages) give no slivers."""
-    faces = np.unique(np.concatenate([np.asarray(axis.faces) for axis in axes]))
+    return axis_of_faces(np.unique(np.concatenate([np.asarray(axis.faces) for axis in axes])))
+
+
+def axis_of_faces(faces: np.ndarray) -> Grid | GradedGrid:
+    """The 1-D grid of the increasing ``faces``: a :class:`Grid` where they are evenly spaced (to 1e-9 relative),
+    else a :class:`GradedGrid`."""
     widths = np.diff(faces)
     if np.allclose(widths, widths[0], rtol=1e-9, atol=0.0):
         return Grid(float(faces[0]), float(faces[-1]), int(widths.size))

@@ -83,31 +83,34 @@ def monitor_variables(result, mass: np.ndarray, outflow: np.ndarray, initial: fl
     return {name: (("t",), np.asarray(values, dtype=float)) for name, values in data.items()}
 
 
-def act_on(monitors: dict, t: np.ndarray, grid: Grid | TensorGrid, escaped: float, wall_tol: float,
+def act_on(monitors: dict, t: np.ndarray, grids: list[Grid | TensorGrid], escaped: float, wall_tol: float,
            feature_width: float) -> None:
-    """Fail or warn on the ``monitors`` of a run saved at the diffusion times ``t`` (see the module's table) that
-    lost ``escaped`` through its walls; ``feature_width`` is the narrowest feature the dynamics can make (the cells
-    per width are judged against it too)."""
+    """Fail or warn on the ``monitors`` of a run saved at the diffusion times ``t`` (see the module's table), each
+    density on its grid in ``grids``, that lost ``escaped`` through its walls; ``feature_width`` is the narrowest
+    feature the dynamics can make, by the last saved time (the last grid's cells per width are judged against it
+    too)."""
     balance = monitors["mass_balance_error"][1]
     if np.any(np.abs(balance) > MASS_TOL):
         k = int(np.argmax(np.abs(balance) > MASS_TOL))
         raise NumericalError(f"the mass on the grid plus the outflow drifted by {balance[k]:.3g} of the initial mass "
                              f"by t={t[k]:.6g} (tolerance {MASS_TOL:g}); the schemes conserve it to round-off, so a "
                              "step went wrong: take smaller steps (lipschitz, log_snr_step) and report it", time=None)
-    _warn_if_coarse(grid, monitors["feature_cells"][1], t, feature_width)
+    _warn_if_coarse(grids, monitors["feature_cells"][1], t, feature_width)
     if escaped > WALL_MARGIN * wall_tol:
         warnings.warn(f"mass {escaped:.3g} left through the walls, within {1 / WALL_MARGIN:g}x of wall_tol="
                       f"{wall_tol:g} (mass near the walls at the end: {monitors['wall_mass'][1][-1]:.3g}): widen the "
                       "grid", WallMassWarning, stacklevel=caller_stacklevel())
 
 
-def _warn_if_coarse(grid, cells: np.ndarray, t: np.ndarray, feature_width: float) -> None:
-    """Warn when the grid has fewer than MIN_CELLS_PER_WIDTH cells across the density's narrowest feature (measured
-    from the density, or the dynamics' ``feature_width``, whichever is narrower)."""
-    axes = axes_of(grid)
-    dx = max(axis.dx for axis in axes)
-    k = int(np.argmin(cells))
-    resolved = min(float(cells[k]), feature_width / dx)
+def _warn_if_coarse(grids: list, cells: np.ndarray, t: np.ndarray, feature_width: float) -> None:
+    """Warn when a saved density's grid (in ``grids``) has fewer than MIN_CELLS_PER_WIDTH cells across the density's
+    narrowest feature (measured from the density, and for the last one also the dynamics' ``feature_width``); the
+    message names the time and grid of the worst."""
+    resolved = np.array(cells, dtype=float)
+    resolved[-1] = min(resolved[-1], feature_width / max(axis.dx for axis in axes_of(grids[-1])))
+    k = int(np.argmin(resolved))
+    axes = axes_of(grids[k])
+    dx, resolved = max(axis.dx for axis in axes), float(resolved[k])
     if resolved < MIN_CELLS_PER_WIDTH:
         needed = [int(math.ceil(axis.n * CELLS_PER_WIDTH / resolved)) for axis in axes]
         extent = " x ".join(f"[{axis.lower:.4g}, {axis.upper:.4g}]" for axis in axes)

@@ -10,7 +10,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_flag, check_positive_real
-from .adaptive import Stage, StageGrids, plan_stages
+from .adaptive import OUTPUT_TAIL, Stage, StageGrids, held_cells, output_grid, plan_stages
 from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
@@ -19,7 +19,7 @@ from .engine.remap import scheme_code
 from .engine.transfer import transfer
 from .error_estimate import with_error_estimates
 from .errors import WallMassError, in_diffusion_time
-from .grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive, union_axis
+from .grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive
 from .guidance import CFG
 from .monitors import act_on, monitor_variables
 from .reduction import find_reduction
@@ -290,7 +290,8 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
     at each stage's start its grid is widened to hold the density, see :func:`~fpguide.adaptive.regrid`); refused
     when its saved densities on the union of the planned grids would not fit in memory."""
     dyn, t_min = run_in.dyn, run_in.t_min
-    check_memory(run_in.t_save.size, _output_grid([stage.grid for stage in stages]).size, "this solve")
+    output = output_grid([stage.grid for stage in stages], [stage.seen for stage in stages])
+    check_memory(run_in.t_save.size, output.size, "this solve")
     callbacks = StageGrids(stages, settings["wall_tol"])
     with in_diffusion_time(dyn.T):
         return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
@@ -378,9 +379,10 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
 
     ``result`` is an :class:`~fpguide.engine.EvolveResult`, or a :class:`~fpguide.engine.StagedResult` whose saved
     densities live on the grids of their stages: the observables are then computed on each density's own grid
-    (exact cell integrals of the run's representation), and the densities are stored on the union of those grids
-    (:func:`~fpguide.grid.union_axis` per axis), whose cells subdivide every stage's cells: each stage cell keeps its
-    mass, spread over its sub-cells by the reconstruction."""
+    (exact cell integrals of the run's representation), and the densities are stored on one graded grid
+    (:func:`_output_grid`) by exact cell integrals of their reconstruction: where a stage's densities hold their
+    mass its cells are subdivided, beyond that (less than OUTPUT_TAIL per side and axis) they are summed into coarser
+    cells; no mass is lost either way."""
     dyn, t_save = run_in.dyn, run_in.t_save
     t_observe = t_save if t_observe is None else t_observe
     pieces = result.pieces() if isinstance(result, StagedResult) else [(slice(None), result)]
@@ -388,7 +390,7 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
     data = {name: (dims, np.concatenate([part[name][1] for part in parts], axis=dims.index("t")) if "t" in dims
                    else values) for name, (dims, values) in parts[0].items()}
     final = pieces[-1][1]
-    output = _output_grid([piece.grid for _, piece in pieces])
+    output = _output_grid([piece for _, piece in pieces])
     names = AXIS_NAMES[:len(axes_of(output))]
     data["density"] = (("t", *names), _on_grid(pieces, output, result.scheme))
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
@@ -401,7 +403,8 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float, t
     run["mass_error"] = float(np.max(np.abs(mass + outflow - mass[0])))
     monitors = [monitor_variables(piece, mass[part], outflow[part], initial=mass[0]) for part, piece in pieces]
     monitors = {name: (("t",), np.concatenate([part[name][1] for part in monitors])) for name in monitors[0]}
-    act_on(monitors, t_save, final.grid, float(outflow[-1]), config["wall_tol"], feature_width)
+    grids = [piece.grid for _, piece in pieces for _ in piece.t]
+    act_on(monitors, t_save, grids, float(outflow[-1]), config["wall_tol"], feature_width)
     data |= monitors
     coords = {"t": t_save, "threshold": run_in.thresholds}
     if len(names) > 1:
@@ -434,12 +437,14 @@ def _observables(result, run_in, t_observe, direction) -> dict:
     return data
 
 
-def _output_grid(grids: list) -> Grid | GradedGrid | TensorGrid:
-    """The grid the saved densities are stored on: their one grid, or the union of their grids' faces per axis."""
-    if all(grid is grids[0] for grid in grids):
-        return grids[0]
-    axes = [union_axis(axes) for axes in zip(*(axes_of(grid) for grid in grids))]
-    return axes[0] if len(axes) == 1 else TensorGrid(tuple(axes))
+def _output_grid(pieces: list[EvolveResult]) -> Grid | GradedGrid | TensorGrid:
+    """The grid the saved densities of the runs ``pieces`` are stored on: their one grid, or an adaptive run's
+    :func:`~fpguide.adaptive.output_grid` (each stage's cells where its densities hold all but OUTPUT_TAIL)."""
+    if len(pieces) == 1:
+        return pieces[0].grid
+    ranges = [[(axis.faces[first], axis.faces[last + 1]) for axis, (first, last)
+               in zip(axes_of(piece.grid), held_cells(piece.q, piece.grid, OUTPUT_TAIL))] for piece in pieces]
+    return output_grid([piece.grid for piece in pieces], ranges)
 
 
 def _on_grid(pieces, output, scheme: str) -> np.ndarray:

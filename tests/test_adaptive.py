@@ -9,7 +9,7 @@ import xarray as xr
 from scipy.special import ndtr
 
 import fpguide as fg
-from fpguide.adaptive import lattice_spacing, plan_stages
+from fpguide.adaptive import held_cells, lattice_spacing, output_grid, plan_stages
 from fpguide.autogrid import tilted_width
 from fpguide.dynamics import prepare, start_law
 from fpguide.engine import evolve_in_stages
@@ -76,6 +76,29 @@ def test_union_axis_of_lattice_grids_has_no_slivers():
     assert union.widths.min() == h and union.widths.max() == 4 * h
     assert union_axis([a, Grid(-40 * h, 40 * h, 80)]) == a
     assert isinstance(axes_of(union_axis([Grid(0.0, 1.0, 8)]))[0], Grid)
+
+
+def test_output_grid_has_each_stage_s_cells_only_where_its_densities_hold_mass():
+    """A stage's densities held on [-8h, 8h] of its fine grid's [-16h, 16h]: the output has cells h there and the
+    coarsest stage's 4h beyond, and cells that double outwards beyond where any stage holds mass; no slivers."""
+    h = lattice_spacing(np.array([0.013]))[0]
+    coarse, fine = Grid(-40 * h, 40 * h, 20), Grid(-16 * h, 16 * h, 32)
+    q = np.zeros((2, 32))
+    q[:, 8:24] = 1.0  # mass only on [-8h, 8h]
+    (first, last), = held_cells(q, fine, 1e-13)
+    assert (fine.faces[first], fine.faces[last + 1]) == (-8 * h, 8 * h)
+    out = output_grid([coarse, fine], [[(-40 * h, 40 * h)], [(-8 * h, 8 * h)]])
+    expected = np.concatenate([np.arange(-40, -8, 4), np.arange(-8, 8), np.arange(8, 41, 4)]) * h
+    np.testing.assert_array_equal(out.faces, expected)
+    planes = output_grid([TensorGrid((coarse, coarse)), TensorGrid((fine, fine))],
+                         [[(-40 * h, 40 * h)] * 2, [(-8 * h, 8 * h), (-16 * h, 16 * h)]])
+    assert planes.shape == (8 + 16 + 8, 6 + 32 + 6)  # y keeps the fine cells wherever its densities hold mass
+    alone = output_grid([fine], [[(-8 * h, 8 * h)]])
+    np.testing.assert_array_equal(alone.faces[:5], np.array([-16, -11, -9, -8, -7]) * h)
+    # beyond every range the cells double outwards: [-40h, -24h], [-24h, -20h], then the coarse lattice
+    tails = output_grid([coarse, fine], [[(-20 * h, 40 * h)], [(-8 * h, 8 * h)]])
+    np.testing.assert_array_equal(tails.faces[:4], np.array([-40, -24, -20, -16]) * h)
+    assert tails.faces[-1] == 40 * h and tails.n == expected.size - 1 - 3
 
 
 def test_staged_evolution_matches_the_closed_form_and_conserves_mass():
