@@ -5,7 +5,7 @@ Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: `
 ``n`` and ``seed`` for "sample"), ``[target]`` (``type`` and the target's fields), ``[guidance]`` (the arguments of
 :class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error`` and ``uncond_error`` as inline tables with a ``type``),
 ``[sampler]`` (``name``, ``eta``), ``[process]`` (``type`` and its parameters), ``[grid]`` (``lower``, ``upper``,
-``n``; lists for a tensor grid) and ``[dask]`` (``scheduler``).
+``n``; lists for a tensor grid; or ``type = "adaptive"``) and ``[dask]`` (``scheduler``).
 
 Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``, ``sampler.eta`` and
 ``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``, ``cells_per_width``); a target field as
@@ -32,7 +32,7 @@ import xarray as xr
 from ._validation import check_flag, check_int
 from .dataset import attach
 from .dynamics import prepare
-from .grid import Grid, TensorGrid
+from .grid import ADAPTIVE, Grid, TensorGrid
 from .guidance import CFG
 from .observables_nd import check_direction
 from .particles import sample, step_taus
@@ -262,8 +262,15 @@ def _guidance(spec: dict) -> CFG:
     return _construct("guidance", CFG, args)
 
 
-def _grid(spec: dict) -> Grid | TensorGrid:
-    """``Grid(lower, upper, n)``, or a :class:`TensorGrid` when ``lower`` and ``upper`` are lists."""
+def _grid(spec: dict) -> Grid | TensorGrid | str:
+    """``Grid(lower, upper, n)``, a :class:`TensorGrid` when ``lower`` and ``upper`` are lists, or ``"adaptive"``
+    for ``type = "adaptive"`` (and no other key)."""
+    if "type" in spec:
+        if spec["type"] != ADAPTIVE:
+            raise ConfigError(f"grid.type must be {ADAPTIVE!r} (a uniform grid is given by lower, upper and n, "
+                              f"without a type), got {spec['type']!r}")
+        _check_keys("grid", spec, ("type",), required=("type",))
+        return ADAPTIVE
     if isinstance(spec.get("lower"), list):
         _check_keys("grid", spec, ("lower", "upper", "n"), required=("lower", "upper", "n"))
         try:
@@ -288,7 +295,7 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
                 check_flag("reduce", item["reduce"], allow_none=True)
                 check_flag("error_estimate", item["error_estimate"])
                 if not reduces(item):
-                    check_grid(item["grid"], run_in.dyn.model.ndim)
+                    check_grid(item["grid"], run_in.dyn.model.ndim, adaptive=True)
             else:
                 check_int("n", item["n"], 2)
                 if item["seed"] is not None:

@@ -39,6 +39,7 @@ import xarray as xr
 
 from .dynamics import prepare
 from .errors import WallMassError
+from .grid import ADAPTIVE, is_adaptive
 from .progress import progress_bar
 from .sweep import PREPARE_ARGS, Sweep
 
@@ -170,9 +171,11 @@ class ZarrStore:
         if not isinstance(store, (str, os.PathLike)):
             raise TypeError(f"store must be a path (str or os.PathLike) of a zarr store, got {type(store).__name__}")
         path = os.fspath(store)
-        if any("grid" in call and call["grid"] is None for calls in planned for call in calls):
-            raise ValueError("the items of this sweep choose grids of their own (reduced solves, d > 3), which one "
-                             "store cannot hold: pass grid= (the grid of the solved coordinates) to use a store")
+        if any("grid" in call and (call["grid"] is None or is_adaptive(call["grid"]))
+               for calls in planned for call in calls):
+            raise ValueError("the items of this sweep choose grids of their own (reduced solves, d > 3, or "
+                             f"grid={ADAPTIVE!r}), which one store cannot hold: pass grid= (a Grid or TensorGrid; "
+                             "of the solved coordinates for a reduction) to use a store")
         plan = plan_record(sweep, groups, planned)
         if os.path.exists(path) and not (os.path.isdir(path) and not os.listdir(path)):
             try:

@@ -21,6 +21,7 @@ import xarray as xr
 from .dataset import config_attr, config_of
 from .engine.transfer import collect_masses
 from .grid import AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, union_axis
+from .resources import check_memory
 
 MAX_UNIFORM_CELLS = {1: 1 << 20, 2: 1 << 22, 3: 1 << 22}  # on_uniform_grid coarsens beyond these totals
 
@@ -78,10 +79,30 @@ def on_uniform_grid(ds: xr.Dataset) -> xr.Dataset:
     scale = max(1.0, (float(np.prod(counts)) / MAX_UNIFORM_CELLS[min(d, MAX_GRID_DIM)]) ** (1.0 / d))
     axes = tuple(Grid(axis.lower, axis.upper, max(int(np.ceil(n / scale)), 8)) for axis, n in zip(old_axes, counts))
     grid = axes[0] if d == 1 else TensorGrid(axes)
-    moved = resample(ds, grid)
-    out = ds.drop_vars(["density", *[f"{name}_bounds" for name in AXIS_NAMES[:d]], *AXIS_NAMES[:d]])
-    out = out.assign_coords(moved.coords).assign(density=moved["density"])
-    return out.assign_attrs(config=config_attr(config_of(ds) | {"grid": grid.to_dict()}))
+    return _with_density(ds, resample(ds, grid)).assign_attrs(config=config_attr(config_of(ds) |
+                                                                                 {"grid": grid.to_dict()}))
+
+
+def on_common_grid(items: list[xr.Dataset]) -> list[xr.Dataset]:
+    """The solve Datasets ``items`` (a sweep's, on adaptive grids) with their densities on one grid: per axis the
+    union of their grids' faces. Every cell of that grid lies inside one cell of each item's grid, so each item's
+    stored density (constant inside its cells) is kept exactly, as is its mass. Items on one grid already come back
+    as they are; the union is refused (MemoryError) when the items' densities on it would not fit in memory."""
+    grids = [dataset_grid(ds) for ds in items]
+    if all(grid == grids[0] for grid in grids[1:]):
+        return items
+    axes = tuple(union_axis(axes) for axes in zip(*(axes_of(grid) for grid in grids)))
+    common = axes[0] if len(axes) == 1 else TensorGrid(axes)
+    check_memory(sum(ds.sizes["t"] for ds in items), common.size, f"this sweep of {len(items)} adaptive solves, on "
+                 "the union of their grids,")
+    return [_with_density(ds, resample(ds, common)) for ds in items]
+
+
+def _with_density(ds: xr.Dataset, moved: xr.Dataset) -> xr.Dataset:
+    """``ds`` with the density (and its axes' coordinates) of ``moved``, a :func:`resample` of it."""
+    names = [name for name in AXIS_NAMES if name in ds["density"].dims]
+    out = ds.drop_vars(["density", *[f"{name}_bounds" for name in names], *names])
+    return out.assign_coords(moved.coords).assign(density=moved["density"])
 
 
 def _axes(name: str, grid) -> tuple:

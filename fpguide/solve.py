@@ -40,11 +40,9 @@ STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_sn
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
     weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
-    densities would not fit in memory. Reduced items keep their own grids."""
-    if any(is_adaptive(call["grid"]) for group in groups for call in group):
-        raise ValueError(f"grid={ADAPTIVE!r} runs single solves only (not yet sweeps): loop over the items, or give "
-                         "grid=None for the sweep's common automatic grid")
-    if any(reduces(call) for group in groups for call in group):
+    densities would not fit in memory. Reduced items and items on adaptive grids keep their own grids (the latter
+    are put on one grid when the sweep's Dataset is assembled, see :func:`~fpguide.resample.on_common_grid`)."""
+    if any(reduces(call) or is_adaptive(call["grid"]) for group in groups for call in group):
         return groups
     grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim, adaptive=True)
     if grid is None:
@@ -67,7 +65,8 @@ def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     :func:`_evolve_batches`); one after another otherwise."""
     run_ins = [_prepared(call) for call in calls]
     first, dyn = calls[0], run_ins[0].dyn
-    if len(calls) == 1 or dyn.model.ndim > 1 or reduces(first) or first["grid"] is None:
+    own_grids = first["grid"] is None or is_adaptive(first["grid"])  # reduced, or adaptive
+    if len(calls) == 1 or dyn.model.ndim > 1 or reduces(first) or own_grids:
         return [solve_one(**call) for call in calls]
     settings = checked_settings(dyn.stochastic, first)
     grid = check_grid(first["grid"], 1)
@@ -190,8 +189,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
         coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``);
         ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time, and stores the
-        densities on the union of the stages' grids (:class:`GradedGrid` axes; see :mod:`fpguide.adaptive`; no sweeps
-        or reductions yet; ``run["stages"]`` and ``run["trimmed_mass"]`` record it).
+        densities on one graded grid, fine where a stage held mass with fine cells (:class:`GradedGrid` axes; see
+        :mod:`fpguide.adaptive`; ``run["stages"]`` and ``run["trimmed_mass"]`` record it; a sweep's items run one
+        after another and share the union of their grids; no reductions yet).
     process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
@@ -241,9 +241,6 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
-        if is_adaptive(grid):
-            raise ValueError(f"grid={ADAPTIVE!r} does not run through a reduction yet (reduce=True, or d > "
-                             f"{MAX_GRID_DIM}): use grid=None")
         reduction = find_reduction(dyn.model, run_in.guidance)
         return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
     grid = check_grid(grid, d, adaptive=True)

@@ -37,7 +37,9 @@ from .autogrid import WIDEN_FACTOR, WIDEN_TRIES
 from .dataset import attach, config_of, global_attrs
 from .dynamics import prepare
 from .errors import WallMassError
+from .grid import is_adaptive
 from .progress import progress_bar
+from .resample import on_common_grid
 
 PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")  # filled in per item
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
@@ -151,6 +153,8 @@ class Sweep:
     def combine(self, results: dict[tuple[int, ...], xr.Dataset]) -> xr.Dataset:
         """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as coordinates."""
         items = [results[index] for index in self.indices]
+        if all(is_adaptive(config_of(ds).get("grid")) for ds in items):  # each on a grid of its own
+            items = on_common_grid(items)
         names = [axis.name for axis in self.axes]
         ds = _stacked(items, names, self.shape)
         if ds is None:  # items on different coordinates (t_min, T or reduced sweeps): an outer join

@@ -164,7 +164,7 @@ CONFIG_CASES = {
     "reduce-string": (config(run={"reduce": "yes"}), r"run.reduce: reduce must be None, True or False"),
     "direction-1d": (config(run={"direction": [1.0]}), r"run.direction: direction must be None for a 1-D target"),
     "tensor-grid-1d": (config(grid={"lower": [-5.0, -5.0], "upper": [5.0, 5.0], "n": 64}),
-                       r"grid: grid must be a fpguide.Grid or None, got TensorGrid"),
+                       r"grid: grid must be a fpguide.Grid, 'adaptive' or None, got TensorGrid"),
     "time_grid-empty": (config(run={"solver": "sample", "time_grid": []}), r"run.time_grid: time_grid must be"),
     "label-bool": (config(guidance={"label": True}), r"guidance.label: label must be an int or a string"),
     "schedule-profile": (config(guidance={"schedule": {"type": "Linear", "t_from": 1.0, "p_from": 2.0, "t_to": 0.1,
