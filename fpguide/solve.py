@@ -365,6 +365,9 @@ def check_grid(grid, d: int, adaptive: bool = False):
             raise ValueError(f"grid must have one axis per dimension of the target ({d}), got {grid.ndim}")
         return grid
     wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
+    if is_adaptive(grid):
+        raise ValueError(f"grid={ADAPTIVE!r} is for fpguide.solve (and its sweeps) only, for now: give {wanted} or "
+                         "None here")
     choices = f"{wanted}, {ADAPTIVE!r} or None" if adaptive else f"{wanted} or None"
     raise TypeError(f"grid must be {choices}, got " + (repr(grid) if adaptive and isinstance(grid, str) else
                                                       type(grid).__name__))

@@ -254,6 +254,13 @@ def test_adaptive_sweep_holds_each_item_exactly_on_the_union_of_their_grids(tmp_
         fg.solve(UM, fg.CFG(label=1, w=[1.0, 3.0]), grid="adaptive", n_save=3, store=str(tmp_path / "sweep.zarr"))
 
 
+def test_solvers_without_adaptive_grids_refuse_them_by_name():
+    for run in (lambda: fg.solve_pc(GM, fg.CFG(label=1, w=3.0), fg.PredictorCorrector(steps=10), grid="adaptive"),
+                lambda: fg.solve_discrete(GM, fg.CFG(label=1, w=3.0), fg.DDIM(steps=10), grid="adaptive")):
+        with pytest.raises(ValueError, match="grid='adaptive' is for fpguide.solve"):
+            run()
+
+
 def test_adaptive_reduction_solves_the_reduced_coordinates_on_adaptive_grids():
     """3-D boxes whose classes differ along x only, reduce=True: the solved coordinate runs on adaptive grids and
     agrees with the uniform engine's reduction (measured: entropy 3.6e-5 apart at t_min = 1e-3); a rerun repeats it."""
