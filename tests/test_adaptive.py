@@ -235,9 +235,11 @@ def test_grid_argument_is_checked():
 
 def test_adaptive_sweep_holds_each_item_exactly_on_the_union_of_their_grids(tmp_path):
     """A sweep over w and the sampler on adaptive grids: each item is its single solve, its density (constant in its
-    cells) kept exactly on the union of the items' grids; a store, which needs one grid, is refused by name."""
+    cells) kept exactly on the union of the items' grids; a rerun repeats it; a store, which needs one grid, is
+    refused by name."""
     sweep = fg.solve(UM, fg.CFG(label=1, w=[1.0, 3.0]), ["ode", "sde"], grid="adaptive", n_save=3)
     assert json.loads(sweep.attrs["config"])["grid"] == "adaptive"
+    xr.testing.assert_identical(fg.rerun(sweep), sweep)
     grids = []
     for sampler in ("ode", "sde"):
         for w in (1.0, 3.0):
