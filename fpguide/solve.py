@@ -191,7 +191,7 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
         ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time, and stores the
         densities on one graded grid, fine where a stage held mass with fine cells (:class:`GradedGrid` axes; see
         :mod:`fpguide.adaptive`; ``run["stages"]`` and ``run["trimmed_mass"]`` record it; a sweep's items run one
-        after another and share the union of their grids; no reductions yet).
+        after another and share the union of their grids).
     process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
@@ -285,7 +285,8 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
 def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve on adaptive grids (the ``stages`` of :func:`~fpguide.adaptive.plan_stages`;
     at each stage's start its grid is widened to hold the density, see :func:`~fpguide.adaptive.regrid`); refused
-    when its saved densities on the union of the planned grids would not fit in memory."""
+    when its saved densities would not fit in memory on the output grid the pilot's ranges give
+    (:func:`~fpguide.adaptive.output_grid`)."""
     dyn, t_min = run_in.dyn, run_in.t_min
     output = output_grid([stage.grid for stage in stages], [stage.seen for stage in stages])
     check_memory(run_in.t_save.size, output.size, "this solve")
