@@ -9,6 +9,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import fpguide as fg
+from fpguide.autogrid import _lipschitz, pilot
+from fpguide.dynamics import prepare, start_law
 
 T_MIN = 0.05  # features ~0.2 wide: small grids resolve them, so the tests stay fast
 BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
@@ -128,3 +130,31 @@ def test_2d_solution_agrees_with_particles(sampler):
     report = fg.cross_check(ds, ps)
     assert report.passed, str(report)
     assert ps["position"].dims == ("t", "particle", "dim") and ps["covariance"].dims == ("t", "dim", "dim2")
+
+
+def test_pilot_rate_is_a_lipschitz_constant_of_the_velocity_under_shear():
+    """A lattice sheared so that neighbours along its second axis share their y (the flow lined them up across it):
+    the pilot's rate for v = A x is max |A Δx| / |Δx| over neighbours, at most the spectral norm of A (the ratio of
+    y-components alone would be 0/0 there)."""
+    a = np.array([[-1.0, 0.5], [0.2, -3.0]])
+    z = np.linspace(-1.0, 1.0, 5)
+    zx, zy = np.meshgrid(z, z, indexing="ij")
+    lattice = np.stack([zx + 2.0 * zy, np.zeros_like(zy) + 0.1 * zx], axis=-1)  # y constant along axis 1
+    x = lattice.reshape(1, -1, 2)
+    rate = _lipschitz(x, x @ a.T, lattice.shape)
+    steps = [np.array([1.0, 0.1]), np.array([2.0, 0.0])]  # the lattice's two neighbour offsets
+    assert rate == pytest.approx(max(np.linalg.norm(a @ s) / np.linalg.norm(s) for s in steps), rel=1e-12)
+    assert rate <= np.linalg.norm(a, 2)
+
+
+def test_automatic_grids_of_a_correlated_mixture_at_small_t_min():
+    """Unequal, correlated 2-D Gaussians guided at w = 4 down to t_min = 1e-3 (notebook 04's mixture): the pilot
+    lines lattice neighbours up across an axis; it finishes, and its ranges hold the start quantiles it traced."""
+    target = fg.GaussianMixture(means=np.array([[1.0, 0.5], [-1.0, 0.0], [0.0, -1.5]]),
+                                covariances=np.array([[[1.0, 0.3], [0.3, 0.5]], np.eye(2), 0.5 * np.eye(2)]),
+                                weights=[0.4, 0.3, 0.3], labels=[1, 0, 0])
+    run_in = prepare(target, fg.CFG(label=1, w=4.0), "ode", 10.0, 1e-3, "OU", "prior", 5, None, 0.1, None)
+    _, quantile = start_law(run_in.dyn.model, run_in.dyn.process, run_in.dyn.T, "prior")
+    seen = pilot(run_in.dyn, 1e-3, quantile)
+    assert np.all(np.isfinite(seen["lower"])) and np.all(seen["lower"] <= -7.4) and np.all(seen["upper"] >= 7.4)
+    assert np.all(np.isfinite(seen["width"])) and np.all(seen["width"] > 0.0)
