@@ -179,17 +179,17 @@ def regrid(planned: Grid | TensorGrid, q: np.ndarray, current: Grid | TensorGrid
     """``planned``, widened on its own lattice until it holds all but ``tail`` of the mass of the densities ``q``
     (B, *current.shape) on either side of every axis."""
     axes = []
-    for new, old, (first, last) in zip(axes_of(planned), axes_of(current), held_cells(q, current, tail)):
+    for new, (lower, upper) in zip(axes_of(planned), held_range(q, current, tail)):
         h, planned_start, planned_stop = new.dx, round(new.lower / new.dx), round(new.upper / new.dx)
-        start = min(planned_start, math.floor(old.faces[first] / h))
-        stop = max(planned_stop, math.ceil(old.faces[last + 1] / h))
+        start = min(planned_start, math.floor(lower / h))
+        stop = max(planned_stop, math.ceil(upper / h))
         axes.append(new if (start, stop) == (planned_start, planned_stop)
                     else Grid(float(start * h), float(stop * h), int(stop - start)))
     return axes[0] if len(axes) == 1 else TensorGrid(tuple(axes))
 
 
-def held_cells(q: np.ndarray, grid: Grid | TensorGrid, tail: float) -> list[tuple[int, int]]:
-    """Per axis of the uniform ``grid``, the first and last cell between which the densities ``q``
+def held_range(q: np.ndarray, grid: Grid | TensorGrid, tail: float) -> list[tuple[float, float]]:
+    """Per axis of the uniform ``grid``, the faces (lower, upper) of the cells between which the densities ``q``
     (B, *grid.shape) together hold all but at most ``tail`` of their mass on either side."""
     out = []
     for a, axis in enumerate(axes_of(grid)):
@@ -197,7 +197,7 @@ def held_cells(q: np.ndarray, grid: Grid | TensorGrid, tail: float) -> list[tupl
         cumulative = np.cumsum(q.sum(axis=others) * grid.cell_volume)  # the mass left of each face, in order
         first = int(np.searchsorted(cumulative, tail, side="right"))
         last = int(np.searchsorted(cumulative, cumulative[-1] - tail, side="left"))
-        out.append((min(first, axis.n - 1), min(last, axis.n - 1)))
+        out.append((float(axis.faces[min(first, axis.n - 1)]), float(axis.faces[min(last, axis.n - 1) + 1])))
     return out
 
 

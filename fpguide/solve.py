@@ -10,7 +10,7 @@ import xarray as xr
 from . import observables as obs
 from . import observables_nd as obs_nd
 from ._validation import check_flag, check_positive_real
-from .adaptive import OUTPUT_TAIL, Stage, StageGrids, held_cells, output_grid, plan_stages
+from .adaptive import OUTPUT_TAIL, Stage, StageGrids, held_range, output_grid, plan_stages
 from .autogrid import CELLS_PER_WIDTH, WIDEN_FACTOR, WIDEN_TRIES, choose_grid, covering_grid, feature_width
 from .dataset import attach, config_of, frame_variables, global_attrs
 from .dynamics import WeightBatch, prepare, start_law
@@ -443,8 +443,7 @@ def _output_grid(pieces: list[EvolveResult]) -> Grid | GradedGrid | TensorGrid:
     :func:`~fpguide.adaptive.output_grid` (each stage's cells where its densities hold all but OUTPUT_TAIL)."""
     if len(pieces) == 1:
         return pieces[0].grid
-    ranges = [[(axis.faces[first], axis.faces[last + 1]) for axis, (first, last)
-               in zip(axes_of(piece.grid), held_cells(piece.q, piece.grid, OUTPUT_TAIL))] for piece in pieces]
+    ranges = [held_range(piece.q, piece.grid, OUTPUT_TAIL) for piece in pieces]
     return output_grid([piece.grid for piece in pieces], ranges)
 
 
