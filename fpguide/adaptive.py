@@ -79,7 +79,8 @@ def lattice_spacing(h: np.ndarray) -> np.ndarray:
 def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, cells_per_width: float,
                 widen: float = 1.0) -> tuple[list[Stage], dict]:
     """The stages of an adaptive run of ``dyn`` (every member of a batch) from τ = 0 to T − t_min, and a record of
-    how they were chosen: the finest spacing per axis and, per stage, its start, end, spacing and cells."""
+    how they were chosen: the finest spacing per axis, the narrowest feature per axis at t_min (``feature``, what
+    the last grid is judged against) and, per stage, its start, spacing and cells."""
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d = common.model.ndim
@@ -115,7 +116,8 @@ def plan_stages(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
         seen = tuple(zip(lower[first:k].min(axis=0).tolist(), upper[first:k].max(axis=0).tolist()))
         stages.append(Stage(float(taus[first]), grid, seen))
         first = k
-    record = {"finest_spacing": finest.tolist(), "cells_per_width": cells_per_width, "widen": widen,
+    record = {"finest_spacing": finest.tolist(), "feature": feature[-1].min(axis=0).tolist(),
+              "cells_per_width": cells_per_width, "widen": widen,
               "stages": [{"start": stage.start, "spacing": [axis.dx for axis in axes_of(stage.grid)],
                           "cells": [axis.n for axis in axes_of(stage.grid)]} for stage in stages]}
     return stages, record

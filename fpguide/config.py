@@ -32,7 +32,7 @@ import xarray as xr
 from ._validation import check_flag, check_int
 from .dataset import attach
 from .dynamics import prepare
-from .grid import ADAPTIVE, Grid, TensorGrid
+from .grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
 from .guidance import CFG
 from .observables_nd import check_direction
 from .particles import sample, step_taus
@@ -264,13 +264,13 @@ def _guidance(spec: dict) -> CFG:
 
 def _grid(spec: dict) -> Grid | TensorGrid | str:
     """``Grid(lower, upper, n)``, a :class:`TensorGrid` when ``lower`` and ``upper`` are lists, or ``"adaptive"``
-    for ``type = "adaptive"`` (and no other key)."""
+    or ``"uniform"`` for that ``type`` (and no other key)."""
     if "type" in spec:
-        if spec["type"] != ADAPTIVE:
-            raise ConfigError(f"grid.type must be {ADAPTIVE!r} (a uniform grid is given by lower, upper and n, "
-                              f"without a type), got {spec['type']!r}")
+        if spec["type"] not in (ADAPTIVE, UNIFORM):
+            raise ConfigError(f"grid.type must be {ADAPTIVE!r} or {UNIFORM!r} (a grid of your own is given by lower, "
+                              f"upper and n, without a type), got {spec['type']!r}")
         _check_keys("grid", spec, ("type",), required=("type",))
-        return ADAPTIVE
+        return spec["type"]
     if isinstance(spec.get("lower"), list):
         _check_keys("grid", spec, ("lower", "upper", "n"), required=("lower", "upper", "n"))
         try:

@@ -39,7 +39,7 @@ import xarray as xr
 
 from .dynamics import prepare
 from .errors import WallMassError
-from .grid import ADAPTIVE, is_adaptive
+from .grid import ADAPTIVE, UNIFORM, is_adaptive
 from .progress import progress_bar
 from .sweep import PREPARE_ARGS, Sweep
 
@@ -174,8 +174,9 @@ class ZarrStore:
         if any("grid" in call and (call["grid"] is None or is_adaptive(call["grid"]))
                for calls in planned for call in calls):
             raise ValueError("the items of this sweep choose grids of their own (reduced solves, d > 3, or "
-                             f"grid={ADAPTIVE!r}), which one store cannot hold: pass grid= (a Grid or TensorGrid; "
-                             "of the solved coordinates for a reduction) to use a store")
+                             f"grid={ADAPTIVE!r}, the default in 2-D and 3-D), which one store cannot hold: pass "
+                             f"grid={UNIFORM!r} (one automatic grid for every item) or a Grid or TensorGrid (of the "
+                             "solved coordinates for a reduction) to use a store")
         plan = plan_record(sweep, groups, planned)
         if os.path.exists(path) and not (os.path.isdir(path) and not os.listdir(path)):
             try:

@@ -17,6 +17,7 @@ MIN_CELLS = 8
 MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
 ADAPTIVE = "adaptive"  # the grid argument (and config["grid"]) of a solve on adaptive grids (see fpguide.adaptive)
+UNIFORM = "uniform"  # the grid argument asking for one uniform grid chosen automatically (see fpguide.autogrid)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -84,11 +84,11 @@ def monitor_variables(result, mass: np.ndarray, outflow: np.ndarray, initial: fl
 
 
 def act_on(monitors: dict, t: np.ndarray, grids: list[Grid | TensorGrid], escaped: float, wall_tol: float,
-           feature_width: float) -> None:
+           feature_width: float | list[float]) -> None:
     """Fail or warn on the ``monitors`` of a run saved at the diffusion times ``t`` (see the module's table), each
     density on its grid in ``grids``, that lost ``escaped`` through its walls; ``feature_width`` is the narrowest
-    feature the dynamics can make, by the last saved time (the last grid's cells per width are judged against it
-    too)."""
+    feature the dynamics can make by the last saved time, one for every axis or one per axis (the last grid's cells
+    per width are judged against it too)."""
     balance = monitors["mass_balance_error"][1]
     if np.any(np.abs(balance) > MASS_TOL):
         k = int(np.argmax(np.abs(balance) > MASS_TOL))
@@ -102,12 +102,13 @@ def act_on(monitors: dict, t: np.ndarray, grids: list[Grid | TensorGrid], escape
                       "grid", WallMassWarning, stacklevel=caller_stacklevel())
 
 
-def _warn_if_coarse(grids: list, cells: np.ndarray, t: np.ndarray, feature_width: float) -> None:
+def _warn_if_coarse(grids: list, cells: np.ndarray, t: np.ndarray, feature_width: float | list[float]) -> None:
     """Warn when a saved density's grid (in ``grids``) has fewer than MIN_CELLS_PER_WIDTH cells across the density's
-    narrowest feature (measured from the density, and for the last one also the dynamics' ``feature_width``); the
-    message names the time and grid of the worst."""
+    narrowest feature (measured from the density, and for the last one also the dynamics' ``feature_width``, along
+    each axis); the message names the time and grid of the worst."""
     resolved = np.array(cells, dtype=float)
-    resolved[-1] = min(resolved[-1], feature_width / max(axis.dx for axis in axes_of(grids[-1])))
+    spacing = np.array([axis.dx for axis in axes_of(grids[-1])])
+    resolved[-1] = min(resolved[-1], float(np.min(np.asarray(feature_width, dtype=float) / spacing)))
     k = int(np.argmin(resolved))
     axes = axes_of(grids[k])
     dx, resolved = max(axis.dx for axis in axes), float(resolved[k])

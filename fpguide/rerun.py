@@ -18,7 +18,7 @@ import xarray as xr
 from .dataset import config_of
 from .discrete import sampler_from_dict
 from .discrete_run import sample_discrete, solve_discrete
-from .grid import ADAPTIVE, grid_from_dict, is_adaptive
+from .grid import ADAPTIVE, UNIFORM, grid_from_dict, is_adaptive
 from .guidance import CFG
 from .particles import sample
 from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
@@ -71,12 +71,13 @@ def _continuous(config: dict) -> dict:
 
 
 def _grid(config: dict, run: dict) -> dict:
-    """None where the run chose its grid automatically (its pilot runs again; a sweep's items share one recorded grid
-    unless they were reduced), "adaptive" where it ran on adaptive grids (planned again), else the grid recorded."""
+    """"uniform" where the run chose one uniform grid automatically (its pilot runs again; a sweep's items share one
+    recorded grid unless they were reduced), "adaptive" where it ran on adaptive grids (planned again), else the grid
+    recorded."""
     if is_adaptive(config["grid"]):
         return {"grid": ADAPTIVE}
     automatic = any(item.get("grid_choice") is not None for item in run.get("items", [run]))
-    return {"grid": None if automatic else grid_from_dict(config["grid"])}
+    return {"grid": UNIFORM if automatic else grid_from_dict(config["grid"])}
 
 
 def _seeded(config: dict) -> dict:

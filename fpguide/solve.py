@@ -19,7 +19,7 @@ from .engine.remap import scheme_code
 from .engine.transfer import transfer
 from .error_estimate import with_error_estimates
 from .errors import WallMassError, in_diffusion_time
-from .grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive
+from .grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, UNIFORM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive
 from .guidance import CFG
 from .monitors import act_on, monitor_variables
 from .reduction import find_reduction
@@ -40,11 +40,14 @@ STEP_DEFAULTS = {"ode": {"log_snr_step": 0.2, "lipschitz": 0.5}, "sde": {"log_sn
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
     weights) covered by one (see :func:`~fpguide.autogrid.covering_grid`); refused up front when the sweep's saved
-    densities would not fit in memory. Reduced items and items on adaptive grids keep their own grids (the latter
-    are put on one grid when the sweep's Dataset is assembled, see :func:`~fpguide.resample.on_common_grid`)."""
-    if any(reduces(call) or is_adaptive(call["grid"]) for group in groups for call in group):
+    densities would not fit in memory. Reduced items and items on adaptive grids (``"adaptive"``, or None in 2-D and
+    3-D) keep their own grids (the latter are put on one grid when the sweep's Dataset is assembled, see
+    :func:`~fpguide.resample.on_common_grid`)."""
+    if any(reduces(call) for group in groups for call in group):
         return groups
     grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim, adaptive=True)
+    if is_adaptive(grid):
+        return [[call | {"grid": grid} for call in group] for group in groups]
     if grid is None:
         grids = []
         for group in groups:
@@ -172,10 +175,10 @@ def checked_settings(stochastic: bool, call: dict) -> dict:
 
 @sweepable(plan=_plan_sweep, run_group=_solve_group)
 def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0,
-          t_min: float = 1e-3, grid: Grid | None = None, process=None, start: str = "prior", n_save: int = 41,
-          t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None, log_snr_step: float | None = None,
-          lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH, wall_tol: float = 1e-9,
-          direction=None, reduce: bool | None = None, error_estimate: bool = False,
+          t_min: float = 1e-3, grid: Grid | TensorGrid | str | None = None, process=None, start: str = "prior",
+          n_save: int = 41, t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None,
+          log_snr_step: float | None = None, lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH,
+          wall_tol: float = 1e-9, direction=None, reduce: bool | None = None, error_estimate: bool = False,
           progress: bool | None = None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
@@ -187,11 +190,12 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
         reverse SDE; 0 is the probability-flow ODE).
     T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
     grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
-        coordinates; None chooses extent and resolution from a pilot of the dynamics (recorded in ``run``);
-        ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time, and stores the
-        densities on one graded grid, fine where a stage held mass with fine cells (:class:`GradedGrid` axes; see
-        :mod:`fpguide.adaptive`; ``run["stages"]`` and ``run["trimmed_mass"]`` record it; a sweep's items run one
-        after another and share the union of their grids).
+        coordinates; ``"uniform"`` chooses one grid's extent and resolution from a pilot of the dynamics (recorded
+        in ``run["grid_choice"]``); ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at
+        that time, and stores the densities on one graded grid, fine where a stage held mass with fine cells
+        (:class:`GradedGrid` axes; see :mod:`fpguide.adaptive`; ``run["grid_choice"]``, ``run["stages"]`` and
+        ``run["trimmed_mass"]`` record it; a sweep's items run one after another and share the union of their
+        grids); None (default): ``"uniform"`` in 1-D, ``"adaptive"`` in 2-D and 3-D.
     process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
     start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
@@ -304,16 +308,21 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
 def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
     """The Dataset of an engine run: configuration, run record, observables and monitors (acted on)."""
     dyn = run_in.dyn
-    grid = ADAPTIVE if isinstance(result, StagedResult) else result.grid.to_dict()
+    staged = isinstance(result, StagedResult)
+    grid = ADAPTIVE if staged else result.grid.to_dict()
     config = run_in.config() | {"function": "solve", "grid": grid} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
                max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
                initial_mass=float(result.mass[0]))
-    if isinstance(result, StagedResult):
+    if staged:
         run.update(stages=result.stages, trimmed_mass=float(result.trimmed[-1]))
-    return grid_dataset(result, run_in, config, run, direction, float(feature_width(dyn, run_in.t_min)))
+    # an adaptive run's last grid is judged per axis against the features its plan resolved (a guided axis can need
+    # cells sqrt(1 + w) narrower than the others: against the narrowest of all, a 2-D Gaussian mixture guided along
+    # x was warned as 1.14 cells across its feature on its y-axis' 4.6)
+    width = run["grid_choice"]["feature"] if staged else float(feature_width(dyn, run_in.t_min))
+    return grid_dataset(result, run_in, config, run, direction, width)
 
 
 def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
@@ -355,9 +364,16 @@ def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarra
 
 
 def check_grid(grid, d: int, adaptive: bool = False):
-    """None, a Grid (1-D) or a TensorGrid / sequence of Grids with one axis per dimension of the target, or where
-    ``adaptive`` (solve's grid) also ``"adaptive"``."""
-    if grid is None or (d == 1 and isinstance(grid, Grid)) or (adaptive and is_adaptive(grid)):
+    """The grid a run of a d-dimensional target uses: a Grid (1-D) or a TensorGrid (a sequence of Grids is made one)
+    with one axis per dimension, as given; None for one uniform grid chosen automatically (``"uniform"``, or None
+    in 1-D); or, where ``adaptive`` (solve's grid), ``"adaptive"`` for stages of their own (``"adaptive"``, or None
+    in 2-D and 3-D: there the stages cost 3-16x less than one uniform grid at the same accuracy, see
+    :mod:`fpguide.adaptive`; in 1-D one grid costs at most seconds and the stages' planning is a fixed cost)."""
+    if grid is None:
+        return ADAPTIVE if adaptive and d > 1 else None
+    if isinstance(grid, str) and grid == UNIFORM:
+        return None
+    if (d == 1 and isinstance(grid, Grid)) or (adaptive and is_adaptive(grid)):
         return grid
     if d > 1 and isinstance(grid, (list, tuple)) and all(isinstance(axis, Grid) for axis in grid):
         grid = TensorGrid(tuple(grid))
@@ -367,16 +383,17 @@ def check_grid(grid, d: int, adaptive: bool = False):
         return grid
     wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
     if is_adaptive(grid):
-        raise ValueError(f"grid={ADAPTIVE!r} is for fpguide.solve (and its sweeps) only, for now: give {wanted} or "
-                         "None here")
-    choices = f"{wanted}, {ADAPTIVE!r} or None" if adaptive else f"{wanted} or None"
-    raise TypeError(f"grid must be {choices}, got " + (repr(grid) if adaptive and isinstance(grid, str) else
-                                                      type(grid).__name__))
+        raise ValueError(f"grid={ADAPTIVE!r} is for fpguide.solve (and its sweeps) only, for now: give {wanted}, "
+                         f"{UNIFORM!r} or None here")
+    choices = f"{wanted}, {UNIFORM!r}, {ADAPTIVE!r} or None" if adaptive else f"{wanted}, {UNIFORM!r} or None"
+    raise TypeError(f"grid must be {choices}, got " + (repr(grid) if isinstance(grid, str) else type(grid).__name__))
 
 
-def grid_dataset(result, run_in, config, run, direction, feature_width: float, t_observe=None) -> xr.Dataset:
+def grid_dataset(result, run_in, config, run, direction, feature_width: float | list[float],
+                 t_observe=None) -> xr.Dataset:
     """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.monitors`; ``feature_width``: the narrowest
-    feature its dynamics can make); p_t enters the observables at ``t_observe`` (default: the saved times).
+    feature its dynamics can make, one or one per axis); p_t enters the observables at ``t_observe`` (default: the
+    saved times).
 
     ``result`` is an :class:`~fpguide.engine.EvolveResult`, or a :class:`~fpguide.engine.StagedResult` whose saved
     densities live on the grids of their stages: the observables are then computed on each density's own grid

@@ -102,13 +102,13 @@ def test_run_writes_what_the_api_computes(sweep_nc, gm, capsys):
     assert not list(sweep_nc.parent.glob(".sweep.nc*"))  # no temporary left behind
 
 
-def test_run_on_adaptive_grids_writes_what_the_api_computes(tmp_path, gm, capsys):
-    text = GM_TOML.replace("lower = -8.0\nupper = 8.0\nn = 256\n", 'type = "adaptive"\n')
-    out = tmp_path / "adaptive.nc"
+@pytest.mark.parametrize("kind", ["adaptive", "uniform"])
+def test_run_on_a_grid_type_writes_what_the_api_computes(tmp_path, gm, capsys, kind):
+    text = GM_TOML.replace("lower = -8.0\nupper = 8.0\nn = 256\n", f'type = "{kind}"\n')
+    out = tmp_path / f"{kind}.nc"
     assert main(["run", str(_config(tmp_path, text)), "-o", str(out)]) == 0
     back = xr.open_dataset(out, engine="h5netcdf").load()
-    api = fg.solve(gm, fg.CFG(label=1, w=[0.0, 3.0]), sampler=["ode", "sde"], n_save=5, log_snr_step=0.2,
-                   grid="adaptive")
+    api = fg.solve(gm, fg.CFG(label=1, w=[0.0, 3.0]), sampler=["ode", "sde"], n_save=5, log_snr_step=0.2, grid=kind)
     _assert_same_data(back, api)
 
 
@@ -156,8 +156,8 @@ BAD_CONFIGS = {
     "bad process": (GM_TOML + '[process]\ntype = "VE"\nsigma_min = "small"\n', ["process.sigma_min", "real number"]),
     "T beyond the process": (GM_TOML + '[process]\ntype = "VE"\n', ["run.T", "T must be <= 1"]),
     "grid for particles": (SAMPLE_TOML + "[grid]\nlower = -8.0\nupper = 8.0\nn = 256\n", ["[grid]", "'solve'"]),
-    "bad grid type": (GM_TOML.replace("lower = -8.0\n", 'type = "uniform"\n'), ["grid.type", "'adaptive'",
-                                                                                "'uniform'"]),
+    "bad grid type": (GM_TOML.replace("lower = -8.0\n", 'type = "graded"\n'), ["grid.type", "'adaptive'",
+                                                                               "'uniform'", "'graded'"]),
     "adaptive with cells": (GM_TOML.replace("lower = -8.0\n", 'type = "adaptive"\n'), ["unknown key grid.upper",
                                                                                       "grid.type"]),
     "key of the other solver": (GM_TOML.replace("n_save = 5", "seed = 0"), ["run.seed", "run.n_save"]),

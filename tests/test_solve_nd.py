@@ -86,7 +86,8 @@ def test_linear_guidance_with_correlated_covariances_follows_its_moment_odes(sam
     assert float(np.sum((line["s"] - mean_u) ** 2 * line) * ds_s) == pytest.approx(
         float(u @ ref[2:].reshape(2, 2) @ u), abs=5e-3)
     assert ds["density"].dims == ("t", "x", "y") and "x_bounds" in ds.coords
-    assert json.loads(ds.attrs["run"])["grid_choice"]["capped"] is False
+    # the default in 2-D: adaptive stages
+    assert json.loads(ds.attrs["config"])["grid"] == "adaptive" and json.loads(ds.attrs["run"])["stages"]
 
 
 def test_3d_entropy_adds_the_closed_form_gaussian_factors():
