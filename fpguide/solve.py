@@ -111,7 +111,8 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
             escaped = outflow[k - 1, members].sum(axis=1).max()
             with in_diffusion_time(dyn.T):
                 result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid,
-                                t_span=span, diffusion=dyn.engine_diffusion, time_grid=inside,
+                                t_span=span, diffusion=dyn.engine_diffusion, ou_drift=True,
+                                time_grid=inside,
                                 drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
                                 batch=True, progress=False)
@@ -281,7 +282,8 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
     check_memory(run_in.t_save.size, q0.size, "this solve")
     with in_diffusion_time(dyn.T):
         return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
-                      t_eval=dyn.T - run_in.t_save, time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                      ou_drift=True, t_eval=dyn.T - run_in.t_save,
+                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
                       drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                       lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
@@ -299,8 +301,9 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
         return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
                                 grids=[stage.grid for stage in stages], regrid=callbacks.regrid,
                                 widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
-                                diffusion=dyn.engine_diffusion, t_eval=dyn.T - run_in.t_save,
-                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                                diffusion=dyn.engine_diffusion, ou_drift=True,
+                                t_eval=dyn.T - run_in.t_save,
+                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
                                 drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 

@@ -415,3 +415,20 @@ def test_default_2d_solve_agrees_with_refined_1d_solves_within_its_error_estimat
             assert np.all(error < 2e-4), error
         else:
             assert np.all(error <= ds[f"{name}_error"].isel(t=-1).values), (name, error)
+
+
+def test_quiet_steps_lengthen_only_where_the_snr_is_small():
+    """tau_grid(quiet=True): same ends; steps of at most log_snr_step in λ where SNR ≥ 1 and of at most
+    log_snr_step·SNR^(−η²/4) below (so far fewer); the ODE's grid unchanged."""
+    for sampler, eta in (("sde", 1.0), ("sde", 0.5), ("ode", None)):
+        dyn = prepare(UM, fg.CFG(label=1, w=3.0), sampler, 10.0, 1e-3, None, "prior", 2, None, 0.1, None, eta).dyn
+        plain, quiet = dyn.tau_grid(1e-3, 0.05), dyn.tau_grid(1e-3, 0.05, quiet=True)
+        assert quiet[0] == plain[0] == 0.0 and quiet[-1] == plain[-1] == 10.0 - 1e-3
+        if sampler == "ode":
+            np.testing.assert_array_equal(quiet, plain)
+            continue
+        lam = dyn.process.log_snr(10.0 - quiet)
+        steps = np.diff(lam)
+        allowed = 0.05 / np.minimum(1.0, np.exp(0.25 * eta**2 * np.minimum(lam[1:], lam[:-1])))
+        assert np.all(steps <= allowed * (1 + 1e-9)) and np.all(steps > 0)
+        assert quiet.size < 0.8 * plain.size, (eta, quiet.size, plain.size)

@@ -103,7 +103,8 @@ CASES = {
     "discrete-seed": (lambda: fg.sample_discrete(GM, CFG, fg.DDIM(10), n=10, seed=1.5), TypeError,
                       r"seed must be None.*got float 1.5"),
     # predictor-corrector
-    "pc-grid": (lambda: fg.solve_pc(GM, CFG, PC, grid="a"), TypeError, r"grid must be a fpguide.Grid, 'uniform' or None, got 'a'"),
+    "pc-grid": (lambda: fg.solve_pc(GM, CFG, PC, grid="a"), TypeError,
+                r"grid must be a fpguide.Grid, 'uniform' or None, got 'a'"),
     "pc-tensor-grid": (lambda: fg.solve_pc(GM, CFG, PC, grid=fg.TensorGrid.from_bounds([-5, -5], [5, 5], 8)),
                        TypeError, r"grid must be a fpguide.Grid, 'uniform' or None, got TensorGrid"),
     "pc-cells_per_width": (lambda: fg.solve_pc(GM, CFG, PC, cells_per_width=0.0), ValueError,
@@ -135,6 +136,8 @@ CASES = {
                             r"max_step must be finite, got nan"),
     "evolve-diffusion-string": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), diffusion="a"), TypeError,
                                 r"diffusion must be a finite number >= 0 or a callable, got str 'a'"),
+    "evolve-ou_drift-int": (lambda: fg.evolve(Q0, _drift, grid=GRID, t_span=(0, 1), ou_drift=1), TypeError,
+                            r"ou_drift must be True or False, got int 1"),
     "evolve-drift-strings": (lambda: fg.evolve(Q0, lambda x, t: np.full(x.shape, "a"), grid=GRID, t_span=(0, 1)),
                              TypeError, r"drift\(x, t\) must return real numbers, got ndarray"),
 }

@@ -20,17 +20,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._validation import as_finite_array, check_positive_real
+from .._validation import as_finite_array, check_flag, check_positive_real
 from ..errors import NumericalError, WallMassError
 from ..grid import Grid, TensorGrid
 from ..progress import progress_bar
+from .coefficients import Coefficient
 from .remap import scheme_code
 from .split import LineSweeper, line_drift
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
 SIGNIFICANT = 1e-13  # relative density below which cells do not steer the step size (their mass is < 1e-10)
-_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
 
 @dataclass
@@ -72,41 +72,11 @@ class EvolveResult:
                        peclet=self.peclet[:, b])
 
 
-class _Diffusion:
-    """D(t) as a constant or a callable, with ∫D dt over a step (3-point Gauss–Legendre for callables)."""
-
-    def __init__(self, diffusion):
-        self.func = diffusion if callable(diffusion) else None
-        self._last = (None, None, 0.0)
-        if self.func is None:
-            if isinstance(diffusion, bool) or not isinstance(diffusion, (int, float, np.integer, np.floating)):
-                raise TypeError(f"diffusion must be a finite number >= 0 or a callable, got "
-                                f"{type(diffusion).__name__} {diffusion!r}")
-            self.const = float(diffusion)
-            if not (math.isfinite(self.const) and self.const >= 0):
-                raise ValueError(f"diffusion must be a finite number >= 0 or a callable, got {diffusion!r}")
-
-    @property
-    def active(self) -> bool:
-        return self.func is not None or self.const > 0
-
-    def integral(self, a: float, b: float) -> float:
-        if self.func is None:
-            return self.const * (b - a)
-        if self._last[:2] == (a, b):  # the heat step and the Péclet monitor ask for the same step
-            return self._last[2]
-        mid, half = 0.5 * (a + b), 0.5 * (b - a)
-        values = np.array([float(self.func(mid + half * node)) for node in _GL_NODES])
-        if not np.all(np.isfinite(values)) or np.any(values < 0):
-            raise ValueError(f"diffusion(t) must be finite and >= 0, got {values.tolist()} on [{a}, {b}]")
-        self._last = (a, b, half * float(values @ _GL_WEIGHTS))
-        return self._last[2]
-
-
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
            diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
            scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9,
-           trace_order: int | None = None, batch: bool = False, progress: bool | None = None) -> EvolveResult:
+           trace_order: int | None = None, ou_drift: bool = False, batch: bool = False,
+           progress: bool | None = None) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
@@ -121,7 +91,12 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep);
     ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
     straddles them (the Strang half sweeps are not merged across them). ``trace_order`` is the Runge–Kutta order of the
-    departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below).
+    departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below). ``ou_drift`` says
+    that the drift holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion keeps N(0, I) (a guided
+    sampler's drift near its prior): the steps then treat that part exactly, however long they are — the trace
+    runs on X·exp(∫D) (see :class:`~.split.LineSweeper`) and each heat step spreads by (e^{2A₂} − e^{−2A₁})/2
+    instead of ∫D (A₁, A₂ = ∫D over the step's halves), which makes A(h/2) H A(h/2) exact for v = −D x; any other
+    step changes at O(h³).
     ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
     Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
     ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.errors.NumericalError` when the density
@@ -159,7 +134,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     if max_step != math.inf:
         check_positive_real("max_step", max_step)
     check_positive_real("wall_tol", wall_tol)
-    diff = _Diffusion(diffusion)
+    diff = Coefficient("diffusion", diffusion)
+    ou_drift = check_flag("ou_drift", ou_drift)
     saves = time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
     closes = np.union1d(saves, time_points("drift_jumps", drift_jumps, t0, t1, default=()))
     breaks = np.union1d(closes, time_points("time_grid", time_grid, t0, t1, default=(t1,)))
@@ -171,7 +147,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     order = (3 if diff.active else 4) if trace_order is None else trace_order
     members = q.shape[0]
     sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), code, SIGNIFICANT, order=order,
-                          batch=members)
+                          batch=members, linear=diff if ou_drift else None)
     out = EvolveResult(saves, np.empty((saves.size, *q.shape)), np.zeros((saves.size, members)),
                        np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members),
                        min_density=np.empty((saves.size, members)), cfl=np.zeros((saves.size, members)),
@@ -201,7 +177,13 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         since["lowest"] = np.minimum(since["lowest"], lowest)
 
     def apply(q, op, ta, tb):
-        return sweeper.diffuse(q, diff.integral(ta, tb)) if op == "heat" else sweeper.advect(q, op, ta, tb)
+        if op == "heat":
+            if not ou_drift:
+                return sweeper.diffuse(q, diff.integral(ta, tb))
+            mid = 0.5 * (ta + tb)
+            return sweeper.diffuse(q, 0.5 * (math.exp(2.0 * diff.integral(mid, tb))
+                                             - math.exp(-2.0 * diff.integral(ta, mid))))
+        return sweeper.advect(q, op, ta, tb)
 
     def inner(q, ops, ta, tb):
         """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""

@@ -16,6 +16,7 @@ import numba as nb
 import numpy as np
 
 from ..grid import TensorGrid
+from .coefficients import Coefficient
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap
 from .steps import assemble_departures, significant_faces, significant_window, steepest
@@ -80,13 +81,17 @@ class LineSweeper:
     ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x (L, M) on the lines
     through ``points`` (L, d) of the members ``members`` (L,). ``significant`` is the relative density below which
     cells neither steer the traced window nor are remapped (lines whose every cell is below it stay put: their mass is
-    negligible and still conserved). ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points.
+    negligible and still conserved). ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points;
+    ``linear`` (a :class:`~.coefficients.Coefficient`) the rate a(t) of a part −a(t)·x of the drift that the trace
+    integrates exactly.
     """
 
-    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4, batch: int = 1):
+    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4, batch: int = 1,
+                 linear: Coefficient | None = None):
         if order not in (3, 4):
             raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
         self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
+        self.linear = linear if linear is not None and linear.active else None
         self.outflow = np.zeros((batch, grid.ndim, 2))  # cumulative mass through the (lower, upper) walls per axis
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis (over all members)
         self.member_lip = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
@@ -233,20 +238,52 @@ class LineSweeper:
     def _trace_back(self, axis, x0, points, members, t_end, dt):
         """dX/dt = v_a(X, t) integrated backwards from (x0, t_end) over dt by classical RK4 (``order`` 4) or Kutta's
         third-order method (``order`` 3); returns X(t_end − dt) and v_a(x0, t_end). The end stages are taken
-        ``STAGE_INSIDE``·dt inside the step (see there)."""
+        ``STAGE_INSIDE``·dt inside the step (see there). With a linear part −a(t)·x of the drift, the method runs on
+        Y = X·exp(−∫_t^{t_end} a), whose velocity (v_a + a X)·exp(−∫_t^{t_end} a) is the rest of the drift: exact for
+        the linear part at any step (with :func:`~.evolve.evolve`'s ``ou_drift`` heat step, a law the linear drift
+        and the diffusion keep is kept however long the step)."""
         inside = STAGE_INSIDE * dt
+        first = []
+        rate = self._linear_rate(t_end, dt)
 
-        def velocity(x, t):
-            return self._velocity(axis, x, points, t, members)
+        def velocity(y, t):
+            if rate is None:
+                v = self._velocity(axis, y, points, t, members)
+                first.append(v)
+                return v
+            a, exponent = rate((t_end - t) / dt)
+            scale = math.exp(exponent)  # X = scale·Y
+            x = scale * y
+            v = self._velocity(axis, x, points, t, members)
+            first.append(v)
+            return (v + a * x) / scale
 
         k1 = velocity(x0, t_end - inside)
         k2 = velocity(x0 - 0.5 * dt * k1, t_end - 0.5 * dt)
         if self.order == 3:
             k3 = velocity(x0 + dt * (k1 - 2.0 * k2), t_end - dt + inside)
-            return x0 - dt / 6.0 * (k1 + 4.0 * k2 + k3), k1
-        k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)
-        k4 = velocity(x0 - dt * k3, t_end - dt + inside)
-        return x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4), k1
+            y = x0 - dt / 6.0 * (k1 + 4.0 * k2 + k3)
+        else:
+            k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)
+            k4 = velocity(x0 - dt * k3, t_end - dt + inside)
+            y = x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4)
+        return (y if rate is None else math.exp(rate(1.0)[1]) * y), first[0]
+
+    def _linear_rate(self, t_end: float, dt: float):
+        """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈ [0, 1], from the
+        quadratic through a at the step's ends and middle (Simpson's rule at θ = 1; O(dt⁴), the trace's order)."""
+        if self.linear is None:
+            return None
+        a1, am, a0 = (self.linear.at(t) for t in (t_end, t_end - 0.5 * dt, t_end - dt))
+
+        def rate(theta: float) -> tuple[float, float]:
+            # the Lagrange basis on u = 0, ½, 1 (at t_end, the middle, t_end − dt) and its integrals from 0 to θ
+            u = theta
+            value = a1 * 2.0 * (u - 0.5) * (u - 1.0) - am * 4.0 * u * (u - 1.0) + a0 * 2.0 * u * (u - 0.5)
+            integral = (a1 * 2.0 * (u**3 / 3.0 - 0.75 * u * u + 0.5 * u) - am * 4.0 * (u**3 / 3.0 - 0.5 * u * u)
+                        + a0 * 2.0 * (u**3 / 3.0 - 0.25 * u * u))
+            return value, integral * dt
+        return rate
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
         """The exact heat step exp(amount·Δ), one 1-D kernel per axis."""
