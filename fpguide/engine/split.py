@@ -243,31 +243,29 @@ class LineSweeper:
         the linear part at any step (with :func:`~.evolve.evolve`'s ``ou_drift`` heat step, a law the linear drift
         and the diffusion keep is kept however long the step)."""
         inside = STAGE_INSIDE * dt
-        first = []
         rate = self._linear_rate(t_end, dt)
 
         def velocity(y, t):
+            """The traced variable's velocity at y (X's or Y's) and v_a there."""
             if rate is None:
                 v = self._velocity(axis, y, points, t, members)
-                first.append(v)
-                return v
+                return v, v
             a, exponent = rate((t_end - t) / dt)
             scale = math.exp(exponent)  # X = scale·Y
             x = scale * y
             v = self._velocity(axis, x, points, t, members)
-            first.append(v)
-            return (v + a * x) / scale
+            return (v + a * x) / scale, v
 
-        k1 = velocity(x0, t_end - inside)
-        k2 = velocity(x0 - 0.5 * dt * k1, t_end - 0.5 * dt)
+        k1, v_end = velocity(x0, t_end - inside)
+        k2 = velocity(x0 - 0.5 * dt * k1, t_end - 0.5 * dt)[0]
         if self.order == 3:
-            k3 = velocity(x0 + dt * (k1 - 2.0 * k2), t_end - dt + inside)
+            k3 = velocity(x0 + dt * (k1 - 2.0 * k2), t_end - dt + inside)[0]
             y = x0 - dt / 6.0 * (k1 + 4.0 * k2 + k3)
         else:
-            k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)
-            k4 = velocity(x0 - dt * k3, t_end - dt + inside)
+            k3 = velocity(x0 - 0.5 * dt * k2, t_end - 0.5 * dt)[0]
+            k4 = velocity(x0 - dt * k3, t_end - dt + inside)[0]
             y = x0 - dt / 6.0 * (k1 + 2.0 * (k2 + k3) + k4)
-        return (y if rate is None else math.exp(rate(1.0)[1]) * y), first[0]
+        return (y if rate is None else math.exp(rate(1.0)[1]) * y), v_end
 
     def _linear_rate(self, t_end: float, dt: float):
         """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈ [0, 1], from the
