@@ -18,7 +18,16 @@ from ._validation import check_number_or_swept, check_real
 from .processes import Process
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
-from .targets import Components, Mixture, evaluate_mixtures, line_tables, line_velocity, target_from_dict
+from .targets import (
+    Components,
+    Mixture,
+    evaluate_mixtures,
+    line_factors,
+    line_tables,
+    line_velocity,
+    line_velocity_shared,
+    target_from_dict,
+)
 
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
@@ -223,7 +232,15 @@ class GuidedModel:
         line_tables(axis, points, m, sigma, *self.table, p1, p2, offset)
         out = np.empty_like(x)
         w = self.weight(t, w)
-        line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, w, linear, factor, out)
+        if x.shape[0] > 1 and (x == x[:1]).all() and (p1 == p1[:1]).all() and (p2 == p2[:1]).all():
+            # lines through the same points with the same 1-D factors (a trace's first stage, axis-aligned
+            # components): the factors once, the mixing per line
+            lc, grads = np.empty((x.shape[1], shape[1])), np.empty((x.shape[1], shape[1]))
+            line_factors(x[0], sigma, self.table.kinds, p1[0], p2[0], self.logw_u, self.logw_c, lc, grads)
+            line_velocity_shared(x[0], lc, grads, offset, self.logw_u, self.logw_c, w, linear, factor, out)
+        else:
+            line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, w, linear, factor,
+                          out)
         if self.has_errors:
             on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
             on_lines[..., axis] = x

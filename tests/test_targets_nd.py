@@ -64,9 +64,15 @@ def test_line_restriction_reproduces_the_joint_density(target, axis):
     line_tables(axis, points, m, s, *model.table, p1, p2, offset)
     full = np.repeat(points[:, None, :], xs.size, axis=1)
     full[:, :, axis] = xs
-    velocity = model.velocity_along(axis, np.tile(xs, (5, 1)), points, t, OU, -1.0, 0.5)
-    ref = -full[..., axis] + 0.5 * model.guided_score(full.reshape(-1, 3), t, OU)[:, axis].reshape(5, -1)
-    np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
+    # lines through the same positions (their components' factors evaluated once, where axis-aligned) and through
+    # positions of their own
+    for shift in (0.0, 0.01):
+        x = xs + shift * np.arange(5)[:, None]
+        full[:, :, axis] = x
+        velocity = model.velocity_along(axis, x, points, t, OU, -1.0, 0.5)
+        ref = -full[..., axis] + 0.5 * model.guided_score(full.reshape(-1, 3), t, OU)[:, axis].reshape(5, -1)
+        np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
+    full[:, :, axis] = xs
     for k in range(target.n_components):
         one = target.subset(np.arange(target.n_components) == k)
         if target is GM3:  # the 1-D factor along the line: a Gaussian with centre p1 and precision p2
