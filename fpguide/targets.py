@@ -11,7 +11,9 @@ precision and log-determinant at any t come from the eigen-decomposition made on
 
 Two kernels evaluate a table: :func:`mixture_eval` at arbitrary points (log-densities and full score vectors), and
 :func:`line_tables` + :func:`line_velocity` along grid lines, where every component restricted to a line x_a ↦ x is a
-one-dimensional Gaussian or noised interval times a per-line factor; the engine's dimension-split sweeps use those.
+one-dimensional Gaussian or noised interval times a per-line factor; the engine's dimension-split sweeps use those
+(lines through the same points with the same 1-D factors share them: :func:`line_factors` +
+:func:`line_velocity_shared`).
 """
 
 from __future__ import annotations
