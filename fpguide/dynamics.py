@@ -71,6 +71,7 @@ def _quiet_clock(lam, p: float):
 
 
 def _quiet_clock_inverse(s, p: float):
+    """λ(s), the inverse of :func:`_quiet_clock`."""
     s = np.asarray(s, dtype=float)
     if p == 0.0:
         return s

@@ -111,8 +111,7 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
             escaped = outflow[k - 1, members].sum(axis=1).max()
             with in_diffusion_time(dyn.T):
                 result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid,
-                                t_span=span, diffusion=dyn.engine_diffusion, ou_drift=True,
-                                time_grid=inside,
+                                t_span=span, diffusion=dyn.engine_diffusion, ou_drift=True, time_grid=inside,
                                 drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
                                 batch=True, progress=False)
