@@ -6,8 +6,10 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 import fpguide as fg
+from fpguide.engine.coefficients import Coefficient
 from fpguide.engine.heat import heat_kernel, heat_step
 from fpguide.exact import characteristic_masses
+
 
 def smooth_drift(x, t):
     return 0.8 * np.sin(x) - 0.3 * x
@@ -72,6 +74,30 @@ def test_ou_drift_keeps_the_standard_normal_in_2d():
                     lipschitz=10.0, wall_tol=1.0)
     assert res.n_steps == 4
     assert np.abs(res.q[-1] - q0).sum() * grid.cell_volume < 1e-6
+
+
+def test_coefficient_quadratic_is_exact_for_quadratics_and_calls_each_time_once():
+    """A callable coefficient's quadratic through an interval's ends and middle reproduces a quadratic D(t) and its
+    integrals at any fraction of the interval, Simpson's rule integrates a cubic exactly, and consecutive intervals
+    call D once per distinct time."""
+    calls = []
+
+    def rate(t):
+        calls.append(t)
+        return 1.0 + 2.0 * t + 3.0 * t * t
+
+    antiderivative = lambda t: t + t * t + t**3  # noqa: E731
+    coefficient = Coefficient("diffusion", rate)
+    quad = coefficient.quadratic(0.5, 1.5)
+    for theta in (0.0, 0.3, 0.5, 1.0):
+        assert quad.value(theta) == pytest.approx(rate(0.5 + theta), rel=1e-14)
+        assert quad.integral(theta) == pytest.approx(antiderivative(0.5 + theta) - antiderivative(0.5), rel=1e-14)
+    calls.clear()
+    assert coefficient.integral(0.5, 1.5) == pytest.approx(antiderivative(1.5) - antiderivative(0.5), rel=1e-14)
+    coefficient.quadratic(1.5, 2.5)
+    assert calls == [2.0, 2.5]
+    cubic = Coefficient("diffusion", lambda t: t**3)
+    assert cubic.integral(1.0, 3.0) == pytest.approx((3.0**4 - 1.0) / 4.0, rel=1e-14)
 
 
 def test_ou_anchor_against_closed_form():

@@ -180,9 +180,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
         if op == "heat":
             if not ou_drift:
                 return sweeper.diffuse(q, diff.integral(ta, tb))
-            mid = 0.5 * (ta + tb)
-            return sweeper.diffuse(q, 0.5 * (math.exp(2.0 * diff.integral(mid, tb))
-                                             - math.exp(-2.0 * diff.integral(ta, mid))))
+            quad = diff.quadratic(ta, tb)
+            first, whole = quad.integral(0.5), quad.integral(1.0)
+            return sweeper.diffuse(q, 0.5 * (math.exp(2.0 * (whole - first)) - math.exp(-2.0 * first)))
         return sweeper.advect(q, op, ta, tb)
 
     def inner(q, ops, ta, tb):

@@ -269,18 +269,15 @@ class LineSweeper:
 
     def _linear_rate(self, t_end: float, dt: float):
         """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈ [0, 1], from the
-        quadratic through a at the step's ends and middle (Simpson's rule at θ = 1; O(dt⁴), the trace's order)."""
+        quadratic through a at the step's ends and middle (Simpson's rule at θ = 1; O(dt⁵), beyond the trace's
+        order)."""
         if self.linear is None:
             return None
-        a1, am, a0 = (self.linear.at(t) for t in (t_end, t_end - 0.5 * dt, t_end - dt))
+        quad = self.linear.quadratic(t_end - dt, t_end)
+        total = quad.integral(1.0)
 
         def rate(theta: float) -> tuple[float, float]:
-            # the Lagrange basis on u = 0, ½, 1 (at t_end, the middle, t_end − dt) and its integrals from 0 to θ
-            u = theta
-            value = a1 * 2.0 * (u - 0.5) * (u - 1.0) - am * 4.0 * u * (u - 1.0) + a0 * 2.0 * u * (u - 0.5)
-            integral = (a1 * 2.0 * (u**3 / 3.0 - 0.75 * u * u + 0.5 * u) - am * 4.0 * (u**3 / 3.0 - 0.5 * u * u)
-                        + a0 * 2.0 * (u**3 / 3.0 - 0.25 * u * u))
-            return value, integral * dt
+            return quad.value(1.0 - theta), total - quad.integral(1.0 - theta)
         return rate
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
