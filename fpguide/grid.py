@@ -84,10 +84,12 @@ class Grid:
         return np.exp(self.log_cell_averages(log_density, order))
 
     def log_cell_averages(self, log_density, order: int = 5) -> np.ndarray:
-        """The logarithms of :meth:`cell_averages`, finite where those underflow."""
+        """The logarithms of :meth:`cell_averages`, finite where those underflow. ``log_density`` maps points x of
+        shape (n, order) to values shaped like x, or to several functions' values stacked, (k, n, order): their cell
+        averages come back stacked, (k, n)."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
         x = self.centres[:, None] + 0.5 * self.dx * nodes[None, :]
-        return logsumexp(log_density(x), b=0.5 * weights, axis=1)
+        return logsumexp(log_density(x), b=0.5 * weights, axis=-1)
 
     def to_dict(self) -> dict:
         return {"lower": self.lower, "upper": self.upper, "n": self.n}
@@ -234,9 +236,11 @@ class TensorGrid:
         return np.exp(self.log_cell_averages(log_density, order))
 
     def log_cell_averages(self, log_density, order: int = 3) -> np.ndarray:
-        """The logarithms of :meth:`cell_averages`, finite where those underflow."""
+        """The logarithms of :meth:`cell_averages`, finite where those underflow. ``log_density`` maps points of shape
+        (*shape, d) to values of shape ``shape``, or to several functions' values stacked, (k, *shape): their cell
+        averages come back stacked, (k, *shape)."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
-        total = np.full(self.shape, -np.inf)
+        total = -np.inf
         for index in np.ndindex(*(order,) * self.ndim):
             coords = [axis.centres + 0.5 * axis.widths * nodes[i] for axis, i in zip(self.axes, index)]
             points = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1)

@@ -132,19 +132,17 @@ def divergences(q: np.ndarray, log_reference: np.ndarray, dx: float) -> tuple[fl
 
 def reference_densities(grid, model: GuidedModel, t: float, process: Process) -> dict[str, np.ndarray]:
     """The logarithms of the cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of the conditional
-    target p_t(·|c) and of the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid)."""
+    target p_t(·|c) and of the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid), both from one
+    evaluation of the mixtures at the quadrature points."""
     d = model.ndim
 
     def logs(points):
+        """(log p_t(x|c), log p_t(x|c)^{1+w} p_t(x)^{−w}) stacked, at points shaped (..., order) in 1-D and
+        (..., d) otherwise."""
         shape = points.shape if d == 1 else points.shape[:-1]
         logp_u, _, logp_c, _ = model.scores(points.reshape(-1, d) if d > 1 else points.ravel(), t, process)
-        return logp_u.reshape(shape), logp_c.reshape(shape)
+        logp_u, logp_c = logp_u.reshape(shape), logp_c.reshape(shape)
+        return np.stack([logp_c, (1.0 + model.w) * logp_c - model.w * logp_u])
 
-    def log_tilt(points):
-        logp_u, logp_c = logs(points)
-        return (1.0 + model.w) * logp_c - model.w * logp_u
-
-    top = float(np.max(log_tilt(grid.centres if d == 1 else grid.mesh())))
-    tilted = grid.log_cell_averages(lambda points: log_tilt(points) - top)
-    return {"conditional": grid.log_cell_averages(lambda points: logs(points)[1]),
-            "tilted": tilted - (logsumexp(tilted) + math.log(grid.cell_volume))}
+    conditional, tilted = grid.log_cell_averages(logs)
+    return {"conditional": conditional, "tilted": tilted - (logsumexp(tilted) + math.log(grid.cell_volume))}

@@ -159,3 +159,26 @@ def test_automatic_grids_of_a_correlated_mixture_at_small_t_min():
     seen = pilot(run_in.dyn, 1e-3, quantile)
     assert np.all(np.isfinite(seen["lower"])) and np.all(seen["lower"] <= -7.4) and np.all(seen["upper"] >= 7.4)
     assert np.all(np.isfinite(seen["width"])) and np.all(seen["width"] > 0.0)
+
+
+def test_stacked_log_cell_averages_are_each_functions_own():
+    """Several log-densities stacked in one call give each one's log cell averages: the exact cell masses of
+    N(0.3, 0.7²) (1-D) and of the product Gaussian N((0.3, −0.2), diag(0.7², 0.4²)) (2-D), next to a shifted one."""
+    from scipy.stats import norm
+
+    line = fg.Grid(-3.0, 3.0, 60)
+    stacked = line.log_cell_averages(lambda x: np.stack([norm.logpdf(x, 0.3, 0.7), norm.logpdf(x, -1.0, 0.7)]))
+    exact = np.diff(norm.cdf(line.faces, 0.3, 0.7)) / line.dx
+    assert stacked.shape == (2, 60)
+    assert np.max(np.abs(np.exp(stacked[0]) - exact)) < 1e-13
+    assert np.array_equal(stacked[1], line.log_cell_averages(lambda x: norm.logpdf(x, -1.0, 0.7)))
+    plane = fg.TensorGrid((line, fg.Grid(-2.0, 2.0, 40)))
+
+    def log_product(points, shift):
+        return norm.logpdf(points[..., 0], 0.3 + shift, 0.7) + norm.logpdf(points[..., 1], -0.2, 0.4)
+
+    stacked = plane.log_cell_averages(lambda p: np.stack([log_product(p, 0.0), log_product(p, 0.5)]))
+    masses = np.multiply.outer(exact * line.dx, np.diff(norm.cdf(plane.axes[1].faces, -0.2, 0.4)))
+    assert stacked.shape == (2, 60, 40)
+    assert np.max(np.abs(np.exp(stacked[0]) - masses / plane.cell_volume)) < 1e-8  # 3 nodes per axis: 1e-9
+    assert np.array_equal(stacked[1], plane.log_cell_averages(lambda p: log_product(p, 0.5)))
