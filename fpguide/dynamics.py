@@ -55,10 +55,14 @@ def check_eta(sampler: str, eta) -> float:
 # 3.0e-5 and 2.2e-5 unchanged (w = 3, 15); η = 0.5, 525 → 353 steps, errors 7.1e-6 → 1.0e-5 (Gaussians) and
 # 4.3e-5 → 4.5e-5 (uniforms, w = 15). With η < 1 the kernel forgets less of what a step got wrong, hence the η².
 # The constant (the switch at SNR = 1) is measured, not derived: guidance and a data scale far from 1 make the pull
-# larger, yet w = 15 needed no shorter steps. On adaptive grids only: their early stages are coarse, so the wide heat
-# kernel of a long step spans few cells; on one uniform grid fine enough for t_min it spans thousands (1-D uniforms,
-# w = 15: 1008 steps took 5.4 s, the 1319 uniform ones 3.3 s). 2-D boxes, w = 3, t_min = 1e-3, adaptive: 644 → 319
-# steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact reduction.
+# larger, yet w = 15 needed no shorter steps (`benchmarks/quiet_steps.py` reproduces these numbers). Not with score
+# errors: a scaled score leaves a pull of order one at any SNR (1-D linear Gaussian, Scaled(0.1) and Scaled(−0.05),
+# w = 4: variance error 4.8e-4 → 3.0e-3 at t = 3). On adaptive grids only: between a long step's two half sweeps
+# the exact linear part leaves the density e^{A₂} as wide as at the step's end (A₂ = ∫D over the second half; up to
+# 2.9 here), which the stages' padded extents hold and walls placed for the law do not (1-D, walls at ±8: 3.6e-7 lost
+# at t ≈ 7). On the 1-D default grids the rule ran 1.6-1.9x faster (uniforms, w = 15: 2.5 s against 4.2 s).
+# 2-D boxes, w = 3, t_min = 1e-3, adaptive: 644 → 319 steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact
+# reduction.
 QUIET_POWER = 0.25
 
 

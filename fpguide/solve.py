@@ -302,7 +302,8 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
                                 widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
                                 diffusion=dyn.engine_diffusion, ou_drift=True,
                                 t_eval=dyn.T - run_in.t_save,
-                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
+                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"],
+                                                       quiet=not dyn.model.has_errors),
                                 drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
