@@ -46,23 +46,19 @@ def check_eta(sampler: str, eta) -> float:
     return check_in_range("eta", eta, 0.0, 1.0, "(0: probability-flow ODE, 1: reverse SDE)")
 
 
-# On adaptive grids a stochastic sampler's steps lengthen where SNR < 1, as Δλ ∝ SNR^(−η²·QUIET_POWER). There the
-# law is near the prior N(0, I), whose drift −D x the engine integrates exactly (``ou_drift``), and what is left of
-# the drift is the data's pull, of size ~ sqrt(SNR): its O(Δλ²) error per unit λ stays even for Δλ ∝ SNR^(−1/4).
-# Measured with the rule on the 1-D mixtures' uniform grids (OU, t_min = 1e-3, entropy against solves with 4x the
-# cells per width and 4x shorter steps, before → after): η = 1, Gaussians, 525 → 207 steps, errors 2.2e-5 → 2.9e-6
-# (w = 0), 2.4e-5 → 2.2e-5 (w = 3), 2.9e-5 → 3.1e-5 (w = 15); uniforms 667 → 349 and 1319 → 1008 steps, errors
-# 3.0e-5 and 2.2e-5 unchanged (w = 3, 15); η = 0.5, 525 → 353 steps, errors 7.1e-6 → 1.0e-5 (Gaussians) and
-# 4.3e-5 → 4.5e-5 (uniforms, w = 15). With η < 1 the kernel forgets less of what a step got wrong, hence the η².
-# The constant (the switch at SNR = 1) is measured, not derived: guidance and a data scale far from 1 make the pull
-# larger, yet w = 15 needed no shorter steps (`benchmarks/quiet_steps.py` reproduces these numbers). Not with score
-# errors: a scaled score leaves a pull of order one at any SNR (1-D linear Gaussian, Scaled(0.1) and Scaled(−0.05),
-# w = 4: variance error 4.8e-4 → 3.0e-3 at t = 3). On adaptive grids only: between a long step's two half sweeps
-# the exact linear part leaves the density e^{A₂} as wide as at the step's end (A₂ = ∫D over the second half; up to
-# 2.9 here), which the stages' padded extents hold and walls placed for the law do not (1-D, walls at ±8: 3.6e-7 lost
-# at t ≈ 7). On the 1-D default grids the rule ran 1.6-1.9x faster (uniforms, w = 15: 2.5 s against 4.2 s).
-# 2-D boxes, w = 3, t_min = 1e-3, adaptive: 644 → 319 steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact
-# reduction.
+# A stochastic sampler's steps lengthen where SNR < 1, as Δλ ∝ SNR^(−η²·QUIET_POWER). There the law is near the
+# prior N(0, I), whose drift −D x the engine integrates exactly (``ou_drift``), and what is left of the drift is the
+# data's pull, of size ~ sqrt(SNR): its O(Δλ²) error per unit λ stays even for Δλ ∝ SNR^(−1/4). With η < 1 the
+# kernel forgets less of what a step got wrong, hence the η². The constant (the switch at SNR = 1) is measured, not
+# derived: guidance and a data scale far from 1 make the pull larger, yet w = 15 needed no shorter steps.
+# `benchmarks/quiet_steps.py` (1-D mixtures on their default grids, OU, t_min = 1e-3, entropy against solves with 4x
+# the cells per width and 4x shorter steps; uniform log-SNR steps without the exact linear part → the rule):
+# η = 1, Gaussians, 525 → 207 steps, errors 2.1e-5 → 2.8e-6 (w = 0), 2.4e-5 → 2.3e-5 (w = 3), 3.0e-5 → 3.2e-5
+# (w = 15); uniforms 525, 667, 1319 → 207, 349, 1008 steps, errors 4.3e-5, 3.0e-5, 2.2e-5 → 4.3e-5, 3.1e-5, 2.1e-5;
+# η = 0.5, w = 15, 525 → 353 steps, 8.6e-6 → 1.0e-5 (Gaussians), 635 → 463 steps, 4.4e-5 → 4.5e-5 (uniforms).
+# Not with score errors: a scaled score leaves a pull of order one at any SNR (1-D linear Gaussian, Scaled(0.1) and
+# Scaled(−0.05), w = 4: variance error 4.8e-4 → 3.0e-3 at t = 3). 2-D boxes, w = 3, t_min = 1e-3, adaptive:
+# 644 → 319 steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact reduction.
 QUIET_POWER = 0.25
 
 
@@ -140,9 +136,9 @@ class GuidedDynamics:
 
     def tau_grid(self, t_min: float, log_snr_step: float, quiet: bool = False) -> np.ndarray:
         """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0.
-        With ``quiet``, a stochastic sampler's steps are uniform in s(λ) = ∫ min(1, SNR^p) dλ instead,
-        p = QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER). The breakpoints of a weight schedule are added,
-        so that no step straddles a jump of w(t)."""
+        With ``quiet`` (what :func:`~fpguide.solve` runs for exact scores), a stochastic sampler's steps are uniform
+        in s(λ) = ∫ min(1, SNR^p) dλ instead, p = QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER). The
+        breakpoints of a weight schedule are added, so that no step straddles a jump of w(t)."""
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))
         p = QUIET_POWER * self.eta**2 if quiet else 0.0
         n = max(1, math.ceil((_quiet_clock(lam1, p) - _quiet_clock(lam0, p)) / log_snr_step))

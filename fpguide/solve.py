@@ -99,7 +99,7 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     counts = {name: np.zeros(n) for name in ("n_steps", "n_rejected", "n_drift_evals", "max_lipschitz_dt",
                                              "flushed_mass")}
     sizes = [[] for _ in range(n)]
-    time_grid = dyn.tau_grid(t_min, settings["log_snr_step"])
+    time_grid = dyn.tau_grid(t_min, settings["log_snr_step"], quiet=not dyn.model.has_errors)
     jumps = dyn.schedule_taus("jumps", t_min)
     batches = [np.arange(n)]
     for k in range(1, taus.size):
@@ -204,8 +204,9 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     delta : half-width of the window around the far edge of the class support counted as edge mass.
     thresholds : tail thresholds a of P(x ≥ a); default √max(w, 0).
     log_snr_step, lipschitz : step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz``
-        (L = max |∂_x v| where the mass is); defaults per sampler in ``STEP_DEFAULTS``, measured to keep the
-        entropy and support-mass errors of the standard cases below 2e-4.
+        (L = max |∂_x v| where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched by
+        SNR^(−η²/4) where SNR < 1 (see :meth:`~fpguide.dynamics.GuidedDynamics.tau_grid`); defaults per sampler in
+        ``STEP_DEFAULTS``, measured to keep the entropy and support-mass errors of the standard cases below 2e-4.
     cells_per_width : resolution of the automatic grid (cells across the narrowest density feature).
     wall_tol : the mass allowed to leave through the walls before the run fails.
     direction : (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
@@ -282,7 +283,7 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
     with in_diffusion_time(dyn.T):
         return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
                       ou_drift=True, t_eval=dyn.T - run_in.t_save,
-                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"]),
+                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=not dyn.model.has_errors),
                       drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                       lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 

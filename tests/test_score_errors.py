@@ -7,6 +7,7 @@ import pytest
 from scipy.integrate import quad
 
 import fpguide as fg
+from fpguide.dynamics import GuidedDynamics
 from fpguide.processes import OU
 from fpguide.score_errors import Bump, Custom, Scaled, Smoothed, error_size
 from moment_odes import linear_gaussian_moments
@@ -26,8 +27,12 @@ SHORT = {"T": 4.0, "t_min": 1e-2, "n_save": 3}  # a short run, enough to compare
 
 @pytest.fixture(scope="module")
 def plain(gm):
-    """The exact-score runs, by sampler."""
-    return {sampler: fg.solve(gm, fg.CFG(label=1, w=3.0), sampler=sampler, **SHORT) for sampler in ("ode", "sde")}
+    """The exact-score runs, by sampler, on the log-SNR steps that runs with score errors take (exact scores let the
+    SDE's steps lengthen where SNR < 1, see GuidedDynamics.tau_grid)."""
+    tau_grid = GuidedDynamics.tau_grid
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GuidedDynamics, "tau_grid", lambda dyn, t_min, step, quiet=False: tau_grid(dyn, t_min, step))
+        return {sampler: fg.solve(gm, fg.CFG(label=1, w=3.0), sampler=sampler, **SHORT) for sampler in ("ode", "sde")}
 
 
 @pytest.mark.parametrize("error", [Scaled(0.0), Bump(0.0, 2.5, 0.3), _zeros], ids=["scaled", "bump", "callable"])

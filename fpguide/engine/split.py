@@ -84,6 +84,12 @@ class LineSweeper:
     negligible and still conserved). ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points;
     ``linear`` (a :class:`~.coefficients.Coefficient`) the rate a(t) of a part −a(t)·x of the drift that the trace
     integrates exactly.
+
+    Frames: along each axis a the densities may be held as the law of c_a·X_a instead of X_a (``frame[a]`` = c_a,
+    1 at the start; each :meth:`advect` says the frame its axis ends in, and :meth:`diffuse` spreads by c_a² times
+    the amount). The drift is evaluated at the true positions. With a linear part, :func:`~.evolve.evolve` holds the
+    densities contracted by the second half step's linear part while it diffuses, so that between the half sweeps
+    they are no wider than at the step's end.
     """
 
     def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4, batch: int = 1,
@@ -99,6 +105,7 @@ class LineSweeper:
         self.member_speed = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
         self.n_drift_evals = 0
         self.n_rejected = 0
+        self.frame = np.ones(grid.ndim)
 
     @staticmethod
     def _lines(q, axis):
@@ -119,17 +126,19 @@ class LineSweeper:
         self.outflow[:, axis, 0] += np.bincount(members, weights=lower, minlength=batch) * factor
         self.outflow[:, axis, 1] += np.bincount(members, weights=upper, minlength=batch) * factor
 
-    def advect(self, q: np.ndarray, axis: int, ta: float, tb: float) -> np.ndarray:
-        """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb; halves the interval while trajectories cross."""
+    def advect(self, q: np.ndarray, axis: int, ta: float, tb: float, frame: float = 1.0) -> np.ndarray:
+        """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb, ending in the ``frame`` c_a along ``axis`` (see the class);
+        halves the interval while trajectories cross."""
         lines, shape = self._lines(q, axis)
-        if self._remap(lines, shape, axis, ta, tb):
+        if self._remap(lines, shape, axis, ta, tb, frame):
+            self.frame[axis] = frame
             return self._restore(lines, shape, axis)
         if tb - ta <= 1e-12 * max(1.0, abs(tb)):
             raise FloatingPointError(f"trajectories of the drift cross at t={tb:.6g} however short the step: "
                                      "the drift is not Lipschitz where the mass is")
         self.n_rejected += 1
         mid = 0.5 * (ta + tb)
-        return self.advect(self.advect(q, axis, ta, mid), axis, mid, tb)
+        return self.advect(self.advect(q, axis, ta, mid, self.frame[axis]), axis, mid, tb, frame)
 
     def _window(self, lines, shape, axis):
         """The lines with significant mass, the faces enclosing it along ``axis``, the points the lines pass through
@@ -140,7 +149,7 @@ class LineSweeper:
         members, *others = np.unravel_index(active, shape[:-1])
         points = np.zeros((active.size, self.grid.ndim))
         for index, b in zip(others, [b for b in range(self.grid.ndim) if b != axis]):
-            points[:, b] = self.grid.axes[b].centres[index]
+            points[:, b] = self.grid.axes[b].centres[index] / self.frame[b]
         return floor, active, first, last, points, members
 
     def rates(self, q: np.ndarray, axis: int, t: float) -> float:
@@ -150,9 +159,9 @@ class LineSweeper:
         if window is not None:
             floor, active, first, last, points, members = window
             g = self.grid.axes[axis]
-            x = np.repeat(g.faces[None, first:last + 1], active.size, axis=0)
+            x = np.repeat(g.faces[None, first:last + 1] / self.frame[axis], active.size, axis=0)
             own = self._own_faces(lines, active, members, floor, first, last, first, last)
-            self._record_rates(axis, self._velocity(axis, x, points, t, members), t, own, members)
+            self._record_rates(axis, self._velocity(axis, x, points, t, members), t, own, members, self.frame[axis])
         return float(self.lip[axis])
 
     def _own_faces(self, lines, active, members, floor, lo, hi, first, last):
@@ -171,10 +180,10 @@ class LineSweeper:
         faces = np.arange(lo, hi + 1)
         return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), (faces >= lower) & (faces <= upper)
 
-    def _record_rates(self, axis, v, t, faces, members):
-        """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), and the
-        largest speed where each member's mass is."""
-        dx = self.grid.axes[axis].dx
+    def _record_rates(self, axis, v, t, faces, members, frame):
+        """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), at the true
+        positions of faces held in ``frame``, and the largest speed where each member's mass is."""
+        dx = self.grid.axes[axis].dx / frame
         own, inside = faces
         if own is None:
             jump, self.speed[axis] = steepest(v)
@@ -192,7 +201,7 @@ class LineSweeper:
         if not math.isfinite(self.lip[axis] + self.speed[axis]):
             raise FloatingPointError(f"drift returned non-finite values along axis {axis} at t={t:.6g}")
 
-    def _remap(self, lines, shape, axis, ta, tb) -> bool:
+    def _remap(self, lines, shape, axis, ta, tb, frame) -> bool:
         window = self._window(lines, shape, axis)
         if window is None:
             return True
@@ -202,8 +211,9 @@ class LineSweeper:
         reach = int(math.ceil(1.5 * self.speed[axis] * dt / g.dx)) + 2
         while True:
             lo, hi = max(first - reach, 0), min(last + reach, n)
-            x0 = np.repeat(g.faces[None, lo:hi + 1], active.size, axis=0)
+            x0 = np.repeat(g.faces[None, lo:hi + 1] / frame, active.size, axis=0)  # the faces' true positions
             x, v_end = self._trace_back(axis, x0, points, members, tb, dt)
+            x *= self.frame[axis]  # the departures in the frame the line is held in
             xi = (x - g.lower) / g.dx
             if not np.isfinite(xi.sum()):
                 raise FloatingPointError(f"drift returned non-finite values along axis {axis} between "
@@ -225,7 +235,7 @@ class LineSweeper:
             _remap_lines(lines, active, full, self.code, g.dx, lower, upper)
         self._count_outflow(axis, members, lower, upper, self.grid.cell_volume / g.dx)
         self._record_rates(axis, v_end, tb, self._own_faces(lines, active, members, floor, lo, hi, first, last),
-                           members)
+                           members, frame)
         return True
 
     def _velocity(self, axis, x, points, t, members):
@@ -281,14 +291,15 @@ class LineSweeper:
         return rate
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
-        """The exact heat step exp(amount·Δ), one 1-D kernel per axis."""
+        """The exact heat step exp(amount·Δ) of the true positions, one 1-D kernel per axis (amount·c_a² in the
+        axis's frame c_a)."""
         if amount <= 0:
             return q
         for axis, g in enumerate(self.grid.axes):
             lines, shape = self._lines(q, axis)
             out = np.empty_like(lines)
             lower, upper = np.empty(lines.shape[0]), np.empty(lines.shape[0])
-            kernel = heat_kernel(amount / g.dx**2)
+            kernel = heat_kernel(amount * self.frame[axis]**2 / g.dx**2)
             if lines.shape[0] == 1:  # one line: directly, as in _remap
                 lower[0], upper[0] = heat_step(lines[0], kernel, out[0])
             else:
