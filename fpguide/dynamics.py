@@ -53,9 +53,9 @@ def check_eta(sampler: str, eta) -> float:
 # derived: guidance and a data scale far from 1 make the pull larger, yet w = 15 needed no shorter steps.
 # `benchmarks/quiet_steps.py` (1-D mixtures on their default grids, OU, t_min = 1e-3, entropy against solves with 4x
 # the cells per width and 4x shorter steps; uniform log-SNR steps without the exact linear part → the rule):
-# η = 1, Gaussians, 525 → 207 steps, errors 2.1e-5 → 2.8e-6 (w = 0), 2.4e-5 → 2.3e-5 (w = 3), 3.0e-5 → 3.2e-5
+# η = 1, Gaussians, 525 → 207 steps, errors 2.2e-5 → 2.9e-6 (w = 0), 2.3e-5 → 2.2e-5 (w = 3), 2.9e-5 → 3.1e-5
 # (w = 15); uniforms 525, 667, 1319 → 207, 349, 1008 steps, errors 4.3e-5, 3.0e-5, 2.2e-5 → 4.3e-5, 3.1e-5, 2.1e-5;
-# η = 0.5, w = 15, 525 → 353 steps, 8.6e-6 → 1.0e-5 (Gaussians), 635 → 463 steps, 4.4e-5 → 4.5e-5 (uniforms).
+# η = 0.5, w = 15, 525 → 353 steps, 8.4e-6 → 1.0e-5 (Gaussians), 635 → 463 steps, 4.4e-5 → 4.6e-5 (uniforms).
 # Not with score errors: a scaled score leaves a pull of order one at any SNR (1-D linear Gaussian, Scaled(0.1) and
 # Scaled(−0.05), w = 4: variance error 4.8e-4 → 3.0e-3 at t = 3). 2-D boxes, w = 3, t_min = 1e-3, adaptive:
 # 644 → 319 steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact reduction.
