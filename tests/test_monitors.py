@@ -55,8 +55,8 @@ def _break_after(monkeypatch, when: float, damage):
     """Make the advection sweeps damage the density (``damage(q)``, in place) once they pass time ``when``."""
     advect = LineSweeper.advect
 
-    def broken(self, q, axis, ta, tb):
-        q = advect(self, q, axis, ta, tb)
+    def broken(self, q, axis, ta, tb, *frame):
+        q = advect(self, q, axis, ta, tb, *frame)
         if tb > when:
             damage(q)
         return q

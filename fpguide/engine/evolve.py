@@ -174,7 +174,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
 
     def scan(q, t):
         """Flush the sub-FLUSH densities of q (after a step to t) and note their mass and q's lowest value."""
-        flushed, lowest = flush_checked(q.reshape(members, *shape), tensor, t, batch)
+        flushed, lowest = flush_checked(q.reshape(members, *shape), tensor, t, batch, sweeper.frame)
         out.flushed_mass += flushed * tensor.cell_volume
         since["lowest"] = np.minimum(since["lowest"], lowest)
 
@@ -259,15 +259,17 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                    peclet=out.peclet[:, 0])
 
 
-def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True):
+def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True, frame=None):
     """:func:`~.steps.flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
     volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
-    negative (which the positive schemes never make)."""
+    negative (which the positive schemes never make), at the true position of a density held in ``frame`` (per axis,
+    see :class:`~.split.LineSweeper`; None: the grid's own)."""
     flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
     if np.any(broken >= 0):
         b = int(np.argmax(broken >= 0))
         cell = np.unravel_index(broken[b], grid.shape)
-        x = ", ".join(f"{axis.centres[i]:.6g}" for axis, i in zip(grid.axes, cell))
+        scale = np.ones(grid.ndim) if frame is None else frame
+        x = ", ".join(f"{axis.centres[i] / c:.6g}" for axis, i, c in zip(grid.axes, cell, scale))
         member = f" in member {b}" if batch else ""
         value = q[b][cell]
         raise NumericalError(f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce the step "
