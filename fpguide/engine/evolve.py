@@ -154,7 +154,6 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                        np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members),
                        min_density=np.empty((saves.size, members)), cfl=np.zeros((saves.size, members)),
                        peclet=np.zeros((saves.size, members)))
-    dxs = np.array([axis.dx for axis in tensor.axes])
     since = {"lowest": q.reshape(members, -1).min(axis=1), "cfl": np.zeros(members), "peclet": np.zeros(members)}
 
     def save(k, t):
@@ -232,9 +231,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
                 q = sweeper.advect(q, 0, t, t_end)
                 advected = t_end
             out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
-            since["cfl"] = np.maximum(since["cfl"], np.max(sweeper.member_speed * dt / dxs, axis=1))
+            since["cfl"] = np.maximum(since["cfl"], np.max(sweeper.member_speed * dt / sweeper.spacing, axis=1))
             mean_d = diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0
-            peclet = np.max(sweeper.member_speed * dxs, axis=1) / mean_d if mean_d > 0 else np.inf
+            peclet = np.max(sweeper.member_speed * sweeper.spacing, axis=1) / mean_d if mean_d > 0 else np.inf
             since["peclet"] = np.maximum(since["peclet"], peclet)
             lip = float(sweeper.lip.max())
             member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))

@@ -106,6 +106,8 @@ class LineSweeper:
         self.n_drift_evals = 0
         self.n_rejected = 0
         self.frame = np.ones(grid.ndim)
+        # per axis, the cells' width in the true positions where the latest rates were measured (dx / frame)
+        self.spacing = np.array([axis.dx for axis in grid.axes])
 
     @staticmethod
     def _lines(q, axis):
@@ -183,7 +185,7 @@ class LineSweeper:
     def _record_rates(self, axis, v, t, faces, members, frame):
         """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), at the true
         positions of faces held in ``frame``, and the largest speed where each member's mass is."""
-        dx = self.grid.axes[axis].dx / frame
+        dx = self.spacing[axis] = self.grid.axes[axis].dx / frame
         own, inside = faces
         if own is None:
             jump, self.speed[axis] = steepest(v)
