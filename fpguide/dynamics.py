@@ -136,11 +136,12 @@ class GuidedDynamics:
 
     def tau_grid(self, t_min: float, log_snr_step: float, quiet: bool = False) -> np.ndarray:
         """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0.
-        With ``quiet`` (what :func:`~fpguide.solve` runs for exact scores), a stochastic sampler's steps are uniform
-        in s(λ) = ∫ min(1, SNR^p) dλ instead, p = QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER). The
-        breakpoints of a weight schedule are added, so that no step straddles a jump of w(t)."""
+        With ``quiet`` (what :func:`~fpguide.solve` runs), a stochastic sampler with exact scores takes steps uniform
+        in s(λ) = ∫ min(1, SNR^p) dλ instead, p = QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER; score
+        errors leave a pull there that the longer steps would miss). The breakpoints of a weight schedule are added,
+        so that no step straddles a jump of w(t)."""
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))
-        p = QUIET_POWER * self.eta**2 if quiet else 0.0
+        p = QUIET_POWER * self.eta**2 if quiet and not self.model.has_errors else 0.0
         n = max(1, math.ceil((_quiet_clock(lam1, p) - _quiet_clock(lam0, p)) / log_snr_step))
         lam = _quiet_clock_inverse(np.linspace(_quiet_clock(lam0, p), _quiet_clock(lam1, p), n + 1), p)
         t = self.process.t_of_log_snr(lam)

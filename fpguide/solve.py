@@ -99,7 +99,7 @@ def _evolve_batches(run_ins: list, grid: Grid, settings: dict):
     counts = {name: np.zeros(n) for name in ("n_steps", "n_rejected", "n_drift_evals", "max_lipschitz_dt",
                                              "flushed_mass")}
     sizes = [[] for _ in range(n)]
-    time_grid = dyn.tau_grid(t_min, settings["log_snr_step"], quiet=not dyn.model.has_errors)
+    time_grid = dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True)
     jumps = dyn.schedule_taus("jumps", t_min)
     batches = [np.arange(n)]
     for k in range(1, taus.size):
@@ -283,7 +283,7 @@ def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = Non
     with in_diffusion_time(dyn.T):
         return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
                       ou_drift=True, t_eval=dyn.T - run_in.t_save,
-                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=not dyn.model.has_errors),
+                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
                       drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                       lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
@@ -303,8 +303,7 @@ def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progr
                                 widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
                                 diffusion=dyn.engine_diffusion, ou_drift=True,
                                 t_eval=dyn.T - run_in.t_save,
-                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"],
-                                                       quiet=not dyn.model.has_errors),
+                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
                                 drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
