@@ -4,7 +4,7 @@ What is measured, and against what (OU process, T = 10, t_min = 1e-3, prior star
 
 1. Gaussian mixture ½N(−1, 1) + ½N(1, 1), w ∈ {0, 1, 3, 7, 15}.
    ODE: L1 distance of the output cell masses, and the error of the output entropy, against the exact method of
-   characteristics (``fpguide.exact``) driven by a drift written here independently of fpguide's score code
+   characteristics (``fpguide.results.exact``) driven by a drift written here independently of fpguide's score code
    (the noised components stay N(±m, 1), m = e^{−t}; it is checked against ``GuidedDynamics.drift`` first).
    SDE: the output entropy against a refined grid solution (no closed form for the reverse SDE).
 2. Uniform mixture ½U[−2, −1] + ½U[1, 2], same w: the output support mass (mass in the class-(+1) support [1, 2])
@@ -41,9 +41,9 @@ from scipy.special import ndtr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import fpguide as fg  # noqa: E402
-from fpguide.dynamics import GuidedDynamics  # noqa: E402
-from fpguide.exact import characteristic_entropy, characteristic_masses  # noqa: E402
-from fpguide.particles import sample  # noqa: E402
+from fpguide.models.dynamics import GuidedDynamics  # noqa: E402
+from fpguide.results.exact import characteristic_entropy, characteristic_masses  # noqa: E402
+from fpguide.runs.particles import sample  # noqa: E402
 
 T, T_MIN, LABEL = 10.0, 1e-3, 1
 GAUSSIAN = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1])

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 import fpguide as fg
-from fpguide.special import log_diff_ndtr
+from fpguide.tools.special import log_diff_ndtr
 
 BOX = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
 MODEL = fg.CFG(label=1, w=3.0).bind(BOX)

@@ -1,4 +1,4 @@
-"""What the run monitors (fpguide.monitors) cost: the same solves timed with this checkout and with a revision from
+"""What the run monitors (fpguide.runs.monitors) cost: the same solves timed with this checkout and with a revision from
 before the monitors, alternating, in fresh processes (median of ``repeats``, each after an untimed warm-up).
 
 Cases: the demo's Gaussian and uniform mixtures, w = 3 and 15, both samplers (1-D, automatic grids), and the 2-D box

@@ -13,9 +13,9 @@ import json
 import time
 
 import fpguide as fg
-from fpguide.dynamics import prepare, start_law
+from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve
-from fpguide.observables import Reconstruction
+from fpguide.results.observables import Reconstruction
 
 GAUSSIAN = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[-1, 1])
 UNIFORM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], labels=[-1, 1])

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import fpguide as fg
-from fpguide.dynamics import prepare, start_law
+from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve
 
 GAUSSIAN = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[-1, 1])

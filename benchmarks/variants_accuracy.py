@@ -18,8 +18,8 @@ import warnings
 import numpy as np
 
 import fpguide as fg
-import fpguide.predictor_corrector as pcm
-from fpguide.exact import plain_frame_quantiles, predictor_corrector_gaussian_moments
+import fpguide.runs.predictor_corrector as pcm
+from fpguide.results.exact import plain_frame_quantiles, predictor_corrector_gaussian_moments
 
 GM = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1])
 UM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1])

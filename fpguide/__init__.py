@@ -2,8 +2,6 @@
 
 import os
 
-__version__ = "0.1.0"
-
 # numba's OpenMP threads spin while they wait for work. Where cores are shared (pytest -n, several solves at once, a
 # busy machine) the spinning starves the threads that have work: 2-D solves and batched sweeps ran 5-30x slower on 2
 # busy cores (benchmarks/README.md). Threads that sleep while they wait cost a wake-up per parallel region instead.
@@ -11,22 +9,23 @@ __version__ = "0.1.0"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import schedules, score_errors
-from .crosscheck import CrossCheck, cross_check
-from .discrete import DDIM, DDPM, NoiseSchedule
-from .discrete_run import sample_discrete, solve_discrete
+from ._version import __version__
 from .engine import EvolveResult, evolve
-from .errors import CoarseGridWarning, CollapsedMassWarning, NumericalError, WallMassError, WallMassWarning
-from .grid import GradedGrid, Grid, TensorGrid
-from .guidance import CFG
-from .observables_nd import marginal
-from .particles import sample
-from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
-from .processes import EDM, OU, VE, VP
+from .grids.grid import GradedGrid, Grid, TensorGrid
+from .models.discrete import DDIM, DDPM, NoiseSchedule
+from .models.guidance import CFG
+from .models.processes import EDM, OU, VE, VP
+from .models.targets import GaussianMixture, UniformMixture
 from .rerun import rerun
-from .resample import resample
-from .solve import solve
-from .sweep import Family, outputs
-from .targets import GaussianMixture, UniformMixture
+from .results.crosscheck import CrossCheck, cross_check
+from .results.observables_nd import marginal
+from .results.resample import resample
+from .runs.discrete_run import sample_discrete, solve_discrete
+from .runs.particles import sample
+from .runs.predictor_corrector import PredictorCorrector, sample_pc, solve_pc
+from .runs.solve import solve
+from .sweeps.sweep import Family, outputs
+from .tools.errors import CoarseGridWarning, CollapsedMassWarning, NumericalError, WallMassError, WallMassWarning
 
 __all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
            "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError",

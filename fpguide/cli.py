@@ -20,11 +20,11 @@ from pathlib import Path
 
 import xarray as xr
 
-from . import __version__
-from .errors import WallMassError
-from .guidance import CFG
-from .solve import solve
-from .targets import GaussianMixture, UniformMixture
+from ._version import __version__
+from .models.guidance import CFG
+from .models.targets import GaussianMixture, UniformMixture
+from .runs.solve import solve
+from .tools.errors import WallMassError
 
 SUFFIXES = (".nc", ".zarr")
 SUMMARY = ("entropy", "confidence", "support_mass", "edge_mass", "tail_probability", "kl_tilted")
@@ -149,7 +149,7 @@ def open_result(path: Path) -> xr.Dataset:
 
 def summary(ds: xr.Dataset) -> str:
     """The outputs of every item (at t_min) as a table."""
-    from .sweep import outputs, sweep_dims
+    from .sweeps.sweep import outputs, sweep_dims
 
     out = outputs(ds)
     dims = set(sweep_dims(ds))

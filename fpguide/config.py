@@ -29,19 +29,21 @@ from pathlib import Path
 
 import xarray as xr
 
-from ._validation import check_flag, check_int
-from .dataset import attach
-from .dynamics import prepare
-from .grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
-from .guidance import CFG
-from .observables_nd import check_direction
-from .particles import sample, step_taus
-from .processes import PROCESSES
-from .schedules import Cosine, Interval, Linear, Step
-from .score_errors import Bump, Scaled, Smoothed
-from .solve import check_grid, checked_settings, reduces, solve
-from .sweep import PREPARE_ARGS, Family, Sweep
-from .targets import TARGETS
+from .grids.grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
+from .models.dynamics import prepare
+from .models.guidance import CFG
+from .models.processes import PROCESSES
+from .models.schedules import Cosine, Interval, Linear, Step
+from .models.score_errors import Bump, Scaled, Smoothed
+from .models.targets import TARGETS
+from .results.dataset import attach
+from .results.observables_nd import check_direction
+from .runs.grid_run import check_grid, checked_settings, reduces
+from .runs.particle_run import step_taus
+from .runs.particles import sample
+from .runs.solve import solve
+from .sweeps.sweep import PREPARE_ARGS, Family, Sweep
+from .tools.validation import check_flag, check_int
 
 SOLVERS = {"solve": solve, "sample": sample}
 TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from .dataset import attach, config_of
-from .sweep import outputs, sweep_dims
+from .results.dataset import attach, config_of
+from .sweeps.sweep import outputs, sweep_dims
 
 OBSERVABLES = ("entropy", "confidence", "support_mass", "edge_mass")  # what plot_sweep shows, where present
 CALL_DIMS = ("sampler", "w", "T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")

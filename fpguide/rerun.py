@@ -15,16 +15,17 @@ from collections.abc import Callable
 
 import xarray as xr
 
-from .dataset import config_of
-from .discrete import sampler_from_dict
-from .discrete_run import sample_discrete, solve_discrete
-from .grid import ADAPTIVE, UNIFORM, grid_from_dict, is_adaptive
-from .guidance import CFG
-from .particles import sample
-from .predictor_corrector import PredictorCorrector, sample_pc, solve_pc
-from .solve import SETTINGS, solve
-from .sweep import SWEEPABLE
-from .targets import target_from_dict
+from .grids.grid import ADAPTIVE, UNIFORM, grid_from_dict, is_adaptive
+from .models.discrete import sampler_from_dict
+from .models.guidance import CFG
+from .models.targets import target_from_dict
+from .results.dataset import config_of
+from .runs.discrete_run import sample_discrete, solve_discrete
+from .runs.grid_run import SETTINGS
+from .runs.particles import sample
+from .runs.predictor_corrector import PredictorCorrector, sample_pc, solve_pc
+from .runs.solve import solve
+from .sweeps.sweep import SWEEPABLE
 
 
 def rerun(ds: xr.Dataset, **changes) -> xr.Dataset:

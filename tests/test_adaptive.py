@@ -10,14 +10,14 @@ import xarray as xr
 from scipy.special import ndtr
 
 import fpguide as fg
-from fpguide.adaptive import held_range, lattice_spacing, output_grid, plan_stages
-from fpguide.autogrid import tilted_width
-from fpguide.dynamics import prepare, start_law
+from fpguide.grids.adaptive import held_range, lattice_spacing, output_grid, plan_stages
+from fpguide.grids.autogrid import tilted_width
+from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve_in_stages
 from fpguide.engine.remap import SCHEMES
 from fpguide.engine.transfer import transfer
-from fpguide.grid import GradedGrid, Grid, TensorGrid, axes_of, union_axis
-from fpguide.resample import dataset_grid
+from fpguide.grids.grid import GradedGrid, Grid, TensorGrid, axes_of, union_axis
+from fpguide.results.resample import dataset_grid
 
 UM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1])
 GM = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1])
@@ -355,7 +355,7 @@ def test_adaptive_error_estimate_bounds_the_error():
 def test_a_stage_that_loses_mass_runs_again_wider():
     """Heat flow from N(0, 0.3²) with D = 0.1 on a grid [-1.46, 1.46]: the stage loses ~8e-4 through its walls; with
     the planner's widen it runs again wider until it loses less than its share of wall_tol, on both sides."""
-    from fpguide.adaptive import StageGrids
+    from fpguide.grids.adaptive import StageGrids
 
     h = lattice_spacing(np.array([0.02]))[0]
     grid = Grid(-75 * h, 75 * h, 150)

@@ -233,7 +233,7 @@ def memory(monkeypatch):
     class Memory:
         available = 1 << 40
 
-    monkeypatch.setattr("fpguide.resources.available_memory", lambda: Memory.available)
+    monkeypatch.setattr("fpguide.tools.resources.available_memory", lambda: Memory.available)
     return Memory
 
 

@@ -7,9 +7,9 @@ import xarray as xr
 from scipy.stats import kstest
 
 import fpguide as fg
-from fpguide.crosscheck import _pool_sparse_bins, chi_square
-from fpguide.dataset import global_attrs
-from fpguide.grid import TensorGrid
+from fpguide.results.crosscheck import _pool_sparse_bins, chi_square
+from fpguide.results.dataset import global_attrs
+from fpguide.grids.grid import TensorGrid
 
 N = 20_000
 T_SAVE = np.array([10.0, 1e-3])
@@ -112,7 +112,7 @@ def test_2d_gross_error_fails_chi_square_and_sliced_wasserstein(ds2):
 
 
 def test_chi_square_p_values_are_roughly_uniform(ds2):
-    grid = TensorGrid.from_dict(fg.dataset.config_of(ds2)["grid"])
+    grid = TensorGrid.from_dict(fg.results.dataset.config_of(ds2)["grid"])
     masses = ds2["density"].isel(t=-1).values * grid.cell_volume
     p = [chi_square(gaussian_points(COV2, seed=seed), grid, masses)[2] for seed in range(100, 120)]
     assert kstest(p, "uniform").pvalue > 0.01, sorted(p)

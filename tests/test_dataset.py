@@ -30,8 +30,8 @@ def test_layout(ds):
 
 def test_configuration_reruns_to_the_same_dataset(ds, um):
     config = json.loads(ds.attrs["config"])
-    assert fg.targets.target_from_dict(config["target"]) == um
-    guidance = fg.guidance.CFG.from_dict(config["guidance"])
+    assert fg.models.targets.target_from_dict(config["target"]) == um
+    guidance = fg.models.guidance.CFG.from_dict(config["guidance"])
     again = fg.solve(um, guidance, sampler=config["sampler"], T=config["T"], t_min=config["t_min"],
                      grid=fg.Grid(**config["grid"]), t_eval=config["t_eval"])
     xr.testing.assert_identical(again.drop_attrs(), ds.drop_attrs())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fpguide as fg
-from fpguide.discrete import NoiseSchedule
+from fpguide.models.discrete import NoiseSchedule
 
 K = 1000
 

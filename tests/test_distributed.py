@@ -1,5 +1,5 @@
-"""Sweeps on Dask and into zarr stores (fpguide.distributed): the same numbers as the local sweep, every chunk written
-exactly once across interruptions and resumes, a worker killed mid-sweep costs nothing, and clear errors."""
+"""Sweeps on Dask and into zarr stores (fpguide.sweeps.distributed): the same numbers as the local sweep, every chunk
+written exactly once across interruptions and resumes, a worker killed mid-sweep costs nothing, and clear errors."""
 
 import collections
 import importlib
@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 import fpguide as fg
-from fpguide.distributed import ZarrStore
+from fpguide.sweeps.distributed import ZarrStore
 
 distributed = pytest.importorskip("distributed")
 
@@ -188,7 +188,8 @@ def test_a_store_resumes_a_sweep_that_widened_its_grid(gm, tmp_path, writes, mon
     """Mass leaves the first automatic grid (made to happen here): the sweep widens it and starts the store afresh;
     interrupted, and run again, it skips the failed grid at once (recorded in the store) and resumes the wide one."""
     counts, hooks = writes
-    solve_module = importlib.import_module("fpguide.solve")  # (fpguide.solve is the function)
+    solve_module = importlib.import_module("fpguide.runs.solve")  # (fpguide.solve is the function)
+    batched_module = importlib.import_module("fpguide.runs.batched")  # the weights of one t_min run batched
     evolve, grids = solve_module.evolve, []
 
     def first_grid_leaks(q0, drift, *args, grid, **kwargs):
@@ -198,6 +199,7 @@ def test_a_store_resumes_a_sweep_that_widened_its_grid(gm, tmp_path, writes, mon
         return evolve(q0, drift, *args, grid=grid, **kwargs)
 
     monkeypatch.setattr(solve_module, "evolve", first_grid_leaks)
+    monkeypatch.setattr(batched_module, "evolve", first_grid_leaks)
     sweep = {"sampler": "ode", "t_min": [1e-2, 1e-3], "n_save": 3}
     local = fg.solve(gm, fg.CFG(label=1, w=[0.0, 3.0]), **sweep)
     assert json.loads(local.attrs["config"])["grid"] != grids[0]

@@ -8,7 +8,7 @@ from scipy.stats import norm
 import fpguide as fg
 from fpguide.engine.coefficients import Coefficient
 from fpguide.engine.heat import heat_kernel, heat_step
-from fpguide.exact import characteristic_masses
+from fpguide.results.exact import characteristic_masses
 
 
 def smooth_drift(x, t):

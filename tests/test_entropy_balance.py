@@ -8,7 +8,7 @@ import pytest
 from findiff import Diff
 
 import fpguide as fg
-from fpguide.dynamics import GuidedDynamics
+from fpguide.models.dynamics import GuidedDynamics
 
 T, T_MID, HALF_GAP = 10.0, 0.5, 2e-3
 

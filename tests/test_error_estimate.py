@@ -11,7 +11,7 @@ from scipy.special import log_ndtr
 
 import fpguide as fg
 from fpguide.engine.transfer import collect_masses
-from fpguide.error_estimate import _difference
+from fpguide.runs.error_estimate import _difference
 
 
 @pytest.mark.parametrize("sampler, eta", [("ode", 0.0), ("sde", 1.0)])

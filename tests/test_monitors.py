@@ -1,4 +1,4 @@
-"""Run monitors (fpguide.monitors): recorded against closed forms, and acted on (errors say when, where, what)."""
+"""Run monitors (fpguide.runs.monitors): recorded against closed forms, and acted on (errors say when, where, what)."""
 
 import json
 import math
@@ -10,7 +10,7 @@ from scipy.special import ndtr
 
 import fpguide as fg
 from fpguide.engine.split import LineSweeper
-from fpguide.monitors import MASS_TOL, MONITORS, WALL_BAND
+from fpguide.runs.monitors import MASS_TOL, MONITORS, WALL_BAND
 
 ONE = fg.GaussianMixture(means=[0.5], covariances=0.3, weights=[1.0], labels=[1])
 

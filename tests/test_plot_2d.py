@@ -7,7 +7,7 @@ import fpguide as fg
 from fpguide.plot import plot_density_snapshots, plot_outputs_2d
 
 matplotlib.use("Agg")
-pytestmark = pytest.mark.filterwarnings("ignore::fpguide.errors.CoarseGridWarning")  # a coarse grid keeps it fast
+pytestmark = pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")  # a coarse grid keeps it fast
 BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
 GRID = fg.TensorGrid.from_bounds([-6.0, -6.0], [7.0, 6.0], [52, 48])
 

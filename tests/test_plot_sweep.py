@@ -12,7 +12,7 @@ import fpguide as fg
 from fpguide.plot import plot_dataset, plot_sweep, plot_sweep_densities, sweep_parameter
 
 matplotlib.use("Agg")
-pytestmark = pytest.mark.filterwarnings("ignore::fpguide.errors.CoarseGridWarning")  # a coarse grid keeps it fast
+pytestmark = pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")  # a coarse grid keeps it fast
 
 
 @pytest.fixture(scope="module")

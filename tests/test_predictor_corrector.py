@@ -8,7 +8,7 @@ import pytest
 
 import fpguide as fg
 from fpguide import PredictorCorrector
-from fpguide.exact import predictor_corrector_gaussian_moments
+from fpguide.results.exact import predictor_corrector_gaussian_moments
 
 
 def _grid(ds):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fpguide as fg
-from fpguide.errors import CoarseGridWarning
+from fpguide.tools.errors import CoarseGridWarning
 
 T, T_MIN = 5.0, 0.05
 SCALARS = ("entropy", "confidence", "projected_mean", "support_mass", "edge_mass", "outside_mass")

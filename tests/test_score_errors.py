@@ -7,8 +7,8 @@ import pytest
 from scipy.integrate import quad
 
 import fpguide as fg
-from fpguide.dynamics import GuidedDynamics
-from fpguide.processes import OU
+from fpguide.models.dynamics import GuidedDynamics
+from fpguide.models.processes import OU
 from fpguide.score_errors import Bump, Custom, Scaled, Smoothed, error_size
 from moment_odes import linear_gaussian_moments
 

@@ -9,7 +9,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 import fpguide as fg
-from fpguide.exact import characteristic_entropy, characteristic_masses
+from fpguide.results.exact import characteristic_entropy, characteristic_masses
 from moment_odes import linear_gaussian_moments
 
 

@@ -9,8 +9,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import fpguide as fg
-from fpguide.autogrid import _lipschitz, pilot
-from fpguide.dynamics import prepare, start_law
+from fpguide.grids.autogrid import _lipschitz, pilot
+from fpguide.models.dynamics import prepare, start_law
 
 T_MIN = 0.05  # features ~0.2 wide: small grids resolve them, so the tests stay fast
 BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])

@@ -9,7 +9,7 @@ from scipy.integrate import quad
 from scipy.special import log_ndtr as scipy_log_ndtr
 from scipy.stats import norm
 
-from fpguide.special import log_diff_ndtr, log_ndtr
+from fpguide.tools.special import log_diff_ndtr, log_ndtr
 
 
 @pytest.mark.parametrize("z", [-1e4, -500.0, -40.0, -30.0001, -29.999, -10.0, -1.0, 0.0, 0.5, 5.0, 9.0, 40.0])

@@ -58,7 +58,7 @@ def test_condition_supports_and_serialisation(um, gm):
     assert gm.supports() is None
     assert um.condition(1).n_components == 1
     for target in (gm, um):
-        assert fg.targets.target_from_dict(target.to_dict()) == target
+        assert fg.models.targets.target_from_dict(target.to_dict()) == target
 
 
 def test_vp_is_ou_in_its_clock():

@@ -7,7 +7,7 @@ from scipy.special import ndtr
 from scipy.stats import multivariate_normal
 
 import fpguide as fg
-from fpguide.targets import line_tables
+from fpguide.models.targets import line_tables
 
 OU = fg.OU()
 COV = np.array([[[1.0, 0.6, 0.1], [0.6, 0.8, -0.2], [0.1, -0.2, 0.5]], np.diag([0.3, 1.5, 0.7])])
@@ -116,7 +116,7 @@ def test_shapes_sampling_and_serialisation():
     box = BOX3.sample(1000, np.random.default_rng(5), label=2)
     assert np.all((box >= BOX3.lows[1]) & (box <= BOX3.highs[1]))
     for target in (GM3, BOX3):
-        assert fg.targets.target_from_dict(target.to_dict()) == target
+        assert fg.models.targets.target_from_dict(target.to_dict()) == target
     shared = fg.GaussianMixture(means=np.zeros((2, 2)), covariances=[[2.0, 0.5], [0.5, 1.0]])
     np.testing.assert_allclose(shared.covariances[1], [[2.0, 0.5], [0.5, 1.0]])
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fpguide as fg
-from fpguide.exact import plain_frame_quantiles
+from fpguide.results.exact import plain_frame_quantiles
 
 TWO = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1])
 CASES = [(fg.VE(), 1.0, 1e-3), (fg.EDM(), 80.0, 0.002)]

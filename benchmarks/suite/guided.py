@@ -31,8 +31,9 @@ import numpy as np
 import xarray as xr
 
 import fpguide as fg
-from fpguide.observables import log_class_posterior
-from fpguide.solve import CELLS_PER_WIDTH, STEP_DEFAULTS
+from fpguide.results.observables import log_class_posterior
+from fpguide.grids.autogrid import CELLS_PER_WIDTH
+from fpguide.runs.grid_run import STEP_DEFAULTS
 
 from .mode import Mode
 from .record import FPGUIDE, Case, Config, measure

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._validation import as_finite_array, check_flag, check_positive_real
-from ..errors import NumericalError, WallMassError
-from ..grid import Grid, TensorGrid
-from ..progress import progress_bar
+from ..grids.grid import Grid, TensorGrid
+from ..tools.errors import NumericalError, WallMassError
+from ..tools.progress import progress_bar
+from ..tools.validation import as_finite_array, check_flag, check_positive_real
 from .coefficients import Coefficient
 from .remap import scheme_code
 from .split import LineSweeper, line_drift
@@ -53,7 +53,7 @@ class EvolveResult:
     member_rate: np.ndarray | None = None  # with batch: the largest L of each member where its own mass is
     # monitors per saved time (with batch, per member), over the steps since the previous one: lowest density, CFL
     # number max_a |v_a| dt/dx_a, cell Péclet number max_a |v_a| dx_a / D (inf without diffusion), with the speeds
-    # where the mass is; neither number limits this scheme (see fpguide.monitors)
+    # where the mass is; neither number limits this scheme (see fpguide.runs.monitors)
     min_density: np.ndarray | None = None
     cfl: np.ndarray | None = None
     peclet: np.ndarray | None = None
@@ -100,8 +100,8 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     frames), where that spread is (1 − e^{−2A})/2: never wider than at the step's end, so that walls placed for the
     law hold it during long steps.
     ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
-    Raises :class:`~fpguide.errors.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
-    ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.errors.NumericalError` when the density
+    Raises :class:`~fpguide.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
+    ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.NumericalError` when the density
     becomes non-finite or negative (saying when and where).
     """
     if not (callable(drift) or hasattr(drift, "along")):

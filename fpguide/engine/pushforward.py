@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from ..grid import Grid
+from ..grids.grid import Grid
 from .remap import mass_between, reconstruct
 
 COLLAPSE = 1e-9  # a cell whose image is this many cells long (or shorter) carries a (near) point mass

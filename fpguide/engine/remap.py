@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .._validation import check_choice
+from ..tools.validation import check_choice
 
 SCHEMES = ("ppm", "plm", "pcm")
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}

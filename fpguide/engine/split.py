@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..grid import TensorGrid
+from ..grids.grid import TensorGrid
 from .coefficients import Coefficient
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import WallMassError
-from ..grid import Grid, TensorGrid
+from ..grids.grid import Grid, TensorGrid
+from ..tools.errors import WallMassError
 from .evolve import EvolveResult, evolve, time_points
 from .remap import scheme_code
 from .transfer import transfer

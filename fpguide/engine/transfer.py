@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ..grid import GradedGrid, Grid, TensorGrid, axes_of
+from ..grids.grid import GradedGrid, Grid, TensorGrid, axes_of
 from .remap import mass_between, reconstruct
 
 
@@ -88,7 +88,7 @@ def transfer(q: np.ndarray, old: Grid | TensorGrid, new: Grid | GradedGrid | Ten
     """The densities ``q`` (shape (B, *old.shape): B members) on the grid ``new``, and the mass each member lost
     beyond the new extent, per axis and side: an array (B, d, 2) of (below the lower, above the upper face).
 
-    ``old`` is uniform along every axis; ``new`` may have any increasing faces (a :class:`~fpguide.grid.GradedGrid`
+    ``old`` is uniform along every axis; ``new`` may have any increasing faces (a :class:`~fpguide.GradedGrid`
     axis); ``code`` is the reconstruction (:func:`~.remap.scheme_code`). The new masses plus the trimmed masses equal
     the old masses to round-off, and every new cell average is non-negative.
     """
