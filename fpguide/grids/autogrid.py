@@ -14,13 +14,16 @@ and :func:`~fpguide.solve` warns when the grid is then too coarse).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from scipy.special import ndtr
 
 from ..models.dynamics import GuidedDynamics, WeightBatch
-from ..tools.errors import NumericalError
+from ..tools.errors import NumericalError, WallMassError
 from .grid import Grid, TensorGrid, axes_of
 
 PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
@@ -192,6 +195,24 @@ def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, ce
     if d == 1:
         record = {key: value[0] if isinstance(value, np.ndarray) else value for key, value in record.items()}
     return grid, record
+
+
+Result = TypeVar("Result")
+
+
+def widening(run: Callable[[float], Result], *, retry: bool = True, failed: list[str] | None = None) -> Result:
+    """``run(widen)`` for widen = 1, WIDEN_FACTOR, WIDEN_FACTOR², …: its result, once no :class:`WallMassError`
+    says that mass left through the walls of the automatic grid (or grids) ``run`` chose ``widen`` times wider than
+    its pilot asked for; at most WIDEN_TRIES retries, none when not ``retry`` (a grid the user gave). The messages of
+    the failed tries are appended to ``failed``."""
+    for attempt in itertools.count():
+        try:
+            return run(WIDEN_FACTOR**attempt)
+        except WallMassError as err:
+            if not retry or attempt == WIDEN_TRIES:
+                raise
+            if failed is not None:
+                failed.append(str(err))
 
 
 def covering_grid(grids) -> Grid | TensorGrid:

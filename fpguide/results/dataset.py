@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .._version import __version__
+from ..tools.records import json_default
 
 # name: (long name, units)
 VARIABLES = {
@@ -114,23 +115,13 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
         "history": f"created by fpguide {__version__}",
         "Conventions": "CF-1.10",
         "config": config_attr(config),
-        "run": json.dumps(run, sort_keys=True, default=_json_default),
+        "run": json.dumps(run, sort_keys=True, default=json_default),
     }
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in the configuration")
 
 
 def config_attr(config: dict) -> str:
     """The configuration as the ``config`` attribute holds it (JSON; numpy arrays and numbers as plain ones)."""
-    return json.dumps(config, sort_keys=True, default=_json_default)
+    return json.dumps(config, sort_keys=True, default=json_default)
 
 
 def config_of(ds: xr.Dataset) -> dict:

@@ -4,14 +4,12 @@ Dataset of a finished run (observables, monitors acted on, densities on one outp
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import xarray as xr
 
 from ..engine import EvolveResult, StagedResult, scheme_code, transfer
 from ..grids.adaptive import OUTPUT_TAIL, held_range, output_grid, plan_stages
-from ..grids.autogrid import WIDEN_FACTOR, WIDEN_TRIES, choose_grid
+from ..grids.autogrid import choose_grid, widening
 from ..grids.grid import ADAPTIVE, AXIS_NAMES, MAX_GRID_DIM, UNIFORM, GradedGrid, Grid, TensorGrid, axes_of, is_adaptive
 from ..results import observables as obs
 from ..results import observables_nd as obs_nd
@@ -93,24 +91,23 @@ def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
 def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
     """``run_on(grid)`` on the given ``grid``, or with None on the grid :func:`choose_grid` picks from a pilot of
     ``dyn``, or with ``"adaptive"`` on the stages :func:`~fpguide.grids.adaptive.plan_stages` picks (a list of
-    :class:`~fpguide.grids.adaptive.Stage`), picked again 1.5x wider (at most WIDEN_TRIES times) while mass leaves
-    through its walls. Returns (result, the grid used, the run record: ``grid_choice`` and, after widening, the errors
-    in ``widened_after``)."""
+    :class:`~fpguide.grids.adaptive.Stage`), picked again wider while mass leaves through its walls (see
+    :func:`~fpguide.grids.autogrid.widening`). Returns (result, the grid used, the run record: ``grid_choice`` and,
+    after widening, the errors in ``widened_after``)."""
     run = {"grid_choice": None}
-    adaptive = is_adaptive(grid)
-    for attempt in itertools.count():
-        if adaptive:
-            grid, run["grid_choice"] = plan_stages(dyn, t_min, quantile, cells_per_width=cells_per_width,
-                                                   widen=WIDEN_FACTOR**attempt)
-        elif grid is None or run["grid_choice"] is not None:
-            grid, run["grid_choice"] = choose_grid(dyn, t_min, quantile, cells_per_width=cells_per_width,
-                                                   widen=WIDEN_FACTOR**attempt)
-        try:
-            return run_on(grid), grid, run
-        except WallMassError as err:
-            if run["grid_choice"] is None or attempt == WIDEN_TRIES:
-                raise
-            run.setdefault("widened_after", []).append(str(err))
+    if grid is not None and not is_adaptive(grid):
+        return run_on(grid), grid, run
+    choose = plan_stages if is_adaptive(grid) else choose_grid
+
+    def on_chosen(widen: float):
+        chosen, run["grid_choice"] = choose(dyn, t_min, quantile, cells_per_width=cells_per_width, widen=widen)
+        return run_on(chosen), chosen
+
+    failed = []
+    result, chosen = widening(on_chosen, failed=failed)
+    if failed:
+        run["widened_after"] = failed
+    return result, chosen, run
 
 
 def grid_dataset(result, run_in, config, run, direction, feature_width: float | list[float],

@@ -41,6 +41,7 @@ from ..grids.grid import ADAPTIVE, UNIFORM, is_adaptive
 from ..models.dynamics import prepare
 from ..tools.errors import WallMassError
 from ..tools.progress import progress_bar
+from ..tools.records import json_default_or_type
 from .sweep import PREPARE_ARGS, Sweep
 
 SCHEDULERS = ("synchronous", "threads", "processes")
@@ -324,15 +325,7 @@ def plan_record(sweep: Sweep, groups: list[Group], planned: list[list[dict]]) ->
     record = {"axes": {axis.name: list(axis.values) for axis in sweep.axes},
               "items": [{name: value for name, value in by_index[index].items() if name != "progress"}
                         for index in sweep.indices]}
-    return json.loads(json.dumps(record, default=_plain))
-
-
-def _plain(value):
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, (np.ndarray, np.generic)):
-        return value.tolist()
-    return f"<{type(value).__name__}>"
+    return json.loads(json.dumps(record, default=json_default_or_type))
 
 
 def _digest(plan: dict) -> str:

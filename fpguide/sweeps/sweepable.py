@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
 
-from ..grids.autogrid import WIDEN_FACTOR, WIDEN_TRIES
-from ..tools.errors import WallMassError
+from ..grids.autogrid import widening
 from ..tools.progress import progress_bar
 from .distributed import run_distributed
 from .sweep import Sweep, common_times
@@ -54,16 +52,14 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
                     return run_group(func, group_calls)
                 return [func(**call) for call in group_calls]
 
-            for attempt in itertools.count():
-                planned = plain if plan is None else plan(plain, WIDEN_FACTOR**attempt)
-                try:
-                    if client is None and store is None:
-                        return _run_locally(sweep, groups, planned, run_calls, progress)
-                    return run_distributed(sweep, groups, planned, run_calls, client=client, store=store,
-                                           progress=progress)
-                except WallMassError:
-                    if plan is None or bound.arguments.get("grid") is not None or attempt == WIDEN_TRIES:
-                        raise
+            def run_planned(widen: float) -> xr.Dataset:
+                planned = plain if plan is None else plan(plain, widen)
+                if client is None and store is None:
+                    return _run_locally(sweep, groups, planned, run_calls, progress)
+                return run_distributed(sweep, groups, planned, run_calls, client=client, store=store,
+                                       progress=progress)
+
+            return widening(run_planned, retry=plan is not None and bound.arguments.get("grid") is None)
 
         parameters = list(signature.parameters.values())
         parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)

@@ -1,7 +1,10 @@
 """Small objects described by a record ``to_dict()`` (guidance schedules, score-error models): repr and equality
-from the record, accepting a plain callable for one, and rebuilding from the record."""
+from the record, accepting a plain callable for one, and rebuilding from the record; and the one JSON encoding of
+fpguide's records (configurations, run records, sweep plans)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 
 class Recorded:
@@ -17,6 +20,25 @@ class Recorded:
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and other.to_dict() == self.to_dict()
+
+
+def json_default(value):
+    """The ``default`` of ``json.dumps`` for fpguide's records: numpy numbers and arrays as plain numbers and lists,
+    objects with a record by their ``to_dict()``; a TypeError for anything else (it cannot be stored)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot store {type(value).__name__} in a record")
+
+
+def json_default_or_type(value):
+    """:func:`json_default`, with anything else named by its type (``"<Generator>"``): for records that describe a
+    call without having to rebuild it (a sweep's plan)."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return f"<{type(value).__name__}>"
 
 
 def from_record(what: str, spec: dict | None, built_in: dict[str, type]):
