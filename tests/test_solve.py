@@ -1,5 +1,6 @@
 """solve() against exact references: the conditional law at w = 0, linear-Gaussian moment ODEs, characteristics."""
 
+import importlib
 import json
 import math
 
@@ -9,6 +10,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 import fpguide as fg
+from fpguide.grids.autogrid import WIDEN_FACTOR
 from fpguide.results.exact import characteristic_entropy, characteristic_masses
 from moment_odes import linear_gaussian_moments
 
@@ -107,3 +109,35 @@ def test_vp_process_runs_and_matches_its_ou_clock(gm):
     g = _grid(ds)
     ref = g.cell_averages(lambda x: gm.log_density(x, 1e-3, vp, label=1))
     assert np.abs(ds.density.values[-1] - ref).sum() * g.dx < 1e-3
+
+
+@pytest.mark.parametrize("grid", [None, "adaptive"])
+def test_an_automatic_grid_that_leaks_is_chosen_again_wider_and_the_failure_recorded(gm, grid, monkeypatch):
+    """Mass leaves the first automatic grid (made to happen here): the solve chooses its grid (or stages) again,
+    WIDEN_FACTOR times wider from the same pilot (the stages' extents to their cells' lattice), and records why in
+    ``widened_after``; a grid the user gave is not retried."""
+    solve_module = importlib.import_module("fpguide.runs.solve")
+    evolve, evolve_in_stages, tried = solve_module.evolve, solve_module.evolve_in_stages, []
+
+    def leaks_first(real):
+        def run(q0, drift, *args, **kwargs):
+            grid = kwargs["grid"] if "grid" in kwargs else kwargs["grids"][0]
+            tried.append(grid)
+            if len(tried) == 1:
+                raise fg.WallMassError("mass left the grid (a test)")
+            return real(q0, drift, *args, **kwargs)
+        return run
+
+    monkeypatch.setattr(solve_module, "evolve", leaks_first(evolve))
+    monkeypatch.setattr(solve_module, "evolve_in_stages", leaks_first(evolve_in_stages))
+    target = gm if grid is None else fg.GaussianMixture(means=[[-1.0, 0.0], [1.0, 0.0]], covariances=0.5,
+                                                        labels=[0, 1])
+    ds = fg.solve(target, fg.CFG(label=1, w=1.0), t_min=0.05, n_save=3, grid=grid)
+    run = json.loads(ds.attrs["run"])
+    assert run["widened_after"] == ["mass left the grid (a test)"]
+    spans = [[axis.upper - axis.lower for axis in getattr(g, "axes", [g])] for g in tried[:2]]
+    assert np.allclose(np.divide(spans[1], spans[0]), WIDEN_FACTOR, rtol=0.05), spans
+    tried.clear()
+    with pytest.raises(fg.WallMassError, match="a test"):
+        fg.solve(gm, fg.CFG(label=1, w=1.0), t_min=0.05, n_save=3, grid=fg.Grid(-6.0, 6.0, 256))
+    assert len(tried) == 1
