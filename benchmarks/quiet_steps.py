@@ -13,8 +13,8 @@ import json
 import time
 
 import fpguide as fg
-from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve
+from fpguide.models.dynamics import prepare_run, start_law
 from fpguide.results.observables import Reconstruction
 
 GAUSSIAN = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[-1, 1])
@@ -31,7 +31,7 @@ VARIANTS = {"before": (False, False), "linear": (True, False), "quiet": (True, T
 def run(target, guide, eta, grid, ou_drift, quiet):
     """The SDE solve of :func:`fpguide.solve` on ``grid`` with the linear part and the step rule given: the output's
     entropy and the steps taken."""
-    dyn = prepare(target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None, eta=eta).dyn
+    dyn = prepare_run(target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None, eta=eta).dyn
     log_start, _ = start_law(dyn.model, dyn.process, T, "prior")
     result = evolve(grid.cell_averages(log_start), dyn.drift, grid=grid, t_span=(0.0, T - T_MIN),
                     diffusion=dyn.engine_diffusion, ou_drift=ou_drift,

@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 import fpguide as fg
-from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve
+from fpguide.models.dynamics import prepare_run, start_law
 
 GAUSSIAN = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[-1, 1])
 UNIFORM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], labels=[-1, 1])
@@ -23,7 +23,7 @@ T, T_MIN, LOG_SNR_STEP = 10.0, 1e-3, 0.05
 
 def run(target, guide, grid, lipschitz, order):
     """The SDE solve of :func:`fpguide.solve` on ``grid``, with the trace order given; output density and steps."""
-    dyn = prepare(target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None).dyn
+    dyn = prepare_run(target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None).dyn
     log_start, _ = start_law(dyn.model, dyn.process, T, "prior")
     result = evolve(grid.cell_averages(log_start), dyn.drift, grid=grid, t_span=(0.0, T - T_MIN),
                     diffusion=dyn.engine_diffusion, time_grid=dyn.tau_grid(T_MIN, LOG_SNR_STEP), lipschitz=lipschitz,

@@ -30,7 +30,7 @@ from pathlib import Path
 import xarray as xr
 
 from .grids.grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
-from .models.dynamics import prepare
+from .models.dynamics import prepare_run
 from .models.guidance import CFG
 from .models.processes import PROCESSES
 from .models.schedules import Cosine, Interval, Linear, Step
@@ -42,7 +42,7 @@ from .runs.grid_run import check_grid, checked_settings, reduces
 from .runs.particle_run import step_taus
 from .runs.particles import sample
 from .runs.solve import solve
-from .sweeps.sweep import PREPARE_ARGS, Family, Sweep
+from .sweeps.sweep import RUN_ARGS, Family, Sweep
 from .tools.validation import check_flag, check_int
 
 SOLVERS = {"solve": solve, "sample": sample}
@@ -290,19 +290,19 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
     try:
         sweep = Sweep.of(call)
         for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:
-            run_in = prepare(*(item[name] for name in PREPARE_ARGS))
-            check_direction(item["direction"], run_in.dyn.model)
+            prepared = prepare_run(*(item[name] for name in RUN_ARGS))
+            check_direction(item["direction"], prepared.dyn.model)
             if solver == "solve":
-                checked_settings(run_in.dyn.stochastic, item)
+                checked_settings(prepared.dyn.stochastic, item)
                 check_flag("reduce", item["reduce"], allow_none=True)
                 check_flag("error_estimate", item["error_estimate"])
                 if not reduces(item):
-                    check_grid(item["grid"], run_in.dyn.model.ndim, adaptive=True)
+                    check_grid(item["grid"], prepared.dyn.model.ndim, adaptive=True)
             else:
                 check_int("n", item["n"], 2)
                 if item["seed"] is not None:
                     check_int("seed", item["seed"], 0)
-                step_taus(run_in, item["time_grid"], item["log_snr_step"])
+                step_taus(prepared, item["time_grid"], item["log_snr_step"])
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{sources.get(_leading_name(err), 'configuration')}: {err}") from None
     return sweep

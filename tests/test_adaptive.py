@@ -10,13 +10,13 @@ import xarray as xr
 from scipy.special import ndtr
 
 import fpguide as fg
-from fpguide.grids.adaptive import held_range, lattice_spacing, output_grid, plan_stages
-from fpguide.grids.autogrid import tilted_width
-from fpguide.models.dynamics import prepare, start_law
 from fpguide.engine import evolve_in_stages
 from fpguide.engine.remap import SCHEMES
 from fpguide.engine.transfer import transfer
+from fpguide.grids.adaptive import held_range, lattice_spacing, output_grid, plan_stages
+from fpguide.grids.autogrid import tilted_width
 from fpguide.grids.grid import GradedGrid, Grid, TensorGrid, axes_of, union_axis
+from fpguide.models.dynamics import prepare_run, start_law
 from fpguide.results.resample import dataset_grid
 
 UM = fg.UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1])
@@ -148,9 +148,9 @@ def test_staged_evolution_checks_its_stages_and_saves():
 
 
 def test_stage_plan_contracts_and_refines_on_one_lattice():
-    run_in = prepare(UM, fg.CFG(label=1, w=3.0), "ode", 10.0, 1e-3, None, "prior", 41, None, 0.1, None, None)
-    _, quantile = start_law(run_in.dyn.model, run_in.dyn.process, run_in.dyn.T, "prior")
-    stages, record = plan_stages(run_in.dyn, 1e-3, quantile, cells_per_width=4.0)
+    prepared = prepare_run(UM, fg.CFG(label=1, w=3.0), "ode", 10.0, 1e-3, None, "prior", 41, None, 0.1, None, None)
+    _, quantile = start_law(prepared.dyn.model, prepared.dyn.process, prepared.dyn.T, "prior")
+    stages, record = plan_stages(prepared.dyn, 1e-3, quantile, cells_per_width=4.0)
     spacing = [stage.grid.dx for stage in stages]
     assert len(stages) > 2 and stages[0].start == 0.0
     assert spacing[-1] == min(spacing) <= record["finest_spacing"][0] < spacing[0]
@@ -376,13 +376,13 @@ def test_tilted_width_against_the_tilted_log_density():
     (1 + w) log p_t(x|c) − w log p_t(x) taken from the log-densities by finite differences (not the scores), within
     the probes' sampling of its peak (measured: 1.7 % at t = 0.05, 1e-5 at t = 1)."""
     one = fg.GaussianMixture(means=[[0.5, -1.0]], covariances=[[[0.3, 0.0], [0.0, 0.05]]], labels=[1])
-    run = prepare(one, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
+    run = prepare_run(one, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
     t, process = 0.2, run.dyn.process
     m, sigma = float(process.m(t)), float(process.sigma(t))
     points = np.random.default_rng(0).normal(size=(200, 2))
     np.testing.assert_allclose(tilted_width(run.dyn, t, points), np.sqrt(m * m * np.array([0.3, 0.05]) + sigma**2),
                                rtol=1e-5)
-    run = prepare(UM, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
+    run = prepare_run(UM, fg.CFG(label=1, w=3.0), "sde", 10.0, 1e-2, None, "prior", 2, None, 0.1, None)
     for t in (0.05, 0.3, 1.0):
         ell = UM.length_scale(t, process)
         points = np.linspace(0.5, 2.5, 41)[:, None]
@@ -425,7 +425,7 @@ def test_quiet_steps_lengthen_only_where_the_snr_is_small():
     """tau_grid(quiet=True): same ends; steps of at most log_snr_step in λ where SNR ≥ 1 and of at most
     log_snr_step·SNR^(−η²/4) below (so far fewer); the ODE's grid unchanged."""
     for sampler, eta in (("sde", 1.0), ("sde", 0.5), ("ode", None)):
-        dyn = prepare(UM, fg.CFG(label=1, w=3.0), sampler, 10.0, 1e-3, None, "prior", 2, None, 0.1, None, eta).dyn
+        dyn = prepare_run(UM, fg.CFG(label=1, w=3.0), sampler, 10.0, 1e-3, None, "prior", 2, None, 0.1, None, eta).dyn
         plain, quiet = dyn.tau_grid(1e-3, 0.05), dyn.tau_grid(1e-3, 0.05, quiet=True)
         assert quiet[0] == plain[0] == 0.0 and quiet[-1] == plain[-1] == 10.0 - 1e-3
         if sampler == "ode":

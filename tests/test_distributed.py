@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 import fpguide as fg
-from fpguide.sweeps.distributed import ZarrStore
+from fpguide.sweeps.distributed import SweepStore
 
 distributed = pytest.importorskip("distributed")
 
@@ -50,7 +50,7 @@ def writes(monkeypatch):
     """Count the chunk writes (they all happen in this process); ``hooks`` run after each write."""
     counts = collections.Counter()
     hooks = []
-    write = ZarrStore.write
+    write = SweepStore.write
 
     def counting(self, k, items):
         write(self, k, items)
@@ -58,7 +58,7 @@ def writes(monkeypatch):
         for hook in hooks:
             hook(counts)
 
-    monkeypatch.setattr(ZarrStore, "write", counting)
+    monkeypatch.setattr(SweepStore, "write", counting)
     return counts, hooks
 
 

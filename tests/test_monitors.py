@@ -9,7 +9,7 @@ import pytest
 from scipy.special import ndtr
 
 import fpguide as fg
-from fpguide.engine.split import LineSweeper
+from fpguide.engine.line_sweeps import LineSweeper
 from fpguide.runs.monitors import MASS_TOL, MONITORS, WALL_BAND
 
 ONE = fg.GaussianMixture(means=[0.5], covariances=0.3, weights=[1.0], labels=[1])

@@ -10,7 +10,7 @@ from scipy.integrate import solve_ivp
 
 import fpguide as fg
 from fpguide.grids.autogrid import _lipschitz, pilot
-from fpguide.models.dynamics import prepare, start_law
+from fpguide.models.dynamics import prepare_run, start_law
 
 T_MIN = 0.05  # features ~0.2 wide: small grids resolve them, so the tests stay fast
 BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
@@ -154,9 +154,9 @@ def test_automatic_grids_of_a_correlated_mixture_at_small_t_min():
     target = fg.GaussianMixture(means=np.array([[1.0, 0.5], [-1.0, 0.0], [0.0, -1.5]]),
                                 covariances=np.array([[[1.0, 0.3], [0.3, 0.5]], np.eye(2), 0.5 * np.eye(2)]),
                                 weights=[0.4, 0.3, 0.3], labels=[1, 0, 0])
-    run_in = prepare(target, fg.CFG(label=1, w=4.0), "ode", 10.0, 1e-3, "OU", "prior", 5, None, 0.1, None)
-    _, quantile = start_law(run_in.dyn.model, run_in.dyn.process, run_in.dyn.T, "prior")
-    seen = pilot(run_in.dyn, 1e-3, quantile)
+    prepared = prepare_run(target, fg.CFG(label=1, w=4.0), "ode", 10.0, 1e-3, "OU", "prior", 5, None, 0.1, None)
+    _, quantile = start_law(prepared.dyn.model, prepared.dyn.process, prepared.dyn.T, "prior")
+    seen = pilot(prepared.dyn, 1e-3, quantile)
     assert np.all(np.isfinite(seen["lower"])) and np.all(seen["lower"] <= -7.4) and np.all(seen["upper"] >= 7.4)
     assert np.all(np.isfinite(seen["width"])) and np.all(seen["width"] > 0.0)
 

@@ -1,7 +1,7 @@
 """evolve(): a density on a 1-D, 2-D or 3-D grid under ∂_t q = −∇·(v(x, t) q) + D(t) Δq.
 
 Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced
-through the drift, one axis at a time (:mod:`.split`), by classical RK4 (continuity equation) or, with diffusion,
+through the drift, one axis at a time (:mod:`.line_sweeps`), by classical RK4 (continuity equation) or, with diffusion,
 where the splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive
 kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split,
 A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without diffusion, the last axis takes one full sweep in the middle),
@@ -25,8 +25,8 @@ from ..tools.errors import NumericalError, WallMassError
 from ..tools.progress import progress_bar
 from ..tools.validation import as_finite_array, check_flag, check_positive_real
 from .coefficients import Coefficient
+from .line_sweeps import LineSweeper, line_drift
 from .remap import scheme_code
-from .split import LineSweeper, line_drift
 from .steps import flush_below
 
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
@@ -94,7 +94,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below). ``ou_drift`` says
     that the drift holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion keeps N(0, I) (a guided
     sampler's drift near its prior): the steps then treat that part exactly, however long they are — the trace
-    runs on X·exp(∫D) (see :class:`~.split.LineSweeper`) and each heat step spreads by (e^{2A₂} − e^{−2A₁})/2
+    runs on X·exp(∫D) (see :class:`~.line_sweeps.LineSweeper`) and each heat step spreads by (e^{2A₂} − e^{−2A₁})/2
     instead of ∫D (A₁, A₂ = ∫D over the step's halves), which makes A(h/2) H A(h/2) exact for v = −D x; any other
     step changes at O(h³). Between the half sweeps the densities are held contracted by e^{−A₂} (the sweeper's
     frames), where that spread is (1 − e^{−2A})/2: never wider than at the step's end, so that walls placed for the
@@ -266,7 +266,7 @@ def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True,
     """:func:`~.steps.flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
     volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
     negative (which the positive schemes never make), at the true position of a density held in ``frame`` (per axis,
-    see :class:`~.split.LineSweeper`; None: the grid's own)."""
+    see :class:`~.line_sweeps.LineSweeper`; None: the grid's own)."""
     flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
     if np.any(broken >= 0):
         b = int(np.argmax(broken >= 0))

@@ -81,7 +81,8 @@ def _above(q, dl, dr, k, s):
 
 
 @nb.njit(cache=True)
-def _split(xi, n):
+def _cell_and_offset(xi, n):
+    """The cell k that index coordinate ξ ∈ [0, n] falls in (the last cell for ξ = n) and ξ − k ∈ [0, 1]."""
     k = min(int(xi), n - 1)
     return k, xi - k
 
@@ -90,8 +91,8 @@ def _split(xi, n):
 def mass_between(q, dl, dr, dx, xa, xb):
     """∫ of the reconstruction between index coordinates 0 ≤ xa ≤ xb ≤ n (x = lower + ξ dx)."""
     n = q.size
-    ka, sa = _split(xa, n)
-    kb, sb = _split(xb, n)
+    ka, sa = _cell_and_offset(xa, n)
+    kb, sb = _cell_and_offset(xb, n)
     if ka == kb:
         return max(_below(q, dl, dr, ka, sb) - _below(q, dl, dr, ka, sa), 0.0) * dx
     total = _above(q, dl, dr, ka, sa)
@@ -132,7 +133,7 @@ def cdf_values(q, dl, dr, dx, xi):
     k = 0
     for j in range(xi.size):
         x = min(max(xi[j], 0.0), float(n))
-        cell, s = _split(x, n)
+        cell, s = _cell_and_offset(x, n)
         while k < cell:
             total += q[k] * dx
             k += 1

@@ -226,7 +226,7 @@ def start_law(model: GuidedModel, process: Process, T: float, start: str):
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedRun:
     """The validated inputs shared by :func:`~fpguide.solve` and :func:`~fpguide.sample`."""
 
     dyn: GuidedDynamics
@@ -245,8 +245,8 @@ class Prepared:
                 "t_eval": self.t_save.tolist(), "delta": self.delta, "thresholds": self.thresholds.tolist()}
 
 
-def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds,
-            eta=None) -> Prepared:
+def prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds,
+            eta=None) -> PreparedRun:
     """Check every argument of a guided run and bind the target, guidance and process into its dynamics."""
     T = check_positive_real("T", T)
     t_min = check_positive_real("t_min", t_min)
@@ -263,7 +263,7 @@ def prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval,
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]
     thresholds = np.atleast_1d(check_number_or_swept("thresholds", default if thresholds is None else thresholds))
-    return Prepared(dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds)
+    return PreparedRun(dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds)
 
 
 def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:

@@ -14,16 +14,16 @@ from .grid_run import start_density
 BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
 
 
-def evolve_batches(run_ins: list, grid: Grid, settings: dict):
+def evolve_batches(prepared_calls: list, grid: Grid, settings: dict):
     """The engine runs of weights that agree in everything else, batched: from one saved time to the next, every
     batch advances in one run (common steps, shared score evaluations), and a batch whose members need steps that
     differ by more than BATCH_STEP_RATIO (their own rates L where their own mass is, or the log-SNR grid) is split
     for the next interval — a batch steps at the rate of its strongest member. Returns every member's result, as if
     evolved alone, and the sizes of the batches it was in."""
-    dyn, t_min = run_ins[0].dyn, run_ins[0].t_min
-    taus = dyn.T - run_ins[0].t_save
-    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, run_ins[0].start)
-    n = len(run_ins)
+    dyn, t_min = prepared_calls[0].dyn, prepared_calls[0].t_min
+    taus = dyn.T - prepared_calls[0].t_save
+    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, prepared_calls[0].start)
+    n = len(prepared_calls)
     q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
@@ -39,11 +39,11 @@ def evolve_batches(run_ins: list, grid: Grid, settings: dict):
         span = (taus[k - 1], taus[k])
         inside = time_grid[(time_grid > span[0]) & (time_grid < span[1])]
         floor_rate = settings["lipschitz"] * (inside.size + 1) / (span[1] - span[0])
-        split = []
+        regrouped = []
         for members in batches:
             escaped = outflow[k - 1, members].sum(axis=1).max()
             with in_diffusion_time(dyn.T):
-                result = evolve(q[members], WeightBatch(tuple(run_ins[b].dyn for b in members)), grid=grid,
+                result = evolve(q[members], WeightBatch(tuple(prepared_calls[b].dyn for b in members)), grid=grid,
                                 t_span=span, diffusion=dyn.engine_diffusion, ou_drift=True, time_grid=inside,
                                 drift_jumps=jumps[(jumps > span[0]) & (jumps < span[1])], scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=max(settings["wall_tol"] - escaped, 1e-300),
@@ -60,8 +60,8 @@ def evolve_batches(run_ins: list, grid: Grid, settings: dict):
                 values[k, members] = getattr(result, name)[-1]
             for b in members:
                 sizes[b].append(len(members))
-            split += split_by_rate(members, np.maximum(result.member_rate, floor_rate))
-        batches = split
+            regrouped += split_by_rate(members, np.maximum(result.member_rate, floor_rate))
+        batches = regrouped
     results = [EvolveResult(taus, saved[:, b], outflow[:, b, 0], outflow[:, b, 1], grid, settings["scheme"],
                             n_steps=int(counts["n_steps"][b]), n_rejected=int(counts["n_rejected"][b]),
                             n_drift_evals=int(counts["n_drift_evals"][b]),

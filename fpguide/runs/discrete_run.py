@@ -25,7 +25,7 @@ from ..engine import EvolveResult, flush_checked, heat_kernel, heat_step, push_f
 from ..grids.autogrid import CELLS_PER_WIDTH, MAX_CELLS, ROUND_TO, WIDEN_TRIES, choose_grid, feature_width
 from ..grids.grid import Grid, TensorGrid
 from ..models.discrete import DiscreteSampler, Steps
-from ..models.dynamics import prepare, start_law
+from ..models.dynamics import prepare_run, start_law
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
 from ..tools.errors import CollapsedMassWarning, WallMassError
@@ -39,7 +39,7 @@ TAIL = 1e-13  # mass left out on either side when measuring how far the chain ca
 NOISE_SDS = 8.5
 
 
-def _prepare(target, guidance, sampler, start, delta, thresholds):
+def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
     """The continuous counterpart's validated inputs (its dynamics give the guided score and size the grid), the
     plan of steps, and the diffusion times of the states (T first, the output last)."""
     if not isinstance(sampler, DiscreteSampler):
@@ -49,22 +49,23 @@ def _prepare(target, guidance, sampler, start, delta, thresholds):
     positive = np.unique(states[states > 0])[::-1]
     if positive.size < 2:
         raise ValueError(f"{sampler!r} visits fewer than two noise levels: use more steps")
-    run_in = prepare(target, guidance, "sde" if sampler.eta > 0 else "ode", float(positive[0]), float(positive[-1]),
-                     sampler.schedule.process(), start, None, positive, delta, thresholds, eta=sampler.eta)
-    if run_in.dyn.model.ndim != 1:
-        raise ValueError(f"discrete-step samplers are solved in 1-D only; the target has d={run_in.dyn.model.ndim}")
-    return run_in, plan, states
+    prepared = prepare_run(target, guidance, "sde" if sampler.eta > 0 else "ode", float(positive[0]),
+                           float(positive[-1]), sampler.schedule.process(), start, None, positive, delta, thresholds,
+                           eta=sampler.eta)
+    if prepared.dyn.model.ndim != 1:
+        raise ValueError(f"discrete-step samplers are solved in 1-D only; the target has d={prepared.dyn.model.ndim}")
+    return prepared, plan, states
 
 
-def _observation_times(run_in, states: np.ndarray) -> np.ndarray:
+def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
     """The times at which p_t enters the observables: the states' own, the clean state's at σ = CLEAN_SIGMA."""
-    process = run_in.dyn.process
+    process = prepared.dyn.process
     clean = float(process.t_of_log_snr(-2.0 * math.log(CLEAN_SIGMA) + math.log1p(-CLEAN_SIGMA**2)))
     return np.where(states > 0, states, clean)
 
 
-def _config(run_in, sampler: DiscreteSampler, states: np.ndarray) -> dict:
-    return run_in.config() | {"sampler": sampler.to_dict(), "eta": sampler.eta, "T": float(states[0]),
+def _config(prepared, sampler: DiscreteSampler, states: np.ndarray) -> dict:
+    return prepared.config() | {"sampler": sampler.to_dict(), "eta": sampler.eta, "T": float(states[0]),
                               "t_min": float(states[-1]), "t_eval": states.tolist(), "clean_sigma": CLEAN_SIGMA}
 
 
@@ -153,8 +154,8 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     Returns a Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start, then after each
     step) and ``x``, and the coordinate ``timestep`` (the training timestep of each state, −1 for the clean data).
     """
-    run_in, plan, states = _prepare(target, guidance, sampler, start, delta, thresholds)
-    dyn = run_in.dyn
+    prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
+    dyn = prepared.dyn
     grid = check_grid(grid, 1)
     scheme_code(scheme)
     cells_per_width = check_positive_real("cells_per_width", cells_per_width)
@@ -162,7 +163,7 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     check_flag("compare", compare)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     given = grid is not None
-    grid, record = (grid, None) if given else choose_grid(dyn, run_in.t_min, quantile,
+    grid, record = (grid, None) if given else choose_grid(dyn, prepared.t_min, quantile,
                                                           cells_per_width=cells_per_width)
     for attempt in range(WIDEN_TRIES + 1):
         q0 = start_density(grid, log_start)
@@ -185,9 +186,9 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
         record.setdefault("refined_to", []).append(grid.n)
     q = np.concatenate([q0[None], chain.q])
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
-    t_obs = _observation_times(run_in, states)
+    t_obs = _observation_times(prepared, states)
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
-    config = _config(run_in, sampler, states) | {"function": "solve_discrete", "compare": compare,
+    config = _config(prepared, sampler, states) | {"function": "solve_discrete", "compare": compare,
                                                  "grid": grid.to_dict(), "scheme": scheme,
                                                  "cells_per_width": cells_per_width, "wall_tol": wall_tol}
     if chain.collapsed > wall_tol:
@@ -197,21 +198,21 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
                       stacklevel=2)
     run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded,
            "collapsed_mass": chain.collapsed, "initial_mass": float(q[0].sum() * grid.dx)}
-    ds = grid_dataset(result, replace(run_in, t_save=states), config, run, None,
-                      float(feature_width(dyn, run_in.t_min)), t_observe=t_obs)
+    ds = grid_dataset(result, replace(prepared, t_save=states), config, run, None,
+                      float(feature_width(dyn, prepared.t_min)), t_observe=t_obs)
     ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
     if compare:
-        ds = _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme, wall_tol)
+        ds = _with_gap(ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol)
     return attach(ds)
 
 
-def _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme, wall_tol) -> xr.Dataset:
+def _with_gap(ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol) -> xr.Dataset:
     """Add the discretisation gap: the continuous sampler at the positive states' times on the same grid, and at the
     clean output its density at the last positive time pushed through the chain's last step."""
     positive = np.unique(states[states > 0])[::-1]
     cont = solve(target, guidance, sampler="sde" if sampler.eta > 0 else "ode", eta=sampler.eta,
-                 T=float(positive[0]), t_min=float(positive[-1]), process=run_in.dyn.process, start=run_in.start,
-                 grid=grid, t_eval=positive, scheme=scheme, delta=run_in.delta, thresholds=run_in.thresholds,
+                 T=float(positive[0]), t_min=float(positive[-1]), process=prepared.dyn.process, start=prepared.start,
+                 grid=grid, t_eval=positive, scheme=scheme, delta=prepared.delta, thresholds=prepared.thresholds,
                  wall_tol=wall_tol)
     q_cont = np.empty_like(ds.density.values)
     for k, t in enumerate(states):
@@ -219,7 +220,7 @@ def _with_gap(ds, target, guidance, sampler, run_in, plan, states, grid, scheme,
             q_cont[k] = cont.density.sel(t=t, method="nearest").values
         else:
             last = cont.density.isel(t=-1).values
-            q_cont[k] = run_steps(last, grid, sampler, plan, run_in.dyn.model, run_in.dyn.process,
+            q_cont[k] = run_steps(last, grid, sampler, plan, prepared.dyn.model, prepared.dyn.process,
                                   steps=[len(plan) - 1], scheme=scheme, wall_tol=wall_tol).q[0]
     entropy_cont = Reconstruction(grid, q_cont, scheme).entropy()
     ds["gap_l1"] = ("t", np.abs(ds.density.values - q_cont).sum(axis=1) * grid.dx)
@@ -235,8 +236,8 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
     :func:`solve_discrete`."""
     n = check_int("n", n, 2)
     rng = as_rng("seed", seed)
-    run_in, plan, states = _prepare(target, guidance, sampler, start, delta, thresholds)
-    dyn = run_in.dyn
+    prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
+    dyn = prepared.dyn
     x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x
@@ -247,11 +248,11 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
         if not np.all(np.isfinite(x)):
             raise FloatingPointError(f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})")
         positions[j + 1] = x
-    config = _config(run_in, sampler, states) | {"function": "sample_discrete", "n": n, "seed": seed_record(seed),
+    config = _config(prepared, sampler, states) | {"function": "sample_discrete", "n": n, "seed": seed_record(seed),
                                                  "n_steps": len(plan)}
     ds = xr.Dataset({"position": (("t", "particle"), positions)},
-                    coords={"t": states, "threshold": run_in.thresholds,
+                    coords={"t": states, "threshold": prepared.thresholds,
                             "timestep": ("t", np.concatenate([[plan.timestep[0]], plan.previous]))},
                     attrs=global_attrs(f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}", config, {}))
-    t_obs = _observation_times(run_in, states)
-    return with_observables(ds, particle_observables(positions, t_obs, dyn, run_in.delta, run_in.thresholds))
+    t_obs = _observation_times(prepared, states)
+    return with_observables(ds, particle_observables(positions, t_obs, dyn, prepared.delta, prepared.thresholds))

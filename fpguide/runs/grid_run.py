@@ -110,7 +110,7 @@ def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width
     return result, chosen, run
 
 
-def grid_dataset(result, run_in, config, run, direction, feature_width: float | list[float],
+def grid_dataset(result, prepared, config, run, direction, feature_width: float | list[float],
                  t_observe=None) -> xr.Dataset:
     """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.runs.monitors`; ``feature_width``: the
     narrowest feature its dynamics can make, one or one per axis); p_t enters the observables at ``t_observe`` (default:
@@ -122,10 +122,10 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float | 
     (:func:`_output_grid`) by exact cell integrals of their reconstruction: where a stage's densities hold their
     mass its cells are subdivided, beyond that (less than OUTPUT_TAIL per side and axis) they are summed into coarser
     cells; no mass is lost either way."""
-    dyn, t_save = run_in.dyn, run_in.t_save
+    dyn, t_save = prepared.dyn, prepared.t_save
     t_observe = t_save if t_observe is None else t_observe
     pieces = result.pieces() if isinstance(result, StagedResult) else [(slice(None), result)]
-    parts = [_observables(piece, run_in, t_observe[part], direction) for part, piece in pieces]
+    parts = [_observables(piece, prepared, t_observe[part], direction) for part, piece in pieces]
     data = {name: (dims, np.concatenate([part[name][1] for part in parts], axis=dims.index("t")) if "t" in dims
                    else values) for name, (dims, values) in parts[0].items()}
     final = pieces[-1][1]
@@ -145,7 +145,7 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float | 
     grids = [piece.grid for _, piece in pieces for _ in piece.t]
     act_on(monitors, t_save, grids, float(outflow[-1]), config["wall_tol"], feature_width)
     data |= monitors
-    coords = {"t": t_save, "threshold": run_in.thresholds}
+    coords = {"t": t_save, "threshold": prepared.thresholds}
     if len(names) > 1:
         coords |= {"dim": list(names), "dim2": list(names)}
     for name, axis in zip(names, axes_of(output)):
@@ -157,19 +157,19 @@ def grid_dataset(result, run_in, config, run, direction, feature_width: float | 
     return attach(ds)
 
 
-def _observables(result, run_in, t_observe, direction) -> dict:
+def _observables(result, prepared, t_observe, direction) -> dict:
     """The observables of the densities of an engine run (or of the saved times of one stage) on their own grid, as
     Dataset variables (dims, values) with a ``t`` dimension."""
-    grid, dyn, q = result.grid, run_in.dyn, result.q
+    grid, dyn, q = result.grid, prepared.dyn, result.q
     model = dyn.model
     if dyn.model.ndim == 1:
-        series = obs.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
-                                 thresholds=run_in.thresholds)
+        series = obs.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=prepared.delta,
+                                 thresholds=prepared.thresholds)
         data = {name: (("t", "threshold") if name == "tail_probability" else ("t",), values)
                 for name, values in series.items()}
     else:
-        data = obs_nd.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=run_in.delta,
-                                  thresholds=run_in.thresholds, direction=direction)
+        data = obs_nd.time_series(grid, q, t_observe, model, dyn.process, scheme=result.scheme, delta=prepared.delta,
+                                  thresholds=prepared.thresholds, direction=direction)
         data["direction"] = (("dim",), direction)
     if model.has_errors:
         data |= {name: (("t",), values) for name, values in error_norms(model, dyn.process, t_observe, grid).items()}

@@ -18,10 +18,10 @@ from ..tools.validation import as_finite_array, check_positive_real
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
-def step_taus(run_in, time_grid, log_snr_step) -> np.ndarray:
+def step_taus(prepared, time_grid, log_snr_step) -> np.ndarray:
     """The reverse times of the particle steps of a prepared run: ``time_grid`` (diffusion times in [t_min, T]) or
     steps uniform in log-SNR (``log_snr_step``, default per sampler), with the saved times and both ends added."""
-    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
+    dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
     if time_grid is None:
         default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
         step = check_positive_real("log_snr_step", default if log_snr_step is None else log_snr_step)

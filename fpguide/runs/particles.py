@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import axis_labels
-from ..models.dynamics import prepare
+from ..models.dynamics import prepare_run
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import frame_variables, global_attrs
@@ -46,9 +46,9 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
     """
     n = check_int("n", n, 2)
     rng = as_rng("seed", seed)
-    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
-    dyn, t_save, T, t_min = run_in.dyn, run_in.t_save, run_in.dyn.T, run_in.t_min
-    taus = step_taus(run_in, time_grid, log_snr_step)
+    prepared = prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
+    dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
+    taus = step_taus(prepared, time_grid, log_snr_step)
     d = dyn.model.ndim
     direction = obs_nd.check_direction(direction, dyn.model)
     x = start_points(dyn.model, dyn.process, T, start, n, rng)
@@ -67,18 +67,19 @@ def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = N
             positions[k], k = x, k + 1
     bar.close()
 
-    config = run_in.config() | {"function": "sample", "n": n, "seed": seed_record(seed), "n_steps": int(taus.size - 1),
-                                "log_snr_step": log_snr_step, "time_grid": time_grid}
+    config = prepared.config() | {"function": "sample", "n": n, "seed": seed_record(seed),
+                                  "n_steps": int(taus.size - 1), "log_snr_step": log_snr_step,
+                                  "time_grid": time_grid}
     if d > 1:
         config["direction"] = direction.tolist()
     dims = ("t", "particle") if d == 1 else ("t", "particle", "dim")
-    coords = {"t": t_save, "threshold": run_in.thresholds}
+    coords = {"t": t_save, "threshold": prepared.thresholds}
     if d > 1:
         coords |= {"dim": axis_labels(d), "dim2": axis_labels(d)}
     ds = xr.Dataset({"position": (dims, positions)} | frame_variables(dyn.process, t_save), coords=coords,
                     attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}))
-    observables = (particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds) if d == 1 else
-                   particle_observables_nd(positions, t_save, dyn, run_in.delta, run_in.thresholds, direction))
+    observables = (particle_observables(positions, t_save, dyn, prepared.delta, prepared.thresholds) if d == 1 else
+                   particle_observables_nd(positions, t_save, dyn, prepared.delta, prepared.thresholds, direction))
     return with_observables(ds, observables)
 
 

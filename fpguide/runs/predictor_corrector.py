@@ -27,7 +27,7 @@ import xarray as xr
 from ..engine import EvolveResult, evolve, scheme_code
 from ..grids.autogrid import CELLS_PER_WIDTH, feature_width
 from ..grids.grid import Grid
-from ..models.dynamics import GuidedDynamics, prepare, start_law
+from ..models.dynamics import GuidedDynamics, prepare_run, start_law
 from ..models.guidance import CFG
 from ..results.dataset import global_attrs
 from ..tools.errors import WallMassError, in_diffusion_time, wall_time_explained
@@ -70,31 +70,31 @@ class PredictorCorrector:
         return {"type": "PredictorCorrector", "steps": self.steps, "langevin": self.langevin}
 
 
-def _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds):
+def _prepare_pc(target, guidance, pc, T, t_min, process, start, delta, thresholds):
     if not isinstance(pc, PredictorCorrector):
         raise TypeError(f"pc must be a fpguide.PredictorCorrector, got {type(pc).__name__}")
-    run_in = prepare(target, guidance, "ode", T, t_min, process, start, pc.steps + 1, None, delta, thresholds)
+    prepared = prepare_run(target, guidance, "ode", T, t_min, process, start, pc.steps + 1, None, delta, thresholds)
     if guidance.schedule is not None:
         raise ValueError(f"predictor-corrector guidance takes a constant power gamma: schedule must be None, got "
                          f"{guidance.schedule!r}")
-    if run_in.dyn.model.ndim != 1:
+    if prepared.dyn.model.ndim != 1:
         raise ValueError(f"predictor-corrector guidance is solved in 1-D only; the target has "
-                         f"d={run_in.dyn.model.ndim}")
+                         f"d={prepared.dyn.model.ndim}")
     predictor = CFG(label=guidance.label, cond=guidance.cond, w=0.0, cond_error=guidance.cond_error).bind(target)
-    dyn = run_in.dyn
-    return run_in, GuidedDynamics(predictor, dyn.process, "ode", dyn.T), dyn.model
+    dyn = prepared.dyn
+    return prepared, GuidedDynamics(predictor, dyn.process, "ode", dyn.T), dyn.model
 
 
 def _langevin_time(pc: PredictorCorrector, process, t_hi: float, t_lo: float) -> float:
     return pc.langevin * 0.5 * float(process.g2_integral(t_lo, t_hi))
 
 
-def _run(q0, grid, run_in, predictor, corrector_model, pc, settings):
+def _run(q0, grid, prepared, predictor, corrector_model, pc, settings):
     """The split chain on ``grid``: densities at the saved times (after each step's corrector) and the outflow."""
-    dyn, t_save = run_in.dyn, run_in.t_save
+    dyn, t_save = prepared.dyn, prepared.t_save
     rows, lower, upper = [q0], [0.0], [0.0]
     q, steps = q0, 0
-    taus = predictor.tau_grid(run_in.t_min, settings["log_snr_step"])
+    taus = predictor.tau_grid(prepared.t_min, settings["log_snr_step"])
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):
         inside = taus[(taus > dyn.T - t_hi) & (taus < dyn.T - t_lo)]
         with in_diffusion_time(dyn.T):
@@ -127,8 +127,9 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     """The density after every step of the predictor–corrector sampler ``pc`` whose corrector targets
     p_t(x|c)^γ p_t(x)^(1−γ), γ = ``guidance.gamma`` (1-D; other arguments as in :func:`~fpguide.solve`).
     The Dataset has dims ``t`` (T, then the end of each step) and ``x``."""
-    run_in, predictor, corrector_model = _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds)
-    dyn = run_in.dyn
+    prepared, predictor, corrector_model = _prepare_pc(target, guidance, pc, T, t_min, process, start, delta,
+                                                       thresholds)
+    dyn = prepared.dyn
     grid = check_grid(grid, 1)
     scheme_code(scheme)
     cells_per_width = check_positive_real("cells_per_width", cells_per_width)
@@ -139,13 +140,13 @@ def solve_pc(target, guidance: CFG, pc: PredictorCorrector, *, T: float = 10.0, 
     pilot = GuidedDynamics(dyn.model, dyn.process, "sde" if eta > 0 else "ode", dyn.T, eta)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     result, grid, run = on_automatic_grid(
-        lambda use: _run(start_density(use, log_start), use, run_in, predictor, corrector_model, pc, settings), grid,
+        lambda use: _run(start_density(use, log_start), use, prepared, predictor, corrector_model, pc, settings), grid,
         pilot, t_min, quantile, cells_per_width)
-    config = run_in.config() | {"function": "solve_pc", "sampler": pc.to_dict(), "eta": None,
+    config = prepared.config() | {"function": "solve_pc", "sampler": pc.to_dict(), "eta": None,
                                 "grid": grid.to_dict(), "scheme": scheme,
                                 "cells_per_width": cells_per_width, "wall_tol": wall_tol} | settings
     run.update(n_steps=result.n_steps, initial_mass=float(result.q[0].sum() * grid.dx))
-    return grid_dataset(result, run_in, config, run, None, float(feature_width(pilot, t_min)))
+    return grid_dataset(result, prepared, config, run, None, float(feature_width(pilot, t_min)))
 
 
 def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000, seed=None, T: float = 10.0,
@@ -159,8 +160,9 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
     substeps = check_int("substeps", substeps, 1)
     langevin_dt = check_positive_real("langevin_dt", langevin_dt)
     rng = as_rng("seed", seed)
-    run_in, predictor, corrector_model = _prepare(target, guidance, pc, T, t_min, process, start, delta, thresholds)
-    dyn, t_save = run_in.dyn, run_in.t_save
+    prepared, predictor, corrector_model = _prepare_pc(target, guidance, pc, T, t_min, process, start, delta,
+                                                       thresholds)
+    dyn, t_save = prepared.dyn, prepared.t_save
     x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
     positions = [x]
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):
@@ -178,10 +180,11 @@ def sample_pc(target, guidance: CFG, pc: PredictorCorrector, *, n: int = 100_000
             raise FloatingPointError(f"particles became non-finite at t={t_lo:.6g}: use more substeps")
         positions.append(x)
     positions = np.array(positions)
-    config = run_in.config() | {"function": "sample_pc", "sampler": pc.to_dict(), "eta": None, "n": n,
+    config = prepared.config() | {"function": "sample_pc", "sampler": pc.to_dict(), "eta": None, "n": n,
                                 "substeps": substeps,
                                 "langevin_dt": langevin_dt,
                                 "seed": seed_record(seed)}
-    ds = xr.Dataset({"position": (("t", "particle"), positions)}, coords={"t": t_save, "threshold": run_in.thresholds},
+    ds = xr.Dataset({"position": (("t", "particle"), positions)},
+                    coords={"t": t_save, "threshold": prepared.thresholds},
                     attrs=global_attrs(f"fpguide predictor-corrector particles, gamma={guidance.gamma}", config, {}))
-    return with_observables(ds, particle_observables(positions, t_save, dyn, run_in.delta, run_in.thresholds))
+    return with_observables(ds, particle_observables(positions, t_save, dyn, prepared.delta, prepared.thresholds))

@@ -9,11 +9,11 @@ from ..engine import StagedResult, evolve, evolve_in_stages
 from ..grids.adaptive import Stage, StageGrids, output_grid
 from ..grids.autogrid import CELLS_PER_WIDTH, choose_grid, covering_grid, feature_width
 from ..grids.grid import ADAPTIVE, MAX_GRID_DIM, Grid, TensorGrid, is_adaptive
-from ..models.dynamics import WeightBatch, prepare, start_law
+from ..models.dynamics import WeightBatch, prepare_run, start_law
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import config_of
-from ..sweeps.sweep import PREPARE_ARGS
+from ..sweeps.sweep import RUN_ARGS
 from ..sweeps.sweepable import sweepable
 from ..tools.errors import in_diffusion_time
 from ..tools.resources import check_memory
@@ -38,14 +38,15 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     if grid is None:
         grids = []
         for group in groups:
-            run_ins = [_prepared(call) for call in group]
-            dyn = run_ins[0].dyn
+            prepared_calls = [_prepare_call(call) for call in group]
+            dyn = prepared_calls[0].dyn
             _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0]["start"])
-            grids.append(choose_grid(WeightBatch(tuple(run_in.dyn for run_in in run_ins)), run_ins[0].t_min,
-                                     quantile, cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
+            batch = WeightBatch(tuple(prepared.dyn for prepared in prepared_calls))
+            grids.append(choose_grid(batch, prepared_calls[0].t_min, quantile,
+                                     cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
         grid = covering_grid(grids)
     planned = [[call | {"grid": grid} for call in group] for group in groups]
-    saved = sum(_prepared(call).t_save.size for group in planned for call in group)
+    saved = sum(_prepare_call(call).t_save.size for group in planned for call in group)
     check_memory(saved, grid.size, f"this sweep of {sum(len(group) for group in planned)} items")
     return planned
 
@@ -53,23 +54,23 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
 def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     """Solves that differ only in w: on a 1-D grid, in batched engine runs that share the score evaluations (see
     :func:`evolve_batches`); one after another otherwise."""
-    run_ins = [_prepared(call) for call in calls]
-    first, dyn = calls[0], run_ins[0].dyn
+    prepared_calls = [_prepare_call(call) for call in calls]
+    first, dyn = calls[0], prepared_calls[0].dyn
     own_grids = first["grid"] is None or is_adaptive(first["grid"])  # reduced, or adaptive
     if len(calls) == 1 or dyn.model.ndim > 1 or reduces(first) or own_grids:
         return [solve_one(**call) for call in calls]
     settings = checked_settings(dyn.stochastic, first)
     grid = check_grid(first["grid"], 1)
-    results, sizes = evolve_batches(run_ins, grid, settings)
-    datasets = [_finish(result, run_in, settings, {"grid_choice": None, "batch_sizes": size}, None)
-                for result, run_in, size in zip(results, run_ins, sizes)]
+    results, sizes = evolve_batches(prepared_calls, grid, settings)
+    datasets = [_finish(result, prepared, settings, {"grid_choice": None, "batch_sizes": size}, None)
+                for result, prepared, size in zip(results, prepared_calls, sizes)]
     if not first["error_estimate"]:
         return datasets
     return with_error_estimates(datasets, calls, lambda companions: _solve_group(solve_one, companions))
 
 
-def _prepared(call: dict):
-    return prepare(*(call[name] for name in PREPARE_ARGS))
+def _prepare_call(call: dict):
+    return prepare_run(*(call[name] for name in RUN_ARGS))
 
 
 @sweepable(plan=_plan_sweep, run_group=_solve_group)
@@ -134,8 +135,8 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
         return with_error_estimates([solve(**call)], [call], lambda companions: [solve(**companions[0])])[0]
-    run_in = prepare(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
-    dyn, t_min = run_in.dyn, run_in.t_min
+    prepared = prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
+    dyn, t_min = prepared.dyn, prepared.t_min
     settings = checked_settings(dyn.stochastic, {"scheme": scheme, "log_snr_step": log_snr_step,
                                                   "lipschitz": lipschitz, "cells_per_width": cells_per_width,
                                                   "wall_tol": wall_tol})
@@ -147,59 +148,59 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
-        reduction = find_reduction(dyn.model, run_in.guidance)
-        return _solve_reduced(*reduction.oriented(direction, given), run_in, settings | {"grid": grid})
+        reduction = find_reduction(dyn.model, prepared.guidance)
+        return _solve_reduced(*reduction.oriented(direction, given), prepared, settings | {"grid": grid})
     grid = check_grid(grid, d, adaptive=True)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
         drift = dyn.drift if d == 1 else dyn
         if isinstance(use, list):  # adaptive: the stages of the run
-            return _evolve_staged(start_density(use[0].grid, log_start), drift, run_in, use, settings, progress)
-        return _evolve(start_density(use, log_start), drift, run_in, use, settings, progress=progress)
+            return _evolve_staged(start_density(use[0].grid, log_start), drift, prepared, use, settings, progress)
+        return _evolve(start_density(use, log_start), drift, prepared, use, settings, progress=progress)
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
-    return _finish(result, run_in, settings, run, direction)
+    return _finish(result, prepared, settings, run, direction)
 
 
-def _evolve(q0, drift, run_in, grid, settings: dict, progress: bool | None = None):
+def _evolve(q0, drift, prepared, grid, settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve."""
-    dyn, t_min = run_in.dyn, run_in.t_min
-    check_memory(run_in.t_save.size, q0.size, "this solve")
+    dyn, t_min = prepared.dyn, prepared.t_min
+    check_memory(prepared.t_save.size, q0.size, "this solve")
     with in_diffusion_time(dyn.T):
         return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
-                      ou_drift=True, t_eval=dyn.T - run_in.t_save,
+                      ou_drift=True, t_eval=dyn.T - prepared.t_save,
                       time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
                       drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                       lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
 
-def _evolve_staged(q0, drift, run_in, stages: list[Stage], settings: dict, progress: bool | None = None):
+def _evolve_staged(q0, drift, prepared, stages: list[Stage], settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve on adaptive grids (the ``stages`` of
     :func:`~fpguide.grids.adaptive.plan_stages`; at each stage's start its grid is widened to hold the density, see
     :func:`~fpguide.grids.adaptive.regrid`); refused when its saved densities would not fit in memory on the output grid
     the pilot's ranges give (:func:`~fpguide.grids.adaptive.output_grid`)."""
-    dyn, t_min = run_in.dyn, run_in.t_min
+    dyn, t_min = prepared.dyn, prepared.t_min
     output = output_grid([stage.grid for stage in stages], [stage.seen for stage in stages])
-    check_memory(run_in.t_save.size, output.size, "this solve")
+    check_memory(prepared.t_save.size, output.size, "this solve")
     callbacks = StageGrids(stages, settings["wall_tol"])
     with in_diffusion_time(dyn.T):
         return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
                                 grids=[stage.grid for stage in stages], regrid=callbacks.regrid,
                                 widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
                                 diffusion=dyn.engine_diffusion, ou_drift=True,
-                                t_eval=dyn.T - run_in.t_save,
+                                t_eval=dyn.T - prepared.t_save,
                                 time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
                                 drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
                                 lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
 
 
-def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
+def _finish(result, prepared, settings: dict, run: dict, direction) -> xr.Dataset:
     """The Dataset of an engine run: configuration, run record, observables and monitors (acted on)."""
-    dyn = run_in.dyn
+    dyn = prepared.dyn
     staged = isinstance(result, StagedResult)
     grid = ADAPTIVE if staged else result.grid.to_dict()
-    config = run_in.config() | {"function": "solve", "grid": grid} | settings
+    config = prepared.config() | {"function": "solve", "grid": grid} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
     run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
@@ -210,22 +211,22 @@ def _finish(result, run_in, settings: dict, run: dict, direction) -> xr.Dataset:
     # an adaptive run's last grid is judged per axis against the features its plan resolved (a guided axis can need
     # cells sqrt(1 + w) narrower than the others: against the narrowest of all, a 2-D Gaussian mixture guided along
     # x was warned as 1.14 cells across its feature on its y-axis' 4.6)
-    width = run["grid_choice"]["feature"] if staged else float(feature_width(dyn, run_in.t_min))
-    return grid_dataset(result, run_in, config, run, direction, width)
+    width = run["grid_choice"]["feature"] if staged else float(feature_width(dyn, prepared.t_min))
+    return grid_dataset(result, prepared, config, run, direction, width)
 
 
-def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarray | None, run_in,
+def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarray | None, prepared,
                    settings: dict) -> xr.Dataset:
     """Solve the solved coordinates of an oriented ``reduction`` (and its unguided 1-D factors) and assemble the full
     law; ``direction`` and ``solved_direction`` are the projection direction in full and solved coordinates."""
-    dyn = run_in.dyn
-    common = {"sampler": dyn.sampler, "eta": dyn.eta, "T": dyn.T, "t_min": run_in.t_min, "process": dyn.process,
-              "start": run_in.start, "t_eval": run_in.t_save, "delta": run_in.delta} | settings
-    red = solve(reduction.target, reduction.guidance, thresholds=run_in.thresholds, direction=solved_direction,
+    dyn = prepared.dyn
+    common = {"sampler": dyn.sampler, "eta": dyn.eta, "T": dyn.T, "t_min": prepared.t_min, "process": dyn.process,
+              "start": prepared.start, "t_eval": prepared.t_save, "delta": prepared.delta} | settings
+    red = solve(reduction.target, reduction.guidance, thresholds=prepared.thresholds, direction=solved_direction,
                 **common)
     factors = [solve(law, guidance, **(common | {"grid": None})) for law, guidance in reduction.factor_problems()]
-    rest = reduction.rest(dyn, run_in.t_save, run_in.start, factors)
-    config = config_of(red) | run_in.config() | {"direction": direction.tolist(), "reduce": True}
+    rest = reduction.rest(dyn, prepared.t_save, prepared.start, factors)
+    config = config_of(red) | prepared.config() | {"direction": direction.tolist(), "reduce": True}
     return reduction.assemble(red, rest, config, direction)
 
 

@@ -38,11 +38,11 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import ADAPTIVE, UNIFORM, is_adaptive
-from ..models.dynamics import prepare
+from ..models.dynamics import prepare_run
 from ..tools.errors import WallMassError
 from ..tools.progress import progress_bar
 from ..tools.records import json_default_or_type
-from .sweep import PREPARE_ARGS, Sweep
+from .sweep import RUN_ARGS, Sweep
 
 SCHEDULERS = ("synchronous", "threads", "processes")
 DONE, ITEM_ATTRS = "_done", "_attrs"  # bookkeeping variables of a store
@@ -59,7 +59,7 @@ def run_distributed(sweep: Sweep, groups: list[Group], planned: list[list[dict]]
     """Run the chunks ``groups`` (items of ``sweep``, whose calls are ``planned``) with ``run_calls`` on ``client``,
     writing each to ``store`` as it completes; returns the combined Dataset (see the module's docstring)."""
     _check_client(client)
-    zarr_store = None if store is None else ZarrStore.open(store, sweep, groups, planned)
+    zarr_store = None if store is None else SweepStore.open(store, sweep, groups, planned)
     pending = {k: calls for k, calls in enumerate(planned) if zarr_store is None or k not in zarr_store.done}
     results = {}
     total = sum(len(group) for group in groups)
@@ -150,7 +150,7 @@ def _connected(client, distributed):
             yield dask_client
 
 
-class ZarrStore:
+class SweepStore:
     """The zarr store of one sweep: its layout, which chunks are done, and the writes (see the module docstring).
 
     The group's attributes hold the sweep (every item's call, :func:`plan_record`) and the digests of plans that lost
@@ -165,7 +165,7 @@ class ZarrStore:
         self.done: set[int] = set()
 
     @classmethod
-    def open(cls, store, sweep: Sweep, groups: list[Group], planned: list[list[dict]]) -> ZarrStore:
+    def open(cls, store, sweep: Sweep, groups: list[Group], planned: list[list[dict]]) -> SweepStore:
         """The store at path ``store`` for this sweep: new (created empty), or the one a run of the same sweep made,
         with the chunks it completed; raises for a store of another sweep."""
         zarr = _import("zarr", "store=")
@@ -235,7 +235,7 @@ class ZarrStore:
         """Lay out the whole sweep from one item: the Dataset :meth:`Sweep.combine` makes of items like it (each
         with its own saved times), NaN-filled, ``_done`` all False, one zarr chunk per sweep chunk; then record the
         variables (a store without that record is laid out again)."""
-        saved = {index: prepare(*(call[name] for name in PREPARE_ARGS)).t_save
+        saved = {index: prepare_run(*(call[name] for name in RUN_ARGS)).t_save
                  for group, calls in zip(self.groups, self.planned) for index, call in zip(group, calls)}
         layout = self.sweep.combine({index: item.reindex(t=t) for index, t in saved.items()})
         names = [axis.name for axis in self.sweep.axes]

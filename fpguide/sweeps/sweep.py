@@ -32,14 +32,14 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import is_adaptive
-from ..models.dynamics import prepare
+from ..models.dynamics import prepare_run
 from ..results.dataset import attach, config_of, global_attrs
 from ..results.resample import on_common_grid
 from ..tools.validation import check_swept
 
 PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")  # filled in per item
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
-PREPARE_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",
+RUN_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",
                 "thresholds", "eta")
 
 
@@ -217,12 +217,12 @@ def _nest(flat: list, shape: tuple[int, ...]) -> list:
 def common_times(calls: list[dict]) -> list[dict]:
     """The calls with one set of saved times (the union of the items' own, each item keeping those inside its
     [t_min, T]) and, where none were given, the union of the items' default tail thresholds."""
-    prepared = [prepare(*(call[name] for name in PREPARE_ARGS)) for call in calls]
-    times = np.unique(np.concatenate([run_in.t_save for run_in in prepared]))
-    thresholds = np.unique(np.concatenate([run_in.thresholds for run_in in prepared]))
+    runs = [prepare_run(*(call[name] for name in RUN_ARGS)) for call in calls]
+    times = np.unique(np.concatenate([prepared.t_save for prepared in runs]))
+    thresholds = np.unique(np.concatenate([prepared.thresholds for prepared in runs]))
     out = []
-    for call, run_in in zip(calls, prepared):
-        inside = times[(times >= run_in.t_min) & (times <= run_in.dyn.T)]
+    for call, prepared in zip(calls, runs):
+        inside = times[(times >= prepared.t_min) & (times <= prepared.dyn.T)]
         out.append(call | {"t_eval": inside[::-1], "thresholds": call["thresholds"] if call["thresholds"] is not None
                            else thresholds})
     return out
