@@ -16,60 +16,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..grids.grid import Grid, TensorGrid
-from ..tools.errors import NumericalError, WallMassError
 from ..tools.progress import progress_bar
 from ..tools.validation import as_finite_array, check_flag, check_positive_real
 from .coefficients import Coefficient
 from .line_sweeps import LineSweeper, line_drift
 from .remap import scheme_code
-from .steps import flush_below
+from .result import EvolveResult, Recorder
+from .strang import StrangStep
 
-FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
 SIGNIFICANT = 1e-13  # relative density below which cells do not steer the step size (their mass is < 1e-10)
-
-
-@dataclass
-class EvolveResult:
-    """What :func:`evolve` returns; ``q[k]`` is the density (cell averages) at ``t[k]`` (with ``batch``, ``q[k, b]``
-    that of member b, and the outflows and flushed mass are per member)."""
-
-    t: np.ndarray
-    q: np.ndarray
-    outflow_lower: np.ndarray  # cumulative mass through the lower walls at each saved time
-    outflow_upper: np.ndarray
-    grid: Grid | TensorGrid
-    scheme: str
-    n_steps: int = 0
-    n_rejected: int = 0
-    n_drift_evals: int = 0
-    max_lipschitz_dt: float = 0.0  # largest L·dt taken
-    flushed_mass: float | np.ndarray = 0.0  # total mass of the sub-1e-300 densities set to zero
-    batch: bool = False
-    member_rate: np.ndarray | None = None  # with batch: the largest L of each member where its own mass is
-    # monitors per saved time (with batch, per member), over the steps since the previous one: lowest density, CFL
-    # number max_a |v_a| dt/dx_a, cell Péclet number max_a |v_a| dx_a / D (inf without diffusion), with the speeds
-    # where the mass is; neither number limits this scheme (see fpguide.runs.monitors)
-    min_density: np.ndarray | None = None
-    cfl: np.ndarray | None = None
-    peclet: np.ndarray | None = None
-
-    @property
-    def mass(self) -> np.ndarray:
-        return self.q.reshape(*self.q.shape[:1 + self.batch], -1).sum(axis=-1) * self.grid.cell_volume
-
-    def member(self, b: int) -> EvolveResult:
-        """The result of member b of a batch, as if it had been evolved alone (same steps)."""
-        if not self.batch:
-            raise ValueError("member() needs a batched result (evolve(..., batch=True))")
-        return replace(self, q=self.q[:, b], outflow_lower=self.outflow_lower[:, b],
-                       outflow_upper=self.outflow_upper[:, b], flushed_mass=float(self.flushed_mass[b]), batch=False,
-                       member_rate=None, min_density=self.min_density[:, b], cfl=self.cfl[:, b],
-                       peclet=self.peclet[:, b])
 
 
 def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
@@ -104,6 +64,72 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.NumericalError` when the density
     becomes non-finite or negative (saying when and where).
     """
+    run = _checked(q0, drift, grid, t_span, diffusion, t_eval, time_grid, drift_jumps, scheme, lipschitz, max_step,
+                   wall_tol, ou_drift, batch)
+    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured by
+    # benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and
+    # saves a quarter of the drift calls
+    order = (3 if run.diff.active else 4) if trace_order is None else trace_order
+    q, tensor, diff = run.q, run.tensor, run.diff
+    sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), run.code, SIGNIFICANT, order=order,
+                          batch=q.shape[0], linear=diff if run.ou_drift else None)
+    step = StrangStep(sweeper, diff, run.ou_drift, tensor.ndim)
+    recorder = Recorder(grid, tensor, scheme, run.saves, q, sweeper, wall_tol, batch)
+    saves, t0, t1 = run.saves, run.t0, run.t1
+    k_save = 0
+    if saves[0] == t0:
+        recorder.save(0, t0, q)
+        k_save = 1
+    t, advected = t0, t0
+    lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+    member_rate = sweeper.member_lip.max(axis=1)
+    bar = progress_bar(progress, total=t1 - t0, unit="t", desc="evolve",
+                       bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+    for t_next in run.breaks:
+        while t < t_next:
+            remaining = t_next - t
+            dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
+            dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
+            t_end = t + dt if t + dt < t_next else t_next
+            q, advected = step.advance(q, t, dt, t_end, advected)
+            recorder.step(lip * dt, dt, diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0)
+            lip = float(sweeper.lip.max())
+            member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))
+            bar.update(t_end - t)
+            t = t_end
+            recorder.scan(q, t)
+        if advected < t and t in run.closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
+            q = step.close(q, advected, t)
+            advected = t
+            recorder.scan(q, t)
+        if k_save < saves.size and t == saves[k_save]:
+            recorder.save(k_save, t, q)
+            k_save += 1
+    bar.close()
+    return recorder.result(member_rate)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The checked inputs of :func:`evolve`: the densities (B, *shape) on the grid as a TensorGrid, the time span,
+    the reconstruction's code, the diffusion, and the saved times, the times a step must close its half sweeps at
+    (saves and drift jumps) and every step boundary after t0."""
+
+    q: np.ndarray
+    tensor: TensorGrid
+    t0: float
+    t1: float
+    code: int
+    diff: Coefficient
+    ou_drift: bool
+    saves: np.ndarray
+    closes: np.ndarray
+    breaks: np.ndarray
+
+
+def _checked(q0, drift, grid, t_span, diffusion, t_eval, time_grid, drift_jumps, scheme, lipschitz, max_step,
+             wall_tol, ou_drift, batch) -> _Inputs:
+    """:func:`evolve`'s arguments checked (a clear error for each), as :class:`_Inputs`."""
     if not (callable(drift) or hasattr(drift, "along")):
         raise TypeError(f"drift must be callable or have a method along(axis, x, points, t), got "
                         f"{type(drift).__name__}")
@@ -141,147 +167,7 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     saves = time_points("t_eval", t_eval, t0, t1, default=(t0, t1))
     closes = np.union1d(saves, time_points("drift_jumps", drift_jumps, t0, t1, default=()))
     breaks = np.union1d(closes, time_points("time_grid", time_grid, t0, t1, default=(t1,)))
-    breaks = breaks[breaks > t0]
-
-    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured by
-    # benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and
-    # saves a quarter of the drift calls
-    order = (3 if diff.active else 4) if trace_order is None else trace_order
-    members = q.shape[0]
-    sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), code, SIGNIFICANT, order=order,
-                          batch=members, linear=diff if ou_drift else None)
-    out = EvolveResult(saves, np.empty((saves.size, *q.shape)), np.zeros((saves.size, members)),
-                       np.zeros((saves.size, members)), grid, scheme, flushed_mass=np.zeros(members),
-                       min_density=np.empty((saves.size, members)), cfl=np.zeros((saves.size, members)),
-                       peclet=np.zeros((saves.size, members)))
-    since = {"lowest": q.reshape(members, -1).min(axis=1), "cfl": np.zeros(members), "peclet": np.zeros(members)}
-
-    def save(k, t):
-        out.q[k] = q
-        out.min_density[k], out.cfl[k], out.peclet[k] = since["lowest"], since["cfl"], since["peclet"]
-        since.update(lowest=np.full(members, np.inf), cfl=np.zeros(members), peclet=np.zeros(members))
-        out.outflow_lower[k], out.outflow_upper[k] = sweeper.outflow.sum(axis=1).T
-        escaped = sweeper.outflow.sum(axis=(1, 2))
-        if escaped.max() > wall_tol:
-            b = int(np.argmax(escaped))
-            axis, side = np.unravel_index(np.argmax(sweeper.outflow[b]), sweeper.outflow[b].shape)
-            where = f"{('lower', 'upper')[side]} side" + (f" of axis {axis}" if tensor.ndim > 1 else "")
-            raise WallMassError(
-                f"mass {escaped[b]:.3g} left the grid {_extent(tensor)} through the walls by t={t:.6g} "
-                f"{f'in member {b} ' if batch else ''}(mostly on the {where}; tolerance wall_tol={wall_tol:g}): "
-                f"widen the grid on the {where}", time=t)
-
-    def scan(q, t):
-        """Flush the sub-FLUSH densities of q (after a step to t) and note their mass and q's lowest value."""
-        flushed, lowest = flush_checked(q.reshape(members, *shape), tensor, t, batch, sweeper.frame)
-        out.flushed_mass += flushed * tensor.cell_volume
-        since["lowest"] = np.minimum(since["lowest"], lowest)
-
-    def halves(ta, tb):
-        """(A₁, A₂): ∫D over the first and the second half of the step [ta, tb], from one quadratic."""
-        quad = diff.quadratic(ta, tb)
-        first = quad.integral(0.5)
-        return first, quad.integral(1.0) - first
-
-    def apply(q, op, ta, tb, frame=1.0):
-        if op == "heat":
-            if not ou_drift:
-                return sweeper.diffuse(q, diff.integral(ta, tb))
-            first, second = halves(ta, tb)
-            return sweeper.diffuse(q, 0.5 * (math.exp(2.0 * second) - math.exp(-2.0 * first)))
-        return sweeper.advect(q, op, ta, tb, frame)
-
-    def contracted(ta, tb):
-        """The frame the first half sweeps of the step [ta, tb] end in: with the linear part, contracted by that part
-        over the second half, e^{−A₂}, so that the heat step spreads them by (1 − e^{−2A})/2 ≤ ½ (A = ∫D over the
-        step) and the density is never wider than at the step's end (in the true positions, the heat step's
-        (e^{2A₂} − e^{−2A₁})/2 would leave it e^{A₂} as wide: 2.9x for a step of A = 2.1); 1 without."""
-        if not (ou_drift and diff.active):
-            return 1.0
-        return math.exp(-halves(ta, tb)[1])
-
-    def inner(q, ops, ta, tb):
-        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
-        if len(ops) == 1:
-            return apply(q, ops[0], ta, tb)
-        mid = 0.5 * (ta + tb)
-        return apply(inner(apply(q, ops[0], ta, mid, contracted(ta, tb)), ops[1:], ta, tb), ops[0], mid, tb)
-
-    # the innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
-    # exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps
-    ops = list(range(1, tensor.ndim)) + (["heat"] if diff.active else [])
-    k_save = 0
-    if saves[0] == t0:
-        save(0, t0)
-        k_save = 1
-    # Strang splitting; the closing half sweep of axis 0 of a step and the opening one of the next are one sweep
-    # (the flow composes), so a step costs one sweep of axis 0 and the inner composition.
-    t, advected = t0, t0
-    lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
-    member_rate = sweeper.member_lip.max(axis=1)
-    bar = progress_bar(progress, total=t1 - t0, unit="t", desc="evolve",
-                       bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
-    for t_next in breaks:
-        while t < t_next:
-            remaining = t_next - t
-            dt = min(remaining, max_step, lipschitz / lip if lip > 0 else math.inf)
-            dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
-            t_end = t + dt if t + dt < t_next else t_next
-            if ops:
-                q = sweeper.advect(q, 0, advected, t + 0.5 * dt, contracted(t, t_end))
-                advected = t + 0.5 * dt
-                q = inner(q, ops, t, t_end)
-            else:
-                q = sweeper.advect(q, 0, t, t_end)
-                advected = t_end
-            out.max_lipschitz_dt = max(out.max_lipschitz_dt, lip * dt)
-            since["cfl"] = np.maximum(since["cfl"], np.max(sweeper.member_speed * dt / sweeper.spacing, axis=1))
-            mean_d = diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0
-            peclet = np.max(sweeper.member_speed * sweeper.spacing, axis=1) / mean_d if mean_d > 0 else np.inf
-            since["peclet"] = np.maximum(since["peclet"], peclet)
-            lip = float(sweeper.lip.max())
-            member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))
-            out.n_steps += 1
-            bar.update(t_end - t)
-            t = t_end
-            scan(q, t)
-        if advected < t and t in closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
-            q = sweeper.advect(q, 0, advected, t)
-            advected = t
-            scan(q, t)
-        if k_save < saves.size and t == saves[k_save]:
-            save(k_save, t)
-            k_save += 1
-    bar.close()
-    out.n_rejected, out.n_drift_evals = sweeper.n_rejected, sweeper.n_drift_evals
-    if batch:
-        out.batch, out.member_rate = True, member_rate
-        return out
-    return replace(out, q=out.q[:, 0], outflow_lower=out.outflow_lower[:, 0], outflow_upper=out.outflow_upper[:, 0],
-                   flushed_mass=float(out.flushed_mass[0]), min_density=out.min_density[:, 0], cfl=out.cfl[:, 0],
-                   peclet=out.peclet[:, 0])
-
-
-def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True, frame=None):
-    """:func:`~.steps.flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
-    volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
-    negative (which the positive schemes never make), at the true position of a density held in ``frame`` (per axis,
-    see :class:`~.line_sweeps.LineSweeper`; None: the grid's own)."""
-    flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
-    if np.any(broken >= 0):
-        b = int(np.argmax(broken >= 0))
-        cell = np.unravel_index(broken[b], grid.shape)
-        scale = np.ones(grid.ndim) if frame is None else frame
-        x = ", ".join(f"{axis.centres[i] / c:.6g}" for axis, i, c in zip(grid.axes, cell, scale))
-        member = f" in member {b}" if batch else ""
-        value = q[b][cell]
-        raise NumericalError(f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce the step "
-                             "(lipschitz, max_step) or refine the grid where the drift is steep there", time=t)
-    return flushed, lowest
-
-
-def _extent(grid: TensorGrid) -> str:
-    return " x ".join(f"[{axis.lower}, {axis.upper}]" for axis in grid.axes)
+    return _Inputs(q, tensor, t0, t1, code, diff, ou_drift, saves, closes, breaks[breaks > t0])
 
 
 def time_points(name, values, t0, t1, default):

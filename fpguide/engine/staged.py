@@ -17,8 +17,9 @@ import numpy as np
 
 from ..grids.grid import Grid, TensorGrid
 from ..tools.errors import WallMassError
-from .evolve import EvolveResult, evolve, time_points
+from .evolve import evolve, time_points
 from .remap import scheme_code
+from .result import EvolveResult
 from .transfer import transfer
 
 STAGE_OUTFLOW_SHARE = 1e-2  # the stages together may lose this fraction of wall_tol through their walls before one is

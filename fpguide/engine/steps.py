@@ -1,9 +1,15 @@
-"""Small compiled helpers of the stepping loop (each replaces several numpy passes per step)."""
+"""Small helpers of the stepping loop: compiled scans of the densities and the traced faces (each replaces several
+numpy passes per step), and the flush of sub-normal densities with its check that the density is still sound."""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+from ..grids.grid import TensorGrid
+from ..tools.errors import NumericalError
+
+FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
 
 
 @nb.njit(cache=True)
@@ -92,3 +98,21 @@ def steepest(v):
             if j > 0:
                 jump = max(jump, abs(v[line, j] - v[line, j - 1]))
     return jump, speed
+
+
+def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True, frame=None):
+    """:func:`flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
+    volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
+    negative (which the positive schemes never make), at the true position of a density held in ``frame`` (per axis,
+    see :class:`~.line_sweeps.LineSweeper`; None: the grid's own)."""
+    flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
+    if np.any(broken >= 0):
+        b = int(np.argmax(broken >= 0))
+        cell = np.unravel_index(broken[b], grid.shape)
+        scale = np.ones(grid.ndim) if frame is None else frame
+        x = ", ".join(f"{axis.centres[i] / c:.6g}" for axis, i, c in zip(grid.axes, cell, scale))
+        member = f" in member {b}" if batch else ""
+        value = q[b][cell]
+        raise NumericalError(f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce the step "
+                             "(lipschitz, max_step) or refine the grid where the drift is steep there", time=t)
+    return flushed, lowest

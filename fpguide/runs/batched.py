@@ -3,6 +3,8 @@ so that they share their score evaluations (what a sweep over w runs)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..engine import EvolveResult, evolve
@@ -62,12 +64,11 @@ def evolve_batches(prepared_calls: list, grid: Grid, settings: dict):
                 sizes[b].append(len(members))
             regrouped += split_by_rate(members, np.maximum(result.member_rate, floor_rate))
         batches = regrouped
-    results = [EvolveResult(taus, saved[:, b], outflow[:, b, 0], outflow[:, b, 1], grid, settings["scheme"],
-                            n_steps=int(counts["n_steps"][b]), n_rejected=int(counts["n_rejected"][b]),
-                            n_drift_evals=int(counts["n_drift_evals"][b]),
-                            max_lipschitz_dt=float(counts["max_lipschitz_dt"][b]),
-                            flushed_mass=float(counts["flushed_mass"][b]), min_density=monitors["min_density"][:, b],
-                            cfl=monitors["cfl"][:, b], peclet=monitors["peclet"][:, b]) for b in range(n)]
+    together = EvolveResult(taus, saved, outflow[..., 0], outflow[..., 1], grid, settings["scheme"],
+                            flushed_mass=counts["flushed_mass"], batch=True, **monitors)
+    results = [replace(together.member(b), n_steps=int(counts["n_steps"][b]), n_rejected=int(counts["n_rejected"][b]),
+                       n_drift_evals=int(counts["n_drift_evals"][b]),
+                       max_lipschitz_dt=float(counts["max_lipschitz_dt"][b])) for b in range(n)]
     return results, sizes
 
 
