@@ -26,6 +26,8 @@ from .models.targets import GaussianMixture, UniformMixture
 from .runs.solve import solve
 from .tools.errors import WallMassError
 
+__all__ = ["main", "run_demo", "write_atomically"]
+
 SUFFIXES = (".nc", ".zarr")
 SUMMARY = ("entropy", "confidence", "support_mass", "edge_mass", "tail_probability", "kl_tilted")
 

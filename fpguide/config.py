@@ -45,6 +45,8 @@ from .runs.solve import solve
 from .sweeps.sweep import RUN_ARGS, Family, Sweep
 from .tools.validation import check_flag, check_int
 
+__all__ = ["ConfigError", "load", "parse"]
+
 SOLVERS = {"solve": solve, "sample": sample}
 TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
 SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}

@@ -12,6 +12,9 @@ import xarray as xr
 from .results.dataset import attach, config_of
 from .sweeps.sweep import outputs, sweep_dims
 
+__all__ = ["plot_dataset", "plot_density_over_time", "plot_density_snapshots", "plot_output_densities",
+           "plot_outputs_2d", "plot_sweep", "plot_sweep_densities", "sweep_parameter"]
+
 OBSERVABLES = ("entropy", "confidence", "support_mass", "edge_mass")  # what plot_sweep shows, where present
 CALL_DIMS = ("sampler", "w", "T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
 MAX_COLUMNS = 4

@@ -27,6 +27,8 @@ from .runs.predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .runs.solve import solve
 from .sweeps.sweep import SWEEPABLE
 
+__all__ = ["rerun"]
+
 
 def rerun(ds: xr.Dataset, **changes) -> xr.Dataset:
     """Run again what made ``ds`` (a Dataset of :func:`~fpguide.solve`, :func:`~fpguide.sample`, their sweeps, or of

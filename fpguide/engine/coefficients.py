@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Coefficient"]
+
 # how many recent values a callable coefficient keeps: consecutive steps share their end points, and a step's heat
 # kernel, its Péclet monitor and its traces ask for the same few times
 _REMEMBERED = 16

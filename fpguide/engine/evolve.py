@@ -29,6 +29,8 @@ from .remap import scheme_code
 from .result import EvolveResult, Recorder
 from .strang import StrangStep
 
+__all__ = ["evolve", "time_points"]
+
 SIGNIFICANT = 1e-13  # relative density below which cells do not steer the step size (their mass is < 1e-10)
 
 

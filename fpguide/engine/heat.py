@@ -15,6 +15,8 @@ import math
 import numba as nb
 import numpy as np
 
+__all__ = ["heat_kernel", "heat_step"]
+
 _TAIL_SDS = 8.5  # kernel truncated where it is below ~1e-17 of its total
 # from r = 1 on, the sampled Gaussian is the more accurate kernel: its variance and fourth moment are exact to 3e-14
 # (relative) and its symbol is within 5e-5 of exp(−r θ²) over |θ| ≤ π, where the moment-matched kernel's is off by

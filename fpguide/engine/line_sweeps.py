@@ -21,6 +21,8 @@ from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap
 from .steps import assemble_departures, significant_faces, significant_window, steepest
 
+__all__ = ["STAGE_INSIDE", "line_drift", "LineSweeper"]
+
 # Runge–Kutta stages at the ends of a step are evaluated this fraction of the step inside it: a drift that jumps at a
 # step boundary (a guidance interval switching on or off) is then sampled on the step's own side, and a continuous
 # one changes by far less than the trace's truncation error.

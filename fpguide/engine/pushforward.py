@@ -19,6 +19,8 @@ import numpy as np
 from ..grids.grid import Grid
 from .remap import mass_between, reconstruct
 
+__all__ = ["push_forward", "Pushed"]
+
 COLLAPSE = 1e-9  # a cell whose image is this many cells long (or shorter) carries a (near) point mass
 _ROOT_ITERATIONS = 60
 _ROOT_TOL = 1e-12  # in cells

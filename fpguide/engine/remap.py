@@ -23,6 +23,8 @@ import numpy as np
 
 from ..tools.validation import check_choice
 
+__all__ = ["SCHEMES", "cdf_values", "mass_between", "masses_between", "reconstruct", "remap", "scheme_code"]
+
 SCHEMES = ("ppm", "plm", "pcm")
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}
 

@@ -12,6 +12,8 @@ from ..tools.errors import WallMassError
 from .line_sweeps import LineSweeper
 from .steps import flush_checked
 
+__all__ = ["EvolveResult", "Recorder"]
+
 
 @dataclass
 class EvolveResult:

@@ -22,6 +22,8 @@ from .remap import scheme_code
 from .result import EvolveResult
 from .transfer import transfer
 
+__all__ = ["evolve_in_stages", "StagedResult"]
+
 STAGE_OUTFLOW_SHARE = 1e-2  # the stages together may lose this fraction of wall_tol through their walls before one is
 STAGE_TRIES = 3  # run again on a wider grid, at most this many times
 

@@ -9,6 +9,8 @@ import numpy as np
 from ..grids.grid import TensorGrid
 from ..tools.errors import NumericalError
 
+__all__ = ["assemble_departures", "flush_checked", "significant_faces", "significant_window", "steepest"]
+
 FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from .coefficients import Coefficient
 from .line_sweeps import LineSweeper
 
+__all__ = ["StrangStep"]
+
 
 class StrangStep:
     """The split step of ``sweeper``'s advection along ``ndim`` axes and the diffusion ``diff``; with ``ou_drift``

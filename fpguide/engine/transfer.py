@@ -22,6 +22,8 @@ import numpy as np
 from ..grids.grid import GradedGrid, Grid, TensorGrid, axes_of
 from .remap import mass_between, reconstruct
 
+__all__ = ["collect_masses", "transfer"]
+
 
 @nb.njit(cache=True)
 def _transfer_line(q, code, dx, xi, widths, out):

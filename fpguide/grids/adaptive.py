@@ -41,6 +41,9 @@ from ..models.dynamics import GuidedDynamics, WeightBatch
 from .autogrid import CELLS_PER_WIDTH, MAX_CELLS, MIN_CELLS, feature_width, pilot, tilted_width
 from .grid import GradedGrid, Grid, TensorGrid, axes_of, axis_of_faces
 
+__all__ = ["OUTPUT_TAIL", "held_range", "lattice_spacing", "output_grid", "plan_stages", "regrid", "Stage",
+           "StageGrids"]
+
 TAIL_SHARE = 1e-3  # the regrids together may trim this fraction of wall_tol
 # stages other than the last resolve their feature with this many times the cells_per_width of the last: they take
 # most of the remaps, and their errors carry to the end (1-D boxes, ODE, w = 3, t_min = 1e-3, against a 4x refined

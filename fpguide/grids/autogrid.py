@@ -26,6 +26,9 @@ from ..models.dynamics import GuidedDynamics, WeightBatch
 from ..tools.errors import NumericalError, WallMassError
 from .grid import Grid, TensorGrid, axes_of
 
+__all__ = ["CELLS_PER_WIDTH", "MAX_CELLS", "MIN_CELLS", "ROUND_TO", "WIDEN_FACTOR", "WIDEN_TRIES", "choose_grid",
+           "covering_grid", "feature_width", "pilot", "tilted_width", "widening"]
+
 PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
 PILOT_LOG_SNR_STEP = 0.25
 PILOT_LIPSCHITZ = 1.0

@@ -13,6 +13,9 @@ from scipy.special import logsumexp
 
 from ..tools.validation import as_real_array, check_int, check_real
 
+__all__ = ["ADAPTIVE", "AXIS_NAMES", "MAX_GRID_DIM", "UNIFORM", "axes_of", "axis_labels", "axis_of_faces", "GradedGrid",
+           "Grid", "grid_from_dict", "is_adaptive", "TensorGrid", "union_axis"]
+
 MIN_CELLS = 8
 MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets

@@ -40,6 +40,8 @@ from ..tools.records import Recorded
 from ..tools.validation import check_choice, check_flag, check_in_range, check_int, check_positive_real
 from .processes import Process
 
+__all__ = ["DDIM", "DDPM", "DiscreteSampler", "NoiseSchedule", "sampler_from_dict", "Steps"]
+
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 SPACINGS = ("leading", "trailing", "linspace")
 PREDICTIONS = ("epsilon", "sample", "v_prediction")

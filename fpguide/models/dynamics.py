@@ -31,6 +31,8 @@ from ..tools.validation import (
 from .guidance import CFG, GuidedModel
 from .processes import Process, make_process
 
+__all__ = ["GuidedDynamics", "prepare_run", "start_law", "WeightBatch"]
+
 SAMPLERS = ("ode", "sde")
 STARTS = ("prior", "exact")
 

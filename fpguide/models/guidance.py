@@ -29,6 +29,8 @@ from .targets import (
     target_from_dict,
 )
 
+__all__ = ["CFG", "GuidedModel"]
+
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from ..tools.validation import check_choice, check_positive_real
 
+__all__ = ["EDM", "OU", "PROCESSES", "VE", "VP", "make_process", "Process"]
+
 
 class Process:
     """Base class of the variance-preserving linear processes (m² + σ² = 1).

@@ -23,6 +23,8 @@ from ..tools.records import Recorded, as_recorded, from_record
 from ..tools.validation import check_in_range, check_real
 from .processes import make_process
 
+__all__ = ["as_schedule", "Cosine", "Custom", "Interval", "Linear", "Schedule", "schedule_from_dict", "Step"]
+
 _PROFILE = "(a profile value: the weight is w times it)"
 _CHECK_POINTS = 257  # times (log-spaced over [t_min, T], plus every breakpoint) at which a profile is validated
 

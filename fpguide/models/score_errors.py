@@ -31,6 +31,8 @@ from ..tools.records import Recorded, as_recorded, from_record
 from ..tools.validation import as_finite_array, check_positive_real, check_real
 from .processes import Process
 
+__all__ = ["as_score_error", "Bump", "Custom", "Scaled", "score_error_from_dict", "ScoreError", "Smoothed"]
+
 
 class ScoredModel(Protocol):
     """What an error field may ask of the guided model it perturbs (:class:`~fpguide.models.guidance.GuidedModel`):

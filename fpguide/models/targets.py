@@ -28,6 +28,9 @@ from ..tools.special import EXP_NEGLIGIBLE, LOG_SQRT_2PI, log_diff_ndtr
 from ..tools.validation import as_finite_array, as_real_array, check_int, check_real
 from .processes import Process, make_process
 
+__all__ = ["GAUSSIAN", "TARGETS", "Components", "evaluate_mixtures", "GaussianMixture", "line_factors", "line_tables",
+           "line_velocity", "line_velocity_shared", "Mixture", "target_from_dict", "UniformMixture"]
+
 GAUSSIAN = 0
 UNIFORM = 1
 PARALLEL_BLOCK = 1024  # points per block of mixture_eval_parallel

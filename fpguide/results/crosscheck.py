@@ -51,6 +51,8 @@ from .dataset import config_of
 from .observables import Reconstruction
 from .resample import on_uniform_grid
 
+__all__ = ["chi_square", "cross_check", "CrossCheck"]
+
 MUST_AGREE = ("target", "guidance", "sampler", "eta", "T", "t_min", "process", "start")
 PROPORTIONS = ("support_mass", "edge_mass", "outside_mass", "tail_probability")
 COMPARED = ("mean", "variance", "covariance", "confidence", "support_mass", "edge_mass", "outside_mass",

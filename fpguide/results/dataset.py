@@ -10,6 +10,8 @@ import xarray as xr
 from .._version import __version__
 from ..tools.records import json_default
 
+__all__ = ["attach", "config_attr", "config_of", "frame_variables", "global_attrs"]
+
 # name: (long name, units)
 VARIABLES = {
     "density": ("density of the sampler at diffusion time t", "1"),

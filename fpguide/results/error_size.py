@@ -14,6 +14,8 @@ from ..models.processes import Process, make_process
 from ..tools.validation import as_finite_array
 from .dataset import attach
 
+__all__ = ["error_norms", "error_size"]
+
 QUADRATURE_CELLS_PER_WIDTH = 8.0  # default quadrature grid of error_size: cells across p_t's narrowest feature
 QUADRATURE_SIGMAS = 10.0  # ... over the models' bulk widened by this many σ(t)
 QUADRATURE_MAX_CELLS = {1: 1 << 16, 2: 1024, 3: 128}  # per axis

@@ -17,6 +17,9 @@ from findiff import coefficients
 from scipy.integrate import solve_ivp
 from scipy.special import ndtri
 
+__all__ = ["characteristic_entropy", "characteristic_masses", "plain_frame_quantiles",
+           "predictor_corrector_gaussian_moments"]
+
 Drift = Callable[[np.ndarray, float], np.ndarray]
 
 

@@ -17,6 +17,8 @@ from ..grids.grid import Grid
 from ..models.guidance import GuidedModel
 from ..models.processes import Process
 
+__all__ = ["far_edge", "log_class_posterior", "Reconstruction"]
+
 _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
 

@@ -31,6 +31,8 @@ from .dataset import config_of
 from .observables import log_class_posterior
 from .resample import dataset_grid
 
+__all__ = ["check_direction", "marginal", "time_series"]
+
 SUBCELLS = 4  # sub-lattice points per axis and cell for projections
 
 

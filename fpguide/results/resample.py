@@ -23,6 +23,8 @@ from ..grids.grid import AXIS_NAMES, MAX_GRID_DIM, GradedGrid, Grid, TensorGrid,
 from ..tools.resources import check_memory
 from .dataset import config_attr, config_of
 
+__all__ = ["dataset_grid", "on_common_grid", "on_uniform_grid", "resample"]
+
 MAX_UNIFORM_CELLS = {1: 1 << 20, 2: 1 << 22, 3: 1 << 22}  # on_uniform_grid coarsens beyond these totals
 
 

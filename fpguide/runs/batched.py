@@ -13,6 +13,8 @@ from ..models.dynamics import WeightBatch, start_law
 from ..tools.errors import in_diffusion_time
 from .grid_run import start_density
 
+__all__ = ["evolve_batches"]
+
 BATCH_STEP_RATIO = 2.0  # weights of a sweep whose steps would differ by more run in separate batches
 
 

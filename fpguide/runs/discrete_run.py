@@ -34,6 +34,8 @@ from .grid_run import check_grid, grid_dataset, start_density
 from .particle_run import particle_observables, seed_record, start_points, with_observables
 from .solve import solve
 
+__all__ = ["sample_discrete", "solve_discrete"]
+
 CLEAN_SIGMA = 1e-6
 TAIL = 1e-13  # mass left out on either side when measuring how far the chain carries the density
 NOISE_SDS = 8.5

@@ -28,6 +28,8 @@ from ..grids.grid import AXIS_NAMES, Grid, TensorGrid, axes_of, grid_from_dict, 
 from ..results.dataset import attach, config_attr, config_of
 from ..tools.errors import CoarseGridWarning
 
+__all__ = ["with_error_estimates"]
+
 ESTIMATED = ("entropy", "confidence", "inverse_confidence", "mean", "variance", "covariance", "projected_mean",
              "support_mass", "edge_mass", "outside_mass", "tail_probability", "kl_conditional", "tv_conditional",
              "kl_tilted", "tv_tilted", "solved_mean", "solved_covariance")

@@ -19,6 +19,9 @@ from ..tools.errors import WallMassError
 from ..tools.validation import check_positive_real
 from .monitors import act_on, monitor_variables
 
+__all__ = ["SETTINGS", "STEP_DEFAULTS", "check_grid", "checked_settings", "grid_dataset", "on_automatic_grid",
+           "reduces", "start_density"]
+
 START_MASS_TOL = 1e-6  # the start law's cell averages must carry its mass to this accuracy
 SETTINGS = ("scheme", "log_snr_step", "lipschitz", "cells_per_width", "wall_tol")  # the engine settings of a solve
 # Step control per sampler. The ODE's remap has no time-splitting error (only the RK4 trace), so long steps are

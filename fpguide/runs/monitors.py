@@ -35,6 +35,8 @@ from ..grids.autogrid import CELLS_PER_WIDTH
 from ..grids.grid import Grid, TensorGrid, axes_of
 from ..tools.errors import CoarseGridWarning, NumericalError, WallMassWarning, caller_stacklevel
 
+__all__ = ["MASS_TOL", "MONITORS", "WALL_BAND", "act_on", "monitor_variables"]
+
 MASS_TOL = 1e-10  # the schemes conserve mass to round-off (measured: ≤ 2e-13 on the demo cases down to t_min = 1e-5)
 MIN_CELLS_PER_WIDTH = 2.0  # below this many cells across the density's narrowest feature, warn
 WALL_BAND = 0.02  # the fraction of each axis' extent, at either end, whose mass is ``wall_mass``

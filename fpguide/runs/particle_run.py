@@ -15,6 +15,9 @@ from ..results.dataset import attach
 from ..results.observables import far_edge, log_class_posterior
 from ..tools.validation import as_finite_array, check_positive_real
 
+__all__ = ["particle_observables", "particle_observables_nd", "particle_step", "seed_record", "start_points",
+           "step_taus", "with_observables"]
+
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 

@@ -28,6 +28,8 @@ from .particle_run import (
     with_observables,
 )
 
+__all__ = ["sample"]
+
 
 @sweepable()
 def sample(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, n: int = 100_000, seed=None,

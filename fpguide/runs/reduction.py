@@ -43,6 +43,8 @@ from ..models.targets import GAUSSIAN, GaussianMixture, Mixture, UniformMixture
 from ..results.dataset import attach, global_attrs
 from .monitors import MONITORS
 
+__all__ = ["find_reduction"]
+
 RANK_TOL = 1e-12  # singular values below this (relative to the means' scale) do not span a solved direction
 ODE_RTOL = 1e-12
 

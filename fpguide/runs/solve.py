@@ -23,6 +23,8 @@ from .error_estimate import with_error_estimates
 from .grid_run import check_grid, checked_settings, grid_dataset, on_automatic_grid, reduces, start_density
 from .reduction import find_reduction
 
+__all__ = ["solve"]
+
 
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of

@@ -44,6 +44,8 @@ from ..tools.progress import progress_bar
 from ..tools.records import json_default_or_type
 from .sweep import RUN_ARGS, Sweep
 
+__all__ = ["run_distributed", "SweepStore"]
+
 SCHEDULERS = ("synchronous", "threads", "processes")
 DONE, ITEM_ATTRS = "_done", "_attrs"  # bookkeeping variables of a store
 # store attributes: the sweep's calls, the plans that failed, and (once laid out) the variables in order

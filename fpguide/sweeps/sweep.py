@@ -37,6 +37,8 @@ from ..results.dataset import attach, config_of, global_attrs
 from ..results.resample import on_common_grid
 from ..tools.validation import check_swept
 
+__all__ = ["RUN_ARGS", "SWEEPABLE", "common_times", "Family", "outputs", "Sweep", "sweep_dims"]
+
 PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")  # filled in per item
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
 RUN_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",

@@ -16,6 +16,8 @@ from ..tools.progress import progress_bar
 from .distributed import run_distributed
 from .sweep import Sweep, common_times
 
+__all__ = ["sweepable"]
+
 
 def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
     """Decorate ``solve`` or ``sample`` so that a call with swept parameters runs as a sweep.

@@ -5,6 +5,9 @@ import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 
+__all__ = ["caller_stacklevel", "CoarseGridWarning", "CollapsedMassWarning", "in_diffusion_time", "NumericalError",
+           "wall_time_explained", "WallMassError", "WallMassWarning"]
+
 
 class _WithTime(Exception):
     """An error that knows when it happened: ``time``, in the time of the run that raised it (the engine's, for

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["progress_bar"]
+
 
 def progress_bar(progress: bool | None, **kwargs):
     """A tqdm bar: ``progress`` None shows it on a terminal once the run has lasted 2 s; True always (in Jupyter as a

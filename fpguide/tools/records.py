@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["as_recorded", "from_record", "json_default", "json_default_or_type", "Recorded"]
+
 
 class Recorded:
     """Base of objects whose ``to_dict()`` (with a ``"type"`` key) says everything about them."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+__all__ = ["available_memory", "check_memory"]
+
 MEMORY_FRACTION = 0.8  # of the memory available now that one run may plan to hold
 COPIES = 3  # a saved density lives in the engine's result, the item's Dataset and the sweep's combined Dataset
 

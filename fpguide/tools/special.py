@@ -14,6 +14,8 @@ import math
 
 import numba as nb
 
+__all__ = ["EXP_NEGLIGIBLE", "LOG_SQRT_2PI", "log_diff_ndtr", "log_ndtr"]
+
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)

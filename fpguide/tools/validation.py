@@ -8,6 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["as_finite_array", "as_real_array", "as_rng", "check_choice", "check_flag", "check_in_range", "check_int",
+           "check_number_or_swept", "check_positive_real", "check_real", "check_swept"]
+
 
 def check_choice(name: str, value, allowed: Sequence) -> None:
     if value not in allowed:
