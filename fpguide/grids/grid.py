@@ -228,7 +228,7 @@ class TensorGrid:
         return _read_only(volume)
 
     def mesh(self) -> np.ndarray:
-        """Cell centres as an array of shape (*shape, d)."""
+        """Cell centres as an array of shape ``(*shape, d)``."""
         return np.stack(np.meshgrid(*(axis.centres for axis in self.axes), indexing="ij"), axis=-1)
 
     def cell_averages(self, log_density, order: int = 3) -> np.ndarray:
@@ -237,8 +237,8 @@ class TensorGrid:
 
     def log_cell_averages(self, log_density, order: int = 3) -> np.ndarray:
         """The logarithms of :meth:`cell_averages`, finite where those underflow. ``log_density`` maps points of shape
-        (*shape, d) to values of shape ``shape``, or to several functions' values stacked, (k, *shape): their cell
-        averages come back stacked, (k, *shape)."""
+        ``(*shape, d)`` to values of shape ``shape``, or to several functions' values stacked, ``(k, *shape)``: their
+        cell averages come back stacked, ``(k, *shape)``."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
         total = -np.inf
         for index in np.ndindex(*(order,) * self.ndim):
