@@ -33,7 +33,21 @@ def axis_labels(d: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Grid:
-    """n cells of width dx = (upper − lower)/n; densities live as cell averages, fluxes on the n + 1 faces."""
+    """n cells of width dx = (upper − lower)/n; densities live as cell averages, fluxes on the n + 1 faces.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> grid = fg.Grid(-4.0, 4.0, 8)
+    >>> grid.dx, grid.size
+    (1.0, 8)
+    >>> grid.centres[:3]
+    array([-3.5, -2.5, -1.5])
+    >>> q = grid.cell_averages(lambda x: -0.5 * x**2 - 0.5 * np.log(2 * np.pi))  # the log-density of N(0, 1)
+    >>> round(float(q.sum() * grid.dx), 4)  # the mass of N(0, 1) on [-4, 4]
+    0.9999
+    """
 
     lower: float
     upper: float
