@@ -7,7 +7,7 @@ kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-spl
 A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without diffusion, the last axis takes one full sweep in the middle),
 with the closing half sweep of axis 0 of one step and the opening one of the next merged (the flow map composes):
 in 1-D a step costs one trace, one remap and one convolution; in 2-D two sweeps (continuity) or three sweeps and a
-convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = max_a |∂_a v_a| on the faces traced
+convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = ``max_a |∂_a v_a|`` on the faces traced
 around the mass (this keeps the departure maps monotone and the splitting error small), and land on every time in
 ``t_eval``, ``time_grid`` and ``drift_jumps``.
 """

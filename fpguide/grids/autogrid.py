@@ -4,9 +4,9 @@ A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.
 a lattice of such levels per coordinate) through the probability-flow map with RK4. The extent along each axis is the
 range they visit at any time (guided trajectories overshoot far past the support before they come back), padded. The
 narrowest density feature is, for the ODE, the smaller of what the pilot shows (along each axis, the spacing of
-neighbouring central quantiles, |z| ≤ 5, gives the local density, width = 1/(√(2π)·max density)) and the target's own
-narrowest feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the target's
-feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower; see
+neighbouring central quantiles, ``|z| ≤ 5``, gives the local density, width = 1/(√(2π)·max density)) and the target's
+own narrowest feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the
+target's feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower; see
 :func:`feature_width` for the samplers in between). The cell width
 is that feature over ``cells_per_width``; in 2-D and 3-D the total number of cells is capped (the cap is recorded,
 and :func:`~fpguide.solve` warns when the grid is then too coarse).

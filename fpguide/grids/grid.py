@@ -36,7 +36,21 @@ def axis_labels(d: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Grid:
-    """n cells of width dx = (upper − lower)/n; densities live as cell averages, fluxes on the n + 1 faces."""
+    """n cells of width dx = (upper − lower)/n; densities live as cell averages, fluxes on the n + 1 faces.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> grid = fg.Grid(-4.0, 4.0, 8)
+    >>> grid.dx, grid.size
+    (1.0, 8)
+    >>> grid.centres[:3]
+    array([-3.5, -2.5, -1.5])
+    >>> q = grid.cell_averages(lambda x: -0.5 * x**2 - 0.5 * np.log(2 * np.pi))  # the log-density of N(0, 1)
+    >>> round(float(q.sum() * grid.dx), 4)  # the mass of N(0, 1) on [-4, 4]
+    0.9999
+    """
 
     lower: float
     upper: float
@@ -231,7 +245,7 @@ class TensorGrid:
         return _read_only(volume)
 
     def mesh(self) -> np.ndarray:
-        """Cell centres as an array of shape (*shape, d)."""
+        """Cell centres as an array of shape ``(*shape, d)``."""
         return np.stack(np.meshgrid(*(axis.centres for axis in self.axes), indexing="ij"), axis=-1)
 
     def cell_averages(self, log_density, order: int = 3) -> np.ndarray:
@@ -240,8 +254,8 @@ class TensorGrid:
 
     def log_cell_averages(self, log_density, order: int = 3) -> np.ndarray:
         """The logarithms of :meth:`cell_averages`, finite where those underflow. ``log_density`` maps points of shape
-        (*shape, d) to values of shape ``shape``, or to several functions' values stacked, (k, *shape): their cell
-        averages come back stacked, (k, *shape)."""
+        ``(*shape, d)`` to values of shape ``shape``, or to several functions' values stacked, ``(k, *shape)``: their
+        cell averages come back stacked, ``(k, *shape)``."""
         nodes, weights = np.polynomial.legendre.leggauss(order)
         total = -np.inf
         for index in np.ndindex(*(order,) * self.ndim):

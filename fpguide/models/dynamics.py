@@ -1,9 +1,12 @@
 """The guided samplers as PDEs: drift and diffusion in reverse time τ = T − t.
 
-Reverse SDE ("sde", DDPM):            ∂_τ q = −∂_x(q [−f x + g² s_w]) + ½ g² ∂_xx q
-Probability-flow ODE ("ode", DDIM):    ∂_τ q = −∂_x(q [−f x + ½ g² s_w])
-and the family in between, stochasticity η ∈ [0, 1] ("sde" with ``eta``; η = 1 the reverse SDE, η = 0 the ODE):
-                                       ∂_τ q = −∂_x(q [−f x + ½(1 + η²) g² s_w]) + ½ η² g² ∂_xx q
+::
+
+    Reverse SDE ("sde", DDPM):            ∂_τ q = −∂_x(q [−f x + g² s_w]) + ½ g² ∂_xx q
+    Probability-flow ODE ("ode", DDIM):    ∂_τ q = −∂_x(q [−f x + ½ g² s_w])
+    and the family in between, stochasticity η ∈ [0, 1] ("sde" with eta; η = 1 the reverse SDE, η = 0 the ODE):
+                                           ∂_τ q = −∂_x(q [−f x + ½(1 + η²) g² s_w]) + ½ η² g² ∂_xx q
+
 (f, g² at diffusion time t = T − τ; s_w the guided score). Every member has the marginals p_t when s_w is the true
 score. The particle sampler integrates the same drift. Every process is held in a variance-preserving frame
 (m² + σ² = 1, f = −β/2, g² = β), where the score of the prior N(0, I) is −x: the drift is the Ornstein–Uhlenbeck

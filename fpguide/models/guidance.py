@@ -47,6 +47,16 @@ class CFG:
 
     ``w`` (or ``gamma``) may be a sequence of weights: :func:`~fpguide.solve` and :func:`~fpguide.sample` then sweep
     over them (leading dimension ``w`` of the result; see :mod:`fpguide.sweeps.sweep`).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> fg.CFG(label=1, gamma=4.0)  # diffusers' guidance_scale = 4
+    CFG(label=1, w=3.0)
+    >>> fg.CFG.classifier(label=1, scale=4.0).w  # classifier guidance with scale 4: the same weight
+    3.0
+    >>> fg.CFG(label=1, w=[0.0, 1.0, 3.0]).swept  # several weights: solve and sample sweep over them
+    True
     """
 
     def __init__(self, label=None, w: float | None = None, cond: Mixture | None = None, *,

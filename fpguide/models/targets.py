@@ -458,7 +458,7 @@ class Mixture:
         raise NotImplementedError
 
     def supports(self, label=None) -> list | None:
-        """Support of p_0 (or of p_0(·|c)): in 1-D disjoint intervals (a, b); in d-D the boxes (lows, highs) of the
+        """Support of p_0 (or of ``p_0(·|c)``): in 1-D disjoint intervals (a, b); in d-D the boxes (lows, highs) of the
         components; None for a target with unbounded support."""
         return None
 

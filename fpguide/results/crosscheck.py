@@ -5,7 +5,7 @@ Everything is compared at the output time (the last saved t).
 In 1-D: the Kolmogorov–Smirnov distance between the particles and the grid CDF (the reconstruction's exact cumulative
 mass), against the Dvoretzky–Kiefer–Wolfowitz bound ε = sqrt(log(2/α)/(2n)).
 
-In 2-D and 3-D, with cell masses m_c = max(ρ_c, 0)·|cell| of the grid law:
+In 2-D and 3-D, with cell masses m_c = ``max(ρ_c, 0)·|cell|`` of the grid law:
 
 * Pearson's chi-square test of the particle counts in grid-aligned bins. Along each axis the cells are grouped into
   k = min(64, n_a, ⌊(n/50)^(1/d)⌋) blocks whose edges are the cell faces nearest the marginal quantiles j/k of the
@@ -30,7 +30,7 @@ standard error is at least the binomial one at the grid's value, so that a parti
 taken as infinitely precise. In d-D, ``mean`` gives a row per component (``mean[x]``) and ``covariance`` one per
 entry of the upper triangle, diagonal included (``covariance[x,y]``).
 
-Verdict: every |z| ≤ ``z_max``, and in 1-D KS ≤ ε; in d-D p ≥ α and SW ≤ 3·sw_noise + max_a dx_a/2 (a gross-error
+Verdict: every ``|z| ≤ z_max``, and in 1-D KS ≤ ε; in d-D p ≥ α and SW ≤ 3·sw_noise + max_a dx_a/2 (a gross-error
 guard: sampling noise with a wide margin plus half a cell of grid resolution).
 """
 

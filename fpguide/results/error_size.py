@@ -64,7 +64,7 @@ def _quadrature_grid(model: GuidedModel, t: float, process: Process) -> Grid | T
 
 def error_size(guidance: CFG, target, t, process=None, grid: Grid | TensorGrid | None = None) -> xr.Dataset:
     """The size of the score errors of ``guidance`` on ``target`` at the diffusion times ``t`` (a number or an
-    array), without a solve: the Dataset variables ``cond_score_error`` = ‖e_c(·, t)‖ in L²(p_t(·|c)),
+    array), without a solve: the Dataset variables ``cond_score_error`` = ‖e_c(·, t)‖ in ``L²(p_t(·|c))``,
     ``uncond_score_error`` = ‖e_u(·, t)‖ in L²(p_t), and both ``_relative`` to ‖s_c‖, ‖s_u‖ in the same norms
     (zero for a score without error), by quadrature on ``grid`` (see :func:`error_norms`; targets of d ≤ 3, grid None or
     one axis per dimension)."""

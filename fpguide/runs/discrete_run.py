@@ -146,12 +146,13 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
                    wall_tol: float = 1e-9, compare: bool = True) -> xr.Dataset:
     """The density after every step of an N-step :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM` sampler (1-D).
 
-    ``start``: ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (p_T(·|c) at the first
+    ``start``: ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at the first
     timestep). ``grid``: a :class:`Grid`, or None to choose it from a pilot of the continuous counterpart (widened
     when mass reaches the walls). ``compare``: also solve the continuous sampler the chain approximates (the η-sampler
     of ``sampler.schedule.process()`` with η = ``sampler.eta``, from the same start, on the same grid; the clean
-    output compared after the chain's own last step) and report the discretisation gap: ``gap_l1`` = ∫|q − q_cont| and
-    ``gap_entropy`` = H(q) − H(q_cont) at every state. Other arguments as in :func:`~fpguide.solve`.
+    output compared after the chain's own last step) and report the discretisation gap:
+    ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) − H(q_cont) at every state. Other arguments as in
+    :func:`~fpguide.solve`.
 
     Returns a Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start, then after each
     step) and ``x``, and the coordinate ``timestep`` (the training timestep of each state, −1 for the clean data).

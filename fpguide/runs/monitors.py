@@ -1,22 +1,23 @@
 """Run monitors: what a grid run records about its own numerical health at every saved time, and what is done about it.
 
-=====================  ===========================================================  =================================
-variable               what it measures                                             acted on
-=====================  ===========================================================  =================================
-``mass_balance_error`` (mass on the grid + outflow − initial mass) / initial mass   above MASS_TOL: NumericalError
-``min_density``        lowest cell average since the previous saved time            negative or non-finite:
-                                                                                    NumericalError (in the engine, at
-                                                                                    the step, with t and x)
-``feature_cells``      cells across the density's narrowest feature, the standard   below MIN_CELLS_PER_WIDTH:
-                       deviation 1/(√(2π) max p) of its sharpest marginal           CoarseGridWarning
-``wall_mass``          mass in the outer WALL_BAND of the extent, on every side     outflow above wall_tol:
-                                                                                    WallMassError (in the engine);
-                                                                                    above WALL_MARGIN·wall_tol:
-                                                                                    WallMassWarning
-``cfl``                max_a |v_a| dt / dx_a over the steps since the last save     recorded only
-``peclet``             cell Péclet number max_a |v_a| dx_a / D (inf without         recorded only
-                       diffusion)
-=====================  ===========================================================  =================================
+======================  ===========================================================  =================================
+variable                what it measures                                             acted on
+======================  ===========================================================  =================================
+``mass_balance_error``  (mass on the grid + outflow − initial mass) / initial mass   above MASS_TOL: NumericalError
+``min_density``         lowest cell average since the previous saved time            negative or non-finite:
+                                                                                     NumericalError (in the engine, at
+                                                                                     the step, with t and x)
+``feature_cells``       cells across the density's narrowest feature, the standard   below MIN_CELLS_PER_WIDTH:
+                        deviation 1/(√(2π) max p) of its sharpest marginal           CoarseGridWarning
+``wall_mass``           mass in the outer WALL_BAND of the extent, on every side     outflow above wall_tol:
+                                                                                     WallMassError (in the engine);
+                                                                                     above WALL_MARGIN·wall_tol:
+                                                                                     WallMassWarning
+``cfl``                 ``max_a |v_a| dt / dx_a`` over the steps since the last      recorded only
+                        save
+``peclet``              cell Péclet number ``max_a |v_a| dx_a / D`` (inf without     recorded only
+                        diffusion)
+======================  ===========================================================  =================================
 
 The CFL and Péclet numbers limit nothing here: the flux-form semi-Lagrangian remap is positive and conservative at any
 CFL number, and the heat step is an exact positive kernel at any Péclet number; the steps are limited by L·dt

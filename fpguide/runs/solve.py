@@ -84,55 +84,76 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
           progress: bool | None = None) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
+    Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``, ``t_min``, ``eta``,
+    ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a :class:`~fpguide.sweeps.sweep.Family` of
+    targets, gives one Dataset with those parameters as leading dimensions (see :mod:`fpguide.sweeps.sweep`); ``client``
+    and ``store`` run it on Dask and write it to zarr as it goes (see :mod:`fpguide.sweeps.distributed`).
+
     Parameters
     ----------
-    target, guidance : the (unconditional) target mixture and a :class:`CFG` guidance.
-    sampler : ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
-    eta : stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g² (default 1, the
+    target, guidance
+        the (unconditional) target mixture and a :class:`CFG` guidance.
+    sampler
+        ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
+    eta
+        stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g² (default 1, the
         reverse SDE; 0 is the probability-flow ODE).
-    T, t_min : the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
-    grid : a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
+    T, t_min
+        the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
+    grid
+        a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
         coordinates; ``"uniform"`` chooses one grid's extent and resolution from a pilot of the dynamics (recorded
         in ``run["grid_choice"]``); ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at
         that time, and stores the densities on one graded grid, fine where a stage held mass with fine cells
         (:class:`GradedGrid` axes; see :mod:`fpguide.grids.adaptive`; ``run["grid_choice"]``, ``run["stages"]`` and
         ``run["trimmed_mass"]`` record it; a sweep's items run one after another and share the union of their
         grids); None (default): ``"uniform"`` in 1-D, ``"adaptive"`` in 2-D and 3-D.
-    process : :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
+    process
+        :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
         the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
-    start : ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional p_T(·|c)).
-    n_save, t_eval : saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
-    scheme : reconstruction of the advection (``"ppm"``, ``"plm"``, ``"pcm"``).
-    delta : half-width of the window around the far edge of the class support counted as edge mass.
-    thresholds : tail thresholds a of P(x ≥ a); default √max(w, 0).
-    log_snr_step, lipschitz : step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz``
-        (L = max |∂_x v| where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched by
+    start
+        ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional ``p_T(·|c)``).
+    n_save, t_eval
+        saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
+    scheme
+        reconstruction of the advection (``"ppm"``, ``"plm"``, ``"pcm"``).
+    delta
+        half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds
+        tail thresholds a of P(x ≥ a); default √max(w, 0).
+    log_snr_step, lipschitz
+        step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz``
+        (L = ``max |∂_x v|`` where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched by
         SNR^(−η²/4) where SNR < 1 (see :meth:`~fpguide.models.dynamics.GuidedDynamics.tau_grid`); defaults per
         sampler in ``STEP_DEFAULTS``, measured to keep the entropy and support-mass errors of the standard cases below
         2e-4.
-    cells_per_width : resolution of the automatic grid (cells across the narrowest density feature).
-    wall_tol : the mass allowed to leave through the walls before the run fails.
-    direction : (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
+    cells_per_width
+        resolution of the automatic grid (cells across the narrowest density feature).
+    wall_tol
+        the mass allowed to leave through the walls before the run fails.
+    direction
+        (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
         probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean (in a
         reduced solve it must lie in the solved span; the default falls back to the first basis vector).
-    reduce : solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
+    reduce
+        solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
         mixtures, or product targets whose classes differ along at most three coordinates; see
         :mod:`fpguide.runs.reduction`). None (default): only when d > 3; True: always (error if impossible); False:
         never.
-    error_estimate : also solve two companions, one with half the cells per axis and one with steps twice as long, and
+    error_estimate
+        also solve two companions, one with half the cells per axis and one with steps twice as long, and
         store the differences as estimated errors: ``l1_error(t)`` of the density and ``<name>_error`` of every
         observable (see :mod:`fpguide.runs.error_estimate`); 2-3x the time of the solve alone in 1-D.
-    progress : a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
+    progress
+        a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
         once the run has lasted 2 s, True always, False never.
 
-    Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``, ``t_min``, ``eta``,
-    ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a :class:`~fpguide.sweeps.sweep.Family` of
-    targets, gives one Dataset with those parameters as leading dimensions (see :mod:`fpguide.sweeps.sweep`); ``client``
-    and ``store`` run it on Dask and write it to zarr as it goes (see :mod:`fpguide.sweeps.distributed`).
-
-    Returns an ``xarray.Dataset`` with dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
-    A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
-    of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
+    Returns
+    -------
+    xarray.Dataset
+        With dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
+        A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
+        of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
     """
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
