@@ -1,9 +1,10 @@
-"""Cost of the closed-form guided velocity along grid lines, the kernel that dominates the 2-D/3-D solver.
+"""Cost of the closed-form guided velocity along grid lines, the kernel that dominates the 2-D/3-D
+solver.
 
-The 2-D box mixture of box_2d.py (two noised boxes, CFG w = 3): v_a on a 512 × 513 block of line points, along x
-and along y, at three diffusion times (wide, intermediate and sharp edge layers), with 1 and 2 numba threads.
-Prints nanoseconds per point (median of 7 calls) and, for scale, one ``log_diff_ndtr`` call in the same regimes.
-Usage: python benchmarks/drift_kernel.py
+The 2-D box mixture of box_2d.py (two noised boxes, CFG w = 3): v_a on a 512 × 513 block of line
+points, along x and along y, at three diffusion times (wide, intermediate and sharp edge layers),
+with 1 and 2 numba threads. Prints nanoseconds per point (median of 7 calls) and, for scale, one
+``log_diff_ndtr`` call in the same regimes. Usage: python benchmarks/drift_kernel.py
 """
 
 import statistics
@@ -15,7 +16,9 @@ import numpy as np
 import fpguide as fg
 from fpguide.tools.special import log_diff_ndtr
 
-BOX = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
+BOX = fg.UniformMixture(
+    lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1]
+)
 MODEL = fg.CFG(label=1, w=3.0).bind(BOX)
 PROCESS = fg.OU()
 
@@ -50,11 +53,18 @@ def main() -> None:
         for axis in (0, 1):
             for threads in (1, 2):
                 numba.set_num_threads(threads)
-                print(f"{t:>8g}{axis:>6}{threads:>9}{per_point(axis, t, x, points):>10.1f}", flush=True)
+                print(
+                    f"{t:>8g}{axis:>6}{threads:>9}{per_point(axis, t, x, points):>10.1f}",
+                    flush=True,
+                )
     print(f"\n{'log_diff_ndtr regime':<34}{'ns/call':>8}")
     rng = np.random.default_rng(0)
-    for name, lo, hi, width in (("bulk, straddling", -3.0, 3.0, 1.0), ("moderate lower tail", -30.0, -5.0, 22.0),
-                                ("moderate upper tail", 5.0, 30.0, 22.0), ("far tail", -100.0, -40.0, 22.0)):
+    for name, lo, hi, width in (
+        ("bulk, straddling", -3.0, 3.0, 1.0),
+        ("moderate lower tail", -30.0, -5.0, 22.0),
+        ("moderate upper tail", 5.0, 30.0, 22.0),
+        ("far tail", -100.0, -40.0, 22.0),
+    ):
         u = rng.uniform(lo, hi, 1_000_000)
         _sum_log_diff(u, width)
         start = time.perf_counter()

@@ -1,10 +1,11 @@
 """Exact reduction in high dimension: an isotropic two-component mixture in d = 1 … 1000 dimensions.
 
-p_0 = ½N(−u, I) + ½N(u, I) (u a random unit vector, plus an offset orthogonal to it), CFG towards the second
-component with w = 3, T = 10, t_min = 1e-3. For every d the reduced solve is one 1-D grid solve plus the closed-form
-Gaussian law across u, so its cost should not depend on d beyond a constant. Prints per sampler and d the median wall
-time of ``REPEATS`` solves, the entropy and confidence of the d-dimensional output, and the change in the entropy when
-the 1-D grid is refined twice over (cells_per_width 8 instead of 4): the digits the d = 1000 entropy can be trusted to.
+p_0 = ½N(−u, I) + ½N(u, I) (u a random unit vector, plus an offset orthogonal to it), CFG towards
+the second component with w = 3, T = 10, t_min = 1e-3. For every d the reduced solve is one 1-D grid
+solve plus the closed-form Gaussian law across u, so its cost should not depend on d beyond a
+constant. Prints per sampler and d the median wall time of ``REPEATS`` solves, the entropy and
+confidence of the d-dimensional output, and the change in the entropy when the 1-D grid is refined
+twice over (cells_per_width 8 instead of 4): the digits the d = 1000 entropy can be trusted to.
 Usage: python benchmarks/high_d.py [repeats]
 """
 
@@ -32,9 +33,16 @@ def mixture(d: int, rng: np.random.Generator) -> fg.GaussianMixture:
 
 def main() -> None:
     guide = fg.CFG(label=1, w=3.0)
-    print(f"fpguide {fg.__version__}: isotropic two-component mixture, w=3, T=10, t_min=1e-3, median of {REPEATS}")
-    print(f"{'sampler':<8}{'d':>6}{'seconds':>10}{'entropy':>16}{'refined - entropy':>19}{'confidence':>12}")
-    fg.solve(mixture(3, np.random.default_rng(0)), guide, "sde", reduce=True, n_save=2)  # JIT warm-up
+    print(
+        f"fpguide {fg.__version__}: isotropic two-component mixture, w=3, T=10, t_min=1e-3, "
+        f"median of {REPEATS}"
+    )
+    print(
+        f"{'sampler':<8}{'d':>6}{'seconds':>10}{'entropy':>16}{'refined - entropy':>19}"
+        f"{'confidence':>12}"
+    )
+    # JIT warm-up
+    fg.solve(mixture(3, np.random.default_rng(0)), guide, "sde", reduce=True, n_save=2)
     for sampler in ("ode", "sde"):
         for d in DIMS:
             target = mixture(d, np.random.default_rng(d))
@@ -45,8 +53,12 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
             refined = fg.solve(target, guide, sampler, cells_per_width=8.0)
             entropy = float(ds["entropy"][-1])
-            print(f"{sampler:<8}{d:>6}{statistics.median(times):>10.3f}{entropy:>16.8f}"
-                  f"{float(refined['entropy'][-1]) - entropy:>19.2e}{float(ds['confidence'][-1]):>12.6f}", flush=True)
+            print(
+                f"{sampler:<8}{d:>6}{statistics.median(times):>10.3f}{entropy:>16.8f}"
+                f"{float(refined['entropy'][-1]) - entropy:>19.2e}"
+                f"{float(ds['confidence'][-1]):>12.6f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""fpguide: the exact output distribution of guided diffusion samplers, from their Fokker–Planck equation."""
+"""fpguide: the exact output distribution of guided diffusion samplers, from their Fokker–Planck
+equation."""
 
 import os
 
-# numba's OpenMP threads spin while they wait for work. Where cores are shared (pytest -n, several solves at once, a
-# busy machine) the spinning starves the threads that have work: 2-D solves and batched sweeps ran 5-30x slower on 2
-# busy cores (benchmarks/README.md). Threads that sleep while they wait cost a wake-up per parallel region instead.
-# Set before numba starts its threads; a value the user chose is kept.
+# numba's OpenMP threads spin while they wait for work. Where cores are shared (pytest -n, several
+# solves at once, a busy machine) the spinning starves the threads that have work: 2-D solves and
+# batched sweeps ran 5-30x slower on 2 busy cores (benchmarks/README.md). Threads that sleep while
+# they wait cost a wake-up per parallel region instead. Set before numba starts its threads; a value
+# the user chose is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import schedules, score_errors
@@ -25,10 +27,50 @@ from .runs.particles import sample
 from .runs.predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .runs.solve import solve
 from .sweeps.sweep import Family, outputs
-from .tools.errors import CoarseGridWarning, CollapsedMassWarning, NumericalError, WallMassError, WallMassWarning
+from .tools.errors import (
+    CoarseGridWarning,
+    CollapsedMassWarning,
+    NumericalError,
+    WallMassError,
+    WallMassWarning,
+)
 
-__all__ = ["CFG", "DDIM", "DDPM", "EDM", "OU", "VE", "VP", "CoarseGridWarning", "CollapsedMassWarning", "CrossCheck",
-           "EvolveResult", "Family", "GaussianMixture", "GradedGrid", "Grid", "NoiseSchedule", "NumericalError",
-           "PredictorCorrector", "TensorGrid", "UniformMixture", "WallMassError", "WallMassWarning", "__version__",
-           "cross_check", "evolve", "marginal", "outputs", "resample", "rerun", "sample", "sample_discrete",
-           "sample_pc", "schedules", "score_errors", "solve", "solve_discrete", "solve_pc"]
+__all__ = [
+    "CFG",
+    "DDIM",
+    "DDPM",
+    "EDM",
+    "OU",
+    "VE",
+    "VP",
+    "CoarseGridWarning",
+    "CollapsedMassWarning",
+    "CrossCheck",
+    "EvolveResult",
+    "Family",
+    "GaussianMixture",
+    "GradedGrid",
+    "Grid",
+    "NoiseSchedule",
+    "NumericalError",
+    "PredictorCorrector",
+    "TensorGrid",
+    "UniformMixture",
+    "WallMassError",
+    "WallMassWarning",
+    "__version__",
+    "cross_check",
+    "evolve",
+    "marginal",
+    "outputs",
+    "resample",
+    "rerun",
+    "sample",
+    "sample_discrete",
+    "sample_pc",
+    "schedules",
+    "score_errors",
+    "solve",
+    "solve_discrete",
+    "solve_pc",
+]

@@ -1,4 +1,5 @@
-"""fpguide's version, in a module of its own so that every layer can record it without importing the package."""
+"""fpguide's version, in a module of its own so that every layer can record it without importing the
+package."""
 
 __all__ = ["__version__"]
 

@@ -1,8 +1,10 @@
 """fpguide: exact output densities of guided diffusion samplers.
 
-  fpguide run CONFIG.toml -o OUT.nc|OUT.zarr    solve (or sample) what a TOML file describes, sweeps included
-  fpguide plot OUT.nc|OUT.zarr -o FIG.png       the figure of a result: a sweep's observables and densities
-  fpguide demo                                  the papers' two standard cases: a table, demo.nc and demo.png
+  fpguide run CONFIG.toml -o OUT.nc|OUT.zarr  solve (or sample) what a TOML file describes
+                                              (sweeps included)
+  fpguide plot OUT.nc|OUT.zarr -o FIG.png     the figure of a result: observables and densities
+  fpguide demo                                the papers' two standard cases: a table, demo.nc,
+                                              demo.png
 
 See "fpguide COMMAND --help" and examples/sweep.toml.
 """
@@ -33,18 +35,29 @@ SUMMARY = ("entropy", "confidence", "support_mass", "edge_mass", "tail_probabili
 
 DEMO_WEIGHTS = (0.0, 1.0, 3.0, 7.0, 15.0)
 DEMO_TARGETS = {
-    "gaussian": GaussianMixture(means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1]),
-    "uniform": UniformMixture(lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1]),
+    "gaussian": GaussianMixture(
+        means=[-1.0, 1.0], covariances=1.0, weights=[0.5, 0.5], labels=[-1, 1]
+    ),
+    "uniform": UniformMixture(
+        lows=[-2.0, 1.0], highs=[-1.0, 2.0], weights=[0.5, 0.5], labels=[-1, 1]
+    ),
 }
 
 
 def run_demo(out: Path, weights=DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e-3) -> xr.DataTree:
-    """Solve both targets, both samplers, every weight; print the table; write demo.nc and demo.png into ``out``."""
+    """Solve both targets, both samplers, every weight; print the table; write demo.nc and demo.png
+    into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, xr.Dataset] = {}
-    header = (f"{'target':<9}{'sampler':<8}{'w':>5}{'entropy':>10}{'confidence':>12}{'support':>10}{'edge':>9}"
-              f"{'P(x>=sqrt w)':>14}{'cells':>7}{'seconds':>9}")
-    print(f"fpguide {__version__} demo: guided to class +1, OU, T={T}, t_min={t_min}\n{header}", flush=True)
+    header = (
+        f"{'target':<9}{'sampler':<8}{'w':>5}{'entropy':>10}{'confidence':>12}"
+        f"{'support':>10}{'edge':>9}"
+        f"{'P(x>=sqrt w)':>14}{'cells':>7}{'seconds':>9}"
+    )
+    print(
+        f"fpguide {__version__} demo: guided to class +1, OU, T={T}, t_min={t_min}\n{header}",
+        flush=True,
+    )
     for name, target in DEMO_TARGETS.items():
         for sampler in ("ode", "sde"):
             for w in weights:
@@ -53,15 +66,25 @@ def run_demo(out: Path, weights=DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e
                 seconds = time.perf_counter() - start
                 runs[f"{name}/{sampler}/w={w:g}"] = ds
                 final = ds.isel(t=-1)
-                support = f"{final['support_mass'].item():10.4f}" if "support_mass" in ds else f"{'-':>10}"
+                support = (
+                    f"{final['support_mass'].item():10.4f}"
+                    if "support_mass" in ds
+                    else f"{'-':>10}"
+                )
                 edge = f"{final['edge_mass'].item():9.4f}" if "edge_mass" in ds else f"{'-':>9}"
-                print(f"{name:<9}{sampler:<8}{w:>5g}{final['entropy'].item():>10.4f}"
-                      f"{final['confidence'].item():>12.4f}{support}{edge}"
-                      f"{final['tail_probability'].isel(threshold=0).item():>14.4f}{ds.sizes['x']:>7d}"
-                      f"{seconds:>9.2f}", flush=True)
+                print(
+                    f"{name:<9}{sampler:<8}{w:>5g}{final['entropy'].item():>10.4f}"
+                    f"{final['confidence'].item():>12.4f}{support}{edge}"
+                    f"{final['tail_probability'].isel(threshold=0).item():>14.4f}"
+                    f"{ds.sizes['x']:>7d}"
+                    f"{seconds:>9.2f}",
+                    flush=True,
+                )
     tree = xr.DataTree.from_dict(runs)
-    tree.attrs = {"title": "fpguide demo: guided samplers on the papers' standard cases",
-                  "source": f"fpguide {__version__}"}
+    tree.attrs = {
+        "title": "fpguide demo: guided samplers on the papers' standard cases",
+        "source": f"fpguide {__version__}",
+    }
     tree.to_netcdf(out / "demo.nc", engine="h5netcdf")
     _demo_figure(runs, weights, out / "demo.png")
     print(f"wrote {out / 'demo.nc'} and {out / 'demo.png'}")
@@ -82,15 +105,19 @@ def _demo_figure(runs, weights, path: Path) -> None:
         plot_density_over_time(runs[f"{name}/ode/w={w_show:g}"], ax=axes[row, 0])
         axes[row, 0].set_xlim(*xlim)
         for col, sampler in enumerate(("ode", "sde"), start=1):
-            plot_output_densities({f"w={w:g}": runs[f"{name}/{sampler}/w={w:g}"] for w in weights},
-                                  ax=axes[row, col], xlim=xlim)
+            plot_output_densities(
+                {f"w={w:g}": runs[f"{name}/{sampler}/w={w:g}"] for w in weights},
+                ax=axes[row, col],
+                xlim=xlim,
+            )
             axes[row, col].set_title(f"{name}, {sampler}: output density per w")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def run_config(config_path: Path, out: Path | None, check_only: bool = False) -> int:
-    """``fpguide run``: check the whole configuration, run it, write ``out`` (complete or not at all)."""
+    """``fpguide run``: check the whole configuration, run it, write ``out`` (complete or not at
+    all)."""
     from .config import ConfigError, load
 
     try:
@@ -103,12 +130,16 @@ def run_config(config_path: Path, out: Path | None, check_only: bool = False) ->
         return 0
     try:
         if config.scheduler is not None and out.suffix == ".zarr":
-            ds = config.run(store=out)  # the store is the output, written as items complete: a rerun resumes it
+            # the store is the output, written as items complete: a rerun resumes it
+            ds = config.run(store=out)
         else:
             ds = config.run()
             write_atomically(ds, out)
     except WallMassError as err:
-        print(f"fpguide run: failed: {err} (widen [grid], or leave it out for the automatic grid)", file=sys.stderr)
+        print(
+            f"fpguide run: failed: {err} (widen [grid], or leave it out for the automatic grid)",
+            file=sys.stderr,
+        )
         return 1
     print(summary(ds))
     print(f"wrote {out}")
@@ -116,15 +147,18 @@ def run_config(config_path: Path, out: Path | None, check_only: bool = False) ->
 
 
 def write_atomically(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` (.nc: netCDF with h5netcdf; .zarr) through a temporary sibling renamed into place,
-    so that ``path`` holds the complete result or what it held before."""
+    """Write ``ds`` to ``path`` (.nc: netCDF with h5netcdf; .zarr) through a temporary sibling
+    renamed into place, so that ``path`` holds the complete result or what it held before."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial, previous = (path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("partial", "previous"))
+    partial, previous = (
+        path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("partial", "previous")
+    )
     try:
         if path.suffix == ".nc":
             ds.to_netcdf(partial, engine="h5netcdf")
         else:
-            with warnings.catch_warnings():  # zarr 3 on string coordinates and consolidated metadata
+            # zarr 3 on string coordinates and consolidated metadata
+            with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", module="zarr")
                 ds.to_zarr(partial, mode="w")
         if path.is_dir():  # os.replace cannot replace a non-empty folder
@@ -144,7 +178,9 @@ def open_result(path: Path) -> xr.Dataset:
         raise ValueError(f"expected a .nc or .zarr file, got {path}")
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    opened = xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path)
+    opened = (
+        xr.open_dataset(path, engine="h5netcdf") if path.suffix == ".nc" else xr.open_zarr(path)
+    )
     with opened:
         return opened.load()
 
@@ -160,7 +196,9 @@ def summary(ds: xr.Dataset) -> str:
         if name not in out:
             continue
         if name == "tail_probability" and out[name].dims[-1:] == ("threshold",):
-            columns |= {f"P(x>={a:.3g})": out[name].sel(threshold=a) for a in out["threshold"].values}
+            columns |= {
+                f"P(x>={a:.3g})": out[name].sel(threshold=a) for a in out["threshold"].values
+            }
         elif set(out[name].dims) <= dims:
             columns[name] = out[name]
     table = xr.Dataset({name: column.reset_coords(drop=True) for name, column in columns.items()})
@@ -185,38 +223,72 @@ def plot_result(data: Path, out: Path, dim: str | None = None) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="fpguide", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="fpguide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"fpguide {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="solve or sample what a TOML configuration describes (sweeps included), write .nc or .zarr",
-        description="Solve (or sample) the run a TOML configuration describes: target, guidance, sampler, process, "
-                    "settings, grid; a list sweeps (see examples/sweep.toml). The whole configuration is checked "
-                    "first: a bad key or value stops with the key and what is allowed, and nothing is written. "
-                    "The output is written to a temporary sibling and renamed into place. With [dask] and a .zarr "
-                    "output, the sweep writes each group of items into OUT.zarr as it completes, and a rerun with "
-                    "the same OUT.zarr resumes it.")
+        "run",
+        help="solve or sample what a TOML configuration describes (sweeps included), write "
+        ".nc or .zarr",
+        description="Solve (or sample) the run a TOML configuration describes: target, guidance, "
+        "sampler, process, "
+        "settings, grid; a list sweeps (see examples/sweep.toml). The whole "
+        "configuration is checked "
+        "first: a bad key or value stops with the key and what is allowed, and nothing "
+        "is written. "
+        "The output is written to a temporary sibling and renamed into place. With "
+        "[dask] and a .zarr "
+        "output, the sweep writes each group of items into OUT.zarr as it completes, "
+        "and a rerun with "
+        "the same OUT.zarr resumes it.",
+    )
     run.add_argument("config", type=Path, help="TOML configuration")
-    run.add_argument("-o", "--out", type=Path, help="output: OUT.nc (netCDF) or OUT.zarr (required unless --check)")
-    run.add_argument("--check", action="store_true", help="only check the configuration and say what it runs")
+    run.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="output: OUT.nc (netCDF) or OUT.zarr (required unless --check)",
+    )
+    run.add_argument(
+        "--check", action="store_true", help="only check the configuration and say what it runs"
+    )
 
     plot = commands.add_parser(
-        "plot", help="draw the figure of a result: a sweep's observables and output densities, or a single run",
-        description="Draw a result of fpguide run (or of fpguide.solve / fpguide.sample saved as .nc or .zarr): "
-                    "for a sweep, the output entropy, confidence, support and edge mass against the swept "
-                    "parameter (one line per sampler) above the output densities, one panel per value; for a "
-                    "single run, the density over time.")
+        "plot",
+        help="draw the figure of a result: a sweep's observables and output densities, or "
+        "a single run",
+        description="Draw a result of fpguide run (or of fpguide.solve / fpguide.sample saved as "
+        ".nc or .zarr): "
+        "for a sweep, the output entropy, confidence, support and edge mass against "
+        "the swept "
+        "parameter (one line per sampler) above the output densities, one panel per "
+        "value; for a "
+        "single run, the density over time.",
+    )
     plot.add_argument("data", type=Path, help="a result: OUT.nc or OUT.zarr")
-    plot.add_argument("-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)")
-    plot.add_argument("--dim", help="swept parameter on the horizontal axis (default: w when swept, else the "
-                                    "first swept parameter other than sampler)")
+    plot.add_argument(
+        "-o", "--out", type=Path, required=True, help="figure file (.png, .pdf, .svg)"
+    )
+    plot.add_argument(
+        "--dim",
+        help="swept parameter on the horizontal axis (default: w when "
+        "swept, else the "
+        "first swept parameter other than sampler)",
+    )
 
-    demo = commands.add_parser("demo", help="solve the two standard cases of the papers, print a table, "
-                                            "write demo.nc and demo.png")
+    demo = commands.add_parser(
+        "demo",
+        help="solve the two standard cases of the papers, print a "
+        "table, "
+        "write demo.nc and demo.png",
+    )
     demo.add_argument("-o", "--out", type=Path, default=Path("fpguide_demo"), help="output folder")
-    demo.add_argument("--t-min", type=float, default=1e-3, help="early-stopping time (default 1e-3)")
+    demo.add_argument(
+        "--t-min", type=float, default=1e-3, help="early-stopping time (default 1e-3)"
+    )
     demo.add_argument("--T", type=float, default=10.0, help="start time (default 10)")
 
     args = parser.parse_args(argv)

@@ -1,16 +1,19 @@
-"""Run configurations: a TOML file describing one call of :func:`~fpguide.solve` or :func:`~fpguide.sample`,
-checked key by key before anything runs (``examples/sweep.toml`` documents every key).
+"""Run configurations: a TOML file describing one call of :func:`~fpguide.solve` or
+:func:`~fpguide.sample`, checked key by key before anything runs (``examples/sweep.toml`` documents
+every key).
 
-Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: ``T``, ``t_min``, ``n_save``, …;
-``n`` and ``seed`` for "sample"), ``[target]`` (``type`` and the target's fields), ``[guidance]`` (the arguments of
-:class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error`` and ``uncond_error`` as inline tables with a ``type``),
-``[sampler]`` (``name``, ``eta``), ``[process]`` (``type`` and its parameters), ``[grid]`` (``lower``, ``upper``,
-``n``; lists for a tensor grid; or ``type = "adaptive"``) and ``[dask]`` (``scheduler``).
+Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: ``T``, ``t_min``,
+``n_save``, …; ``n`` and ``seed`` for "sample"), ``[target]`` (``type`` and the target's fields),
+``[guidance]`` (the arguments of :class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error`` and
+``uncond_error`` as inline tables with a ``type``), ``[sampler]`` (``name``, ``eta``), ``[process]``
+(``type`` and its parameters), ``[grid]`` (``lower``, ``upper``, ``n``; lists for a tensor grid; or
+``type = "adaptive"``) and ``[dask]`` (``scheduler``).
 
-Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``, ``sampler.eta`` and
-``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``, ``cells_per_width``); a target field as
-``{ sweep = [v1, v2, …] }``, each v a full value of the field, which becomes a :class:`~fpguide.Family`: its dimension
-is the field's name when the values are numbers, else ``<field>_index`` (0, 1, …, the positions in the list).
+Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``,
+``sampler.eta`` and ``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``,
+``cells_per_width``); a target field as ``{ sweep = [v1, v2, …] }``, each v a full value of the
+field, which becomes a :class:`~fpguide.Family`: its dimension is the field's name when the values
+are numbers, else ``<field>_index`` (0, 1, …, the positions in the list).
 
 Every error is a :class:`ConfigError` naming the key (``table.key``), the value and what is allowed.
 """
@@ -51,21 +54,34 @@ SOLVERS = {"solve": solve, "sample": sample}
 TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
 SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
 SCORE_ERRORS = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
-NOT_IN_RUN = ("target", "guidance", "sampler", "eta", "grid", "process", "progress", "client", "store")
+NOT_IN_RUN = (
+    "target",
+    "guidance",
+    "sampler",
+    "eta",
+    "grid",
+    "process",
+    "progress",
+    "client",
+    "store",
+)
 
 
 class ConfigError(ValueError):
-    """A bad configuration: the message names the key (``table.key``), the value and what is allowed."""
+    """A bad configuration: the message names the key (``table.key``), the value and what is
+    allowed."""
 
 
 @dataclass
 class RunConfig:
-    """A checked configuration: ``solver(**kwargs)`` is the run (with ``client=scheduler`` on Dask)."""
+    """A checked configuration: ``solver(**kwargs)`` is the run (with ``client=scheduler`` on
+    Dask)."""
 
     solver: str
     kwargs: dict
     scheduler: str | None = None
-    labels: dict = field(default_factory=dict)  # {dimension of a swept target field: (long_name, units)}
+    # {dimension of a swept target field: (long_name, units)}
+    labels: dict = field(default_factory=dict)
     sweep: Sweep | None = None
 
     @property
@@ -79,7 +95,8 @@ class RunConfig:
         return f"a {self.solver} sweep over {what}: {len(self.sweep.indices)} items"
 
     def run(self, store: str | Path | None = None) -> xr.Dataset:
-        """Run it (on Dask when ``[dask]`` was given, writing into the zarr ``store`` as items complete)."""
+        """Run it (on Dask when ``[dask]`` was given, writing into the zarr ``store`` as items
+        complete)."""
         dask = {} if self.scheduler is None else {"client": self.scheduler, "store": store}
         ds = attach(self.function(**self.kwargs, **dask))
         for dim, (long_name, units) in self.labels.items():
@@ -100,14 +117,17 @@ def load(path: str | Path) -> RunConfig:
 
 
 def parse(doc: dict) -> RunConfig:
-    """Check a configuration (the parsed TOML) and turn it into the solver's arguments; runs nothing."""
+    """Check a configuration (the parsed TOML) and turn it into the solver's arguments; runs
+    nothing."""
     _check_keys("", doc, TABLES, required=("target", "guidance"))
     tables = {name: _table(name, doc.get(name, {})) for name in TABLES}
     run = dict(tables["run"])
     solver = run.pop("solver", "solve")
     if not isinstance(solver, str) or solver not in SOLVERS:
         raise ConfigError(f"run.solver must be one of {tuple(SOLVERS)}, got {solver!r}")
-    run_keys = [name for name in inspect.signature(SOLVERS[solver]).parameters if name not in NOT_IN_RUN]
+    run_keys = [
+        name for name in inspect.signature(SOLVERS[solver]).parameters if name not in NOT_IN_RUN
+    ]
     _check_keys("run", run, run_keys, shown=("solver", *run_keys))
     kwargs = dict(run)
     kwargs["target"], labels = _target("target", tables["target"], sweep=True)
@@ -120,30 +140,50 @@ def parse(doc: dict) -> RunConfig:
         kwargs["process"] = _typed("process", tables["process"], PROCESSES)
     if "grid" in doc:
         if solver != "solve":
-            raise ConfigError(f"[grid] is for run.solver = 'solve' (particles need no grid), got solver {solver!r}")
+            raise ConfigError(
+                "[grid] is for run.solver = 'solve' (particles need no grid), got "
+                f"solver {solver!r}"
+            )
         kwargs["grid"] = _grid(tables["grid"])
     scheduler = None
     if "dask" in doc:
         _check_keys("dask", tables["dask"], ("scheduler",), required=("scheduler",))
         scheduler = tables["dask"]["scheduler"]
         if not isinstance(scheduler, str) or not scheduler:
-            raise ConfigError(f"dask.scheduler must be a Dask scheduler name ('threads', 'processes', "
-                              f"'synchronous') or a scheduler address ('tcp://host:8786'), got {scheduler!r}")
-    sources = {name: f"run.{name}" for name in run_keys} | {"sampler": "sampler.name", "eta": "sampler.eta",
-                                                             "process": "process", "grid": "grid",
-                                                             "label": "guidance.label"}
+            raise ConfigError(
+                "dask.scheduler must be a Dask scheduler name ('threads', "
+                "'processes', "
+                "'synchronous') or a scheduler address ('tcp://host:8786'), got "
+                f"{scheduler!r}"
+            )
+    sources = {name: f"run.{name}" for name in run_keys} | {
+        "sampler": "sampler.name",
+        "eta": "sampler.eta",
+        "process": "process",
+        "grid": "grid",
+        "label": "guidance.label",
+    }
     sweep = _dry_run(solver, kwargs, sources)
     if scheduler is not None and sweep is None:
-        raise ConfigError("dask.scheduler: Dask runs the items of a sweep, and this configuration sweeps nothing "
-                          "(give a list for guidance.w, sampler.name, run.T, ...)")
+        raise ConfigError(
+            "dask.scheduler: Dask runs the items of a sweep, and this configuration "
+            "sweeps nothing "
+            "(give a list for guidance.w, sampler.name, run.T, ...)"
+        )
     if scheduler is not None and importlib.util.find_spec("distributed") is None:
-        raise ConfigError("dask.scheduler: Dask is not installed (pip install \"fpguide[dask]\")")
+        raise ConfigError('dask.scheduler: Dask is not installed (pip install "fpguide[dask]")')
     return RunConfig(solver, kwargs, scheduler, labels, sweep)
 
 
-# --- keys, tables and objects ------------------------------------------------------------------------------------
-def _check_keys(path: str, spec: dict, allowed: Iterable[str], required: Iterable[str] = (),
-                shown: Iterable[str] | None = None) -> None:
+# --- keys, tables and objects
+# --------------------------------------------------------------------------------------------------
+def _check_keys(
+    path: str,
+    spec: dict,
+    allowed: Iterable[str],
+    required: Iterable[str] = (),
+    shown: Iterable[str] | None = None,
+) -> None:
     """Every key of ``spec`` allowed, every required one present (errors list the keys allowed)."""
     allowed, shown = list(allowed), list(allowed if shown is None else shown)
     where = (lambda key: f"{path}.{key}") if path else (lambda key: f"[{key}]")
@@ -160,8 +200,11 @@ def _check_keys(path: str, spec: dict, allowed: Iterable[str], required: Iterabl
 
 def _table(path: str, value) -> dict:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path} must be a table ([{path}] or {path} = {{ ... }}), got {type(value).__name__} "
-                          f"{value!r}")
+        raise ConfigError(
+            f"{path} must be a table ([{path}] or {path} = {{ ... }}), got "
+            f"{type(value).__name__} "
+            f"{value!r}"
+        )
     return value
 
 
@@ -171,11 +214,20 @@ def _leading_name(err: Exception) -> str:
 
 
 def _construct(path: str, cls, spec: dict, shown_extra: tuple[str, ...] = ()):
-    """``cls(**spec)``: unknown and missing keys, and the constructor's own errors, reported at ``path``."""
-    params = {name: p for name, p in inspect.signature(cls).parameters.items()
-              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    _check_keys(path, spec, params, required=[name for name, p in params.items() if p.default is p.empty],
-                shown=(*shown_extra, *params))
+    """``cls(**spec)``: unknown and missing keys, and the constructor's own errors, reported at
+    ``path``."""
+    params = {
+        name: p
+        for name, p in inspect.signature(cls).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    _check_keys(
+        path,
+        spec,
+        params,
+        required=[name for name, p in params.items() if p.default is p.empty],
+        shown=(*shown_extra, *params),
+    )
     try:
         return cls(**spec)
     except (TypeError, ValueError) as err:
@@ -195,8 +247,8 @@ def _typed(path: str, spec, kinds: dict):
 
 
 def _target(path: str, spec, sweep: bool):
-    """A target, or a :class:`Family` over its fields given as ``{ sweep = [...] }``; and the labels of the
-    Family's dimensions."""
+    """A target, or a :class:`Family` over its fields given as ``{ sweep = [...] }``; and the labels
+    of the Family's dimensions."""
     spec = _table(path, spec)
     swept = {name: value for name, value in spec.items() if isinstance(value, dict)}
     if not swept:
@@ -206,13 +258,17 @@ def _target(path: str, spec, sweep: bool):
     for name, value in swept.items():
         _check_keys(f"{path}.{name}", value, ("sweep",), required=("sweep",))
         if not isinstance(value["sweep"], list) or not value["sweep"]:
-            raise ConfigError(f"{path}.{name}.sweep must be a non-empty list of values of {name}, got "
-                              f"{value['sweep']!r}")
+            raise ConfigError(
+                f"{path}.{name}.sweep must be a non-empty list of values of {name}, "
+                "got "
+                f"{value['sweep']!r}"
+            )
     fixed = {name: value for name, value in spec.items() if name not in swept}
     first = {name: value["sweep"][0] for name, value in swept.items()}
     kind = type(_typed(path, fixed | first, TARGETS))
     fixed.pop("type")
-    for name, value in swept.items():  # every value, with the other swept fields at their first value
+    # every value, with the other swept fields at their first value
+    for name, value in swept.items():
         for k, item in enumerate(value["sweep"][1:], start=1):
             try:
                 kind(**(fixed | first | {name: item}))
@@ -227,7 +283,10 @@ def _target(path: str, spec, sweep: bool):
         else:
             dim = f"{name}_index"
             fields[dim], values[dim] = (name, items), list(range(len(items)))
-            labels[dim] = (f"position in the swept values of target {name}: {json.dumps(items)}", "1")
+            labels[dim] = (
+                f"position in the swept values of target {name}: {json.dumps(items)}",
+                "1",
+            )
     try:
         family = Family(TargetFamily(kind, fixed, fields), **values)
     except (TypeError, ValueError) as err:
@@ -241,7 +300,8 @@ class TargetFamily:
 
     kind: type
     fixed: dict
-    fields: dict  # {dimension: (field, its values, or None when the dimension holds the values themselves)}
+    # {dimension: (field, its values, or None when the dimension holds the values themselves)}
+    fields: dict
 
     def __call__(self, **chosen):
         spec = dict(self.fixed)
@@ -267,12 +327,15 @@ def _guidance(spec: dict) -> CFG:
 
 
 def _grid(spec: dict) -> Grid | TensorGrid | str:
-    """``Grid(lower, upper, n)``, a :class:`TensorGrid` when ``lower`` and ``upper`` are lists, or ``"adaptive"``
-    or ``"uniform"`` for that ``type`` (and no other key)."""
+    """``Grid(lower, upper, n)``, a :class:`TensorGrid` when ``lower`` and ``upper`` are lists, or
+    ``"adaptive"`` or ``"uniform"`` for that ``type`` (and no other key)."""
     if "type" in spec:
         if spec["type"] not in (ADAPTIVE, UNIFORM):
-            raise ConfigError(f"grid.type must be {ADAPTIVE!r} or {UNIFORM!r} (a grid of your own is given by lower, "
-                              f"upper and n, without a type), got {spec['type']!r}")
+            raise ConfigError(
+                f"grid.type must be {ADAPTIVE!r} or {UNIFORM!r} (a grid of your own "
+                "is given by lower, "
+                f"upper and n, without a type), got {spec['type']!r}"
+            )
         _check_keys("grid", spec, ("type",), required=("type",))
         return spec["type"]
     if isinstance(spec.get("lower"), list):
@@ -285,7 +348,8 @@ def _grid(spec: dict) -> Grid | TensorGrid | str:
 
 
 def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
-    """Check every item's arguments as the solver will (without running it); errors name the key in the file."""
+    """Check every item's arguments as the solver will (without running it); errors name the key in
+    the file."""
     bound = inspect.signature(SOLVERS[solver]).bind(**kwargs)
     bound.apply_defaults()
     call = bound.arguments

@@ -12,11 +12,30 @@ import xarray as xr
 from .results.dataset import attach, config_of
 from .sweeps.sweep import outputs, sweep_dims
 
-__all__ = ["plot_dataset", "plot_density_over_time", "plot_density_snapshots", "plot_output_densities",
-           "plot_outputs_2d", "plot_sweep", "plot_sweep_densities", "sweep_parameter"]
+__all__ = [
+    "plot_dataset",
+    "plot_density_over_time",
+    "plot_density_snapshots",
+    "plot_output_densities",
+    "plot_outputs_2d",
+    "plot_sweep",
+    "plot_sweep_densities",
+    "sweep_parameter",
+]
 
-OBSERVABLES = ("entropy", "confidence", "support_mass", "edge_mass")  # what plot_sweep shows, where present
-CALL_DIMS = ("sampler", "w", "T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
+# what plot_sweep shows, where present
+OBSERVABLES = ("entropy", "confidence", "support_mass", "edge_mass")
+CALL_DIMS = (
+    "sampler",
+    "w",
+    "T",
+    "t_min",
+    "eta",
+    "delta",
+    "log_snr_step",
+    "lipschitz",
+    "cells_per_width",
+)
 MAX_COLUMNS = 4
 
 
@@ -43,7 +62,8 @@ def plot_density_over_time(ds: xr.Dataset, ax=None, n_curves: int = 8, cmap: str
 
 
 def plot_output_densities(runs: Mapping[str, xr.Dataset], ax=None, xlim=None):
-    """Output densities (at t_min) of several runs, one line per label, e.g. ``{"w=3": ds, ...}``."""
+    """Output densities (at t_min) of several runs, one line per label, e.g. ``{"w=3": ds,
+    ...}``."""
     ax = _axes(ax)
     for label, ds in runs.items():
         ds["density"].isel(t=-1).plot.line(ax=ax, label=label)
@@ -55,34 +75,51 @@ def plot_output_densities(runs: Mapping[str, xr.Dataset], ax=None, xlim=None):
 
 
 def plot_density_snapshots(ds: xr.Dataset, n_panels: int = 4, cmap: str = "magma"):
-    """A 2-D density at ``n_panels`` saved times from T to t_min, one panel each, with the target's boxes outlined."""
+    """A 2-D density at ``n_panels`` saved times from T to t_min, one panel each, with the target's
+    boxes outlined."""
     picks = np.unique(np.linspace(0, ds.sizes["t"] - 1, n_panels).round().astype(int))
-    return _panels([ds.isel(t=k) for k in picks], [f"t = {ds.t.values[k]:.3g}" for k in picks], cmap,
-                   ds.attrs.get("title", ""))
+    return _panels(
+        [ds.isel(t=k) for k in picks],
+        [f"t = {ds.t.values[k]:.3g}" for k in picks],
+        cmap,
+        ds.attrs.get("title", ""),
+    )
 
 
 def plot_outputs_2d(runs: Mapping[str, xr.Dataset], cmap: str = "magma"):
-    """Output densities (at t_min) of several 2-D runs, one panel per label, e.g. ``{"w=3": ds, ...}``."""
+    """Output densities (at t_min) of several 2-D runs, one panel per label, e.g. ``{"w=3": ds,
+    ...}``."""
     return _panels([ds.isel(t=-1) for ds in runs.values()], list(runs), cmap, "output densities")
 
 
-def _panels(snapshots: list[xr.Dataset], titles: list[str], cmap: str, suptitle: str, fig=None,
-            ncols: int | None = None, limits=None):
+def _panels(
+    snapshots: list[xr.Dataset],
+    titles: list[str],
+    cmap: str,
+    suptitle: str,
+    fig=None,
+    ncols: int | None = None,
+    limits=None,
+):
     import matplotlib.pyplot as plt
 
     for snap in snapshots:
         if snap["density"].dims != ("x", "y"):
-            raise ValueError(f"2-D figures need a density on (x, y), got dims {snap['density'].dims}")
+            raise ValueError(
+                f"2-D figures need a density on (x, y), got dims {snap['density'].dims}"
+            )
     ncols = ncols or len(snapshots)
     nrows = math.ceil(len(snapshots) / ncols)
     fig = _figure(fig, (3.6 * ncols, 3.4 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(snapshots):]:
+    for ax in axes[len(snapshots) :]:
         ax.set_visible(False)
     for ax, snap, title in zip(axes, snapshots, titles):
         snap["density"].plot.pcolormesh(ax=ax, x="x", y="y", cmap=cmap, rasterized=True)
         for lows, highs in _boxes(snap):
-            ax.add_patch(plt.Rectangle(lows, *(np.asarray(highs) - lows), fill=False, color="cyan", lw=0.8))
+            ax.add_patch(
+                plt.Rectangle(lows, *(np.asarray(highs) - lows), fill=False, color="cyan", lw=0.8)
+            )
         ax.set_title(title)
         if limits is not None:
             ax.set(xlim=limits[0], ylim=limits[1])
@@ -92,28 +129,35 @@ def _panels(snapshots: list[xr.Dataset], titles: list[str], cmap: str, suptitle:
 
 
 def _boxes(ds: xr.Dataset) -> list:
-    """The target's boxes (lows, highs) from a 2-D Dataset's configuration (none for Gaussian targets, reduced
-    solves, whose axes are not the target's, and sweeps over the target)."""
+    """The target's boxes (lows, highs) from a 2-D Dataset's configuration (none for Gaussian
+    targets, reduced solves, whose axes are not the target's, and sweeps over the target)."""
     config = config_of(ds)
     target = config["target"]
-    if set(config.get("sweep", {})) - set(CALL_DIMS):  # a Family: the recorded target is only the first item's
+    # a Family: the recorded target is only the first item's
+    if set(config.get("sweep", {})) - set(CALL_DIMS):
         return []
     if target["type"] != "UniformMixture" or "basis" in ds or np.ndim(target["lows"]) != 2:
         return []
     return [(np.asarray(lo), np.asarray(hi)) for lo, hi in zip(target["lows"], target["highs"])]
 
 
-# --- sweeps -------------------------------------------------------------------------------------------------------
-def plot_sweep(ds: xr.Dataset, dim: str | None = None, variables: Sequence[str] = OBSERVABLES, fig=None):
-    """The sampler's output observables of a sweep against the swept parameter ``dim`` (default ``w`` when swept,
-    else the first swept parameter other than ``sampler``): one panel per variable present, one line per sampler
-    (and per value of every other swept parameter); particle sweeps with a band of ±2 standard errors. Draws into
-    ``fig`` (a Figure or SubFigure; a new figure when None) and returns it."""
+# --- sweeps
+# --------------------------------------------------------------------------------------------------
+def plot_sweep(
+    ds: xr.Dataset, dim: str | None = None, variables: Sequence[str] = OBSERVABLES, fig=None
+):
+    """The sampler's output observables of a sweep against the swept parameter ``dim`` (default
+    ``w`` when swept, else the first swept parameter other than ``sampler``): one panel per variable
+    present, one line per sampler (and per value of every other swept parameter); particle sweeps
+    with a band of ±2 standard errors. Draws into ``fig`` (a Figure or SubFigure; a new figure when
+    None) and returns it."""
     out = _labelled_outputs(ds)
     dim = sweep_parameter(ds, dim)
     names = [name for name in variables if name in out]
     if not names:
-        raise ValueError(f"none of {tuple(variables)} is in this Dataset (variables: {tuple(out.data_vars)})")
+        raise ValueError(
+            f"none of {tuple(variables)} is in this Dataset (variables: {tuple(out.data_vars)})"
+        )
     axes = _grid_of_axes(fig, len(names), (4.2, 3.2))
     for ax, name in zip(axes, names):
         _lines(out[name], dim, ax, out.get(f"{name}_se"))
@@ -125,21 +169,36 @@ def plot_sweep(ds: xr.Dataset, dim: str | None = None, variables: Sequence[str] 
 
 
 def plot_sweep_densities(ds: xr.Dataset, dim: str | None = None, fig=None, cmap: str = "magma"):
-    """The output densities of a sweep, one panel per value of the swept parameter ``dim`` (default as in
-    :func:`plot_sweep`): in 1-D one line per sampler (and per value of every other swept parameter), in 2-D one row
-    of panels per combination of the other swept parameters. Draws into ``fig`` and returns it."""
+    """The output densities of a sweep, one panel per value of the swept parameter ``dim`` (default
+    as in :func:`plot_sweep`): in 1-D one line per sampler (and per value of every other swept
+    parameter), in 2-D one row of panels per combination of the other swept parameters. Draws into
+    ``fig`` and returns it."""
     out = _labelled_outputs(ds)
     if "density" not in out:
-        raise ValueError("plot_sweep_densities needs the densities of fpguide.solve (a particle Dataset has none)")
+        raise ValueError(
+            "plot_sweep_densities needs the densities of fpguide.solve (a particle "
+            "Dataset has none)"
+        )
     dim = sweep_parameter(ds, dim)
     density, values = out["density"], out[dim].values
     others = [d for d in sweep_dims(ds) if d != dim]
     if "y" in density.dims:
         combos = list(itertools.product(*(range(out.sizes[d]) for d in others)))
-        snaps = [out.isel(dict(zip(others, combo))).sel({dim: v}) for combo in combos for v in values]
-        titles = [", ".join(f"{d} = {_text(snap[d].values)}" for d in (*others, dim)) for snap in snaps]
-        return _panels(snaps, titles, cmap, "output densities (at t_min)", fig=fig, ncols=len(values),
-                       limits=(_extent(density, "x"), _extent(density, "y")))
+        snaps = [
+            out.isel(dict(zip(others, combo))).sel({dim: v}) for combo in combos for v in values
+        ]
+        titles = [
+            ", ".join(f"{d} = {_text(snap[d].values)}" for d in (*others, dim)) for snap in snaps
+        ]
+        return _panels(
+            snaps,
+            titles,
+            cmap,
+            "output densities (at t_min)",
+            fig=fig,
+            ncols=len(values),
+            limits=(_extent(density, "x"), _extent(density, "y")),
+        )
     axes = _grid_of_axes(fig, len(values), (3.6, 3.0), sharey=True)
     lower, upper = _extent(density)
     for ax, value in zip(axes, values):
@@ -155,9 +214,9 @@ def plot_sweep_densities(ds: xr.Dataset, dim: str | None = None, fig=None, cmap:
 
 
 def plot_dataset(ds: xr.Dataset, dim: str | None = None):
-    """The figure ``fpguide plot`` draws: for a sweep its observables (:func:`plot_sweep`) above its output
-    densities (:func:`plot_sweep_densities`); for a single run the density over time (1-D) or snapshots (2-D), or
-    the histogram of the output positions (particles)."""
+    """The figure ``fpguide plot`` draws: for a sweep its observables (:func:`plot_sweep`) above its
+    output densities (:func:`plot_sweep_densities`); for a single run the density over time (1-D) or
+    snapshots (2-D), or the histogram of the output positions (particles)."""
     import matplotlib.pyplot as plt
 
     if sweep_dims(ds):
@@ -165,7 +224,8 @@ def plot_dataset(ds: xr.Dataset, dim: str | None = None):
             return plot_sweep(ds, dim)
         dim = sweep_parameter(ds, dim)
         n_top, n_values = sum(name in ds for name in OBSERVABLES), ds.sizes[dim]
-        if "y" in ds.dims:  # rows of n_values panels, one per combination of the other swept parameters
+        # rows of n_values panels, one per combination of the other swept parameters
+        if "y" in ds.dims:
             density_rows = math.prod(ds.sizes[d] for d in sweep_dims(ds) if d != dim)
             columns = max(min(n_top, MAX_COLUMNS), n_values)
         else:
@@ -187,17 +247,22 @@ def plot_dataset(ds: xr.Dataset, dim: str | None = None):
         _labelled_outputs(ds)["position"].plot.hist(ax=ax, bins=100, density=True)
         ax.set_title(ds.attrs.get("title", ""))
     else:
-        raise ValueError("nothing to plot: not a 1-D or 2-D fpguide Dataset (no density on x, y or particle "
-                         f"positions in 1-D; variables {tuple(ds.data_vars)})")
+        raise ValueError(
+            "nothing to plot: not a 1-D or 2-D fpguide Dataset (no density on x, y or "
+            "particle "
+            f"positions in 1-D; variables {tuple(ds.data_vars)})"
+        )
     return fig
 
 
 def sweep_parameter(ds: xr.Dataset, dim: str | None = None) -> str:
-    """The swept parameter a sweep figure puts on its axis: ``dim``, else ``w`` when swept, else the first swept
-    parameter other than ``sampler`` (``sampler`` when only it is swept)."""
+    """The swept parameter a sweep figure puts on its axis: ``dim``, else ``w`` when swept, else the
+    first swept parameter other than ``sampler`` (``sampler`` when only it is swept)."""
     dims = sweep_dims(ds)
     if not dims:
-        raise ValueError("this Dataset is not a sweep (it has no swept parameters): see plot_density_over_time")
+        raise ValueError(
+            "this Dataset is not a sweep (it has no swept parameters): see plot_density_over_time"
+        )
     if dim is not None:
         if dim not in dims:
             raise ValueError(f"dim must be one of the swept parameters {dims}, got {dim!r}")
@@ -211,7 +276,8 @@ def _labelled_outputs(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _lines(da: xr.DataArray, x: str, ax, se: xr.DataArray | None = None) -> None:
-    """``da`` against ``x``, one line per combination of its other dimensions, labelled by their values."""
+    """``da`` against ``x``, one line per combination of its other dimensions, labelled by their
+    values."""
     others = [d for d in da.dims if d != x]
     numeric = np.issubdtype(da[x].dtype, np.number)
     for index in itertools.product(*(range(da.sizes[d]) for d in others)):
@@ -221,8 +287,13 @@ def _lines(da: xr.DataArray, x: str, ax, se: xr.DataArray | None = None) -> None
         drawn = line.plot.line(x=x, ax=ax, marker="o" if x != "x" else None, label=label)
         if se is not None and numeric:
             band = 2 * se.isel(at)
-            ax.fill_between(line[x].values, (line - band).values, (line + band).values, alpha=0.2,
-                            color=drawn[0].get_color())
+            ax.fill_between(
+                line[x].values,
+                (line - band).values,
+                (line + band).values,
+                alpha=0.2,
+                color=drawn[0].get_color(),
+            )
 
 
 def _text(value) -> str:
@@ -230,7 +301,8 @@ def _text(value) -> str:
 
 
 def _extent(density: xr.DataArray, axis: str = "x", level: float = 1e-3) -> tuple[float, float]:
-    """The range along ``axis`` where some density exceeds ``level`` times the largest, with a margin."""
+    """The range along ``axis`` where some density exceeds ``level`` times the largest, with a
+    margin."""
     peak = density.max([d for d in density.dims if d != axis])
     x = density[axis].values[(peak > level * peak.max()).values]
     margin = 0.1 * (x[-1] - x[0]) + 1e-12

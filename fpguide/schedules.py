@@ -1,5 +1,5 @@
-"""Guidance schedules, the public namespace: the weight w(t) = w · p(t) of a :class:`~fpguide.CFG` with a profile
-p(t) ∈ [0, 1] of the diffusion time.
+"""Guidance schedules, the public namespace: the weight w(t) = w · p(t) of a :class:`~fpguide.CFG`
+with a profile p(t) ∈ [0, 1] of the diffusion time.
 
 * :class:`Interval` (t_lo, t_hi): guidance only inside [t_lo, t_hi];
 * :class:`Linear` and :class:`Cosine` (t_from, p_from, t_to, p_to): a ramp between two times;

@@ -19,12 +19,15 @@ def test_demo_writes_table_netcdf_and_figure(tmp_path, capsys):
     assert (tmp_path / "demo.png").stat().st_size > 10_000
     back = xr.open_datatree(tmp_path / "demo.nc", engine="h5netcdf")
     assert set(back.children) == {"gaussian", "uniform"}
-    xr.testing.assert_identical(back["uniform/sde/w=3"].to_dataset().load(), tree["uniform/sde/w=3"].to_dataset())
+    xr.testing.assert_identical(
+        back["uniform/sde/w=3"].to_dataset().load(), tree["uniform/sde/w=3"].to_dataset()
+    )
 
 
 def test_help_and_bad_arguments(capsys):
-    result = subprocess.run([sys.executable, "-m", "fpguide.cli", "--help"], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "fpguide.cli", "--help"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "demo" in result.stdout
     try:
         main(["demo", "--t-min", "-1"])
@@ -33,7 +36,8 @@ def test_help_and_bad_arguments(capsys):
     assert "--t-min must be in (0, T)" in capsys.readouterr().err
 
 
-# --- fpguide run / plot -----------------------------------------------------------------------------------------
+# --- fpguide run / plot
+# --------------------------------------------------------------------------------------------------
 GM_TOML = """
 [run]
 n_save = 5
@@ -80,7 +84,9 @@ def _config(tmp_path, text: str, name: str = "config.toml"):
 def _assert_same_data(back: xr.Dataset, api: xr.Dataset) -> None:
     assert set(back.data_vars) == set(api.data_vars) and dict(back.sizes) == dict(api.sizes)
     for name in api.variables:
-        assert np.array_equal(back[name].values, api[name].values, equal_nan=back[name].dtype.kind == "f"), name
+        assert np.array_equal(
+            back[name].values, api[name].values, equal_nan=back[name].dtype.kind == "f"
+        ), name
     assert back.attrs["config"] == api.attrs["config"]
 
 
@@ -95,10 +101,19 @@ def sweep_nc(tmp_path_factory):
 
 def test_run_writes_what_the_api_computes(sweep_nc, gm, capsys):
     back = xr.open_dataset(sweep_nc, engine="h5netcdf").load()
-    api = fg.solve(gm, fg.CFG(label=1, w=[0.0, 3.0]), sampler=["ode", "sde"], n_save=5, log_snr_step=0.2,
-                   grid=fg.Grid(-8.0, 8.0, 256))
+    api = fg.solve(
+        gm,
+        fg.CFG(label=1, w=[0.0, 3.0]),
+        sampler=["ode", "sde"],
+        n_save=5,
+        log_snr_step=0.2,
+        grid=fg.Grid(-8.0, 8.0, 256),
+    )
     _assert_same_data(back, api)
-    assert back["w"].attrs["long_name"] == "guidance weight w" and back["sampler"].attrs["units"] == "1"
+    assert (
+        back["w"].attrs["long_name"] == "guidance weight w"
+        and back["sampler"].attrs["units"] == "1"
+    )
     assert not list(sweep_nc.parent.glob(".sweep.nc*"))  # no temporary left behind
 
 
@@ -108,7 +123,14 @@ def test_run_on_a_grid_type_writes_what_the_api_computes(tmp_path, gm, capsys, k
     out = tmp_path / f"{kind}.nc"
     assert main(["run", str(_config(tmp_path, text)), "-o", str(out)]) == 0
     back = xr.open_dataset(out, engine="h5netcdf").load()
-    api = fg.solve(gm, fg.CFG(label=1, w=[0.0, 3.0]), sampler=["ode", "sde"], n_save=5, log_snr_step=0.2, grid=kind)
+    api = fg.solve(
+        gm,
+        fg.CFG(label=1, w=[0.0, 3.0]),
+        sampler=["ode", "sde"],
+        n_save=5,
+        log_snr_step=0.2,
+        grid=kind,
+    )
     _assert_same_data(back, api)
 
 
@@ -118,12 +140,17 @@ def test_run_samples_a_target_family_into_zarr(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "covariances" in table and "confidence" in table and f"wrote {out}" in table
     back = xr.open_zarr(out).load()
-    family = fg.Family(lambda covariances: fg.GaussianMixture(means=[-1.0, 1.0], covariances=covariances,
-                                                              labels=[-1, 1]), covariances=[0.5, 1.0])
+    family = fg.Family(
+        lambda covariances: fg.GaussianMixture(
+            means=[-1.0, 1.0], covariances=covariances, labels=[-1, 1]
+        ),
+        covariances=[0.5, 1.0],
+    )
     api = fg.sample(family, fg.CFG(label=1, w=[0.0, 3.0]), n=200, seed=0, n_save=5)
     _assert_same_data(back, api)
     assert back["covariances"].attrs["long_name"] == "target covariances"
-    assert main(["plot", str(out), "-o", str(tmp_path / "particles.png")]) == 0  # a particle sweep: observables
+    # a particle sweep: observables
+    assert main(["plot", str(out), "-o", str(tmp_path / "particles.png")]) == 0
     assert (tmp_path / "particles.png").stat().st_size > 10_000
 
 
@@ -141,28 +168,61 @@ def test_plot_a_sweep_and_a_single_run(sweep_nc, tmp_path, capsys):
 
 
 BAD_CONFIGS = {
-    "unknown key": (GM_TOML.replace("w = [0, 3]", "wieght = 3"),
-                    ["guidance.wieght", "guidance.w,", "guidance.label", "guidance.gamma"]),
-    "unknown table": (GM_TOML.replace("[sampler]", "[samplers]"),
-                      ["[samplers]", "did you mean [sampler]?", "[process]"]),
-    "wrong type": (GM_TOML.replace("n_save = 5", 'T = "ten"'), ["run.T", "must be a real number", "'ten'"]),
-    "bad sampler": (GM_TOML.replace('"sde"]', '"dde"]'), ["sampler.name", "('ode', 'sde')", "'dde'"]),
-    "missing target type": (GM_TOML.replace('type = "GaussianMixture"\n', ""),
-                            ["target.type", "GaussianMixture", "UniformMixture"]),
-    "bad target type": (GM_TOML.replace('"GaussianMixture"', '"Gaussian"'),
-                        ["target.type", "'Gaussian'", "('GaussianMixture', 'UniformMixture')"]),
-    "bad swept value": (GM_TOML.replace("covariances = 1.0", "covariances = { sweep = [1.0, -2.0] }"),
-                        ["target.covariances.sweep[1]", "covariances must be > 0"]),
-    "bad process": (GM_TOML + '[process]\ntype = "VE"\nsigma_min = "small"\n', ["process.sigma_min", "real number"]),
+    "unknown key": (
+        GM_TOML.replace("w = [0, 3]", "wieght = 3"),
+        ["guidance.wieght", "guidance.w,", "guidance.label", "guidance.gamma"],
+    ),
+    "unknown table": (
+        GM_TOML.replace("[sampler]", "[samplers]"),
+        ["[samplers]", "did you mean [sampler]?", "[process]"],
+    ),
+    "wrong type": (
+        GM_TOML.replace("n_save = 5", 'T = "ten"'),
+        ["run.T", "must be a real number", "'ten'"],
+    ),
+    "bad sampler": (
+        GM_TOML.replace('"sde"]', '"dde"]'),
+        ["sampler.name", "('ode', 'sde')", "'dde'"],
+    ),
+    "missing target type": (
+        GM_TOML.replace('type = "GaussianMixture"\n', ""),
+        ["target.type", "GaussianMixture", "UniformMixture"],
+    ),
+    "bad target type": (
+        GM_TOML.replace('"GaussianMixture"', '"Gaussian"'),
+        ["target.type", "'Gaussian'", "('GaussianMixture', 'UniformMixture')"],
+    ),
+    "bad swept value": (
+        GM_TOML.replace("covariances = 1.0", "covariances = { sweep = [1.0, -2.0] }"),
+        ["target.covariances.sweep[1]", "covariances must be > 0"],
+    ),
+    "bad process": (
+        GM_TOML + '[process]\ntype = "VE"\nsigma_min = "small"\n',
+        ["process.sigma_min", "real number"],
+    ),
     "T beyond the process": (GM_TOML + '[process]\ntype = "VE"\n', ["run.T", "T must be <= 1"]),
-    "grid for particles": (SAMPLE_TOML + "[grid]\nlower = -8.0\nupper = 8.0\nn = 256\n", ["[grid]", "'solve'"]),
-    "bad grid type": (GM_TOML.replace("lower = -8.0\n", 'type = "graded"\n'), ["grid.type", "'adaptive'",
-                                                                               "'uniform'", "'graded'"]),
-    "adaptive with cells": (GM_TOML.replace("lower = -8.0\n", 'type = "adaptive"\n'), ["unknown key grid.upper",
-                                                                                      "grid.type"]),
-    "key of the other solver": (GM_TOML.replace("n_save = 5", "seed = 0"), ["run.seed", "run.n_save"]),
-    "dask without a sweep": (SAMPLE_TOML.replace("w = [0, 3]", "w = 3").replace("{ sweep = [0.5, 1.0] }", "1.0")
-                             + '[dask]\nscheduler = "threads"\n', ["dask.scheduler", "sweeps nothing"]),
+    "grid for particles": (
+        SAMPLE_TOML + "[grid]\nlower = -8.0\nupper = 8.0\nn = 256\n",
+        ["[grid]", "'solve'"],
+    ),
+    "bad grid type": (
+        GM_TOML.replace("lower = -8.0\n", 'type = "graded"\n'),
+        ["grid.type", "'adaptive'", "'uniform'", "'graded'"],
+    ),
+    "adaptive with cells": (
+        GM_TOML.replace("lower = -8.0\n", 'type = "adaptive"\n'),
+        ["unknown key grid.upper", "grid.type"],
+    ),
+    "key of the other solver": (
+        GM_TOML.replace("n_save = 5", "seed = 0"),
+        ["run.seed", "run.n_save"],
+    ),
+    "dask without a sweep": (
+        SAMPLE_TOML.replace("w = [0, 3]", "w = 3").replace("{ sweep = [0.5, 1.0] }", "1.0")
+        + "[dask]\nscheduler = "
+        '"threads"\n',
+        ["dask.scheduler", "sweeps nothing"],
+    ),
     "not TOML": ("[run\n", ["not valid TOML"]),
 }
 

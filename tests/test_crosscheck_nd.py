@@ -1,5 +1,6 @@
-"""cross_check in 2-D and 3-D on hand-made Datasets: a Gaussian's exact cell averages against its own particles
-(must pass, with chi-square p-values spread over (0, 1)) and against particles of a shifted Gaussian (must fail)."""
+"""cross_check in 2-D and 3-D on hand-made Datasets: a Gaussian's exact cell averages against its
+own particles (must pass, with chi-square p-values spread over (0, 1)) and against particles of a
+shifted Gaussian (must fail)."""
 
 import numpy as np
 import pytest
@@ -7,15 +8,22 @@ import xarray as xr
 from scipy.stats import kstest
 
 import fpguide as fg
+from fpguide.grids.grid import TensorGrid
 from fpguide.results.crosscheck import _pool_sparse_bins, chi_square
 from fpguide.results.dataset import global_attrs
-from fpguide.grids.grid import TensorGrid
 
 N = 20_000
 T_SAVE = np.array([10.0, 1e-3])
 AXES = ("x", "y", "z")
-CONFIG = {"target": {"kind": "gaussian"}, "guidance": {"label": 1, "w": 1.0}, "sampler": "ode", "T": 10.0,
-          "t_min": 1e-3, "process": {"kind": "VP"}, "start": "prior"}
+CONFIG = {
+    "target": {"kind": "gaussian"},
+    "guidance": {"label": 1, "w": 1.0},
+    "sampler": "ode",
+    "T": 10.0,
+    "t_min": 1e-3,
+    "process": {"kind": "VP"},
+    "start": "prior",
+}
 COV2 = np.array([[1.0, 0.6], [0.6, 0.8]])
 COV3 = np.array([[1.0, 0.5, 0.2], [0.5, 0.8, -0.3], [0.2, -0.3, 1.2]])
 BOX = 1.0  # support_mass: the mass in [-BOX, BOX]^d (aligned with the cell faces)
@@ -25,30 +33,37 @@ def log_gaussian(cov):
     precision, (_, logdet) = np.linalg.inv(cov), np.linalg.slogdet(cov)
 
     def log_density(points):
-        return (-0.5 * np.einsum("...i,ij,...j->...", points, precision, points)
-                - 0.5 * (logdet + len(cov) * np.log(2 * np.pi)))
+        return -0.5 * np.einsum("...i,ij,...j->...", points, precision, points) - 0.5 * (
+            logdet + len(cov) * np.log(2 * np.pi)
+        )
+
     return log_density
 
 
 def grid_dataset(grid: TensorGrid, cov: np.ndarray) -> xr.Dataset:
-    """What fpguide.solve returns in d-D: the centred Gaussian N(0, cov)'s cell averages and exact observables."""
+    """What fpguide.solve returns in d-D: the centred Gaussian N(0, cov)'s cell averages and exact
+    observables."""
     d = grid.ndim
     dims = AXES[:d]
     density = grid.cell_averages(log_gaussian(cov))
     inside = np.all(np.abs(grid.mesh()) < BOX, axis=-1)
     scalar = np.full(T_SAVE.size, float(np.sum(density[inside]) * grid.cell_volume))
     return xr.Dataset(
-        {"density": (("t", *dims), np.stack([density] * T_SAVE.size)),
-         "support_mass": ("t", scalar),
-         "mean": (("t", "dim"), np.zeros((T_SAVE.size, d))),
-         "covariance": (("t", "dim", "dim2"), np.stack([cov] * T_SAVE.size))},
+        {
+            "density": (("t", *dims), np.stack([density] * T_SAVE.size)),
+            "support_mass": ("t", scalar),
+            "mean": (("t", "dim"), np.zeros((T_SAVE.size, d))),
+            "covariance": (("t", "dim", "dim2"), np.stack([cov] * T_SAVE.size)),
+        },
         coords={"t": T_SAVE, "dim": list(dims), "dim2": list(dims)}
         | {name: axis.centres for name, axis in zip(dims, grid.axes)},
-        attrs=global_attrs("grid", CONFIG | {"grid": grid.to_dict(), "scheme": "ppm"}, {}))
+        attrs=global_attrs("grid", CONFIG | {"grid": grid.to_dict(), "scheme": "ppm"}, {}),
+    )
 
 
 def particle_dataset(points: np.ndarray) -> xr.Dataset:
-    """What fpguide.sample returns in d-D (the output positions at every saved time), with standard errors."""
+    """What fpguide.sample returns in d-D (the output positions at every saved time), with standard
+    errors."""
     n, d = points.shape
     dims = list(AXES[:d])
     centred = points - points.mean(axis=0)
@@ -59,15 +74,21 @@ def particle_dataset(points: np.ndarray) -> xr.Dataset:
         return np.stack([values] * T_SAVE.size)
 
     return xr.Dataset(
-        {"position": (("t", "particle", "dim"), at_every_t(points)),
-         "support_mass": ("t", at_every_t(inside.mean())),
-         "support_mass_se": ("t", at_every_t(inside.std(ddof=1) / np.sqrt(n))),
-         "mean": (("t", "dim"), at_every_t(points.mean(axis=0))),
-         "mean_se": (("t", "dim"), at_every_t(points.std(axis=0, ddof=1) / np.sqrt(n))),
-         "covariance": (("t", "dim", "dim2"), at_every_t(products.mean(axis=0))),
-         "covariance_se": (("t", "dim", "dim2"), at_every_t(products.std(axis=0, ddof=1) / np.sqrt(n)))},
+        {
+            "position": (("t", "particle", "dim"), at_every_t(points)),
+            "support_mass": ("t", at_every_t(inside.mean())),
+            "support_mass_se": ("t", at_every_t(inside.std(ddof=1) / np.sqrt(n))),
+            "mean": (("t", "dim"), at_every_t(points.mean(axis=0))),
+            "mean_se": (("t", "dim"), at_every_t(points.std(axis=0, ddof=1) / np.sqrt(n))),
+            "covariance": (("t", "dim", "dim2"), at_every_t(products.mean(axis=0))),
+            "covariance_se": (
+                ("t", "dim", "dim2"),
+                at_every_t(products.std(axis=0, ddof=1) / np.sqrt(n)),
+            ),
+        },
         coords={"t": T_SAVE, "dim": dims, "dim2": dims},
-        attrs=global_attrs("particles", CONFIG | {"n": n, "seed": 0}, {}))
+        attrs=global_attrs("particles", CONFIG | {"n": n, "seed": 0}, {}),
+    )
 
 
 def gaussian_points(cov, n=N, seed=0, shift=0.0):
@@ -89,8 +110,14 @@ def test_2d_same_law_passes(ds2):
     assert report.passed, str(report)
     assert report.ks is None and report.chi2_dof > 50 and report.chi2_p >= report.alpha
     assert 0 < report.sw <= report.sw_bound and 0 < report.sw_noise < 0.02
-    assert [row["name"] for row in report.rows] == ["mean[x]", "mean[y]", "covariance[x,x]", "covariance[x,y]",
-                                                    "covariance[y,y]", "support_mass"]
+    assert [row["name"] for row in report.rows] == [
+        "mean[x]",
+        "mean[y]",
+        "covariance[x,x]",
+        "covariance[x,y]",
+        "covariance[y,y]",
+        "support_mass",
+    ]
     text, record = str(report), report.to_dict()
     assert "chi2=" in text and "SW1=" in text and "KS" not in text
     assert {"chi2", "chi2_dof", "chi2_p", "sw", "sw_noise", "sw_bound"} <= record.keys()
@@ -107,7 +134,9 @@ def test_2d_shifted_law_fails(ds2):
 
 
 def test_2d_gross_error_fails_chi_square_and_sliced_wasserstein(ds2):
-    report = fg.cross_check(ds2, particle_dataset(gaussian_points(1.5 * COV2, seed=2, shift=[0.5, 0.0])))
+    report = fg.cross_check(
+        ds2, particle_dataset(gaussian_points(1.5 * COV2, seed=2, shift=[0.5, 0.0]))
+    )
     assert report.chi2_p < 1e-12 and report.sw > report.sw_bound, str(report)
 
 
@@ -124,7 +153,9 @@ def test_3d_same_law_passes_and_shifted_law_fails(ds3):
     assert same.passed, str(same)
     assert same.chi2_dof > 50
     assert {"mean[z]", "covariance[y,z]", "covariance[z,z]"} <= {row["name"] for row in same.rows}
-    shifted = fg.cross_check(ds3, particle_dataset(gaussian_points(COV3, seed=3, shift=[0.0, 0.0, 0.06])))
+    shifted = fg.cross_check(
+        ds3, particle_dataset(gaussian_points(COV3, seed=3, shift=[0.0, 0.0, 0.06]))
+    )
     assert not shifted.passed
     assert [row["name"] for row in shifted.rows if not row["ok"]] == ["mean[z]"]
 
@@ -148,7 +179,9 @@ def test_density_not_on_the_configured_grid_is_refused(ds2):
 
 
 def test_sparse_bins_are_pooled():
-    observed, expected = _pool_sparse_bins(np.array([9, 1, 50, 2, 0]), np.array([10.0, 2.0, 48.0, 1.0, 0.5]))
+    observed, expected = _pool_sparse_bins(
+        np.array([9, 1, 50, 2, 0]), np.array([10.0, 2.0, 48.0, 1.0, 0.5])
+    )
     np.testing.assert_array_equal(observed, [12, 50])
     np.testing.assert_allclose(expected, [13.5, 48.0])
     observed, expected = _pool_sparse_bins(np.array([3, 4, 6]), np.array([3.0, 3.0, 6.0]))

@@ -16,12 +16,31 @@ def ds(um):
 
 def test_layout(ds):
     assert set(ds.density.dims) == {"t", "x"}
-    assert ds.t.values[0] == 10.0 and ds.t.values[-1] == pytest.approx(1e-3) and np.all(np.diff(ds.t.values) < 0)
+    assert (
+        ds.t.values[0] == 10.0
+        and ds.t.values[-1] == pytest.approx(1e-3)
+        and np.all(np.diff(ds.t.values) < 0)
+    )
     assert ds.x.attrs["bounds"] == "x_bounds"
     np.testing.assert_allclose(ds.x_bounds.mean("nv"), ds.x)
-    for name in ("density", "mass", "outflow", "entropy", "confidence", "inverse_confidence", "mean", "variance",
-                 "support_mass", "edge_mass", "outside_mass", "tail_probability", "kl_conditional",
-                 "tv_conditional", "kl_tilted", "tv_tilted"):
+    for name in (
+        "density",
+        "mass",
+        "outflow",
+        "entropy",
+        "confidence",
+        "inverse_confidence",
+        "mean",
+        "variance",
+        "support_mass",
+        "edge_mass",
+        "outside_mass",
+        "tail_probability",
+        "kl_conditional",
+        "tv_conditional",
+        "kl_tilted",
+        "tv_tilted",
+    ):
         assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
     for key in ("title", "source", "history", "config", "run"):
         assert key in ds.attrs
@@ -32,8 +51,15 @@ def test_configuration_reruns_to_the_same_dataset(ds, um):
     config = json.loads(ds.attrs["config"])
     assert fg.models.targets.target_from_dict(config["target"]) == um
     guidance = fg.models.guidance.CFG.from_dict(config["guidance"])
-    again = fg.solve(um, guidance, sampler=config["sampler"], T=config["T"], t_min=config["t_min"],
-                     grid=fg.Grid(**config["grid"]), t_eval=config["t_eval"])
+    again = fg.solve(
+        um,
+        guidance,
+        sampler=config["sampler"],
+        T=config["T"],
+        t_min=config["t_min"],
+        grid=fg.Grid(**config["grid"]),
+        t_eval=config["t_eval"],
+    )
     xr.testing.assert_identical(again.drop_attrs(), ds.drop_attrs())
 
 

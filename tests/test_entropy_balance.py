@@ -1,5 +1,6 @@
 """Entropy balance (DESIGN §2), with grid derivatives from findiff:
-continuity dH/dτ = E_q[∂_x v]; Fokker–Planck dH/dτ = E_q[∂_x b] + D · I(q), I(q) = ∫ (∂_x q)²/q the Fisher information."""
+continuity dH/dτ = E_q[∂_x v]; Fokker–Planck dH/dτ = E_q[∂_x b] + D · I(q), I(q) = ∫ (∂_x q)²/q the
+Fisher information."""
 
 import json
 
@@ -16,8 +17,14 @@ T, T_MID, HALF_GAP = 10.0, 0.5, 2e-3
 @pytest.mark.parametrize("sampler", ["ode", "sde"])
 def test_entropy_balance(gm, sampler):
     guide = fg.CFG(label=1, w=3.0)
-    ds = fg.solve(gm, guide, sampler=sampler, T=T, t_eval=[T_MID + HALF_GAP, T_MID, T_MID - HALF_GAP],
-                  grid=fg.Grid(-10.0, 12.0, 2048))
+    ds = fg.solve(
+        gm,
+        guide,
+        sampler=sampler,
+        T=T,
+        t_eval=[T_MID + HALF_GAP, T_MID, T_MID - HALF_GAP],
+        grid=fg.Grid(-10.0, 12.0, 2048),
+    )
     grid = fg.Grid(**json.loads(ds.attrs["config"])["grid"])
     h = ds.entropy.sel(t=[T_MID + HALF_GAP, T_MID - HALF_GAP], method="nearest").values
     rate = (h[1] - h[0]) / (2 * HALF_GAP)  # dH/dτ, τ = T − t

@@ -1,4 +1,5 @@
-"""The grid solution against particles of the same dynamics (cross_check), and a negative control."""
+"""The grid solution against particles of the same dynamics (cross_check), and a negative
+control."""
 
 import json
 
@@ -28,7 +29,8 @@ def test_pde_agrees_with_particles(which, sampler, w, request):
 
 
 def test_cross_check_detects_a_different_sampler(gm):
-    """Negative control: particles of w = 3 against the grid solution of w = 4 (relabelled) must fail."""
+    """Negative control: particles of w = 3 against the grid solution of w = 4 (relabelled) must
+    fail."""
     ds = fg.solve(gm, fg.CFG(label=1, w=4.0), sampler="ode", n_save=2)
     ps = fg.sample(gm, fg.CFG(label=1, w=3.0), sampler="ode", n=N_PARTICLES, seed=3, n_save=2)
     config = json.loads(ds.attrs["config"])

@@ -1,4 +1,5 @@
-"""2-D figures: density snapshots over t and output densities per guidance weight, labelled from the Dataset."""
+"""2-D figures: density snapshots over t and output densities per guidance weight, labelled from the
+Dataset."""
 
 import matplotlib
 import pytest
@@ -7,8 +8,11 @@ import fpguide as fg
 from fpguide.plot import plot_density_snapshots, plot_outputs_2d
 
 matplotlib.use("Agg")
-pytestmark = pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")  # a coarse grid keeps it fast
-BOX2 = fg.UniformMixture(lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1])
+# a coarse grid keeps it fast
+pytestmark = pytest.mark.filterwarnings("ignore::fpguide.CoarseGridWarning")
+BOX2 = fg.UniformMixture(
+    lows=[[1.0, -1.0], [-2.0, -1.0]], highs=[[2.0, 1.0], [-1.0, 1.0]], labels=[1, -1]
+)
 GRID = fg.TensorGrid.from_bounds([-6.0, -6.0], [7.0, 6.0], [52, 48])
 
 
@@ -21,7 +25,9 @@ def test_snapshots_and_outputs_per_weight(tmp_path):
     fig = plot_density_snapshots(runs["w=3"], n_panels=3)
     panels = [ax for ax in fig.axes if ax.get_title().startswith("t = ")]
     assert len(panels) == 3
-    assert panels[0].get_xlabel().startswith("position") and panels[0].get_ylabel().startswith("second coordinate")
+    assert panels[0].get_xlabel().startswith("position") and panels[0].get_ylabel().startswith(
+        "second coordinate"
+    )
     assert all(len(ax.patches) == 2 for ax in panels)  # the two class boxes
     fig.savefig(tmp_path / "snapshots.png")
     fig = plot_outputs_2d(runs)
@@ -31,7 +37,13 @@ def test_snapshots_and_outputs_per_weight(tmp_path):
 
 
 def test_2d_figures_refuse_1d_datasets():
-    ds = fg.solve(fg.UniformMixture([1.0, -2.0], [2.0, -1.0], labels=[1, -1]), fg.CFG(label=1, w=1.0), "ode",
-                  T=4.0, t_min=0.1, n_save=3)
+    ds = fg.solve(
+        fg.UniformMixture([1.0, -2.0], [2.0, -1.0], labels=[1, -1]),
+        fg.CFG(label=1, w=1.0),
+        "ode",
+        T=4.0,
+        t_min=0.1,
+        n_save=3,
+    )
     with pytest.raises(ValueError, match=r"2-D figures need a density on \(x, y\)"):
         plot_density_snapshots(ds)

@@ -1,4 +1,5 @@
-"""Predictor–corrector guidance: the split chain against closed forms, its particles, and its continuous limit."""
+"""Predictor–corrector guidance: the split chain against closed forms, its particles, and its
+continuous limit."""
 
 import json
 import math
@@ -22,8 +23,9 @@ def test_without_corrector_it_is_the_conditional_flow(gm):
 
 
 def test_linear_gaussian_chain_against_exact_moments():
-    """p(x|c) = N(μ_c, a), p(x) = N(0, b) under OU: the predictor's moments follow linear ODEs, the corrector is an
-    Ornstein–Uhlenbeck process dX = (αX + β) dℓ + sqrt(2) dB at frozen t, relaxing exactly to N(−β/α, −1/α)."""
+    """p(x|c) = N(μ_c, a), p(x) = N(0, b) under OU: the predictor's moments follow linear ODEs, the
+    corrector is an Ornstein–Uhlenbeck process dX = (αX + β) dℓ + sqrt(2) dB at frozen t, relaxing
+    exactly to N(−β/α, −1/α)."""
     mu_c, a, b, gamma, rho, T = 1.0, 0.5, 2.0, 2.5, 0.7, 3.0
     guide = fg.CFG(gamma=gamma, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
     pc = PredictorCorrector(6, langevin=rho)
@@ -31,7 +33,8 @@ def test_linear_gaussian_chain_against_exact_moments():
 
     mean, var = predictor_corrector_gaussian_moments(ds.t.values, mu_c, a, b, gamma, rho, T)
     np.testing.assert_allclose(ds["mean"].values, mean, atol=1e-5)
-    np.testing.assert_allclose(ds.variance.values, var, rtol=2.5e-4)  # measured 1.1e-4: the corrector's splitting
+    # measured 1.1e-4: the corrector's splitting
+    np.testing.assert_allclose(ds.variance.values, var, rtol=2.5e-4)
 
 
 @pytest.mark.parametrize("target, t_min", [("gm", 0.01), ("um", 0.05)])
@@ -46,7 +49,8 @@ def test_chain_against_its_particles(request, target, t_min):
 
 
 def test_splitting_converges_at_first_order_to_the_eta_sampler(gm):
-    """C∘P → the η-sampler with η² = ρ and w = ρ(γ − 1)/(1 + ρ): the gap halves as the steps double."""
+    """C∘P → the η-sampler with η² = ρ and w = ρ(γ − 1)/(1 + ρ): the gap halves as the steps
+    double."""
     guide, rho = fg.CFG(label=1, gamma=3.0), 0.5
     eta, limit = PredictorCorrector(1, rho).continuous_limit(guide)
     assert eta == pytest.approx(math.sqrt(rho)) and limit.w == pytest.approx(rho * 2.0 / 1.5)
@@ -59,17 +63,36 @@ def test_splitting_converges_at_first_order_to_the_eta_sampler(gm):
     assert ((rates > 0.8) & (rates < 1.2)).all(), (gaps, rates)
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: PredictorCorrector(0), ValueError, "steps must be >= 1"),
-    (lambda: PredictorCorrector(5, langevin=-0.1), ValueError, "langevin must be >= 0"),
-    (lambda: PredictorCorrector(5, langevin=2.0).continuous_limit(fg.CFG(label=1, w=1.0)), ValueError,
-     "only for langevin <= 1"),
-    (lambda: fg.solve_pc(fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1]),
-                         fg.CFG(label=1, w=1.0, schedule=fg.schedules.Interval(0.1, 1.0)), PredictorCorrector(5)),
-     ValueError, "schedule must be None"),
-    (lambda: fg.solve_pc(fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1]),
-                         fg.CFG(label=1, w=1.0), 5), TypeError, "pc must be a fpguide.PredictorCorrector"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: PredictorCorrector(0), ValueError, "steps must be >= 1"),
+        (lambda: PredictorCorrector(5, langevin=-0.1), ValueError, "langevin must be >= 0"),
+        (
+            lambda: PredictorCorrector(5, langevin=2.0).continuous_limit(fg.CFG(label=1, w=1.0)),
+            ValueError,
+            "only for langevin <= 1",
+        ),
+        (
+            lambda: fg.solve_pc(
+                fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1]),
+                fg.CFG(label=1, w=1.0, schedule=fg.schedules.Interval(0.1, 1.0)),
+                PredictorCorrector(5),
+            ),
+            ValueError,
+            "schedule must be None",
+        ),
+        (
+            lambda: fg.solve_pc(
+                fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1]),
+                fg.CFG(label=1, w=1.0),
+                5,
+            ),
+            TypeError,
+            "pc must be a fpguide.PredictorCorrector",
+        ),
+    ],
+)
 def test_bad_input(make, error, match):
     with pytest.raises(error, match=match):
         make()

@@ -12,7 +12,9 @@ from scipy.stats import norm
 from fpguide.tools.special import log_diff_ndtr, log_ndtr
 
 
-@pytest.mark.parametrize("z", [-1e4, -500.0, -40.0, -30.0001, -29.999, -10.0, -1.0, 0.0, 0.5, 5.0, 9.0, 40.0])
+@pytest.mark.parametrize(
+    "z", [-1e4, -500.0, -40.0, -30.0001, -29.999, -10.0, -1.0, 0.0, 0.5, 5.0, 9.0, 40.0]
+)
 def test_log_ndtr_matches_scipy(z):
     assert log_ndtr(z) == pytest.approx(scipy_log_ndtr(z), rel=1e-13, abs=1e-300)
 
@@ -24,16 +26,29 @@ def _reference_log_diff(u, v):
     return top + math.log(val)
 
 
-@pytest.mark.parametrize("u, v", [
-    (1.0, -1.0), (0.3, -0.2), (3.0, 2.0), (-2.0, -3.0),          # bulk
-    (41.0, 40.0), (-40.0, -41.0), (-35.0, -36.5), (38.0, 30.0),  # far tails, both signs
-    (1e-3, -1e-3), (5.0 + 1e-6, 5.0), (-20.0, -20.0 - 1e-7),     # tiny gaps (Hermite series)
-    (0.02, -0.01), (2.01, 1.99),                                  # around the series threshold
-])
+@pytest.mark.parametrize(
+    "u, v",
+    [
+        (1.0, -1.0),
+        (0.3, -0.2),
+        (3.0, 2.0),
+        (-2.0, -3.0),  # bulk
+        (41.0, 40.0),
+        (-40.0, -41.0),
+        (-35.0, -36.5),
+        (38.0, 30.0),  # far tails, both signs
+        (1e-3, -1e-3),
+        (5.0 + 1e-6, 5.0),
+        (-20.0, -20.0 - 1e-7),  # tiny gaps (Hermite series)
+        (0.02, -0.01),
+        (2.01, 1.99),  # around the series threshold
+    ],
+)
 def test_log_diff_ndtr_against_quadrature(u, v):
     value, grad = log_diff_ndtr(u, v)
     assert value == pytest.approx(_reference_log_diff(u, v), rel=1e-11, abs=1e-12)
-    # (φ(u) − φ(v)) / (Φ(u) − Φ(v)) is the derivative of the log-difference along a shift of both arguments
+    # (φ(u) − φ(v)) / (Φ(u) − Φ(v)) is the derivative of the log-difference along a shift of both
+    # arguments
     h = 1e-6 * max(1.0, abs(u))
     fd = (log_diff_ndtr(u + h, v + h)[0] - log_diff_ndtr(u - h, v - h)[0]) / (2 * h)
     assert grad == pytest.approx(fd, rel=1e-6, abs=1e-6)
@@ -47,17 +62,26 @@ def test_log_diff_ndtr_is_finite_everywhere():
 
 
 def test_log_diff_ndtr_against_mpmath_in_every_regime():
-    """Random arguments over the bulk, both far tails and gaps from 1e-9 to 200, against 60-digit arithmetic: the
-    log-difference to 1e-13 (relative to max(1, |value|)) and the derivative factor to 1e-10 of its larger term."""
+    """Random arguments over the bulk, both far tails and gaps from 1e-9 to 200, against 60-digit
+    arithmetic: the log-difference to 1e-13 (relative to max(1, |value|)) and the derivative factor
+    to 1e-10 of its larger term."""
     mpmath.mp.dps = 60
     rng = np.random.default_rng(7)
-    centres = np.concatenate([rng.uniform(-3, 3, 150), rng.uniform(-60, 60, 150), rng.uniform(-400, 400, 100)])
+    centres = np.concatenate(
+        [rng.uniform(-3, 3, 150), rng.uniform(-60, 60, 150), rng.uniform(-400, 400, 100)]
+    )
     halves = 10 ** rng.uniform(-9, 2, centres.size)
     for c, h in zip(centres, halves):
         u, v = c + h, c - h
         big_u, big_v = mpmath.mpf(u), mpmath.mpf(v)
-        diff = mpmath.ncdf(big_u) - mpmath.ncdf(big_v) if v <= 0 else mpmath.ncdf(-big_v) - mpmath.ncdf(-big_u)
+        diff = (
+            mpmath.ncdf(big_u) - mpmath.ncdf(big_v)
+            if v <= 0
+            else mpmath.ncdf(-big_v) - mpmath.ncdf(-big_u)
+        )
         terms = (mpmath.npdf(big_u) / diff, mpmath.npdf(big_v) / diff)
         value, grad = log_diff_ndtr(u, v)
-        assert abs(value - float(mpmath.log(diff))) <= 1e-13 * max(1.0, abs(float(mpmath.log(diff)))), (u, v)
+        assert abs(value - float(mpmath.log(diff))) <= 1e-13 * max(
+            1.0, abs(float(mpmath.log(diff)))
+        ), (u, v)
         assert abs(grad - float(terms[0] - terms[1])) <= 1e-10 * float(max(terms)), (u, v)

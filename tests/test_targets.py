@@ -1,4 +1,5 @@
-"""Closed-form noised targets against independent evaluations (scipy, quadrature, finite differences)."""
+"""Closed-form noised targets against independent evaluations (scipy, quadrature, finite
+differences)."""
 
 import numpy as np
 import pytest
@@ -26,10 +27,15 @@ def test_gaussian_mixture_against_scipy(gm):
 def test_uniform_mixture_against_quadrature(um, t):
     m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
     for x in (-2.5, -1.5, -1.0, 0.0, 1.0 + 1e-4, 1.5, 2.0, 2.3):
-        dens = sum(0.5 * quad(lambda y: norm.pdf(x, m * y, s), a, b, epsabs=0, epsrel=1e-12, points=[x / m])[0]
-                   for a, b in ((-2.0, -1.0), (1.0, 2.0)))
+        dens = sum(
+            0.5
+            * quad(lambda y: norm.pdf(x, m * y, s), a, b, epsabs=0, epsrel=1e-12, points=[x / m])[0]
+            for a, b in ((-2.0, -1.0), (1.0, 2.0))
+        )
         if dens > 1e-250:
-            assert um.log_density(np.array([x]), t)[0] == pytest.approx(np.log(dens), rel=1e-9, abs=1e-9)
+            assert um.log_density(np.array([x]), t)[0] == pytest.approx(
+                np.log(dens), rel=1e-9, abs=1e-9
+            )
 
 
 @pytest.mark.parametrize("t", [1e-6, 1e-3, 0.3, 8.0])
@@ -40,15 +46,24 @@ def test_scores_are_gradients_and_finite_everywhere(gm, um, t):
             logp, score = target.evaluate(x, t, OU, label)
             assert np.all(np.isfinite(logp)) and np.all(np.isfinite(score))
             h = 1e-6 * np.sqrt(-np.expm1(-2 * t))
-            fd = (target.log_density(x + h, t, label=label) - target.log_density(x - h, t, label=label)) / (2 * h)
+            fd = (
+                target.log_density(x + h, t, label=label)
+                - target.log_density(x - h, t, label=label)
+            ) / (2 * h)
             np.testing.assert_allclose(score, fd, rtol=1e-5, atol=1e-5 * (1 + np.abs(score)).max())
 
 
 @pytest.mark.parametrize("t", [1e-3, 0.2, 3.0])
 def test_densities_integrate_to_one(gm, um, t):
     for target in (gm, um):
-        total = quad(lambda x: np.exp(target.log_density(np.array([x]), t)[0]), -15, 15, limit=400,
-                     points=[-2, -1, 1, 2], epsabs=1e-13)[0]
+        total = quad(
+            lambda x: np.exp(target.log_density(np.array([x]), t)[0]),
+            -15,
+            15,
+            limit=400,
+            points=[-2, -1, 1, 2],
+            epsabs=1e-13,
+        )[0]
         assert total == pytest.approx(1.0, abs=1e-9)
 
 
@@ -71,5 +86,6 @@ def test_vp_is_ou_in_its_clock():
         integral = quad(lambda s: float(vp.g2(s)), 0.1, 0.7, epsrel=1e-12)[0]
         assert vp.g2_integral(0.1, 0.7) == pytest.approx(integral, rel=1e-10)
         h = 1e-6
-        assert float(vp.f(0.3)) == pytest.approx(float((np.log(vp.m(0.3 + h)) - np.log(vp.m(0.3 - h))) / (2 * h)),
-                                                 rel=1e-7)
+        assert float(vp.f(0.3)) == pytest.approx(
+            float((np.log(vp.m(0.3 + h)) - np.log(vp.m(0.3 - h))) / (2 * h)), rel=1e-7
+        )

@@ -1,5 +1,5 @@
-"""d-dimensional targets against independent evaluations: scipy's multivariate normal, products of the 1-D closed
-forms, finite differences, and the line restriction the engine sweeps with."""
+"""d-dimensional targets against independent evaluations: scipy's multivariate normal, products of
+the 1-D closed forms, finite differences, and the line restriction the engine sweeps with."""
 
 import numpy as np
 import pytest
@@ -11,17 +11,24 @@ from fpguide.models.targets import line_tables
 
 OU = fg.OU()
 COV = np.array([[[1.0, 0.6, 0.1], [0.6, 0.8, -0.2], [0.1, -0.2, 0.5]], np.diag([0.3, 1.5, 0.7])])
-GM3 = fg.GaussianMixture(means=[[1.0, -0.5, 0.2], [-1.0, 0.5, 0.0]], covariances=COV, weights=[0.3, 0.7],
-                         labels=[1, 2])
-BOX3 = fg.UniformMixture(lows=[[1.0, -1.0, 0.0], [-2.0, -1.0, -0.5]], highs=[[2.0, 1.0, 0.5], [-1.0, 0.5, 0.5]],
-                         weights=[0.5, 0.5], labels=[1, 2])
+GM3 = fg.GaussianMixture(
+    means=[[1.0, -0.5, 0.2], [-1.0, 0.5, 0.0]], covariances=COV, weights=[0.3, 0.7], labels=[1, 2]
+)
+BOX3 = fg.UniformMixture(
+    lows=[[1.0, -1.0, 0.0], [-2.0, -1.0, -0.5]],
+    highs=[[2.0, 1.0, 0.5], [-1.0, 0.5, 0.5]],
+    weights=[0.5, 0.5],
+    labels=[1, 2],
+)
 
 
 def test_gaussian_full_covariances_against_scipy():
     x = np.random.default_rng(0).normal(size=(200, 3)) * 3
     for t in (1e-4, 0.3, 3.0):
         m, s2 = np.exp(-t), -np.expm1(-2 * t)
-        comps = [multivariate_normal(m * mu, m * m * c + s2 * np.eye(3)) for mu, c in zip(GM3.means, COV)]
+        comps = [
+            multivariate_normal(m * mu, m * m * c + s2 * np.eye(3)) for mu, c in zip(GM3.means, COV)
+        ]
         ref = np.log(0.3 * comps[0].pdf(x) + 0.7 * comps[1].pdf(x))
         np.testing.assert_allclose(GM3.log_density(x, t), ref, rtol=1e-12)
         np.testing.assert_allclose(GM3.log_density(x, t, label=1), comps[0].logpdf(x), rtol=1e-12)
@@ -31,8 +38,10 @@ def test_box_is_the_product_of_intervals():
     x = np.random.default_rng(1).uniform(-3, 3, size=(300, 3))
     for t in (1e-3, 0.5):
         logp = BOX3.log_density(x, t, label=1)
-        ref = sum(fg.UniformMixture(lows=[lo], highs=[hi]).log_density(x[:, j], t)
-                  for j, (lo, hi) in enumerate(zip(BOX3.lows[0], BOX3.highs[0])))
+        ref = sum(
+            fg.UniformMixture(lows=[lo], highs=[hi]).log_density(x[:, j], t)
+            for j, (lo, hi) in enumerate(zip(BOX3.lows[0], BOX3.highs[0]))
+        )
         np.testing.assert_allclose(logp, ref, rtol=1e-13, atol=1e-13)
 
 
@@ -52,8 +61,8 @@ def test_scores_are_gradients(target, t):
 @pytest.mark.parametrize("target", [GM3, BOX3], ids=["gaussian", "box"])
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_line_restriction_reproduces_the_joint_density(target, axis):
-    """Each component on a grid line is a 1-D law times a factor: their product is the joint density, and the line
-    velocity is the axis component of the guided drift at the same points."""
+    """Each component on a grid line is a 1-D law times a factor: their product is the joint
+    density, and the line velocity is the axis component of the guided drift at the same points."""
     rng = np.random.default_rng(3)
     points = rng.uniform(-1.5, 1.5, size=(5, 3))
     xs = np.linspace(-2.5, 2.5, 7)
@@ -64,48 +73,71 @@ def test_line_restriction_reproduces_the_joint_density(target, axis):
     line_tables(axis, points, m, s, *model.table, p1, p2, offset)
     full = np.repeat(points[:, None, :], xs.size, axis=1)
     full[:, :, axis] = xs
-    # lines through the same positions (their components' factors evaluated once, where axis-aligned) and through
-    # positions of their own
+    # lines through the same positions (their components' factors evaluated once, where
+    # axis-aligned) and through positions of their own
     for shift in (0.0, 0.01):
         x = xs + shift * np.arange(5)[:, None]
         full[:, :, axis] = x
         velocity = model.velocity_along(axis, x, points, t, OU, -1.0, 0.5)
-        ref = -full[..., axis] + 0.5 * model.guided_score(full.reshape(-1, 3), t, OU)[:, axis].reshape(5, -1)
+        ref = -full[..., axis] + 0.5 * model.guided_score(full.reshape(-1, 3), t, OU)[
+            :, axis
+        ].reshape(5, -1)
         np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
     full[:, :, axis] = xs
     for k in range(target.n_components):
         one = target.subset(np.arange(target.n_components) == k)
-        if target is GM3:  # the 1-D factor along the line: a Gaussian with centre p1 and precision p2
-            line = -0.5 * (xs - p1[:, k:k + 1]) ** 2 * p2[:, k:k + 1]
-        else:  # a noised interval [p1, p2] with edge width σ: log(Φ(u) − Φ(v)), the upper tail reflected
-            u, v = (xs - p1[:, k:k + 1]) / s, (xs - p2[:, k:k + 1]) / s
+        # the 1-D factor along the line: a Gaussian with centre p1 and precision p2
+        if target is GM3:
+            line = -0.5 * (xs - p1[:, k : k + 1]) ** 2 * p2[:, k : k + 1]
+        # a noised interval [p1, p2] with edge width σ: log(Φ(u) − Φ(v)), the upper tail reflected
+        else:
+            u, v = (xs - p1[:, k : k + 1]) / s, (xs - p2[:, k : k + 1]) / s
             line = np.log(np.where(v > 0, ndtr(-v) - ndtr(-u), ndtr(u) - ndtr(v)))
-        np.testing.assert_allclose(line + offset[:, k:k + 1], one.log_density(full, t), rtol=1e-11, atol=1e-11)
+        np.testing.assert_allclose(
+            line + offset[:, k : k + 1], one.log_density(full, t), rtol=1e-11, atol=1e-11
+        )
 
 
 RING_ANGLES = np.arange(8) * np.pi / 4
-RING = fg.GaussianMixture(means=2.0 * np.stack([np.cos(RING_ANGLES), np.sin(RING_ANGLES)], axis=1), covariances=0.05,
-                          labels=[0, 1] * 4)
+RING = fg.GaussianMixture(
+    means=2.0 * np.stack([np.cos(RING_ANGLES), np.sin(RING_ANGLES)], axis=1),
+    covariances=0.05,
+    labels=[0, 1] * 4,
+)
 
 
-@pytest.mark.parametrize("guidance", [fg.CFG(label=1, w=3.0),
-                                      fg.CFG(cond=fg.GaussianMixture(means=[[0.5, 2.5], [-3.0, 0.0], [9.0, 9.0]],
-                                                                     covariances=[0.02, 0.3, 0.3]), w=3.0)],
-                         ids=["label", "own conditional"])
+@pytest.mark.parametrize(
+    "guidance",
+    [
+        fg.CFG(label=1, w=3.0),
+        fg.CFG(
+            cond=fg.GaussianMixture(
+                means=[[0.5, 2.5], [-3.0, 0.0], [9.0, 9.0]], covariances=[0.02, 0.3, 0.3]
+            ),
+            w=3.0,
+        ),
+    ],
+    ids=["label", "own conditional"],
+)
 @pytest.mark.parametrize("axis", [0, 1])
 def test_line_velocity_of_narrow_components_far_from_them(guidance, axis):
-    """Eight narrow Gaussians on a ring (at most points all but a few components are below e^-45 of the largest, and
-    the line velocity skips them), with the target's class or a conditional model of components of its own: the line
-    velocity is the axis component of the guided drift at the same points, near the components and far from them
-    (near the conditional model's component at (9, 9) its density exceeds the target's by more than e^600)."""
+    """Eight narrow Gaussians on a ring (at most points all but a few components are below e^-45 of
+    the largest, and the line velocity skips them), with the target's class or a conditional model
+    of components of its own: the line velocity is the axis component of the guided drift at the
+    same points, near the components and far from them (near the conditional model's component at
+    (9, 9) its density exceeds the target's by more than e^600)."""
     model = guidance.bind(RING)
     points = np.random.default_rng(4).uniform(-10.0, 10.0, size=(40, 2))
     xs = np.linspace(-10.0, 10.0, 101)
     t = 1e-3
     full = np.repeat(points[:, None, :], xs.size, axis=1)
     full[:, :, axis] = xs
-    velocity = model.velocity_along(axis, np.tile(xs, (points.shape[0], 1)), points, t, OU, 1.0, 1.0)
-    ref = full[..., axis] + model.guided_score(full.reshape(-1, 2), t, OU)[:, axis].reshape(points.shape[0], -1)
+    velocity = model.velocity_along(
+        axis, np.tile(xs, (points.shape[0], 1)), points, t, OU, 1.0, 1.0
+    )
+    ref = full[..., axis] + model.guided_score(full.reshape(-1, 2), t, OU)[:, axis].reshape(
+        points.shape[0], -1
+    )
     np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
 
 
@@ -121,13 +153,16 @@ def test_shapes_sampling_and_serialisation():
     np.testing.assert_allclose(shared.covariances[1], [[2.0, 0.5], [0.5, 1.0]])
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"covariances": [[1.0, 2.0], [2.0, 1.0]]}, r"positive definite"),
-    ({"covariances": [[1.0, 0.2], [0.1, 1.0]]}, r"symmetric"),
-    ({"covariances": np.ones((3, 2, 2))}, r"covariances must be .*\(2, 2, 2\)"),
-    ({"covariances": np.ones(3)}, r"one entry per component"),
-    ({"means": np.zeros((2, 0))}, r"means must be a non-empty"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"covariances": [[1.0, 2.0], [2.0, 1.0]]}, r"positive definite"),
+        ({"covariances": [[1.0, 0.2], [0.1, 1.0]]}, r"symmetric"),
+        ({"covariances": np.ones((3, 2, 2))}, r"covariances must be .*\(2, 2, 2\)"),
+        ({"covariances": np.ones(3)}, r"one entry per component"),
+        ({"means": np.zeros((2, 0))}, r"means must be a non-empty"),
+    ],
+)
 def test_bad_nd_gaussian(kw, match):
     with pytest.raises(ValueError, match=match):
         fg.GaussianMixture(**{"means": np.zeros((2, 2)), "covariances": 1.0, **kw})

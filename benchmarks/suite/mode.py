@@ -1,4 +1,5 @@
-"""How big a benchmark run is: full size, or the smoke mode the test suite runs so that the benchmarks never rot."""
+"""How big a benchmark run is: full size, or the smoke mode the test suite runs so that the
+benchmarks never rot."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
 """The record of a benchmark run: ratio tables, Markdown, JSON and work–precision diagrams.
 
-For every peer configuration p of a case (same problem size), two comparisons with fpguide's configurations f:
+For every peer configuration p of a case (same problem size), two comparisons with fpguide's
+configurations f:
 
-* at equal or better error: the fastest f with error(f) ≤ error(p); the time ratio median(p) / median(f);
-* at equal or less time: the most accurate f with median(f) ≤ median(p); the error ratio error(p) / error(f).
+* at equal or better error: the fastest f with error(f) ≤ error(p); the time ratio median(p) /
+  median(f);
+* at equal or less time: the most accurate f with median(f) ≤ median(p); the error ratio error(p) /
+  error(f).
 
 Ratios above 1 favour fpguide. A case's ``target`` says which of the two it is judged by.
 """
@@ -34,17 +37,31 @@ class Comparison:
 
     @property
     def error_ratio(self) -> float:
-        return self.peer.errors[self.error] / self.by_time.errors[self.error] if self.by_time else math.nan
+        return (
+            self.peer.errors[self.error] / self.by_time.errors[self.error]
+            if self.by_time
+            else math.nan
+        )
 
 
 def comparisons(case: Case) -> list[Comparison]:
     out = []
-    for peer in (c for c in case.configs if c.package != FPGUIDE and math.isfinite(c.errors.get(case.error, math.nan))):
+    for peer in (
+        c
+        for c in case.configs
+        if c.package != FPGUIDE and math.isfinite(c.errors.get(case.error, math.nan))
+    ):
         own = [c for c in case.configs if c.package == FPGUIDE and c.size == peer.size]
         accurate = [c for c in own if c.errors[case.error] <= peer.errors[case.error]]
         quick = [c for c in own if c.median <= peer.median]
-        out.append(Comparison(peer, min(accurate, key=lambda c: c.median, default=None),
-                              min(quick, key=lambda c: c.errors[case.error], default=None), case.error))
+        out.append(
+            Comparison(
+                peer,
+                min(accurate, key=lambda c: c.median, default=None),
+                min(quick, key=lambda c: c.errors[case.error], default=None),
+                case.error,
+            )
+        )
     return out
 
 
@@ -60,24 +77,42 @@ def case_markdown(case: Case, figure: str | None) -> str:
         lines += [f"![{case.name}]({figure})", ""]
     names = sorted({k for c in case.configs for k in c.errors})
     if case.configs:
-        lines += ["| size | solver | setting | work | median [s] | min [s] | " + " | ".join(names) + " |",
-                  "|---|---|---|---|---|---|" + "---|" * len(names)]
+        lines += [
+            "| size | solver | setting | work | median [s] | min [s] | " + " | ".join(names) + " |",
+            "|---|---|---|---|---|---|" + "---|" * len(names),
+        ]
     for c in case.configs:
         errors = " | ".join(_fmt(c.errors.get(k, math.nan)) for k in names)
-        lines.append(f"| {c.size} | {c.label} | {c.setting} | {c.work} | {c.median:.4g} | {c.best:.4g} | {errors} |"
-                     + (f" {c.note}" if c.note else ""))
+        lines.append(
+            f"| {c.size} | {c.label} | {c.setting} | {c.work} | {c.median:.4g} | "
+            f"{c.best:.4g} | {errors} |" + (f" {c.note}" if c.note else "")
+        )
     rows = comparisons(case)
     if rows:
-        lines += ["", f"Against fpguide ({case.error}): time ratio = peer time / time of the fastest fpguide run with "
-                  "equal or better error; error ratio = peer error / error of the most accurate fpguide run that is "
-                  "not slower (above 1 favours fpguide).", "",
-                  "| size | peer | setting | peer error | fpguide at ≤ error | time ratio | fpguide at ≤ time | "
-                  "error ratio |", "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Against fpguide ({case.error}): time ratio = peer time / time of the "
+            "fastest fpguide run with "
+            "equal or better error; error ratio = peer error / error of the most accurate "
+            "fpguide run that is "
+            "not slower (above 1 favours fpguide).",
+            "",
+            "| size | peer | setting | peer error | fpguide at ≤ error | time ratio | "
+            "fpguide at ≤ time | "
+            "error ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
-            lines.append(f"| {r.peer.size} | {r.peer.label} | {r.peer.setting} | {_fmt(r.peer.errors[case.error])} | "
-                         f"{r.by_error.setting if r.by_error else 'none'} | {_fmt(r.time_ratio, '×')} | "
-                         f"{r.by_time.setting if r.by_time else 'none'} | {_fmt(r.error_ratio, '×')} |")
-    for keys, rows in itertools.groupby(case.summary, key=lambda row: list(row)):  # one table per run of equal keys
+            lines.append(
+                f"| {r.peer.size} | {r.peer.label} | {r.peer.setting} | "
+                f"{_fmt(r.peer.errors[case.error])} | "
+                f"{r.by_error.setting if r.by_error else 'none'} | "
+                f"{_fmt(r.time_ratio, '×')} | "
+                f"{r.by_time.setting if r.by_time else 'none'} | "
+                f"{_fmt(r.error_ratio, '×')} |"
+            )
+    # one table per run of equal keys
+    for keys, rows in itertools.groupby(case.summary, key=lambda row: list(row)):
         lines += ["", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
         lines += ["| " + " | ".join(_cell(row[k]) for k in keys) + " |" for row in rows]
     for peer, why in case.unavailable.items():
@@ -101,17 +136,27 @@ def work_precision_figure(case: Case, path: Path) -> None:
     columns = min(len(sizes), PANELS_PER_ROW)
     rows = -(-len(sizes) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False)
-    for ax in axes.flat[len(sizes):]:
+    for ax in axes.flat[len(sizes) :]:
         ax.set_visible(False)
     for ax, size in zip(axes.flat, sizes):
         groups: dict[str, list[Config]] = {}
         for c in case.configs:
-            if c.size == size and c.errors.get(case.error, 0) > 0 and math.isfinite(c.errors[case.error]):
+            if (
+                c.size == size
+                and c.errors.get(case.error, 0) > 0
+                and math.isfinite(c.errors[case.error])
+            ):
                 groups.setdefault(c.label, []).append(c)
         for label, runs in groups.items():
             runs.sort(key=lambda c: c.median)
-            style = dict(lw=2.2, color="k", marker="o") if label.startswith(FPGUIDE) else dict(marker="s", lw=1)
-            ax.loglog([c.median for c in runs], [c.errors[case.error] for c in runs], label=label, **style)
+            style = (
+                dict(lw=2.2, color="k", marker="o")
+                if label.startswith(FPGUIDE)
+                else dict(marker="s", lw=1)
+            )
+            ax.loglog(
+                [c.median for c in runs], [c.errors[case.error] for c in runs], label=label, **style
+            )
         ax.set(xlabel="median wall time [s]", ylabel=case.error)
         ax.set_title(f"{case.title} {size}".strip(), fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
@@ -124,11 +169,17 @@ def work_precision_figure(case: Case, path: Path) -> None:
 def write(cases: list[Case], environment: dict, out: Path) -> None:
     """results.json, results.md and one PNG per case in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"environment": environment,
-                                                  "cases": [c.as_dict() for c in cases]}, indent=1))
-    parts = ["# fpguide benchmark results", "",
-             "| " + " | ".join(environment) + " |", "|" + "---|" * len(environment),
-             "| " + " | ".join(str(v) for v in environment.values()) + " |", ""]
+    (out / "results.json").write_text(
+        json.dumps({"environment": environment, "cases": [c.as_dict() for c in cases]}, indent=1)
+    )
+    parts = [
+        "# fpguide benchmark results",
+        "",
+        "| " + " | ".join(environment) + " |",
+        "|" + "---|" * len(environment),
+        "| " + " | ".join(str(v) for v in environment.values()) + " |",
+        "",
+    ]
     for case in cases:
         figure = None
         if case.plot:

@@ -1,4 +1,5 @@
-"""Time-dependent coefficients of the evolution equation (the diffusion D(t)): a constant ≥ 0 or a callable of t."""
+"""Time-dependent coefficients of the evolution equation (the diffusion D(t)): a constant ≥ 0 or a
+callable of t."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import numpy as np
 
 __all__ = ["Coefficient"]
 
-# how many recent values a callable coefficient keeps: consecutive steps share their end points, and a step's heat
-# kernel, its Péclet monitor and its traces ask for the same few times
+# how many recent values a callable coefficient keeps: consecutive steps share their end points, and
+# a step's heat kernel, its Péclet monitor and its traces ask for the same few times
 _REMEMBERED = 16
 
 
 @dataclass(frozen=True)
 class Quadratic:
-    """The quadratic through a coefficient's values at the start, middle and end of [start, start + length], with
-    θ ∈ [0, 1] the fraction of the interval from its start: p(θ) through (0, values[0]), (½, values[1]),
-    (1, values[2]), and its integral (Simpson's rule at θ = 1: exact to O(length⁵) per interval)."""
+    """The quadratic through a coefficient's values at the start, middle and end of [start, start +
+    length], with θ ∈ [0, 1] the fraction of the interval from its start: p(θ) through (0,
+    values[0]), (½, values[1]), (1, values[2]), and its integral (Simpson's rule at θ = 1: exact to
+    O(length⁵) per interval)."""
 
     start: float
     length: float
@@ -28,22 +30,27 @@ class Quadratic:
         """p(θ), the coefficient at start + θ·length, by the Lagrange basis on θ = 0, ½, 1."""
         a0, am, a1 = self.values
         u = theta
-        return a0 * 2.0 * (u - 0.5) * (u - 1.0) - am * 4.0 * u * (u - 1.0) + a1 * 2.0 * u * (u - 0.5)
+        return (
+            a0 * 2.0 * (u - 0.5) * (u - 1.0) - am * 4.0 * u * (u - 1.0) + a1 * 2.0 * u * (u - 0.5)
+        )
 
     def integral(self, theta: float) -> float:
         """∫ from start to start + θ·length of p."""
         a0, am, a1 = self.values
         u = theta
-        basis = (2.0 * (u**3 / 3.0 - 0.75 * u * u + 0.5 * u), -4.0 * (u**3 / 3.0 - 0.5 * u * u),
-                 2.0 * (u**3 / 3.0 - 0.25 * u * u))
+        basis = (
+            2.0 * (u**3 / 3.0 - 0.75 * u * u + 0.5 * u),
+            -4.0 * (u**3 / 3.0 - 0.5 * u * u),
+            2.0 * (u**3 / 3.0 - 0.25 * u * u),
+        )
         return (a0 * basis[0] + am * basis[1] + a1 * basis[2]) * self.length
 
 
 class Coefficient:
-    """A coefficient ``name`` (e.g. ``"diffusion"``) given as a finite constant ≥ 0 or a callable of t: its value at
-    t, its :class:`Quadratic` over an interval and its integral there (exact for constants; for callables Simpson's
-    rule per interval, O(h⁵), below the O(h³) of a Strang step). A callable is called once per distinct time among
-    the last few asked for."""
+    """A coefficient ``name`` (e.g. ``"diffusion"``) given as a finite constant ≥ 0 or a callable of
+    t: its value at t, its :class:`Quadratic` over an interval and its integral there (exact for
+    constants; for callables Simpson's rule per interval, O(h⁵), below the O(h³) of a Strang step).
+    A callable is called once per distinct time among the last few asked for."""
 
     def __init__(self, name: str, value):
         self.name = name
@@ -51,12 +58,18 @@ class Coefficient:
         self._values: dict[float, float] = {}
         self._last: Quadratic | None = None
         if self.func is None:
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise TypeError(f"{name} must be a finite number >= 0 or a callable, got "
-                                f"{type(value).__name__} {value!r}")
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(
+                    f"{name} must be a finite number >= 0 or a callable, got "
+                    f"{type(value).__name__} {value!r}"
+                )
             self.const = float(value)
             if not (math.isfinite(self.const) and self.const >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0 or a callable, got {value!r}")
+                raise ValueError(
+                    f"{name} must be a finite number >= 0 or a callable, got {value!r}"
+                )
 
     @property
     def active(self) -> bool:
@@ -79,7 +92,9 @@ class Coefficient:
         """The :class:`Quadratic` through the coefficient at a, (a + b)/2 and b."""
         last = self._last
         if last is None or last.start != a or last.length != b - a:
-            self._last = last = Quadratic(a, b - a, (self.at(a), self.at(0.5 * (a + b)), self.at(b)))
+            self._last = last = Quadratic(
+                a, b - a, (self.at(a), self.at(0.5 * (a + b)), self.at(b))
+            )
         return last
 
     def integral(self, a: float, b: float) -> float:

@@ -1,15 +1,16 @@
 """evolve(): a density on a 1-D, 2-D or 3-D grid under ∂_t q = −∇·(v(x, t) q) + D(t) Δq.
 
-Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face departure points traced
-through the drift, one axis at a time (:mod:`.line_sweeps`), by classical RK4 (continuity equation) or, with diffusion,
-where the splitting error is O(dt²) anyway, by Kutta's third-order method; diffusion is an exact-in-time positive
-kernel (:mod:`.heat`), which factorises over the axes. The sweeps are Strang-split,
-A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without diffusion, the last axis takes one full sweep in the middle),
-with the closing half sweep of axis 0 of one step and the opening one of the next merged (the flow map composes):
-in 1-D a step costs one trace, one remap and one convolution; in 2-D two sweeps (continuity) or three sweeps and a
-convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = ``max_a |∂_a v_a|`` on the faces traced
-around the mass (this keeps the departure maps monotone and the splitting error small), and land on every time in
-``t_eval``, ``time_grid`` and ``drift_jumps``.
+Advection is the flux-form semi-Lagrangian remap (:mod:`.remap`) along grid lines, with face
+departure points traced through the drift, one axis at a time (:mod:`.line_sweeps`), by classical
+RK4 (continuity equation) or, with diffusion, where the splitting error is O(dt²) anyway, by Kutta's
+third-order method; diffusion is an exact-in-time positive kernel (:mod:`.heat`), which factorises
+over the axes. The sweeps are Strang-split, A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2) (without
+diffusion, the last axis takes one full sweep in the middle), with the closing half sweep of axis 0
+of one step and the opening one of the next merged (the flow map composes): in 1-D a step costs one
+trace, one remap and one convolution; in 2-D two sweeps (continuity) or three sweeps and a
+convolution (Fokker–Planck). Steps are limited so that L·dt ≤ ``lipschitz``, L = ``max_a |∂_a v_a|``
+on the faces traced around the mass (this keeps the departure maps monotone and the splitting error
+small), and land on every time in ``t_eval``, ``time_grid`` and ``drift_jumps``.
 """
 
 from __future__ import annotations
@@ -31,50 +32,89 @@ from .strang import StrangStep
 
 __all__ = ["evolve", "time_points"]
 
-SIGNIFICANT = 1e-13  # relative density below which cells do not steer the step size (their mass is < 1e-10)
+# relative density below which cells do not steer the step size (their mass is < 1e-10)
+SIGNIFICANT = 1e-13
 
 
-def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
-           diffusion: float | Callable[[float], float] = 0.0, t_eval=None, time_grid=None, drift_jumps=None,
-           scheme: str = "ppm", lipschitz: float = 0.25, max_step: float = math.inf, wall_tol: float = 1e-9,
-           trace_order: int | None = None, ou_drift: bool = False, batch: bool = False,
-           progress: bool | None = None) -> EvolveResult:
+def evolve(
+    q0,
+    drift,
+    *,
+    grid: Grid | TensorGrid,
+    t_span: tuple[float, float],
+    diffusion: float | Callable[[float], float] = 0.0,
+    t_eval=None,
+    time_grid=None,
+    drift_jumps=None,
+    scheme: str = "ppm",
+    lipschitz: float = 0.25,
+    max_step: float = math.inf,
+    wall_tol: float = 1e-9,
+    trace_order: int | None = None,
+    ou_drift: bool = False,
+    batch: bool = False,
+    progress: bool | None = None,
+) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
     On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
-    :class:`TensorGrid` (d = 2, 3), ``drift(x, t)`` maps points of shape (N, d) to velocities (N, d), or ``drift`` is
-    an object with a method ``along(axis, x, points, t)`` giving v_axis at positions x (L, M) on the grid lines through
-    ``points`` (L, d) (what :func:`fpguide.solve` uses: a line costs one closed-form restriction per component; such an
-    object is accepted in 1-D too). With ``batch``, ``q0`` holds B independent densities along a leading axis, evolved
-    together with common steps (controlled by the largest rate of any member), and the drift takes the members as a
-    last argument: ``drift(x, t, members)`` with one member index per point, ``along(axis, x, points, t, members)``
-    with one per line; a sweep shares its drift evaluations this way.
-    ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are saved at
-    ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined where the drift is steep);
-    ``drift_jumps`` are times where the drift may jump (a guidance interval): steps land on them and no sweep
-    straddles them (the Strang half sweeps are not merged across them). ``trace_order`` is the Runge–Kutta order of the
-    departure trace, 3 or 4; None: 4 for the continuity equation, 3 with diffusion (see below). ``ou_drift`` says
-    that the drift holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion keeps N(0, I) (a guided
-    sampler's drift near its prior): the steps then treat that part exactly, however long they are — the trace
-    runs on X·exp(∫D) (see :class:`~.line_sweeps.LineSweeper`) and each heat step spreads by (e^{2A₂} − e^{−2A₁})/2
-    instead of ∫D (A₁, A₂ = ∫D over the step's halves), which makes A(h/2) H A(h/2) exact for v = −D x; any other
-    step changes at O(h³). Between the half sweeps the densities are held contracted by e^{−A₂} (the sweeper's
-    frames), where that spread is (1 − e^{−2A})/2: never wider than at the step's end, so that walls placed for the
-    law hold it during long steps.
-    ``progress`` shows a bar over the simulated time (None: on a terminal once the run has lasted 2 s).
-    Raises :class:`~fpguide.WallMassError` when more than ``wall_tol`` of the mass has left through the walls,
-    ``FloatingPointError`` when the drift is not finite, and :class:`~fpguide.NumericalError` when the density
-    becomes non-finite or negative (saying when and where).
+    :class:`TensorGrid` (d = 2, 3), ``drift(x, t)`` maps points of shape (N, d) to velocities (N,
+    d), or ``drift`` is an object with a method ``along(axis, x, points, t)`` giving v_axis at
+    positions x (L, M) on the grid lines through ``points`` (L, d) (what :func:`fpguide.solve` uses:
+    a line costs one closed-form restriction per component; such an object is accepted in 1-D too).
+    With ``batch``, ``q0`` holds B independent densities along a leading axis, evolved together with
+    common steps (controlled by the largest rate of any member), and the drift takes the members as
+    a last argument: ``drift(x, t, members)`` with one member index per point, ``along(axis, x,
+    points, t, members)`` with one per line; a sweep shares its drift evaluations this way.
+    ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are
+    saved at ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined
+    where the drift is steep); ``drift_jumps`` are times where the drift may jump (a guidance
+    interval): steps land on them and no sweep straddles them (the Strang half sweeps are not merged
+    across them). ``trace_order`` is the Runge–Kutta order of the departure trace, 3 or 4; None: 4
+    for the continuity equation, 3 with diffusion (see below). ``ou_drift`` says that the drift
+    holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion keeps N(0, I) (a guided
+    sampler's drift near its prior): the steps then treat that part exactly, however long they are —
+    the trace runs on X·exp(∫D) (see :class:`~.line_sweeps.LineSweeper`) and each heat step spreads
+    by (e^{2A₂} − e^{−2A₁})/2 instead of ∫D (A₁, A₂ = ∫D over the step's halves), which makes A(h/2)
+    H A(h/2) exact for v = −D x; any other step changes at O(h³). Between the half sweeps the
+    densities are held contracted by e^{−A₂} (the sweeper's frames), where that spread is (1 −
+    e^{−2A})/2: never wider than at the step's end, so that walls placed for the law hold it during
+    long steps. ``progress`` shows a bar over the simulated time (None: on a terminal once the run
+    has lasted 2 s). Raises :class:`~fpguide.WallMassError` when more than ``wall_tol`` of the mass
+    has left through the walls, ``FloatingPointError`` when the drift is not finite, and
+    :class:`~fpguide.NumericalError` when the density becomes non-finite or negative (saying when
+    and where).
     """
-    run = _checked(q0, drift, grid, t_span, diffusion, t_eval, time_grid, drift_jumps, scheme, lipschitz, max_step,
-                   wall_tol, ou_drift, batch)
-    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough (measured by
-    # benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 % with RK3 and RK4) and
-    # saves a quarter of the drift calls
+    run = _checked(
+        q0,
+        drift,
+        grid,
+        t_span,
+        diffusion,
+        t_eval,
+        time_grid,
+        drift_jumps,
+        scheme,
+        lipschitz,
+        max_step,
+        wall_tol,
+        ou_drift,
+        batch,
+    )
+    # with diffusion the O(dt²) Strang splitting error dominates the trace's: third order is enough
+    # (measured by benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same
+    # to 1 % with RK3 and RK4) and saves a quarter of the drift calls
     order = (3 if run.diff.active else 4) if trace_order is None else trace_order
     q, tensor, diff = run.q, run.tensor, run.diff
-    sweeper = LineSweeper(tensor, line_drift(drift, tensor.ndim, batch), run.code, SIGNIFICANT, order=order,
-                          batch=q.shape[0], linear=diff if run.ou_drift else None)
+    sweeper = LineSweeper(
+        tensor,
+        line_drift(drift, tensor.ndim, batch),
+        run.code,
+        SIGNIFICANT,
+        order=order,
+        batch=q.shape[0],
+        linear=diff if run.ou_drift else None,
+    )
     step = StrangStep(sweeper, diff, run.ou_drift, tensor.ndim)
     recorder = Recorder(grid, tensor, scheme, run.saves, q, sweeper, wall_tol, batch)
     saves, t0, t1 = run.saves, run.t0, run.t1
@@ -85,8 +125,13 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
     t, advected = t0, t0
     lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
     member_rate = sweeper.member_lip.max(axis=1)
-    bar = progress_bar(progress, total=t1 - t0, unit="t", desc="evolve",
-                       bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+    bar = progress_bar(
+        progress,
+        total=t1 - t0,
+        unit="t",
+        desc="evolve",
+        bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]",
+    )
     for t_next in run.breaks:
         while t < t_next:
             remaining = t_next - t
@@ -94,13 +139,16 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
             dt = remaining / math.ceil(remaining / dt * (1 - 1e-12))
             t_end = t + dt if t + dt < t_next else t_next
             q, advected = step.advance(q, t, dt, t_end, advected)
-            recorder.step(lip * dt, dt, diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0)
+            recorder.step(
+                lip * dt, dt, diff.integral(t, t_end) / (t_end - t) if diff.active else 0.0
+            )
             lip = float(sweeper.lip.max())
             member_rate = np.maximum(member_rate, sweeper.member_lip.max(axis=1))
             bar.update(t_end - t)
             t = t_end
             recorder.scan(q, t)
-        if advected < t and t in run.closes:  # close the pending half sweep of axis 0 (at saves and drift jumps)
+        # close the pending half sweep of axis 0 (at saves and drift jumps)
+        if advected < t and t in run.closes:
             q = step.close(q, advected, t)
             advected = t
             recorder.scan(q, t)
@@ -113,9 +161,9 @@ def evolve(q0, drift, *, grid: Grid | TensorGrid, t_span: tuple[float, float],
 
 @dataclass(frozen=True)
 class _Inputs:
-    """The checked inputs of :func:`evolve`: the densities (B, *shape) on the grid as a TensorGrid, the time span,
-    the reconstruction's code, the diffusion, and the saved times, the times a step must close its half sweeps at
-    (saves and drift jumps) and every step boundary after t0."""
+    """The checked inputs of :func:`evolve`: the densities (B, *shape) on the grid as a TensorGrid,
+    the time span, the reconstruction's code, the diffusion, and the saved times, the times a step
+    must close its half sweeps at (saves and drift jumps) and every step boundary after t0."""
 
     q: np.ndarray
     tensor: TensorGrid
@@ -129,25 +177,46 @@ class _Inputs:
     breaks: np.ndarray
 
 
-def _checked(q0, drift, grid, t_span, diffusion, t_eval, time_grid, drift_jumps, scheme, lipschitz, max_step,
-             wall_tol, ou_drift, batch) -> _Inputs:
+def _checked(
+    q0,
+    drift,
+    grid,
+    t_span,
+    diffusion,
+    t_eval,
+    time_grid,
+    drift_jumps,
+    scheme,
+    lipschitz,
+    max_step,
+    wall_tol,
+    ou_drift,
+    batch,
+) -> _Inputs:
     """:func:`evolve`'s arguments checked (a clear error for each), as :class:`_Inputs`."""
     if not (callable(drift) or hasattr(drift, "along")):
-        raise TypeError(f"drift must be callable or have a method along(axis, x, points, t), got "
-                        f"{type(drift).__name__}")
+        raise TypeError(
+            f"drift must be callable or have a method along(axis, x, points, t), got "
+            f"{type(drift).__name__}"
+        )
     if isinstance(grid, Grid):
         tensor, shape = TensorGrid((grid,)), (grid.n,)
     elif isinstance(grid, TensorGrid):
         tensor, shape = grid, grid.shape
     else:
-        raise TypeError(f"grid must be a fpguide.Grid or fpguide.TensorGrid, got {type(grid).__name__}")
+        raise TypeError(
+            f"grid must be a fpguide.Grid or fpguide.TensorGrid, got {type(grid).__name__}"
+        )
     if batch not in (True, False):
         raise TypeError(f"batch must be True or False, got {batch!r}")
     q = as_finite_array("q0", q0).copy()
     if q.shape[batch:] != shape or q.ndim != len(shape) + batch:
         wanted = "(B, " + ", ".join(map(str, shape)) + ")" if batch else str(shape)
-        raise ValueError(f"q0 must have one value per grid cell{' per member' if batch else ''}, shape {wanted}, "
-                         f"got shape {q.shape}")
+        raise ValueError(
+            f"q0 must have one value per grid cell{' per member' if batch else ''}, "
+            f"shape {wanted}, "
+            f"got shape {q.shape}"
+        )
     if batch and q.shape[0] == 0:
         raise ValueError("q0 must hold at least one member with batch=True, got none")
     q = q if batch else q[None]
@@ -173,10 +242,13 @@ def _checked(q0, drift, grid, t_span, diffusion, t_eval, time_grid, drift_jumps,
 
 
 def time_points(name, values, t0, t1, default):
-    """The times ``values`` (sorted, unique) checked to lie within [t0, t1]; ``default`` when None."""
+    """The times ``values`` (sorted, unique) checked to lie within [t0, t1]; ``default`` when
+    None."""
     if values is None:
         return np.asarray(default, dtype=float)
     values = np.unique(as_finite_array(name, values, ndim=1))
     if values.size and (values[0] < t0 or values[-1] > t1):
-        raise ValueError(f"{name} must lie within t_span [{t0}, {t1}], got [{values[0]}, {values[-1]}]")
+        raise ValueError(
+            f"{name} must lie within t_span [{t0}, {t1}], got [{values[0]}, {values[-1]}]"
+        )
     return values

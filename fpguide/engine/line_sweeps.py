@@ -1,11 +1,13 @@
-"""The d-dimensional engine (d = 2, 3): dimension splitting of the 1-D schemes over the lines of a tensor grid.
+"""The d-dimensional engine (d = 2, 3): dimension splitting of the 1-D schemes over the lines of a
+tensor grid.
 
-∂_t q = −Σ_a ∂_a(v_a q) + D Δq is split into sweeps along each axis a, where every grid line (the other coordinates
-fixed at cell centres) is a 1-D continuity equation ∂_t q = −∂_a(v_a q), advanced by the same flux-form
-semi-Lagrangian remap as in 1-D (conservative, positive, no CFL limit); the heat step factorises exactly,
-exp(DΔ) = ∏_a exp(D∂_a²), into the 1-D positive kernels along each axis. The sweeps are composed symmetrically
-(Strang), A_0(h/2) [A_1(h/2) … H(h) … A_1(h/2)] A_0(h/2), with the outer half sweeps of consecutive steps merged, so the
-scheme is second order in time. Lines are processed in parallel (numba ``prange``); memory is a few copies of q.
+∂_t q = −Σ_a ∂_a(v_a q) + D Δq is split into sweeps along each axis a, where every grid line (the
+other coordinates fixed at cell centres) is a 1-D continuity equation ∂_t q = −∂_a(v_a q), advanced
+by the same flux-form semi-Lagrangian remap as in 1-D (conservative, positive, no CFL limit); the
+heat step factorises exactly, exp(DΔ) = ∏_a exp(D∂_a²), into the 1-D positive kernels along each
+axis. The sweeps are composed symmetrically (Strang), A_0(h/2) [A_1(h/2) … H(h) … A_1(h/2)]
+A_0(h/2), with the outer half sweeps of consecutive steps merged, so the scheme is second order in
+time. Lines are processed in parallel (numba ``prange``); memory is a few copies of q.
 """
 
 from __future__ import annotations
@@ -23,16 +25,17 @@ from .steps import assemble_departures, significant_faces, significant_window, s
 
 __all__ = ["STAGE_INSIDE", "line_drift", "LineSweeper"]
 
-# Runge–Kutta stages at the ends of a step are evaluated this fraction of the step inside it: a drift that jumps at a
-# step boundary (a guidance interval switching on or off) is then sampled on the step's own side, and a continuous
-# one changes by far less than the trace's truncation error.
+# Runge–Kutta stages at the ends of a step are evaluated this fraction of the step inside it: a
+# drift that jumps at a step boundary (a guidance interval switching on or off) is then sampled on
+# the step's own side, and a continuous one changes by far less than the trace's truncation error.
 STAGE_INSIDE = 1e-7
 
 
 @nb.njit(cache=True)
 def _departures_of_line(q, xi, lo, floor, full):
-    """Departure points ``full`` (index units) of all faces of the line q from its traced window ``xi`` of faces
-    lo … lo + m − 1; False when trajectories cross where the line has significant mass."""
+    """Departure points ``full`` (index units) of all faces of the line q from its traced window
+    ``xi`` of faces lo … lo + m − 1; False when trajectories cross where the line has significant
+    mass."""
     first, last = significant_faces(q, floor)
     if first < 0:
         first, last = 0, 0
@@ -41,7 +44,8 @@ def _departures_of_line(q, xi, lo, floor, full):
 
 @nb.njit(cache=True, parallel=True)
 def _departures_of_lines(lines, active, xi, lo, floor, full):
-    """:func:`_departures_of_line` for every active line; False when any line's trajectories cross."""
+    """:func:`_departures_of_line` for every active line; False when any line's trajectories
+    cross."""
     ok = np.ones(active.size, dtype=np.bool_)
     for a in nb.prange(active.size):
         ok[a] = _departures_of_line(lines[active[a]], xi[a], lo, floor, full[a])
@@ -50,8 +54,8 @@ def _departures_of_lines(lines, active, xi, lo, floor, full):
 
 @nb.njit(cache=True)
 def _remap_line(q, full, code, dx):
-    """Remap the line q in place onto the departure points ``full``; returns the mass (per unit cross-section) that
-    left through its (lower, upper) walls."""
+    """Remap the line q in place onto the departure points ``full``; returns the mass (per unit
+    cross-section) that left through its (lower, upper) walls."""
     n = q.size
     d_left, d_right, new = np.empty(n), np.empty(n), np.empty(n)
     reconstruct(q, code, d_left, d_right)
@@ -62,58 +66,79 @@ def _remap_line(q, full, code, dx):
 
 @nb.njit(cache=True, parallel=True)
 def _remap_lines(lines, active, full, code, dx, lower, upper):
-    """:func:`_remap_line` for every active line; ``lower``/``upper`` receive each line's wall losses."""
+    """:func:`_remap_line` for every active line; ``lower``/``upper`` receive each line's wall
+    losses."""
     for a in nb.prange(active.size):
         lower[a], upper[a] = _remap_line(lines[active[a]], full[a], code, dx)
 
 
 @nb.njit(cache=True, parallel=True)
 def _heat_lines(lines, kernel, out, lower, upper):
-    """out = K * line for every line; ``lower``/``upper`` receive the mass (per unit dx and cross-section) each line
-    carried past its walls."""
-    for l in nb.prange(lines.shape[0]):
-        lower[l], upper[l] = heat_step(lines[l], kernel, out[l])
+    """out = K * line for every line; ``lower``/``upper`` receive the mass (per unit dx and
+    cross-section) each line carried past its walls."""
+    for row in nb.prange(lines.shape[0]):
+        lower[row], upper[row] = heat_step(lines[row], kernel, out[row])
 
 
 class LineSweeper:
-    """Sweeps of a batch of densities on a :class:`TensorGrid`: advection along an axis over [ta, tb], diffusion
-    along all. The densities have shape (B, *grid.shape): B independent members (B = 1 for a single density) whose
-    lines are processed together.
+    """Sweeps of a batch of densities on a :class:`TensorGrid`: advection along an axis over [ta,
+    tb], diffusion along all. The densities have shape (B, *grid.shape): B independent members (B =
+    1 for a single density) whose lines are processed together.
 
-    ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x (L, M) on the lines
-    through ``points`` (L, d) of the members ``members`` (L,). ``significant`` is the relative density below which
-    cells neither steer the traced window nor are remapped (lines whose every cell is below it stay put: their mass is
-    negligible and still conserved). ``order`` (3 or 4) is the order of the Runge–Kutta trace of the departure points;
-    ``linear`` (a :class:`~.coefficients.Coefficient`) the rate a(t) of a part −a(t)·x of the drift that the trace
+    ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x (L, M)
+    on the lines through ``points`` (L, d) of the members ``members`` (L,). ``significant`` is the
+    relative density below which cells neither steer the traced window nor are remapped (lines whose
+    every cell is below it stay put: their mass is negligible and still conserved). ``order`` (3 or
+    4) is the order of the Runge–Kutta trace of the departure points; ``linear`` (a
+    :class:`~.coefficients.Coefficient`) the rate a(t) of a part −a(t)·x of the drift that the trace
     integrates exactly.
 
-    Frames: along each axis a the densities may be held as the law of c_a·X_a instead of X_a (``frame[a]`` = c_a,
-    1 at the start; each :meth:`advect` says the frame its axis ends in, and :meth:`diffuse` spreads by c_a² times
-    the amount). The drift is evaluated at the true positions. With a linear part, :func:`~.evolve.evolve` holds the
-    densities contracted by the second half step's linear part while it diffuses, so that between the half sweeps
-    they are no wider than at the step's end.
+    Frames: along each axis a the densities may be held as the law of c_a·X_a instead of X_a
+    (``frame[a]`` = c_a, 1 at the start; each :meth:`advect` says the frame its axis ends in, and
+    :meth:`diffuse` spreads by c_a² times the amount). The drift is evaluated at the true positions.
+    With a linear part, :func:`~.evolve.evolve` holds the densities contracted by the second half
+    step's linear part while it diffuses, so that between the half sweeps they are no wider than at
+    the step's end.
     """
 
-    def __init__(self, grid: TensorGrid, along, code: int, significant: float, order: int = 4, batch: int = 1,
-                 linear: Coefficient | None = None):
+    def __init__(
+        self,
+        grid: TensorGrid,
+        along,
+        code: int,
+        significant: float,
+        order: int = 4,
+        batch: int = 1,
+        linear: Coefficient | None = None,
+    ):
         if order not in (3, 4):
             raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
-        self.grid, self.along, self.code, self.significant, self.order = grid, along, code, significant, order
+        self.grid, self.along, self.code, self.significant, self.order = (
+            grid,
+            along,
+            code,
+            significant,
+            order,
+        )
         self.linear = linear if linear is not None and linear.active else None
-        self.outflow = np.zeros((batch, grid.ndim, 2))  # cumulative mass through the (lower, upper) walls per axis
+        # cumulative mass through the (lower, upper) walls per axis
+        self.outflow = np.zeros((batch, grid.ndim, 2))
         self.lip = np.zeros(grid.ndim)  # latest max |∂_a v_a| per axis (over all members)
         self.member_lip = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
         self.speed = np.zeros(grid.ndim)  # latest max |v_a| per axis
-        self.member_speed = np.zeros((batch, grid.ndim))  # the same per member, where its own mass is
+        # the same per member, where its own mass is
+        self.member_speed = np.zeros((batch, grid.ndim))
         self.n_drift_evals = 0
         self.n_rejected = 0
         self.frame = np.ones(grid.ndim)
-        # per axis, the cells' width in the true positions where the latest rates were measured (dx / frame)
+        # per axis, the cells' width in the true positions where the latest rates were measured (dx
+        # / frame)
         self.spacing = np.array([axis.dx for axis in grid.axes])
 
     @staticmethod
     def _lines(q, axis):
-        """The lines of q (B, *grid.shape) along ``axis`` as rows, member-major, and their shape (B, ..., n)."""
+        """The lines of q (B, *grid.shape) along ``axis`` as rows, member-major, and their shape (B,
+        ..., n)."""
         if axis + 2 == q.ndim:  # the last axis: the rows are q's own (no copy)
             return q.reshape(-1, q.shape[-1]), q.shape
         moved = np.moveaxis(q, axis + 1, -1)
@@ -130,23 +155,28 @@ class LineSweeper:
         self.outflow[:, axis, 0] += np.bincount(members, weights=lower, minlength=batch) * factor
         self.outflow[:, axis, 1] += np.bincount(members, weights=upper, minlength=batch) * factor
 
-    def advect(self, q: np.ndarray, axis: int, ta: float, tb: float, frame: float = 1.0) -> np.ndarray:
-        """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb, ending in the ``frame`` c_a along ``axis`` (see the class);
-        halves the interval while trajectories cross."""
+    def advect(
+        self, q: np.ndarray, axis: int, ta: float, tb: float, frame: float = 1.0
+    ) -> np.ndarray:
+        """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb, ending in the ``frame`` c_a along
+        ``axis`` (see the class); halves the interval while trajectories cross."""
         lines, shape = self._lines(q, axis)
         if self._remap(lines, shape, axis, ta, tb, frame):
             self.frame[axis] = frame
             return self._restore(lines, shape, axis)
         if tb - ta <= 1e-12 * max(1.0, abs(tb)):
-            raise FloatingPointError(f"trajectories of the drift cross at t={tb:.6g} however short the step: "
-                                     "the drift is not Lipschitz where the mass is")
+            raise FloatingPointError(
+                f"trajectories of the drift cross at t={tb:.6g} however short "
+                "the step: "
+                "the drift is not Lipschitz where the mass is"
+            )
         self.n_rejected += 1
         mid = 0.5 * (ta + tb)
         return self.advect(self.advect(q, axis, ta, mid, self.frame[axis]), axis, mid, tb, frame)
 
     def _window(self, lines, shape, axis):
-        """The lines with significant mass, the faces enclosing it along ``axis``, the points the lines pass through
-        and their members; None when q is zero."""
+        """The lines with significant mass, the faces enclosing it along ``axis``, the points the
+        lines pass through and their members; None when q is zero."""
         floor, active, first, last = significant_window(lines, self.significant)
         if floor == 0.0:
             return None
@@ -157,36 +187,46 @@ class LineSweeper:
         return floor, active, first, last, points, members
 
     def rates(self, q: np.ndarray, axis: int, t: float) -> float:
-        """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass; returns the former."""
+        """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass; returns the
+        former."""
         lines, shape = self._lines(q, axis)
         window = self._window(lines, shape, axis)
         if window is not None:
             floor, active, first, last, points, members = window
             g = self.grid.axes[axis]
-            x = np.repeat(g.faces[None, first:last + 1] / self.frame[axis], active.size, axis=0)
+            x = np.repeat(g.faces[None, first : last + 1] / self.frame[axis], active.size, axis=0)
             own = self._own_faces(lines, active, members, floor, first, last, first, last)
-            self._record_rates(axis, self._velocity(axis, x, points, t, members), t, own, members, self.frame[axis])
+            self._record_rates(
+                axis, self._velocity(axis, x, points, t, members), t, own, members, self.frame[axis]
+            )
         return float(self.lip[axis])
 
     def _own_faces(self, lines, active, members, floor, lo, hi, first, last):
-        """Which of the faces lo … hi each line's member traces for itself: the hull of that member's significant
-        cells, widened by the margins the window has around the hull of all (first … last), and the hull alone; for a
-        single density None (all) and the hull as a slice of the faces. A batch is then stepped by the largest rate any
-        member has where its own mass is."""
+        """Which of the faces lo … hi each line's member traces for itself: the hull of that
+        member's significant cells, widened by the margins the window has around the hull of all
+        (first … last), and the hull alone; for a single density None (all) and the hull as a slice
+        of the faces. A batch is then stepped by the largest rate any member has where its own mass
+        is."""
         if self.outflow.shape[0] == 1:
             cells = (lines[active] > floor).any(axis=0)
-            return None, slice(int(np.argmax(cells)) - lo, cells.size - int(np.argmax(cells[::-1])) - lo + 1)
+            return None, slice(
+                int(np.argmax(cells)) - lo, cells.size - int(np.argmax(cells[::-1])) - lo + 1
+            )
         starts = np.flatnonzero(np.diff(members, prepend=-1))  # the lines come member by member
-        any_line = np.logical_or.reduceat(lines[active] > floor, starts, axis=0)  # (members present, cells)
+        # (members present, cells)
+        any_line = np.logical_or.reduceat(lines[active] > floor, starts, axis=0)
         counts = np.diff(starts, append=members.size)
         lower = np.repeat(np.argmax(any_line, axis=1), counts)[:, None]
         upper = np.repeat(any_line.shape[1] - np.argmax(any_line[:, ::-1], axis=1), counts)[:, None]
         faces = np.arange(lo, hi + 1)
-        return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), (faces >= lower) & (faces <= upper)
+        return (faces >= lower - (first - lo)) & (faces <= upper + (hi - last)), (
+            faces >= lower
+        ) & (faces <= upper)
 
     def _record_rates(self, axis, v, t, faces, members, frame):
-        """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see :meth:`_own_faces`), at the true
-        positions of faces held in ``frame``, and the largest speed where each member's mass is."""
+        """max |∂_a v_a| and max |v_a| over the faces traced (each member's own, see
+        :meth:`_own_faces`), at the true positions of faces held in ``frame``, and the largest speed
+        where each member's mass is."""
         dx = self.spacing[axis] = self.grid.axes[axis].dx / frame
         own, inside = faces
         if own is None:
@@ -196,14 +236,18 @@ class LineSweeper:
             self.member_speed[:, axis] = np.abs(v[:, inside]).max(initial=0.0)
         else:
             speeds = np.where(inside, np.abs(v), 0.0).max(axis=1)
-            rates = np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
+            rates = (
+                np.where(own[:, 1:] & own[:, :-1], np.abs(np.diff(v, axis=1)), 0.0).max(axis=1) / dx
+            )
             self.member_lip[:, axis] = self.member_speed[:, axis] = 0.0
             np.maximum.at(self.member_lip[:, axis], members, rates)
             np.maximum.at(self.member_speed[:, axis], members, speeds)
             self.lip[axis] = float(self.member_lip[:, axis].max())
             self.speed[axis] = float(np.abs(v[own]).max(initial=0.0))
         if not math.isfinite(self.lip[axis] + self.speed[axis]):
-            raise FloatingPointError(f"drift returned non-finite values along axis {axis} at t={t:.6g}")
+            raise FloatingPointError(
+                f"drift returned non-finite values along axis {axis} at t={t:.6g}"
+            )
 
     def _remap(self, lines, shape, axis, ta, tb, frame) -> bool:
         window = self._window(lines, shape, axis)
@@ -215,22 +259,29 @@ class LineSweeper:
         reach = int(math.ceil(1.5 * self.speed[axis] * dt / g.dx)) + 2
         while True:
             lo, hi = max(first - reach, 0), min(last + reach, n)
-            x0 = np.repeat(g.faces[None, lo:hi + 1] / frame, active.size, axis=0)  # the faces' true positions
+            # the faces' true positions
+            x0 = np.repeat(g.faces[None, lo : hi + 1] / frame, active.size, axis=0)
             x, v_end = self._trace_back(axis, x0, points, members, tb, dt)
             x *= self.frame[axis]  # the departures in the frame the line is held in
             xi = (x - g.lower) / g.dx
             if not np.isfinite(xi.sum()):
-                raise FloatingPointError(f"drift returned non-finite values along axis {axis} between "
-                                         f"t={ta:.6g} and t={tb:.6g}")
+                raise FloatingPointError(
+                    f"drift returned non-finite values along axis {axis} "
+                    "between "
+                    f"t={ta:.6g} and t={tb:.6g}"
+                )
             if (lo == 0 or xi[:, 0].max() <= first) and (hi == n or xi[:, -1].min() >= last):
                 break
             reach *= 2
         full = np.empty((active.size, n + 1))
         lower, upper = np.empty(active.size), np.empty(active.size)
-        # a single line (a 1-D density) runs the line kernels directly: a parallel region has nothing to share there,
-        # and waking the other threads costs more than the line (several times more on a loaded machine)
+        # a single line (a 1-D density) runs the line kernels directly: a parallel region has
+        # nothing to share there, and waking the other threads costs more than the line (several
+        # times more on a loaded machine)
         if active.size == 1:
-            if not _departures_of_line(lines[active[0]], np.ascontiguousarray(xi[0]), lo, floor, full[0]):
+            if not _departures_of_line(
+                lines[active[0]], np.ascontiguousarray(xi[0]), lo, floor, full[0]
+            ):
                 return False
             lower[0], upper[0] = _remap_line(lines[active[0]], full[0], self.code, g.dx)
         else:
@@ -238,23 +289,32 @@ class LineSweeper:
                 return False
             _remap_lines(lines, active, full, self.code, g.dx, lower, upper)
         self._count_outflow(axis, members, lower, upper, self.grid.cell_volume / g.dx)
-        self._record_rates(axis, v_end, tb, self._own_faces(lines, active, members, floor, lo, hi, first, last),
-                           members, frame)
+        self._record_rates(
+            axis,
+            v_end,
+            tb,
+            self._own_faces(lines, active, members, floor, lo, hi, first, last),
+            members,
+            frame,
+        )
         return True
 
     def _velocity(self, axis, x, points, t, members):
         self.n_drift_evals += 1
         out = _velocities(self.along(axis, np.ascontiguousarray(x), points, t, members))
         if out.shape != x.shape:
-            raise ValueError(f"drift must return values shaped like its points, got shape {out.shape}")
+            raise ValueError(
+                f"drift must return values shaped like its points, got shape {out.shape}"
+            )
         return out
 
     def _trace_back(self, axis, x0, points, members, t_end, dt):
-        """dX/dt = v_a(X, t) integrated backwards from (x0, t_end) over dt by classical RK4 (``order`` 4) or Kutta's
-        third-order method (``order`` 3); returns X(t_end − dt) and v_a(x0, t_end). The end stages are taken
-        ``STAGE_INSIDE``·dt inside the step (see there). With a linear part −a(t)·x of the drift, the method runs on
-        Y = X·exp(−∫_t^{t_end} a), whose velocity (v_a + a X)·exp(−∫_t^{t_end} a) is the rest of the drift: exact for
-        the linear part at any step (with :func:`~.evolve.evolve`'s ``ou_drift`` heat step, a law the linear drift
+        """dX/dt = v_a(X, t) integrated backwards from (x0, t_end) over dt by classical RK4
+        (``order`` 4) or Kutta's third-order method (``order`` 3); returns X(t_end − dt) and v_a(x0,
+        t_end). The end stages are taken ``STAGE_INSIDE``·dt inside the step (see there). With a
+        linear part −a(t)·x of the drift, the method runs on Y = X·exp(−∫_t^{t_end} a), whose
+        velocity (v_a + a X)·exp(−∫_t^{t_end} a) is the rest of the drift: exact for the linear part
+        at any step (with :func:`~.evolve.evolve`'s ``ou_drift`` heat step, a law the linear drift
         and the diffusion keep is kept however long the step)."""
         inside = STAGE_INSIDE * dt
         rate = self._linear_rate(t_end, dt)
@@ -282,9 +342,9 @@ class LineSweeper:
         return (y if rate is None else math.exp(rate(1.0)[1]) * y), v_end
 
     def _linear_rate(self, t_end: float, dt: float):
-        """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈ [0, 1], from the
-        quadratic through a at the step's ends and middle (Simpson's rule at θ = 1; O(dt⁵), beyond the trace's
-        order)."""
+        """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈
+        [0, 1], from the quadratic through a at the step's ends and middle (Simpson's rule at θ = 1;
+        O(dt⁵), beyond the trace's order)."""
         if self.linear is None:
             return None
         quad = self.linear.quadratic(t_end - dt, t_end)
@@ -292,18 +352,19 @@ class LineSweeper:
 
         def rate(theta: float) -> tuple[float, float]:
             return quad.value(1.0 - theta), total - quad.integral(1.0 - theta)
+
         return rate
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
-        """The exact heat step exp(amount·Δ) of the true positions, one 1-D kernel per axis (amount·c_a² in the
-        axis's frame c_a)."""
+        """The exact heat step exp(amount·Δ) of the true positions, one 1-D kernel per axis
+        (amount·c_a² in the axis's frame c_a)."""
         if amount <= 0:
             return q
         for axis, g in enumerate(self.grid.axes):
             lines, shape = self._lines(q, axis)
             out = np.empty_like(lines)
             lower, upper = np.empty(lines.shape[0]), np.empty(lines.shape[0])
-            kernel = heat_kernel(amount * self.frame[axis]**2 / g.dx**2)
+            kernel = heat_kernel(amount * self.frame[axis] ** 2 / g.dx**2)
             if lines.shape[0] == 1:  # one line: directly, as in _remap
                 lower[0], upper[0] = heat_step(lines[0], kernel, out[0])
             else:
@@ -315,19 +376,21 @@ class LineSweeper:
 
 
 def _velocities(values) -> np.ndarray:
-    """What a drift returned, as floats; a TypeError saying what it returned when they are not numbers."""
+    """What a drift returned, as floats; a TypeError saying what it returned when they are not
+    numbers."""
     try:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"drift(x, t) must return real numbers, got {type(values).__name__} "
-                        f"{str(values)[:80]}") from err
+        raise TypeError(
+            f"drift(x, t) must return real numbers, got {type(values).__name__} {str(values)[:80]}"
+        ) from err
 
 
 def line_drift(drift, ndim: int, batch: bool):
-    """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls, from a drift given as
-    (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or an object with a method
-    ``along(axis, x, points, t)``. With ``batch`` each takes the members as a last argument: one per point (flat or
-    (N,)) for the point forms, one per line for ``along``."""
+    """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls, from a
+    drift given as (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or an object
+    with a method ``along(axis, x, points, t)``. With ``batch`` each takes the members as a last
+    argument: one per point (flat or (N,)) for the point forms, one per line for ``along``."""
     if hasattr(drift, "along"):
         if batch:
             return drift.along
@@ -338,12 +401,19 @@ def line_drift(drift, ndim: int, batch: bool):
         if ndim == 1:
             v = _velocities(drift(x.ravel(), t, *args))
             if v.shape != (x.size,):
-                raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size,)}, got shape {v.shape}")
+                raise ValueError(
+                    f"drift(x, t) must return an array shaped like x {(x.size,)}, got "
+                    f"shape {v.shape}"
+                )
             return v.reshape(x.shape)
         full = np.repeat(points[:, None, :], x.shape[1], axis=1)
         full[:, :, axis] = x
         v = _velocities(drift(full.reshape(-1, ndim), t, *args))
         if v.shape != (x.size, ndim):
-            raise ValueError(f"drift(x, t) must return an array shaped like x {(x.size, ndim)}, got shape {v.shape}")
+            raise ValueError(
+                f"drift(x, t) must return an array shaped like x {(x.size, ndim)}, "
+                f"got shape {v.shape}"
+            )
         return v[:, axis].reshape(x.shape)
+
     return along

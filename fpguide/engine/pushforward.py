@@ -1,13 +1,16 @@
 """The push-forward of a density on a 1-D grid through a map y = A(x), conservative and positive.
 
-The new mass of cell [y_j, y_{j+1}] is ∫ q(x) 1[A(x) ∈ [y_j, y_{j+1}]] dx. The old cells with mass are cut into
-pieces on which A is monotone (at the cell faces and at the turning points of A, located by golden-section search
-where the slope of A changes sign between neighbouring cells: the map may fold, as a coarse step of a strongly guided
-sampler does). Each piece is split at the exact preimages A⁻¹(y_j) of the new faces its image crosses (bracketed
-root search on A itself), so every part maps into one new cell, and carries its mass under the same positive sub-cell
-reconstruction the remap uses (:mod:`.remap`): the result is the exact push-forward of that reconstruction, up to
-the tolerances of the two searches. Mass mapped beyond the walls is returned as outflow, so nothing is lost silently.
+The new mass of cell [y_j, y_{j+1}] is ∫ q(x) 1[A(x) ∈ [y_j, y_{j+1}]] dx. The old cells with mass
+are cut into pieces on which A is monotone (at the cell faces and at the turning points of A,
+located by golden-section search where the slope of A changes sign between neighbouring cells: the
+map may fold, as a coarse step of a strongly guided sampler does). Each piece is split at the exact
+preimages A⁻¹(y_j) of the new faces its image crosses (bracketed root search on A itself), so every
+part maps into one new cell, and carries its mass under the same positive sub-cell reconstruction
+the remap uses (:mod:`.remap`): the result is the exact push-forward of that reconstruction, up to
+the tolerances of the two searches. Mass mapped beyond the walls is returned as outflow, so nothing
+is lost silently.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,18 +24,20 @@ from .remap import mass_between, reconstruct
 
 __all__ = ["push_forward", "Pushed"]
 
-COLLAPSE = 1e-9  # a cell whose image is this many cells long (or shorter) carries a (near) point mass
+# a cell whose image is this many cells long (or shorter) carries a (near) point mass
+COLLAPSE = 1e-9
 _ROOT_ITERATIONS = 60
 _ROOT_TOL = 1e-12  # in cells
 _GOLDEN_ITERATIONS = 40  # turning points to 0.618^40 ≈ 4e-9 of two cells
-_X_TOL_ULPS = 64  # a root is also done when its bracket is this many ulps of the grid's last index wide
+# a root is also done when its bracket is this many ulps of the grid's last index wide
+_X_TOL_ULPS = 64
 
 
 @nb.njit(cache=True)
 def _crossings(active, image, n):
-    """For each active piece p (from breakpoint p to p + 1), the new faces j (0 ≤ j ≤ n) strictly inside its image
-    (image[p], image[p+1]) (index units), in the order the piece reaches them: their count per piece and, flattened,
-    the piece and the face of each crossing."""
+    """For each active piece p (from breakpoint p to p + 1), the new faces j (0 ≤ j ≤ n) strictly
+    inside its image (image[p], image[p+1]) (index units), in the order the piece reaches them:
+    their count per piece and, flattened, the piece and the face of each crossing."""
     counts = np.zeros(active.size, dtype=np.int64)
     for a in range(active.size):
         p = active[a]
@@ -54,9 +59,9 @@ def _crossings(active, image, n):
 
 @nb.njit(cache=True)
 def _deposit(q, dl, dr, dx, active, breaks, image, counts, roots, crossed, out):
-    """Add the mass of every part of every active piece between consecutive crossings to the new cell it maps into
-    (the one between the images of the part's ends); returns the mass mapped below the lower and above the upper
-    wall."""
+    """Add the mass of every part of every active piece between consecutive crossings to the new
+    cell it maps into (the one between the images of the part's ends); returns the mass mapped below
+    the lower and above the upper wall."""
     n = q.size
     lower = 0.0
     upper = 0.0
@@ -71,7 +76,8 @@ def _deposit(q, dl, dr, dx, active, breaks, image, counts, roots, crossed, out):
                 xb, yb = breaks[p + 1], image[p + 1]
             mass = mass_between(q, dl, dr, dx, xa, xb)
             target = int(np.floor(0.5 * (ya + yb)))
-            if target == n and max(ya, yb) <= n:  # a point mass on the upper wall stays, as one on the lower does
+            # a point mass on the upper wall stays, as one on the lower does
+            if target == n and max(ya, yb) <= n:
                 target = n - 1
             if target < 0:
                 lower += mass
@@ -85,8 +91,9 @@ def _deposit(q, dl, dr, dx, active, breaks, image, counts, roots, crossed, out):
 
 
 def _turning_points(mapping, image: np.ndarray, active_cells: np.ndarray) -> np.ndarray:
-    """The extrema of the map (index units) where its slope changes sign between two cells (cells of zero slope in
-    between skipped), one of them with mass: golden-section search over those cells."""
+    """The extrema of the map (index units) where its slope changes sign between two cells (cells
+    of zero slope in between skipped), one of them with mass: golden-section search over those
+    cells."""
     slope = np.sign(np.diff(image))
     moving = np.flatnonzero(slope)
     turn = np.flatnonzero(slope[moving[1:]] * slope[moving[:-1]] < 0)
@@ -97,7 +104,8 @@ def _turning_points(mapping, image: np.ndarray, active_cells: np.ndarray) -> np.
     first, last = first[keep], last[keep]
     if first.size == 0:
         return first.astype(float)
-    sign = np.where(slope[first] > 0, -1.0, 1.0)  # minimise sign·A: a maximum where the map rose before the turn
+    # minimise sign·A: a maximum where the map rose before the turn
+    sign = np.where(slope[first] > 0, -1.0, 1.0)
     lo, hi = first.astype(float), last + 1.0
     ratio = 0.5 * (np.sqrt(5.0) - 1.0)
     a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
@@ -113,12 +121,14 @@ def _turning_points(mapping, image: np.ndarray, active_cells: np.ndarray) -> np.
     return 0.5 * (lo + hi)
 
 
-def _preimages(mapping: Callable[[np.ndarray], np.ndarray], x_lo, x_hi, f_lo, f_hi, targets,
-               x_tol: float) -> np.ndarray:
-    """Roots of A(x) = targets, bracketed by [x_lo, x_hi] where A − target takes the values f_lo, f_hi of opposite
-    signs (vectorised Illinois regula falsi, bisecting when a guess is not strictly inside its bracket). An entry is
-    done when |A − target| ≤ _ROOT_TOL or its bracket is below ``x_tol`` (where the map expands strongly, round-off in A
-    is larger than _ROOT_TOL); only unfinished entries are evaluated again."""
+def _preimages(
+    mapping: Callable[[np.ndarray], np.ndarray], x_lo, x_hi, f_lo, f_hi, targets, x_tol: float
+) -> np.ndarray:
+    """Roots of A(x) = targets, bracketed by [x_lo, x_hi] where A − target takes the values f_lo,
+    f_hi of opposite signs (vectorised Illinois regula falsi, bisecting when a guess is not strictly
+    inside its bracket). An entry is done when |A − target| ≤ _ROOT_TOL or its bracket is below
+    ``x_tol`` (where the map expands strongly, round-off in A is larger than _ROOT_TOL); only
+    unfinished entries are evaluated again."""
     x_lo, x_hi, f_lo, f_hi = (np.array(v, dtype=float) for v in (x_lo, x_hi, f_lo, f_hi))
     x = x_hi - f_hi * (x_hi - x_lo) / (f_hi - f_lo)
     side = np.zeros(x.size, dtype=np.int8)
@@ -130,7 +140,8 @@ def _preimages(mapping: Callable[[np.ndarray], np.ndarray], x_lo, x_hi, f_lo, f_
         if todo.size == 0:
             break
         upper = np.sign(f) == np.sign(f_hi[todo])
-        stale = np.where(upper, side[todo] == 1, side[todo] == -1)  # Illinois: the same end moved twice running
+        # Illinois: the same end moved twice running
+        stale = np.where(upper, side[todo] == 1, side[todo] == -1)
         f_lo[todo] = np.where(upper, np.where(stale, 0.5 * f_lo[todo], f_lo[todo]), f)
         f_hi[todo] = np.where(upper, f, np.where(stale, 0.5 * f_hi[todo], f_hi[todo]))
         x_lo[todo] = np.where(upper, x_lo[todo], x[todo])
@@ -151,12 +162,15 @@ class Pushed(NamedTuple):
     upper: float  # ... above the upper wall
     turns: int  # turning points of the map next to mass
     image: np.ndarray  # the images of the cell faces
-    collapsed: float  # mass of cells the map shrinks below COLLAPSE cells: (near) point masses, held as spikes
+    # mass of cells the map shrinks below COLLAPSE cells: (near) point masses, held as spikes
+    collapsed: float
 
 
-def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.ndarray], code: int) -> Pushed:
-    """q pushed through ``mapping`` (vectorised, positions → positions) on ``grid``, reconstruction ``code``
-    (:func:`~.remap.scheme_code`)."""
+def push_forward(
+    q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.ndarray], code: int
+) -> Pushed:
+    """q pushed through ``mapping`` (vectorised, positions → positions) on ``grid``, reconstruction
+    ``code`` (:func:`~.remap.scheme_code`)."""
     n, dx = grid.n, grid.dx
 
     def in_cells(xi):  # the map in index units
@@ -175,23 +189,42 @@ def push_forward(q: np.ndarray, grid: Grid, mapping: Callable[[np.ndarray], np.n
         image[inserted] = in_cells(breaks[inserted])
     cell_of_piece = np.minimum(np.floor(0.5 * (breaks[:-1] + breaks[1:])).astype(np.int64), n - 1)
     active = np.flatnonzero(q[cell_of_piece] > 0.0)
-    inside = np.clip(image, -1.0, n + 1.0)  # beyond the walls only the side matters (and integers stay small)
+    # beyond the walls only the side matters (and integers stay small)
+    inside = np.clip(image, -1.0, n + 1.0)
     counts, pieces, crossed = _crossings(active, inside, n)
     roots = np.empty(0)
     if pieces.size:
-        roots = _preimages(in_cells, breaks[pieces], breaks[pieces + 1], inside[pieces] - crossed,
-                           inside[pieces + 1] - crossed, crossed.astype(float), _X_TOL_ULPS * np.finfo(float).eps * n)
+        roots = _preimages(
+            in_cells,
+            breaks[pieces],
+            breaks[pieces + 1],
+            inside[pieces] - crossed,
+            inside[pieces + 1] - crossed,
+            crossed.astype(float),
+            _X_TOL_ULPS * np.finfo(float).eps * n,
+        )
     d_left, d_right = np.empty(n), np.empty(n)
     reconstruct(q, code, d_left, d_right)
     out = np.zeros(n)
-    lower, upper = _deposit(q, d_left, d_right, dx, active, breaks, inside, counts, roots, crossed, out)
+    lower, upper = _deposit(
+        q, d_left, d_right, dx, active, breaks, inside, counts, roots, crossed, out
+    )
     faces = np.isin(breaks, np.arange(n + 1.0))
-    return Pushed(out, lower, upper, int(turns.size), grid.lower + image[faces] * dx,
-                  _collapsed_mass(q, dx, image, cell_of_piece))
+    return Pushed(
+        out,
+        lower,
+        upper,
+        int(turns.size),
+        grid.lower + image[faces] * dx,
+        _collapsed_mass(q, dx, image, cell_of_piece),
+    )
 
 
-def _collapsed_mass(q: np.ndarray, dx: float, image: np.ndarray, cell_of_piece: np.ndarray) -> float:
-    """The mass of the cells whose whole image (over all their pieces) is shorter than COLLAPSE cells."""
+def _collapsed_mass(
+    q: np.ndarray, dx: float, image: np.ndarray, cell_of_piece: np.ndarray
+) -> float:
+    """The mass of the cells whose whole image (over all their pieces) is shorter than COLLAPSE
+    cells."""
     starts = np.searchsorted(cell_of_piece, np.arange(q.size))
     ends_hi, ends_lo = np.maximum(image[:-1], image[1:]), np.minimum(image[:-1], image[1:])
     extent = np.maximum.reduceat(ends_hi, starts) - np.minimum.reduceat(ends_lo, starts)

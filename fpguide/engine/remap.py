@@ -1,17 +1,19 @@
 """Flux-form semi-Lagrangian advection: the conservative remap of cell masses along characteristics.
 
-For the continuity equation ∂_t q + ∂_x(v q) = 0 the mass in cell [x_i, x_{i+1}] at time t + dt is exactly the old mass
-between the departure points X_i, X_{i+1} of its faces (traced backwards along dX/dt = v). In flux form the mass through
-face i during the step is ∫_{X_i}^{x_i} q — a finite-volume scheme with no CFL limit, conservative to round-off, and
-positive because every new cell mass is the integral of a non-negative reconstruction over an interval.
+For the continuity equation ∂_t q + ∂_x(v q) = 0 the mass in cell [x_i, x_{i+1}] at time t + dt is
+exactly the old mass between the departure points X_i, X_{i+1} of its faces (traced backwards along
+dX/dt = v). In flux form the mass through face i during the step is ∫_{X_i}^{x_i} q — a
+finite-volume scheme with no CFL limit, conservative to round-off, and positive because every new
+cell mass is the integral of a non-negative reconstruction over an interval.
 
-Reconstructions of q inside cell k, written through its two face values dL, dR (``q_k`` the cell average):
-q(s) = 6 q_k s(1 − s) + dL (1 − s)(1 − 3s) + dR s(3s − 2), s ∈ [0, 1], whose cumulative integral is the cubic Hermite
-interpolant of the cumulative mass. It is non-negative whenever 0 ≤ dL, dR ≤ 3 q_k (Fritsch–Carlson), which the
-limiters below enforce:
+Reconstructions of q inside cell k, written through its two face values dL, dR (``q_k`` the cell
+average): q(s) = 6 q_k s(1 − s) + dL (1 − s)(1 − 3s) + dR s(3s − 2), s ∈ [0, 1], whose cumulative
+integral is the cubic Hermite interpolant of the cumulative mass. It is non-negative whenever 0 ≤
+dL, dR ≤ 3 q_k (Fritsch–Carlson), which the limiters below enforce:
 
-* ``"ppm"`` (default): fourth-order face values (7(q_{j−1} + q_j) − (q_{j−2} + q_{j+1}))/12 limited to
-  [0, 3 min(q_{j−1}, q_j)] — a positive, monotone piecewise-parabolic method (third order for smooth q);
+* ``"ppm"`` (default): fourth-order face values (7(q_{j−1} + q_j) − (q_{j−2} + q_{j+1}))/12 limited
+  to [0, 3 min(q_{j−1}, q_j)] — a positive, monotone piecewise-parabolic method (third order for
+  smooth q);
 * ``"plm"``: piecewise linear with the monotonised-central limiter (second order);
 * ``"pcm"``: piecewise constant (first order, the donor-cell limit).
 """
@@ -23,14 +25,23 @@ import numpy as np
 
 from ..tools.validation import check_choice
 
-__all__ = ["SCHEMES", "cdf_values", "mass_between", "masses_between", "reconstruct", "remap", "scheme_code"]
+__all__ = [
+    "SCHEMES",
+    "cdf_values",
+    "mass_between",
+    "masses_between",
+    "reconstruct",
+    "remap",
+    "scheme_code",
+]
 
 SCHEMES = ("ppm", "plm", "pcm")
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}
 
 
 def scheme_code(scheme: str) -> int:
-    check_choice("scheme", scheme, SCHEMES)  # compares without hashing: a list is refused, not a TypeError
+    # compares without hashing: a list is refused, not a TypeError
+    check_choice("scheme", scheme, SCHEMES)
     return _SCHEME_CODE[scheme]
 
 
@@ -72,19 +83,28 @@ def reconstruct(q, code, d_left, d_right):
 def _below(q, dl, dr, k, s):
     """Mass of cell k left of fraction s, per unit width: q·h01(s) + dL·h10(s) + dR·h11(s)."""
     s2 = s * s
-    return max(q[k] * (3.0 * s2 - 2.0 * s2 * s) + dl[k] * (s2 * s - 2.0 * s2 + s) + dr[k] * (s2 * s - s2), 0.0)
+    return max(
+        q[k] * (3.0 * s2 - 2.0 * s2 * s) + dl[k] * (s2 * s - 2.0 * s2 + s) + dr[k] * (s2 * s - s2),
+        0.0,
+    )
 
 
 @nb.njit(cache=True)
 def _above(q, dl, dr, k, s):
     """Mass of cell k right of fraction s, per unit width (complementary form, no cancellation)."""
     s2 = s * s
-    return max(q[k] * (1.0 - 3.0 * s2 + 2.0 * s2 * s) - dl[k] * (s2 * s - 2.0 * s2 + s) - dr[k] * (s2 * s - s2), 0.0)
+    return max(
+        q[k] * (1.0 - 3.0 * s2 + 2.0 * s2 * s)
+        - dl[k] * (s2 * s - 2.0 * s2 + s)
+        - dr[k] * (s2 * s - s2),
+        0.0,
+    )
 
 
 @nb.njit(cache=True)
 def _cell_and_offset(xi, n):
-    """The cell k that index coordinate ξ ∈ [0, n] falls in (the last cell for ξ = n) and ξ − k ∈ [0, 1]."""
+    """The cell k that index coordinate ξ ∈ [0, n] falls in (the last cell for ξ = n) and ξ − k ∈
+    [0, 1]."""
     k = min(int(xi), n - 1)
     return k, xi - k
 
@@ -105,17 +125,20 @@ def mass_between(q, dl, dr, dx, xa, xb):
 
 @nb.njit(cache=True)
 def masses_between(q, dl, dr, dx, xa, xb, out):
-    """out[i] = :func:`mass_between` (xa[i], xb[i]), for index coordinates 0 ≤ xa[i] ≤ n (empty where xb ≤ xa)."""
+    """out[i] = :func:`mass_between` (xa[i], xb[i]), for index coordinates 0 ≤ xa[i] ≤ n (empty
+    where xb ≤ xa)."""
     for i in range(xa.size):
         out[i] = mass_between(q, dl, dr, dx, xa[i], xb[i]) if xb[i] > xa[i] else 0.0
 
 
 @nb.njit(cache=True)
 def remap(q, dl, dr, dx, xi, out):
-    """New cell averages from departure points ``xi`` of the n + 1 faces (index units, non-decreasing).
+    """New cell averages from departure points ``xi`` of the n + 1 faces (index units,
+    non-decreasing).
 
-    Density outside the grid is zero (nothing enters through the walls); the old mass that no new cell receives has
-    left through the walls and is returned as (outflow through the lower wall, through the upper wall).
+    Density outside the grid is zero (nothing enters through the walls); the old mass that no new
+    cell receives has left through the walls and is returned as (outflow through the lower wall,
+    through the upper wall).
     """
     n = q.size
     clamped = np.minimum(np.maximum(xi, 0.0), float(n))
@@ -128,7 +151,8 @@ def remap(q, dl, dr, dx, xi, out):
 
 @nb.njit(cache=True)
 def cdf_values(q, dl, dr, dx, xi):
-    """Cumulative mass of the reconstruction at sorted index coordinates ``xi`` (clamped to [0, n])."""
+    """Cumulative mass of the reconstruction at sorted index coordinates ``xi`` (clamped to [0,
+    n])."""
     n = q.size
     out = np.empty(xi.size)
     total = 0.0  # mass of the cells left of cell k

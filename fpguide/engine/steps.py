@@ -1,5 +1,6 @@
-"""Small helpers of the stepping loop: compiled scans of the densities and the traced faces (each replaces several
-numpy passes per step), and the flush of sub-normal densities with its check that the density is still sound."""
+"""Small helpers of the stepping loop: compiled scans of the densities and the traced faces (each
+replaces several numpy passes per step), and the flush of sub-normal densities with its check that
+the density is still sound."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ import numpy as np
 from ..grids.grid import TensorGrid
 from ..tools.errors import NumericalError
 
-__all__ = ["assemble_departures", "flush_checked", "significant_faces", "significant_window", "steepest"]
+__all__ = [
+    "assemble_departures",
+    "flush_checked",
+    "significant_faces",
+    "significant_window",
+    "steepest",
+]
 
-FLUSH = 1e-300  # densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
+# densities below this are set to zero: subnormal arithmetic made contracting flows 7-11x slower
+FLUSH = 1e-300
 
 
 @nb.njit(cache=True)
 def significant_faces(q, floor):
-    """(first, last + 1): the faces enclosing the cells with q > floor; (−1, −1) if there are none."""
+    """(first, last + 1): the faces enclosing the cells with q > floor; (−1, −1) if there are
+    none."""
     first = 0
     while first < q.size and q[first] <= floor:
         first += 1
@@ -30,10 +39,12 @@ def significant_faces(q, floor):
 
 @nb.njit(cache=True)
 def assemble_departures(xi, lo, n, first, last, out):
-    """Fill ``out`` (n + 1 departure points) from the traced window ``xi`` of faces lo … lo + len(xi) − 1.
+    """Fill ``out`` (n + 1 departure points) from the traced window ``xi`` of faces lo … lo +
+    len(xi) − 1.
 
-    Returns False when trajectories cross where there is significant mass (between faces ``first`` and ``last``).
-    Crossings elsewhere are made monotone (running maximum); faces outside the window move rigidly with its ends.
+    Returns False when trajectories cross where there is significant mass (between faces ``first``
+    and ``last``). Crossings elsewhere are made monotone (running maximum); faces outside the window
+    move rigidly with its ends.
     """
     hi = lo + xi.size - 1
     running = xi[0]
@@ -53,9 +64,10 @@ def assemble_departures(xi, lo, n, first, last, out):
 
 @nb.njit(cache=True)
 def flush_below(q, floor):
-    """Set densities in [0, floor) to zero (subnormals are slow) and look for broken cells; q has one row per
-    density. Returns, per row, the total flushed (per unit cell volume), the lowest value and the flat index of the
-    first non-finite or negative cell (−1 if none: the schemes are positive)."""
+    """Set densities in [0, floor) to zero (subnormals are slow) and look for broken cells; q has
+    one row per density. Returns, per row, the total flushed (per unit cell volume), the lowest
+    value and the flat index of the first non-finite or negative cell (−1 if none: the schemes are
+    positive)."""
     rows = q.shape[0]
     flushed, lowest, bad = np.zeros(rows), np.full(rows, np.inf), np.full(rows, -1, dtype=np.int64)
     for b in range(rows):
@@ -74,8 +86,8 @@ def flush_below(q, floor):
 
 @nb.njit(cache=True)
 def significant_window(lines, significant):
-    """floor = ``significant`` · max q over the lines (rows), the lines with a cell above it, and the faces
-    (first, last + 1) enclosing every such cell; floor 0 (and no lines) when q is zero."""
+    """floor = ``significant`` · max q over the lines (rows), the lines with a cell above it, and
+    the faces (first, last + 1) enclosing every such cell; floor 0 (and no lines) when q is zero."""
     floor = significant * lines.max()
     active = np.empty(lines.shape[0], dtype=np.int64)
     count, first, last = 0, lines.shape[1], 0
@@ -91,8 +103,8 @@ def significant_window(lines, significant):
 
 @nb.njit(cache=True)
 def steepest(v):
-    """(max |v_{j+1} − v_j|, max |v|) over the rows of v: the largest velocity jump between neighbouring faces and
-    the largest speed."""
+    """(max |v_{j+1} − v_j|, max |v|) over the rows of v: the largest velocity jump between
+    neighbouring faces and the largest speed."""
     jump, speed = 0.0, 0.0
     for line in range(v.shape[0]):
         for j in range(v.shape[1]):
@@ -103,10 +115,11 @@ def steepest(v):
 
 
 def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True, frame=None):
-    """:func:`flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit cell
-    volume) and the lowest value of each; a :class:`NumericalError` saying when and where when one is not finite or
-    negative (which the positive schemes never make), at the true position of a density held in ``frame`` (per axis,
-    see :class:`~.line_sweeps.LineSweeper`; None: the grid's own)."""
+    """:func:`flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit
+    cell volume) and the lowest value of each; a :class:`NumericalError` saying when and where when
+    one is not finite or negative (which the positive schemes never make), at the true position of a
+    density held in ``frame`` (per axis, see :class:`~.line_sweeps.LineSweeper`; None: the grid's
+    own)."""
     flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
     if np.any(broken >= 0):
         b = int(np.argmax(broken >= 0))
@@ -115,6 +128,11 @@ def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True,
         x = ", ".join(f"{axis.centres[i] / c:.6g}" for axis, i, c in zip(grid.axes, cell, scale))
         member = f" in member {b}" if batch else ""
         value = q[b][cell]
-        raise NumericalError(f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce the step "
-                             "(lipschitz, max_step) or refine the grid where the drift is steep there", time=t)
+        raise NumericalError(
+            f"the density became {value} at t={t:.6g}, x=({x}){member}: reduce "
+            "the step "
+            "(lipschitz, max_step) or refine the grid where the drift is steep "
+            "there",
+            time=t,
+        )
     return flushed, lowest

@@ -1,11 +1,12 @@
-"""One Strang-split step of the engine: the half sweeps along the axes around the innermost operator,
-A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2), with the Ornstein–Uhlenbeck part of the drift exact where asked.
+"""One Strang-split step of the engine: the half sweeps along the axes around the innermost
+operator, A_0(h/2) A_1(h/2) … H(h) … A_1(h/2) A_0(h/2), with the Ornstein–Uhlenbeck part of the
+drift exact where asked.
 
-The innermost operator takes one full step: the heat step (one exact kernel per step: halves would not compose
-exactly), or, for the continuity equation, the last axis, so that a 2-D step is two sweeps. The closing half sweep
-of axis 0 of one step and the opening one of the next are one sweep (the flow composes), so a step costs one sweep
-of axis 0 and the inner composition; the driver closes the pending half sweep where a step must end exactly (saved
-times, drift jumps).
+The innermost operator takes one full step: the heat step (one exact kernel per step: halves would
+not compose exactly), or, for the continuity equation, the last axis, so that a 2-D step is two
+sweeps. The closing half sweep of axis 0 of one step and the opening one of the next are one sweep
+(the flow composes), so a step costs one sweep of axis 0 and the inner composition; the driver
+closes the pending half sweep where a step must end exactly (saved times, drift jumps).
 """
 
 from __future__ import annotations
@@ -21,17 +22,21 @@ __all__ = ["StrangStep"]
 
 
 class StrangStep:
-    """The split step of ``sweeper``'s advection along ``ndim`` axes and the diffusion ``diff``; with ``ou_drift``
-    the drift's linear part −D(t)·x is treated exactly (see :func:`~.evolve.evolve`)."""
+    """The split step of ``sweeper``'s advection along ``ndim`` axes and the diffusion ``diff``;
+    with ``ou_drift`` the drift's linear part −D(t)·x is treated exactly (see
+    :func:`~.evolve.evolve`)."""
 
     def __init__(self, sweeper: LineSweeper, diff: Coefficient, ou_drift: bool, ndim: int):
         self.sweeper, self.diff, self.ou_drift = sweeper, diff, ou_drift
         self.ops = list(range(1, ndim)) + (["heat"] if diff.active else [])
 
-    def advance(self, q: np.ndarray, t: float, dt: float, t_end: float, advected: float) -> tuple[np.ndarray, float]:
-        """One step from t to t_end (= t + dt, or the break it lands on) of densities advected along axis 0 up to
-        ``advected``: the densities after it, and the time up to which axis 0 is now advected (t + dt/2, the closing
-        half sweep left pending, where there are inner operators)."""
+    def advance(
+        self, q: np.ndarray, t: float, dt: float, t_end: float, advected: float
+    ) -> tuple[np.ndarray, float]:
+        """One step from t to t_end (= t + dt, or the break it lands on) of densities advected
+        along axis 0 up to ``advected``: the densities after it, and the time up to which axis 0
+        is now advected (t + dt/2, the closing half sweep left pending, where there are inner
+        operators)."""
         if not self.ops:
             return self.sweeper.advect(q, 0, t, t_end), t_end
         q = self.sweeper.advect(q, 0, advected, t + 0.5 * dt, self.contracted(t, t_end))
@@ -42,16 +47,18 @@ class StrangStep:
         return self.sweeper.advect(q, 0, advected, t)
 
     def halves(self, ta: float, tb: float) -> tuple[float, float]:
-        """(A₁, A₂): ∫D over the first and the second half of the step [ta, tb], from one quadratic."""
+        """(A₁, A₂): ∫D over the first and the second half of the step [ta, tb], from one
+        quadratic."""
         quad = self.diff.quadratic(ta, tb)
         first = quad.integral(0.5)
         return first, quad.integral(1.0) - first
 
     def contracted(self, ta: float, tb: float) -> float:
-        """The frame the first half sweeps of the step [ta, tb] end in: with the linear part, contracted by that part
-        over the second half, e^{−A₂}, so that the heat step spreads them by (1 − e^{−2A})/2 ≤ ½ (A = ∫D over the
-        step) and the density is never wider than at the step's end (in the true positions, the heat step's
-        (e^{2A₂} − e^{−2A₁})/2 would leave it e^{A₂} as wide: 2.9x for a step of A = 2.1); 1 without."""
+        """The frame the first half sweeps of the step [ta, tb] end in: with the linear part,
+        contracted by that part over the second half, e^{−A₂}, so that the heat step spreads them by
+        (1 − e^{−2A})/2 ≤ ½ (A = ∫D over the step) and the density is never wider than at the step's
+        end (in the true positions, the heat step's (e^{2A₂} − e^{−2A₁})/2 would leave it e^{A₂} as
+        wide: 2.9x for a step of A = 2.1); 1 without."""
         if not (self.ou_drift and self.diff.active):
             return 1.0
         return math.exp(-self.halves(ta, tb)[1])
@@ -65,7 +72,8 @@ class StrangStep:
         return self.sweeper.advect(q, op, ta, tb, frame)
 
     def _inner(self, q: np.ndarray, ops: list, ta: float, tb: float) -> np.ndarray:
-        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta, tb]."""
+        """Symmetric composition O_1(h/2) … O_n(h) … O_1(h/2) of the inner operators over [ta,
+        tb]."""
         if len(ops) == 1:
             return self._apply(q, ops[0], ta, tb)
         mid = 0.5 * (ta + tb)

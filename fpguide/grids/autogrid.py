@@ -1,15 +1,16 @@
 """Automatic grid: extent and resolution chosen from the dynamics, not only from the target.
 
-A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.e. tails down to 1e-13; in d dimensions
-a lattice of such levels per coordinate) through the probability-flow map with RK4. The extent along each axis is the
-range they visit at any time (guided trajectories overshoot far past the support before they come back), padded. The
-narrowest density feature is, for the ODE, the smaller of what the pilot shows (along each axis, the spacing of
-neighbouring central quantiles, ``|z| ≤ 5``, gives the local density, width = 1/(√(2π)·max density)) and the target's
-own narrowest feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the
-target's feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that much narrower; see
-:func:`feature_width` for the samplers in between). The cell width
-is that feature over ``cells_per_width``; in 2-D and 3-D the total number of cells is capped (the cap is recorded,
-and :func:`~fpguide.solve` warns when the grid is then too coarse).
+A pilot pushes quantiles of the start law (levels Φ(z), z ∈ [−7.4, 7.4], i.e. tails down to 1e-13;
+in d dimensions a lattice of such levels per coordinate) through the probability-flow map with RK4.
+The extent along each axis is the range they visit at any time (guided trajectories overshoot far
+past the support before they come back), padded. The narrowest density feature is, for the ODE, the
+smaller of what the pilot shows (along each axis, the spacing of neighbouring central quantiles,
+``|z| ≤ 5``, gives the local density, width = 1/(√(2π)·max density)) and the target's own narrowest
+feature at t_min; for the SDE, whose noise smooths what the deterministic flow would compress, the
+target's feature divided by sqrt(1 + w) (the guided Fokker–Planck equilibrium at an edge is that
+much narrower; see :func:`feature_width` for the samplers in between). The cell width is that
+feature over ``cells_per_width``; in 2-D and 3-D the total number of cells is capped (the cap is
+recorded, and :func:`~fpguide.solve` warns when the grid is then too coarse).
 """
 
 from __future__ import annotations
@@ -26,8 +27,20 @@ from ..models.dynamics import GuidedDynamics, WeightBatch
 from ..tools.errors import NumericalError, WallMassError
 from .grid import Grid, TensorGrid, axes_of
 
-__all__ = ["CELLS_PER_WIDTH", "MAX_CELLS", "MIN_CELLS", "ROUND_TO", "WIDEN_FACTOR", "WIDEN_TRIES", "choose_grid",
-           "covering_grid", "feature_width", "pilot", "tilted_width", "widening"]
+__all__ = [
+    "CELLS_PER_WIDTH",
+    "MAX_CELLS",
+    "MIN_CELLS",
+    "ROUND_TO",
+    "WIDEN_FACTOR",
+    "WIDEN_TRIES",
+    "choose_grid",
+    "covering_grid",
+    "feature_width",
+    "pilot",
+    "tilted_width",
+    "widening",
+]
 
 PILOT_LEVELS = {1: 97, 2: 33, 3: 17}  # quantile levels per coordinate
 PILOT_LOG_SNR_STEP = 0.25
@@ -37,16 +50,20 @@ MAX_CELLS = {1: 1 << 16, 2: 1 << 19, 3: 1 << 21}  # in total (2-D: about 724², 
 ROUND_TO = {1: 64, 2: 16, 3: 8}
 CELLS_PER_WIDTH = 4.0  # default resolution (measured: errors ≤ 2e-5 on the standard cases)
 TILT_REACH = 3  # see tilted_width
-WIDEN_FACTOR, WIDEN_TRIES = 1.5, 3  # an automatic grid that loses mass at its walls is chosen again this much wider
+# an automatic grid that loses mass at its walls is chosen again this much wider
+WIDEN_FACTOR, WIDEN_TRIES = 1.5, 3
 
 
-def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points: bool = False) -> dict:
-    """Trace a lattice of start quantiles through the probability-flow ODE; per member of a batch (one for a single
-    dynamics) and axis, the range visited and the narrowest width seen (arrays (B, d)), and the same at every
-    reverse time ``times`` of the pilot's own steps (``lower_at``, ``upper_at``, ``width_at``: arrays (K, B, d); the
-    width at τ = 0 is inf: the start law's own width is the target's). With ``keep_points``, also the bulk of the
-    lattice (the points whose levels lie within 5 standard deviations) at each of those times (``points_at``: K
-    arrays (B, N, d))."""
+def pilot(
+    dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points: bool = False
+) -> dict:
+    """Trace a lattice of start quantiles through the probability-flow ODE; per member of a batch
+    (one for a single dynamics) and axis, the range visited and the narrowest width seen (arrays (B,
+    d)), and the same at every reverse time ``times`` of the pilot's own steps (``lower_at``,
+    ``upper_at``, ``width_at``: arrays (K, B, d); the width at τ = 0 is inf: the start law's own
+    width is the target's). With ``keep_points``, also the bulk of the lattice (the points whose
+    levels lie within 5 standard deviations) at each of those times (``points_at``: K arrays (B, N,
+    d))."""
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d, n_members = common.model.ndim, len(members)
@@ -65,7 +82,11 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points
         return common.ode_drift(points.reshape(-1, d), tau, w).reshape(points.shape)
 
     taus = common.tau_grid(t_min, PILOT_LOG_SNR_STEP)
-    lower_at, upper_at, width_at = [x.min(axis=1)], [x.max(axis=1)], [np.full((n_members, d), math.inf)]
+    lower_at, upper_at, width_at = (
+        [x.min(axis=1)],
+        [x.max(axis=1)],
+        [np.full((n_members, d), math.inf)],
+    )
     bulk = np.all(np.abs(lattice.reshape(-1, d)) <= 5.0, axis=1)
     points_at = [x[:, bulk]] if keep_points else None
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
@@ -75,9 +96,13 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points
             rate = _lipschitz(x, v, lattice.shape)
             dt = min(tau1 - tau, PILOT_LIPSCHITZ / max(rate, 1e-300))
             if not tau + dt > tau:
-                raise NumericalError(f"the pilot of the flow stalled at reverse time {tau:.6g}: the velocity varies "
-                                     f"at a rate {rate:.3g} between neighbouring points of its lattice; give a grid",
-                                     time=tau)
+                raise NumericalError(
+                    f"the pilot of the flow stalled at reverse time {tau:.6g}: "
+                    "the velocity varies "
+                    f"at a rate {rate:.3g} between neighbouring points of its "
+                    "lattice; give a grid",
+                    time=tau,
+                )
             k2 = velocity(x + 0.5 * dt * v, tau + 0.5 * dt)
             k3 = velocity(x + 0.5 * dt * k2, tau + 0.5 * dt)
             k4 = velocity(x + dt * k3, tau + dt)
@@ -95,46 +120,65 @@ def pilot(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, keep_points
             else:
                 width_at[-1][b] = _narrowest(x[b].reshape(lattice.shape), z)
     lower_at, upper_at, width_at = np.array(lower_at), np.array(upper_at), np.array(width_at)
-    return {"lower": lower_at.min(axis=0), "upper": upper_at.max(axis=0), "width": width_at.min(axis=0),
-            "times": taus, "lower_at": lower_at, "upper_at": upper_at, "width_at": width_at, "points_at": points_at}
+    return {
+        "lower": lower_at.min(axis=0),
+        "upper": upper_at.max(axis=0),
+        "width": width_at.min(axis=0),
+        "times": taus,
+        "lower_at": lower_at,
+        "upper_at": upper_at,
+        "width_at": width_at,
+        "points_at": points_at,
+    }
 
 
 def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
-    """The smallest singular value of the flow map's Jacobian ∂x/∂z over the bulk of the lattice (|z_a| ≤ 3): the
-    narrowest width of the pushed density in any direction (the standard deviation along it, for a linear map)."""
+    """The smallest singular value of the flow map's Jacobian ∂x/∂z over the bulk of the lattice
+    (|z_a| ≤ 3): the narrowest width of the pushed density in any direction (the standard deviation
+    along it, for a linear map)."""
     d = x.shape[-1]
     inner = slice(1, -1)
     keep = np.abs(z[1:-1]) <= 3.0
-    jac = np.stack([((np.roll(x, -1, axis=a) - np.roll(x, 1, axis=a)) / (2 * (z[1] - z[0])))[(inner,) * d]
-                    for a in range(d)], axis=-1)[np.ix_(*[keep] * d)]
+    jac = np.stack(
+        [
+            ((np.roll(x, -1, axis=a) - np.roll(x, 1, axis=a)) / (2 * (z[1] - z[0])))[(inner,) * d]
+            for a in range(d)
+        ],
+        axis=-1,
+    )[np.ix_(*[keep] * d)]
     return float(np.linalg.svd(jac.reshape(-1, d, d), compute_uv=False).min())
 
 
 def _lipschitz(x, v, shape) -> float:
-    """max |v(x_i) − v(x_j)| / |x_i − x_j| over lattice neighbours i, j along every axis and all members
-    (x, v: (B, N, d)): a Lipschitz constant of the velocity on the lattice, whatever the flow has done to its
-    directions. (The ratio of the a-th components along lattice axis a alone blows up where a sheared flow has lined
-    neighbours up across that axis: on a 2-D mixture of correlated Gaussians at w = 4 it reached 1e299 and stalled
-    the pilot.)"""
+    """max |v(x_i) − v(x_j)| / |x_i − x_j| over lattice neighbours i, j along every axis and all
+    members (x, v: (B, N, d)): a Lipschitz constant of the velocity on the lattice, whatever the
+    flow has done to its directions. (The ratio of the a-th components along lattice axis a alone
+    blows up where a sheared flow has lined neighbours up across that axis: on a 2-D mixture of
+    correlated Gaussians at w = 4 it reached 1e299 and stalled the pilot.)"""
     d = x.shape[-1]
     batched = (x.shape[0], *shape)
     xs, vs = x.reshape(batched), v.reshape(batched)
-    rates = [np.linalg.norm(np.diff(vs, axis=a + 1), axis=-1) /
-             np.maximum(np.linalg.norm(np.diff(xs, axis=a + 1), axis=-1), 1e-300) for a in range(d)]
+    rates = [
+        np.linalg.norm(np.diff(vs, axis=a + 1), axis=-1)
+        / np.maximum(np.linalg.norm(np.diff(xs, axis=a + 1), axis=-1), 1e-300)
+        for a in range(d)
+    ]
     return float(max(rate.max() for rate in rates))
 
 
 def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilted=None):
-    """The narrowest density feature to resolve at t_min, from the target's own (component width or edge width σ).
+    """The narrowest density feature to resolve at t_min, from the target's own (component width or
+    edge width σ).
 
-    ODE: that, or the narrower width the pilot of the flow saw. Reverse SDE (η = 1): the noise smooths what the flow
-    would compress; the guided Fokker–Planck equilibrium at an edge, ∝ exp(2Φ_w), is sqrt(1 + w) narrower than the
-    target's feature (Φ_w the log-density of the tilted law p_t p_t(c|·)^{1 + w}, whose score is s_w). Given the
-    tilted law's own narrowest width where the density is (``tilted``, from :func:`tilted_width`), that
-    instead, kept within the two: where the classes overlap or guidance does not act (early in a run, or inside one
-    class's support) the edge's sqrt(1 + w) is not there. With stochasticity η the equilibrium is
-    ∝ exp((1 + η²)/η² Φ_w), a factor η sqrt(2/(1 + η²)) narrower again, but weak noise may not reach it: nothing
-    narrower than that and nothing coarser than what both limits (the ODE's feature and the SDE's) need.
+    ODE: that, or the narrower width the pilot of the flow saw. Reverse SDE (η = 1): the noise
+    smooths what the flow would compress; the guided Fokker–Planck equilibrium at an edge, ∝
+    exp(2Φ_w), is sqrt(1 + w) narrower than the target's feature (Φ_w the log-density of the tilted
+    law p_t p_t(c|·)^{1 + w}, whose score is s_w). Given the tilted law's own narrowest width where
+    the density is (``tilted``, from :func:`tilted_width`), that instead, kept within the two: where
+    the classes overlap or guidance does not act (early in a run, or inside one class's support) the
+    edge's sqrt(1 + w) is not there. With stochasticity η the equilibrium is ∝ exp((1 + η²)/η² Φ_w),
+    a factor η sqrt(2/(1 + η²)) narrower again, but weak noise may not reach it: nothing narrower
+    than that and nothing coarser than what both limits (the ODE's feature and the SDE's) need.
     """
     width = dyn.model.length_scale(t_min, dyn.process)
     ode = np.minimum(pilot_width, width)
@@ -148,12 +192,13 @@ def feature_width(dyn: GuidedDynamics, t_min: float, pilot_width=math.inf, tilte
 
 
 def tilted_width(dyn: GuidedDynamics, t: float, points: np.ndarray) -> np.ndarray:
-    """Per axis a, the narrowest width 1/sqrt(max −∂_a s_w,a) of the tilted law at diffusion time t near ``points``
-    (N, d): where its log-density Φ_w (whose gradient is the guided score s_w) curves down the most; inf along an
-    axis where it nowhere does. Taken over the points and their shifts along the axis by up to TILT_REACH of the
-    target's own feature ℓ_t (the noise carries the density that far past where the flow's quantiles go: at an edge
-    the tilted law falls off over ℓ_t/sqrt(1 + w) outside it), by central differences of s_w with steps 1e-3 of
-    ℓ_t/sqrt(1 + w) (truncation ~1e-6 relative; round-off far below it)."""
+    """Per axis a, the narrowest width 1/sqrt(max −∂_a s_w,a) of the tilted law at diffusion time t
+    near ``points`` (N, d): where its log-density Φ_w (whose gradient is the guided score s_w)
+    curves down the most; inf along an axis where it nowhere does. Taken over the points and their
+    shifts along the axis by up to TILT_REACH of the target's own feature ℓ_t (the noise carries the
+    density that far past where the flow's quantiles go: at an edge the tilted law falls off over
+    ℓ_t/sqrt(1 + w) outside it), by central differences of s_w with steps 1e-3 of ℓ_t/sqrt(1 + w)
+    (truncation ~1e-6 relative; round-off far below it)."""
     d = dyn.model.ndim
     feature = dyn.model.length_scale(t, dyn.process)
     h = 1e-3 * feature / math.sqrt(1.0 + max(dyn.model.w, 0.0))
@@ -175,39 +220,65 @@ def tilted_width(dyn: GuidedDynamics, t: float, points: np.ndarray) -> np.ndarra
         return 1.0 / np.sqrt(np.maximum(curvature, 0.0))
 
 
-def choose_grid(dyn: GuidedDynamics | WeightBatch, t_min: float, quantile, *, cells_per_width: float = 4.0,
-                widen: float = 1.0, max_cells: int | None = None) -> tuple[Grid | TensorGrid, dict]:
-    """A grid for this run (a :class:`Grid` in 1-D, a :class:`TensorGrid` otherwise), and a record of how it was
-    chosen (stored in the Dataset). For a :class:`WeightBatch`, one grid spanning what every member needs, with the
-    cells of the member that needs the finest."""
+def choose_grid(
+    dyn: GuidedDynamics | WeightBatch,
+    t_min: float,
+    quantile,
+    *,
+    cells_per_width: float = 4.0,
+    widen: float = 1.0,
+    max_cells: int | None = None,
+) -> tuple[Grid | TensorGrid, dict]:
+    """A grid for this run (a :class:`Grid` in 1-D, a :class:`TensorGrid` otherwise), and a record
+    of how it was chosen (stored in the Dataset). For a :class:`WeightBatch`, one grid spanning what
+    every member needs, with the cells of the member that needs the finest."""
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     d = members[0].model.ndim
     max_cells = MAX_CELLS[d] if max_cells is None else max_cells
     seen = pilot(dyn, t_min, quantile)
     intrinsic = min(float(feature_width(member, t_min)) for member in members)
-    feature = np.array([feature_width(member, t_min, width) for member, width in zip(members, seen["width"])])
+    feature = np.array(
+        [feature_width(member, t_min, width) for member, width in zip(members, seen["width"])]
+    )
     centre = 0.5 * (seen["lower"] + seen["upper"])
     half = widen * (0.5 * (seen["upper"] - seen["lower"]) * 1.15 + 4.0 * feature)
-    # each member's own grid (what its single solve would take), then one covering them all at the finest spacing
-    own = [_span(c - h, c + h, f, cells_per_width, max_cells) for c, h, f in zip(centre, half, feature)]
+    # each member's own grid (what its single solve would take), then one covering them all at the
+    # finest spacing
+    own = [
+        _span(c - h, c + h, f, cells_per_width, max_cells) for c, h, f in zip(centre, half, feature)
+    ]
     grid = own[0][0] if len(own) == 1 else covering_grid([g for g, _, _ in own])
     wanted, capped = np.max([w for _, w, _ in own], axis=0), any(c for _, _, c in own)
-    record = {"pilot_lower": seen["lower"].min(axis=0), "pilot_upper": seen["upper"].max(axis=0),
-              "pilot_width": seen["width"].min(axis=0), "target_width": intrinsic, "feature_width": feature.min(axis=0),
-              "cells_per_width": cells_per_width, "cells_wanted": wanted.astype(int), "widen": widen, "capped": capped}
+    record = {
+        "pilot_lower": seen["lower"].min(axis=0),
+        "pilot_upper": seen["upper"].max(axis=0),
+        "pilot_width": seen["width"].min(axis=0),
+        "target_width": intrinsic,
+        "feature_width": feature.min(axis=0),
+        "cells_per_width": cells_per_width,
+        "cells_wanted": wanted.astype(int),
+        "widen": widen,
+        "capped": capped,
+    }
     if d == 1:
-        record = {key: value[0] if isinstance(value, np.ndarray) else value for key, value in record.items()}
+        record = {
+            key: value[0] if isinstance(value, np.ndarray) else value
+            for key, value in record.items()
+        }
     return grid, record
 
 
 Result = TypeVar("Result")
 
 
-def widening(run: Callable[[float], Result], *, retry: bool = True, failed: list[str] | None = None) -> Result:
-    """``run(widen)`` for widen = 1, WIDEN_FACTOR, WIDEN_FACTOR², …: its result, once no :class:`WallMassError`
-    says that mass left through the walls of the automatic grid (or grids) ``run`` chose ``widen`` times wider than
-    its pilot asked for; at most WIDEN_TRIES retries, none when not ``retry`` (a grid the user gave). The messages of
-    the failed tries are appended to ``failed``."""
+def widening(
+    run: Callable[[float], Result], *, retry: bool = True, failed: list[str] | None = None
+) -> Result:
+    """``run(widen)`` for widen = 1, WIDEN_FACTOR, WIDEN_FACTOR², …: its result, once no
+    :class:`WallMassError` says that mass left through the walls of the automatic grid (or grids)
+    ``run`` chose ``widen`` times wider than its pilot asked for; at most WIDEN_TRIES retries, none
+    when not ``retry`` (a grid the user gave). The messages of the failed tries are appended to
+    ``failed``."""
     for attempt in itertools.count():
         try:
             return run(WIDEN_FACTOR**attempt)
@@ -219,8 +290,8 @@ def widening(run: Callable[[float], Result], *, retry: bool = True, failed: list
 
 
 def covering_grid(grids) -> Grid | TensorGrid:
-    """One grid spanning every grid of ``grids`` (all 1-D, or all with the same axes count) with cells at most as wide
-    as the finest's along each axis (the common grid of a sweep)."""
+    """One grid spanning every grid of ``grids`` (all 1-D, or all with the same axes count) with
+    cells at most as wide as the finest's along each axis (the common grid of a sweep)."""
     axes = [axes_of(grid) for grid in grids]
     lower = np.array([[axis.lower for axis in each] for each in axes]).min(axis=0)
     upper = np.array([[axis.upper for axis in each] for each in axes]).max(axis=0)
@@ -229,14 +300,19 @@ def covering_grid(grids) -> Grid | TensorGrid:
 
 
 def _span(lower, upper, feature, cells_per_width: float, max_cells: int):
-    """The grid on [lower, upper] (per axis) with about ``cells_per_width`` cells per ``feature``, rounded up to
-    ROUND_TO cells per axis, at least MIN_CELLS, and coarsened evenly when the total would exceed ``max_cells``;
-    returns (grid, cells wanted per axis, whether it was capped)."""
+    """The grid on [lower, upper] (per axis) with about ``cells_per_width`` cells per ``feature``,
+    rounded up to ROUND_TO cells per axis, at least MIN_CELLS, and coarsened evenly when the total
+    would exceed ``max_cells``; returns (grid, cells wanted per axis, whether it was capped)."""
     d = lower.size
-    with np.errstate(over="ignore", divide="ignore"):  # a pilot width that underflows asks for infinitely many cells
+    # a pilot width that underflows asks for infinitely many cells
+    with np.errstate(over="ignore", divide="ignore"):
         needed = np.ceil((upper - lower) * cells_per_width / feature * (1 - 1e-12))
     wanted = np.minimum(needed, float(max_cells))
     scale = max(1.0, (float(np.prod(wanted)) / max_cells) ** (1.0 / d))
     n = [int(max(ROUND_TO[d] * math.ceil(k / scale / ROUND_TO[d]), MIN_CELLS[d])) for k in wanted]
     axes = tuple(Grid(float(lo), float(hi), k) for lo, hi, k in zip(lower, upper, n))
-    return (axes[0] if d == 1 else TensorGrid(axes)), wanted, bool(scale > 1.0 or np.any(needed > max_cells))
+    return (
+        (axes[0] if d == 1 else TensorGrid(axes)),
+        wanted,
+        bool(scale > 1.0 or np.any(needed > max_cells)),
+    )

@@ -1,32 +1,36 @@
 """Discrete-step samplers as diffusers runs them: DDIM (any η) and ancestral DDPM on a β schedule.
 
-Schedule (:class:`NoiseSchedule`, diffusers' scheduler configuration): β_k for the K training timesteps k = 0 … K−1,
-"linear" (β_start … β_end), "scaled_linear" ((√β_start … √β_end)²) or "squaredcos_cap_v2"
-(β_k = min(1 − ā((k+1)/K)/ā(k/K), 0.999), ā(s) = cos²((s + 0.008)/1.008 · π/2)); ᾱ_k = ∏_{i ≤ k} (1 − β_i), and the
-noised data at timestep k is √ᾱ_k X_0 + √(1 − ᾱ_k) Z. An N-step run visits the timesteps of ``timestep_spacing``:
-"linspace" round(linspace(0, K−1, N)), "leading" (0, 1, …, N−1)·(K//N) + ``steps_offset``, "trailing"
-round(K, K − K/N, …) − 1 (the first N: diffusers' float ``arange`` adds a spurious −1 for some N, e.g. 61 of 1000),
-in decreasing order.
+Schedule (:class:`NoiseSchedule`, diffusers' scheduler configuration): β_k for the K training
+timesteps k = 0 … K−1, "linear" (β_start … β_end), "scaled_linear" ((√β_start … √β_end)²) or
+"squaredcos_cap_v2" (β_k = min(1 − ā((k+1)/K)/ā(k/K), 0.999), ā(s) = cos²((s + 0.008)/1.008 · π/2));
+ᾱ_k = ∏_{i ≤ k} (1 − β_i), and the noised data at timestep k is √ᾱ_k X_0 + √(1 − ᾱ_k) Z. An N-step
+run visits the timesteps of ``timestep_spacing``: "linspace" round(linspace(0, K−1, N)), "leading"
+(0, 1, …, N−1)·(K//N) + ``steps_offset``, "trailing" round(K, K − K/N, …) − 1 (the first N:
+diffusers' float ``arange`` adds a spurious −1 for some N, e.g. 61 of 1000), in decreasing order.
 
-One step from timestep t to the previous level t' (ᾱ_{t'} = 1 below timestep 0), with m = √ᾱ, σ = √(1 − ᾱ), the
-exact guided score s at the noise level of t, x̂0 = (x + σ_t² s)/m_t and ε̂ = −σ_t s:
+One step from timestep t to the previous level t' (ᾱ_{t'} = 1 below timestep 0), with m = √ᾱ, σ =
+√(1 − ᾱ), the exact guided score s at the noise level of t, x̂0 = (x + σ_t² s)/m_t and ε̂ = −σ_t s:
 
-* DDIM(η):  x' = m_{t'} x̂0 + √(σ_{t'}² − s_η²) ε̂ + s_η Z,  s_η = η σ_{t'}/σ_t √(1 − ᾱ_t/ᾱ_{t'}); t' = t − K//N
-  (diffusers' rule, also for "linspace", where t' is then not the next timestep of the run);
-* DDPM:     x' = (m_{t'} β/σ_t²) x̂0 + (√α σ_{t'}²/σ_t²) x + s Z,  α = ᾱ_t/ᾱ_{t'}, β = 1 − α,
-  s² = σ_{t'}² β/σ_t² ("fixed_small") or β ("fixed_large"), no noise at timestep 0; t' the next timestep of the run.
+* DDIM(η): x' = m_{t'} x̂0 + √(σ_{t'}² − s_η²) ε̂ + s_η Z, s_η = η σ_{t'}/σ_t √(1 − ᾱ_t/ᾱ_{t'});
+  t' = t − K//N (diffusers' rule, also for "linspace", where t' is then not the next timestep of the
+  run);
+* DDPM: x' = (m_{t'} β/σ_t²) x̂0 + (√α σ_{t'}²/σ_t²) x + s Z, α = ᾱ_t/ᾱ_{t'}, β = 1 − α,
+  s² = σ_{t'}² β/σ_t² ("fixed_small") or β ("fixed_large"), no noise at timestep 0; t' the next
+  timestep of the run.
 
-Both are x' = a x + b s_w(x) + c Z: a deterministic map followed by a Gaussian convolution, which is how
-:func:`~fpguide.solve_discrete` advances the density. diffusers' schedulers clip x̂0 to [−1, 1] by default
-(``clip_sample=True``; image pipelines such as Stable Diffusion turn it off); here ``clip_sample`` is off (None) unless
-given as the range r, and then the map is diffusers' arithmetic with the clip, no longer affine in s, pushed forward
-all the same. The prediction type (ε, x₀ or v) only changes what the network
-outputs; each is an affine function of the score, classifier-free guidance mixes outputs affinely, so every type gives
-the same step (the particle sampler runs diffusers' own arithmetic for each, as a check).
+Both are x' = a x + b s_w(x) + c Z: a deterministic map followed by a Gaussian convolution, which is
+how :func:`~fpguide.solve_discrete` advances the density. diffusers' schedulers clip x̂0 to [−1, 1]
+by default (``clip_sample=True``; image pipelines such as Stable Diffusion turn it off); here
+``clip_sample`` is off (None) unless given as the range r, and then the map is diffusers' arithmetic
+with the clip, no longer affine in s, pushed forward all the same. The prediction type (ε, x₀ or v)
+only changes what the network outputs; each is an affine function of the score, classifier-free
+guidance mixes outputs affinely, so every type gives the same step (the particle sampler runs
+diffusers' own arithmetic for each, as a check).
 
-The continuous-time counterpart (:meth:`NoiseSchedule.process`) is the variance-preserving process with
-m(t)² = ᾱ exactly at t = (k + 1)/K (log ᾱ linear in t between), so that timestep k sits at diffusion time (k + 1)/K
-and the clean output at t = 0; as N grows DDIM(η) tends to the η-sampler of that process.
+The continuous-time counterpart (:meth:`NoiseSchedule.process`) is the variance-preserving process
+with m(t)² = ᾱ exactly at t = (k + 1)/K (log ᾱ linear in t between), so that timestep k sits at
+diffusion time (k + 1)/K and the clean output at t = 0; as N grows DDIM(η) tends to the η-sampler of
+that process.
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..tools.records import Recorded
-from ..tools.validation import check_choice, check_flag, check_in_range, check_int, check_positive_real
+from ..tools.validation import (
+    check_choice,
+    check_flag,
+    check_in_range,
+    check_int,
+    check_positive_real,
+)
 from .processes import Process
 
 __all__ = ["DDIM", "DDPM", "DiscreteSampler", "NoiseSchedule", "sampler_from_dict", "Steps"]
@@ -51,7 +61,8 @@ _COSINE_OFFSET, _MAX_BETA = 0.008, 0.999
 
 @dataclass(frozen=True)
 class NoiseSchedule:
-    """diffusers' noise-schedule configuration (the defaults are DDPMScheduler's and DDIMScheduler's)."""
+    """diffusers' noise-schedule configuration (the defaults are DDPMScheduler's and
+    DDIMScheduler's)."""
 
     beta_schedule: str = "linear"
     num_train_timesteps: int = 1000
@@ -70,8 +81,10 @@ class NoiseSchedule:
             if value >= 1.0:
                 raise ValueError(f"{name} must be in (0, 1), got {value}")
         if self.beta_end < self.beta_start:
-            raise ValueError(f"beta_end must be >= beta_start, got beta_start={self.beta_start}, "
-                             f"beta_end={self.beta_end}")
+            raise ValueError(
+                f"beta_end must be >= beta_start, got beta_start={self.beta_start}, "
+                f"beta_end={self.beta_end}"
+            )
 
     def betas(self) -> np.ndarray:
         k = self.num_train_timesteps
@@ -84,7 +97,8 @@ class NoiseSchedule:
         return np.minimum(1.0 - abar[1:] / abar[:-1], _MAX_BETA)
 
     def alphas_cumprod(self) -> np.ndarray:
-        """ᾱ_k = ∏_{i ≤ k} (1 − β_i), k = 0 … K−1 (a cumulative sum of logs, so that tiny ᾱ keep their digits)."""
+        """ᾱ_k = ∏_{i ≤ k} (1 − β_i), k = 0 … K−1 (a cumulative sum of logs, so that tiny ᾱ keep
+        their digits)."""
         return np.exp(np.cumsum(np.log1p(-self.betas())))
 
     def timesteps(self, steps: int) -> np.ndarray:
@@ -97,19 +111,28 @@ class NoiseSchedule:
             out = np.linspace(0, k - 1, steps).round()[::-1]
         elif self.timestep_spacing == "leading":
             out = (np.arange(steps) * (k // steps)).round()[::-1] + self.steps_offset
-        else:  # diffusers' float arange yields a spurious last value (timestep −1) for some N, e.g. 61: keep N
+        # diffusers' float arange yields a spurious last value (timestep −1) for some N, e.g. 61:
+        # keep N
+        else:
             out = np.round(np.arange(k, 0, -k / steps)[:steps]) - 1
         out = out.astype(np.int64)
         if out.size != steps or out.min() < 0:
-            raise ValueError(f"timestep_spacing={self.timestep_spacing!r} gave {out.tolist()} for steps={steps}: "
-                             f"expected {steps} timesteps in [0, {k - 1}]")
+            raise ValueError(
+                f"timestep_spacing={self.timestep_spacing!r} gave {out.tolist()} for "
+                f"steps={steps}: "
+                f"expected {steps} timesteps in [0, {k - 1}]"
+            )
         if out.max() > k - 1:
-            raise ValueError(f"steps_offset={self.steps_offset} puts timestep {out.max()} beyond the last training "
-                             f"timestep {k - 1}")
+            raise ValueError(
+                f"steps_offset={self.steps_offset} puts timestep {out.max()} beyond "
+                "the last training "
+                f"timestep {k - 1}"
+            )
         return out
 
     def time(self, timestep) -> np.ndarray:
-        """Diffusion time (k + 1)/K of timestep k of the continuous counterpart; 0 (the clean data) for k < 0."""
+        """Diffusion time (k + 1)/K of timestep k of the continuous counterpart; 0 (the clean data)
+        for k < 0."""
         timestep = np.asarray(timestep)
         return np.where(timestep >= 0, (timestep + 1.0) / self.num_train_timesteps, 0.0)
 
@@ -121,8 +144,9 @@ class NoiseSchedule:
 
 
 class ScheduleProcess(Process):
-    """The variance-preserving process whose m(t)² equals the schedule's ᾱ_k at t = (k + 1)/K, with u = −log m
-    linear in t between (so β is constant between training timesteps); defined for 0 ≤ t ≤ 1."""
+    """The variance-preserving process whose m(t)² equals the schedule's ᾱ_k at t = (k + 1)/K, with
+    u = −log m linear in t between (so β is constant between training timesteps); defined for 0 ≤ t
+    ≤ 1."""
 
     name = "schedule"
 
@@ -145,8 +169,11 @@ class ScheduleProcess(Process):
 
     def check_horizon(self, T: float) -> None:
         if T > 1.0:
-            raise ValueError(f"T must be <= 1 for a discrete schedule's process (t = 1 is the last training "
-                             f"timestep), got T={T}")
+            raise ValueError(
+                "T must be <= 1 for a discrete schedule's process (t = 1 is the last "
+                "training "
+                f"timestep), got T={T}"
+            )
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ScheduleProcess) and other.schedule == self.schedule
@@ -160,10 +187,10 @@ class ScheduleProcess(Process):
 
 @dataclass(frozen=True)
 class Steps:
-    """The steps of a run, as arrays over steps j: x' = a_j x + b_j s_w(x, t_j) + c_j Z. ``timestep`` is the
-    training timestep whose score is used, ``previous`` the level the step goes to (−1: the clean data); ``t`` and
-    ``t_next`` their diffusion times, ``m``, ``sigma`` the noise level of ``timestep``, ``m_next``, ``sigma_next``
-    that of ``previous``."""
+    """The steps of a run, as arrays over steps j: x' = a_j x + b_j s_w(x, t_j) + c_j Z.
+    ``timestep`` is the training timestep whose score is used, ``previous`` the level the step goes
+    to (−1: the clean data); ``t`` and ``t_next`` their diffusion times, ``m``, ``sigma`` the noise
+    level of ``timestep``, ``m_next``, ``sigma_next`` that of ``previous``."""
 
     timestep: np.ndarray
     previous: np.ndarray
@@ -182,20 +209,31 @@ class Steps:
 
 
 class DiscreteSampler(Recorded):
-    """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction type and
-    ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``, ``clip_sample_range=r``)."""
+    """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction
+    type and ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``,
+    ``clip_sample_range=r``)."""
 
     kind = "discrete"
 
-    def __init__(self, steps: int, schedule: NoiseSchedule | None, prediction_type: str, clip_sample: float | None):
+    def __init__(
+        self,
+        steps: int,
+        schedule: NoiseSchedule | None,
+        prediction_type: str,
+        clip_sample: float | None,
+    ):
         self.schedule = NoiseSchedule() if schedule is None else schedule
         if not isinstance(self.schedule, NoiseSchedule):
-            raise TypeError(f"schedule must be a fpguide.NoiseSchedule, got {type(self.schedule).__name__}")
+            raise TypeError(
+                f"schedule must be a fpguide.NoiseSchedule, got {type(self.schedule).__name__}"
+            )
         self.steps = check_int("steps", steps, 1)
         self.timesteps = self.schedule.timesteps(self.steps)
         check_choice("prediction_type", prediction_type, PREDICTIONS)
         self.prediction_type = prediction_type
-        self.clip_sample = None if clip_sample is None else check_positive_real("clip_sample", clip_sample)
+        self.clip_sample = (
+            None if clip_sample is None else check_positive_real("clip_sample", clip_sample)
+        )
 
     @property
     def eta(self) -> float:
@@ -210,7 +248,8 @@ class DiscreteSampler(Recorded):
         raise NotImplementedError
 
     def plan(self) -> Steps:
-        """Every step of the run with its coefficients (a step to its own level, the identity, is left out)."""
+        """Every step of the run with its coefficients (a step to its own level, the identity, is
+        left out)."""
         abar_all = self.schedule.alphas_cumprod()
         timestep, previous = self.timesteps, self.previous()
         moves = previous != timestep
@@ -218,11 +257,23 @@ class DiscreteSampler(Recorded):
         abar = abar_all[timestep]
         abar_next = np.where(previous >= 0, abar_all[np.maximum(previous, 0)], 1.0)
         a, b, c = self._coefficients(abar, abar_next, timestep)
-        return Steps(timestep, previous, self.schedule.time(timestep), self.schedule.time(previous), np.sqrt(abar),
-                     np.sqrt(1.0 - abar), np.sqrt(abar_next), np.sqrt(1.0 - abar_next), a, b, c)
+        return Steps(
+            timestep,
+            previous,
+            self.schedule.time(timestep),
+            self.schedule.time(previous),
+            np.sqrt(abar),
+            np.sqrt(1.0 - abar),
+            np.sqrt(abar_next),
+            np.sqrt(1.0 - abar_next),
+            a,
+            b,
+            c,
+        )
 
     def model_output(self, x: np.ndarray, score: np.ndarray, m: float, sigma: float) -> np.ndarray:
-        """What a network with this prediction type outputs, given the (guided) score at noise level (m, σ)."""
+        """What a network with this prediction type outputs, given the (guided) score at noise level
+        (m, σ)."""
         eps = -sigma * score
         if self.prediction_type == "epsilon":
             return eps
@@ -230,7 +281,8 @@ class DiscreteSampler(Recorded):
         return x0 if self.prediction_type == "sample" else m * eps - sigma * x0
 
     def predictions(self, x: np.ndarray, output: np.ndarray, m: float, sigma: float):
-        """diffusers' (x̂0, ε̂) from a network output, x̂0 clipped to [−r, r] with ``clip_sample`` = r."""
+        """diffusers' (x̂0, ε̂) from a network output, x̂0 clipped to [−r, r] with ``clip_sample`` =
+        r."""
         if self.prediction_type == "epsilon":
             x0, eps = (x - sigma * output) / m, output
         elif self.prediction_type == "sample":
@@ -242,29 +294,41 @@ class DiscreteSampler(Recorded):
         return x0, eps
 
     def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
-        """The deterministic part of step j: a_j x + b_j s, or with ``clip_sample`` diffusers' arithmetic without
-        noise (no longer affine in s)."""
+        """The deterministic part of step j: a_j x + b_j s, or with ``clip_sample`` diffusers'
+        arithmetic without noise (no longer affine in s)."""
         if self.clip_sample is None:
             return plan.a[j] * x + plan.b[j] * score
         return self.literal_step(x, score, plan, j, 0.0)
 
-    def literal_step(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray) -> np.ndarray:
-        """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ → update; the noise
-        scale is the plan's c_j), standard normal ``noise``."""
+    def literal_step(
+        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray
+    ) -> np.ndarray:
+        """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ →
+        update; the noise scale is the plan's c_j), standard normal ``noise``."""
         raise NotImplementedError
 
 
 class DDIM(DiscreteSampler):
-    """diffusers' DDIMScheduler with ``steps`` inference steps and stochasticity η (η = 0: deterministic DDIM;
-    η = 1: the DDPM posterior variance). ``set_alpha_to_one``: the last step goes to the clean data (ᾱ = 1), else to
-    the level of timestep 0."""
+    """diffusers' DDIMScheduler with ``steps`` inference steps and stochasticity η (η = 0:
+    deterministic DDIM; η = 1: the DDPM posterior variance). ``set_alpha_to_one``: the last step
+    goes to the clean data (ᾱ = 1), else to the level of timestep 0."""
 
     kind = "DDIM"
 
-    def __init__(self, steps: int, eta: float = 0.0, schedule: NoiseSchedule | None = None, *,
-                 prediction_type: str = "epsilon", set_alpha_to_one: bool = True, clip_sample: float | None = None):
+    def __init__(
+        self,
+        steps: int,
+        eta: float = 0.0,
+        schedule: NoiseSchedule | None = None,
+        *,
+        prediction_type: str = "epsilon",
+        set_alpha_to_one: bool = True,
+        clip_sample: float | None = None,
+    ):
         super().__init__(steps, schedule, prediction_type, clip_sample)
-        self._eta = check_in_range("eta", eta, 0.0, 1.0, "(0: deterministic DDIM, 1: DDPM variance)")
+        self._eta = check_in_range(
+            "eta", eta, 0.0, 1.0, "(0: deterministic DDIM, 1: DDPM variance)"
+        )
         self.set_alpha_to_one = check_flag("set_alpha_to_one", set_alpha_to_one)
 
     @property
@@ -292,19 +356,33 @@ class DDIM(DiscreteSampler):
         return abar_next**0.5 * x0 + (1.0 - abar_next - std**2) ** 0.5 * eps + std * noise
 
     def to_dict(self) -> dict:
-        return {"type": "DDIM", "steps": self.steps, "eta": self._eta, "schedule": self.schedule.to_dict(),
-                "prediction_type": self.prediction_type, "set_alpha_to_one": self.set_alpha_to_one,
-                "clip_sample": self.clip_sample}
+        return {
+            "type": "DDIM",
+            "steps": self.steps,
+            "eta": self._eta,
+            "schedule": self.schedule.to_dict(),
+            "prediction_type": self.prediction_type,
+            "set_alpha_to_one": self.set_alpha_to_one,
+            "clip_sample": self.clip_sample,
+        }
 
 
 class DDPM(DiscreteSampler):
-    """diffusers' DDPMScheduler (ancestral sampling) with ``steps`` inference steps and the posterior variance
-    ``variance_type`` "fixed_small" (β̃ = σ_{t'}² β/σ_t²) or "fixed_large" (β)."""
+    """diffusers' DDPMScheduler (ancestral sampling) with ``steps`` inference steps and the
+    posterior variance ``variance_type`` "fixed_small" (β̃ = σ_{t'}² β/σ_t²) or "fixed_large"
+    (β)."""
 
     kind = "DDPM"
 
-    def __init__(self, steps: int, schedule: NoiseSchedule | None = None, *, variance_type: str = "fixed_small",
-                 prediction_type: str = "epsilon", clip_sample: float | None = None):
+    def __init__(
+        self,
+        steps: int,
+        schedule: NoiseSchedule | None = None,
+        *,
+        variance_type: str = "fixed_small",
+        prediction_type: str = "epsilon",
+        clip_sample: float | None = None,
+    ):
         super().__init__(steps, schedule, prediction_type, clip_sample)
         check_choice("variance_type", variance_type, VARIANCES)
         self.variance_type = variance_type
@@ -321,9 +399,15 @@ class DDPM(DiscreteSampler):
         alpha = abar / abar_next
         beta = 1.0 - alpha
         x0_coeff = m_next * beta / sigma2
-        variance = (1.0 - abar_next) * beta / sigma2 if self.variance_type == "fixed_small" else beta
+        variance = (
+            (1.0 - abar_next) * beta / sigma2 if self.variance_type == "fixed_small" else beta
+        )
         std = np.where(timestep > 0, np.sqrt(variance), 0.0)
-        return x0_coeff / m + np.sqrt(alpha) * (1.0 - abar_next) / sigma2, x0_coeff * sigma2 / m, std
+        return (
+            x0_coeff / m + np.sqrt(alpha) * (1.0 - abar_next) / sigma2,
+            x0_coeff * sigma2 / m,
+            std,
+        )
 
     def literal_step(self, x, score, plan, j, noise):
         s = plan
@@ -335,15 +419,24 @@ class DDPM(DiscreteSampler):
         return mean + s.c[j] * noise
 
     def to_dict(self) -> dict:
-        return {"type": "DDPM", "steps": self.steps, "schedule": self.schedule.to_dict(),
-                "variance_type": self.variance_type, "prediction_type": self.prediction_type,
-                "clip_sample": self.clip_sample}
+        return {
+            "type": "DDPM",
+            "steps": self.steps,
+            "schedule": self.schedule.to_dict(),
+            "variance_type": self.variance_type,
+            "prediction_type": self.prediction_type,
+            "clip_sample": self.clip_sample,
+        }
 
 
 def sampler_from_dict(spec: dict) -> DiscreteSampler:
     """The :class:`DDIM` or :class:`DDPM` that ``to_dict()`` recorded."""
     spec = dict(spec)
-    kind, steps, schedule = spec.pop("type", None), spec.pop("steps"), NoiseSchedule(**spec.pop("schedule"))
+    kind, steps, schedule = (
+        spec.pop("type", None),
+        spec.pop("steps"),
+        NoiseSchedule(**spec.pop("schedule")),
+    )
     if kind == "DDIM":
         return DDIM(steps, spec.pop("eta"), schedule, **spec)
     if kind == "DDPM":

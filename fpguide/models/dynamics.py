@@ -4,14 +4,17 @@
 
     Reverse SDE ("sde", DDPM):            ∂_τ q = −∂_x(q [−f x + g² s_w]) + ½ g² ∂_xx q
     Probability-flow ODE ("ode", DDIM):    ∂_τ q = −∂_x(q [−f x + ½ g² s_w])
-    and the family in between, stochasticity η ∈ [0, 1] ("sde" with eta; η = 1 the reverse SDE, η = 0 the ODE):
-                                           ∂_τ q = −∂_x(q [−f x + ½(1 + η²) g² s_w]) + ½ η² g² ∂_xx q
+    and the family in between, stochasticity η ∈ [0, 1] ("sde" with eta; η = 1 the reverse SDE, η =
+    0 the ODE):
+                                           ∂_τ q = −∂_x(q [−f x + ½(1 + η²) g² s_w]) + ½ η² g² ∂_xx
+                                           q
 
-(f, g² at diffusion time t = T − τ; s_w the guided score). Every member has the marginals p_t when s_w is the true
-score. The particle sampler integrates the same drift. Every process is held in a variance-preserving frame
-(m² + σ² = 1, f = −β/2, g² = β), where the score of the prior N(0, I) is −x: the drift is the Ornstein–Uhlenbeck
-part −f x + ½(1 + η²) g² (−x) = −D x, with D = ½ η² β the diffusion, plus the data's pull; the engine integrates that
-part exactly (``evolve(..., ou_drift=True)``).
+(f, g² at diffusion time t = T − τ; s_w the guided score). Every member has the marginals p_t when
+s_w is the true score. The particle sampler integrates the same drift. Every process is held in a
+variance-preserving frame (m² + σ² = 1, f = −β/2, g² = β), where the score of the prior N(0, I) is
+−x: the drift is the Ornstein–Uhlenbeck part −f x + ½(1 + η²) g² (−x) = −D x, with D = ½ η² β the
+diffusion, plus the data's pull; the engine integrates that part exactly (``evolve(...,
+ou_drift=True)``).
 """
 
 from __future__ import annotations
@@ -46,24 +49,29 @@ def check_eta(sampler: str, eta) -> float:
         return 1.0 if sampler == "sde" else 0.0
     eta = check_real("eta", eta)
     if sampler == "ode" and eta != 0.0:
-        raise ValueError(f"eta must be 0 (or None) for sampler='ode', got {eta}: the stochastic samplers are "
-                         "sampler='sde' with eta in [0, 1]")
+        raise ValueError(
+            f"eta must be 0 (or None) for sampler='ode', got {eta}: the stochastic "
+            "samplers are "
+            "sampler='sde' with eta in [0, 1]"
+        )
     return check_in_range("eta", eta, 0.0, 1.0, "(0: probability-flow ODE, 1: reverse SDE)")
 
 
-# A stochastic sampler's steps lengthen where SNR < 1, as Δλ ∝ SNR^(−η²·QUIET_POWER). There the law is near the
-# prior N(0, I), whose drift −D x the engine integrates exactly (``ou_drift``), and what is left of the drift is the
-# data's pull, of size ~ sqrt(SNR): its O(Δλ²) error per unit λ stays even for Δλ ∝ SNR^(−1/4). With η < 1 the
-# kernel forgets less of what a step got wrong, hence the η². The constant (the switch at SNR = 1) is measured, not
-# derived: guidance and a data scale far from 1 make the pull larger, yet w = 15 needed no shorter steps.
-# `benchmarks/quiet_steps.py` (1-D mixtures on their default grids, OU, t_min = 1e-3, entropy against solves with 4x
-# the cells per width and 4x shorter steps; uniform log-SNR steps without the exact linear part → the rule):
-# η = 1, Gaussians, 525 → 207 steps, errors 2.2e-5 → 2.9e-6 (w = 0), 2.3e-5 → 2.2e-5 (w = 3), 2.9e-5 → 3.1e-5
-# (w = 15); uniforms 525, 667, 1319 → 207, 349, 1008 steps, errors 4.3e-5, 3.0e-5, 2.2e-5 → 4.3e-5, 3.1e-5, 2.1e-5;
-# η = 0.5, w = 15, 525 → 353 steps, 8.4e-6 → 1.0e-5 (Gaussians), 635 → 463 steps, 4.4e-5 → 4.6e-5 (uniforms).
-# Not with score errors: a scaled score leaves a pull of order one at any SNR (1-D linear Gaussian, Scaled(0.1) and
-# Scaled(−0.05), w = 4: variance error 4.8e-4 → 3.0e-3 at t = 3). 2-D boxes, w = 3, t_min = 1e-3, adaptive:
-# 644 → 319 steps, 21.9 s → 18.3 s, entropy 1.2e-6 → 3.9e-6 from the exact reduction.
+# A stochastic sampler's steps lengthen where SNR < 1, as Δλ ∝ SNR^(−η²·QUIET_POWER). There the law
+# is near the prior N(0, I), whose drift −D x the engine integrates exactly (``ou_drift``), and what
+# is left of the drift is the data's pull, of size ~ sqrt(SNR): its O(Δλ²) error per unit λ stays
+# even for Δλ ∝ SNR^(−1/4). With η < 1 the kernel forgets less of what a step got wrong, hence the
+# η². The constant (the switch at SNR = 1) is measured, not derived: guidance and a data scale far
+# from 1 make the pull larger, yet w = 15 needed no shorter steps. `benchmarks/quiet_steps.py` (1-D
+# mixtures on their default grids, OU, t_min = 1e-3, entropy against solves with 4x the cells per
+# width and 4x shorter steps; uniform log-SNR steps without the exact linear part → the rule): η =
+# 1, Gaussians, 525 → 207 steps, errors 2.2e-5 → 2.9e-6 (w = 0), 2.3e-5 → 2.2e-5 (w = 3), 2.9e-5 →
+# 3.1e-5 (w = 15); uniforms 525, 667, 1319 → 207, 349, 1008 steps, errors 4.3e-5, 3.0e-5, 2.2e-5 →
+# 4.3e-5, 3.1e-5, 2.1e-5; η = 0.5, w = 15, 525 → 353 steps, 8.4e-6 → 1.0e-5 (Gaussians), 635 → 463
+# steps, 4.4e-5 → 4.6e-5 (uniforms). Not with score errors: a scaled score leaves a pull of order
+# one at any SNR (1-D linear Gaussian, Scaled(0.1) and Scaled(−0.05), w = 4: variance error 4.8e-4 →
+# 3.0e-3 at t = 3). 2-D boxes, w = 3, t_min = 1e-3, adaptive: 644 → 319 steps, 21.9 s → 18.3 s,
+# entropy 1.2e-6 → 3.9e-6 from the exact reduction.
 QUIET_POWER = 0.25
 
 
@@ -99,12 +107,14 @@ class GuidedDynamics:
 
     @property
     def stochastic(self) -> bool:
-        """Whether the sampler injects noise (η > 0): a Fokker–Planck equation rather than a continuity equation."""
+        """Whether the sampler injects noise (η > 0): a Fokker–Planck equation rather than a
+        continuity equation."""
         return self.eta > 0.0
 
     @property
     def score_factor(self) -> float:
-        """c in v = −f x + c g² s_w: ½(1 + η²), so 1 for the SDE and ½ for the probability-flow ODE."""
+        """c in v = −f x + c g² s_w: ½(1 + η²), so 1 for the SDE and ½ for the probability-flow
+        ODE."""
         return 0.5 * (1.0 + self.eta**2)
 
     def drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
@@ -113,8 +123,8 @@ class GuidedDynamics:
         return self._velocity(x, tau, self.score_factor, w)
 
     def ode_drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
-        """The probability-flow drift (the deterministic transport used by the grid pilot of either sampler); ``w``:
-        weights instead of the model's (see :meth:`GuidedModel.guided_score`)."""
+        """The probability-flow drift (the deterministic transport used by the grid pilot of either
+        sampler); ``w``: weights instead of the model's (see :meth:`GuidedModel.guided_score`)."""
         return self._velocity(x, tau, 0.5, w)
 
     def _velocity(self, x, tau, score_factor, w=None):
@@ -123,11 +133,13 @@ class GuidedDynamics:
         return -f * x + score_factor * g2 * self.model.guided_score(x, t, self.process, w)
 
     def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float) -> np.ndarray:
-        """v_axis on grid lines (positions x (L, M) along ``axis``, lines through ``points`` (L, d)): the line form of
-        :meth:`drift` that the d-D engine sweeps with."""
+        """v_axis on grid lines (positions x (L, M) along ``axis``, lines through ``points`` (L,
+        d)): the line form of :meth:`drift` that the d-D engine sweeps with."""
         t = self.T - tau
         f, g2 = float(self.process.f(t)), float(self.process.g2(t))
-        return self.model.velocity_along(axis, x, points, t, self.process, -f, self.score_factor * g2)
+        return self.model.velocity_along(
+            axis, x, points, t, self.process, -f, self.score_factor * g2
+        )
 
     def diffusion(self, tau: float) -> float:
         """D(τ) = ½ η² g²(T − τ)."""
@@ -135,27 +147,32 @@ class GuidedDynamics:
 
     @property
     def engine_diffusion(self):
-        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` when η > 0, the number 0 for the
-        probability-flow ODE (so the engine knows it solves a continuity equation and splits only the axes)."""
+        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` when η > 0, the
+        number 0 for the probability-flow ODE (so the engine knows it solves a continuity equation
+        and splits only the axes)."""
         return self.diffusion if self.stochastic else 0.0
 
     def tau_grid(self, t_min: float, log_snr_step: float, quiet: bool = False) -> np.ndarray:
-        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt| refines as σ → 0.
-        With ``quiet`` (what :func:`~fpguide.solve` runs), a stochastic sampler with exact scores takes steps uniform
-        in s(λ) = ∫ min(1, SNR^p) dλ instead, p = QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER; score
-        errors leave a pull there that the longer steps would miss). The breakpoints of a weight schedule are added,
-        so that no step straddles a jump of w(t)."""
+        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt|
+        refines as σ → 0. With ``quiet`` (what :func:`~fpguide.solve` runs), a stochastic sampler
+        with exact scores takes steps uniform in s(λ) = ∫ min(1, SNR^p) dλ instead, p =
+        QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER; score errors leave a pull there that
+        the longer steps would miss). The breakpoints of a weight schedule are added, so that no
+        step straddles a jump of w(t)."""
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))
         p = QUIET_POWER * self.eta**2 if quiet and not self.model.has_errors else 0.0
         n = max(1, math.ceil((_quiet_clock(lam1, p) - _quiet_clock(lam0, p)) / log_snr_step))
-        lam = _quiet_clock_inverse(np.linspace(_quiet_clock(lam0, p), _quiet_clock(lam1, p), n + 1), p)
+        lam = _quiet_clock_inverse(
+            np.linspace(_quiet_clock(lam0, p), _quiet_clock(lam1, p), n + 1), p
+        )
         t = self.process.t_of_log_snr(lam)
         t[0], t[-1] = self.T, t_min
         taus = np.maximum.accumulate(self.T - t)
         return np.union1d(taus, self.schedule_taus("breakpoints", t_min))
 
     def schedule_taus(self, which: str, t_min: float) -> np.ndarray:
-        """Reverse times of the weight schedule's ``"breakpoints"`` or ``"jumps"`` inside the run (empty without)."""
+        """Reverse times of the weight schedule's ``"breakpoints"`` or ``"jumps"`` inside the run
+        (empty without)."""
         schedule = self.model.schedule
         times = np.asarray(() if schedule is None else getattr(schedule, which)(), dtype=float)
         taus = self.T - times
@@ -165,8 +182,8 @@ class GuidedDynamics:
 @dataclass(frozen=True)
 class WeightBatch:
     """The dynamics of B guidance weights that agree in everything else, as one drift for a batched
-    :func:`~fpguide.engine.evolve`: at each point p_t(x|c), p_t(x) and their scores are evaluated once and combined
-    per member, s_w = (1 + w_b) s_c − w_b s_u."""
+    :func:`~fpguide.engine.evolve`: at each point p_t(x|c), p_t(x) and their scores are evaluated
+    once and combined per member, s_w = (1 + w_b) s_c − w_b s_u."""
 
     members: tuple[GuidedDynamics, ...]
 
@@ -178,12 +195,14 @@ class WeightBatch:
     def weights(self) -> np.ndarray:
         return np.array([member.model.w for member in self.members])
 
-    def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float, members: np.ndarray) -> np.ndarray:
+    def along(
+        self, axis: int, x: np.ndarray, points: np.ndarray, tau: float, members: np.ndarray
+    ) -> np.ndarray:
         """v_axis on the lines of the given members (see :meth:`GuidedDynamics.along`)."""
         dyn, weights = self.common, self.weights
         if dyn.model.ndim == 1:
-            # lines at the same positions (the first stage of a trace starts at the grid's faces) share one
-            # evaluation of the scores; the weights broadcast over it
+            # lines at the same positions (the first stage of a trace starts at the grid's faces)
+            # share one evaluation of the scores; the weights broadcast over it
             shared = x[:1] if (x == x[:1]).all() else x
             return dyn.drift(shared, tau, weights[members][:, None])
         t = dyn.T - tau
@@ -191,16 +210,17 @@ class WeightBatch:
         out = np.empty_like(x)
         for b in np.unique(members):
             rows = members == b
-            out[rows] = dyn.model.velocity_along(axis, x[rows], points[rows], t, dyn.process, -f,
-                                                 dyn.score_factor * g2, weights[b])
+            out[rows] = dyn.model.velocity_along(
+                axis, x[rows], points[rows], t, dyn.process, -f, dyn.score_factor * g2, weights[b]
+            )
         return out
 
 
 def start_law(model: GuidedModel, process: Process, T: float, start: str):
-    """log-density of the start law at points (flat in 1-D, shape (..., d) otherwise) and, per coordinate, its
-    quantile function (exact in 1-D; for the exact start in d-D the Gaussian with the moments of p_T(·|c) per axis,
-    which is what the grid pilot needs): the prior N(0, s²I) or the exact p_T(·|c) (``start`` checked by
-    :func:`prepare`)."""
+    """log-density of the start law at points (flat in 1-D, shape (..., d) otherwise) and, per
+    coordinate, its quantile function (exact in 1-D; for the exact start in d-D the Gaussian with
+    the moments of p_T(·|c) per axis, which is what the grid pilot needs): the prior N(0, s²I) or
+    the exact p_T(·|c) (``start`` checked by :func:`prepare`)."""
     d = model.ndim
     if start == "prior":
         s = process.prior_std(T)
@@ -223,8 +243,14 @@ def start_law(model: GuidedModel, process: Process, T: float, start: str):
 
     def quantile(u):
         xs = np.linspace(m * float(lo[0]) - 12 * sigma, m * float(hi[0]) + 12 * sigma, 20001)
-        cdf = np.concatenate([[0.0], np.cumsum(0.5 * (np.exp(log_density(xs[1:])) + np.exp(log_density(xs[:-1])))
-                                            * np.diff(xs))])
+        cdf = np.concatenate(
+            [
+                [0.0],
+                np.cumsum(
+                    0.5 * (np.exp(log_density(xs[1:])) + np.exp(log_density(xs[:-1]))) * np.diff(xs)
+                ),
+            ]
+        )
         return np.interp(u, cdf / cdf[-1], xs)
 
     return log_density, quantile
@@ -245,14 +271,26 @@ class PreparedRun:
     def config(self) -> dict:
         """The part of the configuration both solvers record (and ``cross_check`` compares)."""
         dyn = self.dyn
-        return {"target": dyn.model.uncond.to_dict(), "guidance": self.guidance.to_dict(), "sampler": dyn.sampler,
-                "eta": dyn.eta, "T": dyn.T, "t_min": self.t_min, "process": dyn.process.to_dict(), "start": self.start,
-                "t_eval": self.t_save.tolist(), "delta": self.delta, "thresholds": self.thresholds.tolist()}
+        return {
+            "target": dyn.model.uncond.to_dict(),
+            "guidance": self.guidance.to_dict(),
+            "sampler": dyn.sampler,
+            "eta": dyn.eta,
+            "T": dyn.T,
+            "t_min": self.t_min,
+            "process": dyn.process.to_dict(),
+            "start": self.start,
+            "t_eval": self.t_save.tolist(),
+            "delta": self.delta,
+            "thresholds": self.thresholds.tolist(),
+        }
 
 
-def prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds,
-            eta=None) -> PreparedRun:
-    """Check every argument of a guided run and bind the target, guidance and process into its dynamics."""
+def prepare_run(
+    target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta=None
+) -> PreparedRun:
+    """Check every argument of a guided run and bind the target, guidance and process into its
+    dynamics."""
     T = check_positive_real("T", T)
     t_min = check_positive_real("t_min", t_min)
     if not t_min < T:
@@ -267,21 +305,30 @@ def prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_e
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]
-    thresholds = np.atleast_1d(check_number_or_swept("thresholds", default if thresholds is None else thresholds))
-    return PreparedRun(dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds)
+    thresholds = np.atleast_1d(
+        check_number_or_swept("thresholds", default if thresholds is None else thresholds)
+    )
+    return PreparedRun(
+        dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds
+    )
 
 
 def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:
-    """Saved diffusion times, descending from T to t_min: ``t_eval`` (T and t_min added) or ``n_save`` times
-    uniform in log-SNR."""
+    """Saved diffusion times, descending from T to t_min: ``t_eval`` (T and t_min added) or
+    ``n_save`` times uniform in log-SNR."""
     if t_eval is None:
         n_save = check_int("n_save", n_save, 2)
-        lam = np.linspace(float(dyn.process.log_snr(dyn.T)), float(dyn.process.log_snr(t_min)), n_save)
+        lam = np.linspace(
+            float(dyn.process.log_snr(dyn.T)), float(dyn.process.log_snr(t_min)), n_save
+        )
         t = dyn.process.t_of_log_snr(lam)
         t[0], t[-1] = dyn.T, t_min
         return np.minimum.accumulate(t)
     t = np.unique(as_finite_array("t_eval", t_eval, ndim=1))[::-1]
     if t.size == 0 or t[0] > dyn.T or t[-1] < t_min:
-        raise ValueError(f"t_eval must be a non-empty sequence of times that lie within [t_min, T] = [{t_min}, "
-                         f"{dyn.T}], got {t_eval!r}")
+        raise ValueError(
+            "t_eval must be a non-empty sequence of times that lie within [t_min, T] "
+            f"= [{t_min}, "
+            f"{dyn.T}], got {t_eval!r}"
+        )
     return np.unique(np.concatenate([[dyn.T, t_min], t]))[::-1]

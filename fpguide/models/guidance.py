@@ -1,10 +1,10 @@
 """Guidance: the guided score s_w = (1 + w) ∇log p_t(x|c) − w ∇log p_t(x).
 
-s_w is the gradient of the potential (1 + w) log p_t(x|c) − w log p_t(x). With ``CFG(label=c, w=w)`` both models come
-from one labelled mixture (the conditional is the class c sub-mixture); with ``CFG(w=w, cond=model)`` the target passed
-to the solver is the unconditional model and ``cond`` the conditional one (autoguidance, exact Gaussian cases).
-Score errors (``cond_error``, ``uncond_error``, see :mod:`fpguide.score_errors`) make it
-s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
+s_w is the gradient of the potential (1 + w) log p_t(x|c) − w log p_t(x). With ``CFG(label=c, w=w)``
+both models come from one labelled mixture (the conditional is the class c sub-mixture); with
+``CFG(w=w, cond=model)`` the target passed to the solver is the unconditional model and ``cond`` the
+conditional one (autoguidance, exact Gaussian cases). Score errors (``cond_error``,
+``uncond_error``, see :mod:`fpguide.score_errors`) make it s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
 """
 
 from __future__ import annotations
@@ -35,18 +35,20 @@ ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and a
 
 
 class CFG:
-    """Classifier-free guidance with weight ``w`` (w = 0: plain conditional sampling), or equivalently with
-    ``gamma`` = γ = 1 + w (diffusers' ``guidance_scale``, the "γ-powered" convention); :meth:`classifier` spells
-    classifier guidance with scale λ (γ = λ).
+    """Classifier-free guidance with weight ``w`` (w = 0: plain conditional sampling), or
+    equivalently with ``gamma`` = γ = 1 + w (diffusers' ``guidance_scale``, the "γ-powered"
+    convention); :meth:`classifier` spells classifier guidance with scale λ (γ = λ).
 
-    Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional model). ``schedule``
-    (see :mod:`fpguide.schedules`) makes the weight w·p(t) with a profile p(t) ∈ [0, 1] of the diffusion time, e.g.
-    ``Interval(t_lo, t_hi)`` for guidance limited to an interval of noise levels. ``cond_error`` and ``uncond_error``
-    (see :mod:`fpguide.score_errors`; a plain callable e(x, t) is wrapped as ``Custom``) are errors added to the
-    conditional and the unconditional score: s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
+    Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional
+    model). ``schedule`` (see :mod:`fpguide.schedules`) makes the weight w·p(t) with a profile p(t)
+    ∈ [0, 1] of the diffusion time, e.g. ``Interval(t_lo, t_hi)`` for guidance limited to an
+    interval of noise levels. ``cond_error`` and ``uncond_error`` (see :mod:`fpguide.score_errors`;
+    a plain callable e(x, t) is wrapped as ``Custom``) are errors added to the conditional and the
+    unconditional score: s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
 
-    ``w`` (or ``gamma``) may be a sequence of weights: :func:`~fpguide.solve` and :func:`~fpguide.sample` then sweep
-    over them (leading dimension ``w`` of the result; see :mod:`fpguide.sweeps.sweep`).
+    ``w`` (or ``gamma``) may be a sequence of weights: :func:`~fpguide.solve` and
+    :func:`~fpguide.sample` then sweep over them (leading dimension ``w`` of the result; see
+    :mod:`fpguide.sweeps.sweep`).
 
     Examples
     --------
@@ -55,32 +57,55 @@ class CFG:
     CFG(label=1, w=3.0)
     >>> fg.CFG.classifier(label=1, scale=4.0).w  # classifier guidance with scale 4: the same weight
     3.0
-    >>> fg.CFG(label=1, w=[0.0, 1.0, 3.0]).swept  # several weights: solve and sample sweep over them
+    >>> fg.CFG(label=1, w=[0.0, 1.0, 3.0]).swept  # several weights: solve and sample sweep
     True
     """
 
-    def __init__(self, label=None, w: float | None = None, cond: Mixture | None = None, *,
-                 gamma: float | None = None, schedule=None, cond_error=None, uncond_error=None):
+    def __init__(
+        self,
+        label=None,
+        w: float | None = None,
+        cond: Mixture | None = None,
+        *,
+        gamma: float | None = None,
+        schedule=None,
+        cond_error=None,
+        uncond_error=None,
+    ):
         if w is not None and gamma is not None:
-            raise ValueError(f"give the guidance weight as w or as gamma = 1 + w, not both (got w={w!r}, "
-                             f"gamma={gamma!r})")
+            raise ValueError(
+                "give the guidance weight as w or as gamma = 1 + w, not both (got "
+                f"w={w!r}, "
+                f"gamma={gamma!r})"
+            )
         if gamma is not None:
             gamma = check_number_or_swept("gamma", gamma)
             if np.min(gamma) < 0.0:
-                raise ValueError(f"gamma must be >= 0 (gamma = 0 samples the unconditional model), got {gamma}")
+                raise ValueError(
+                    f"gamma must be >= 0 (gamma = 0 samples the unconditional model), got {gamma}"
+                )
             w = gamma - 1.0
         self.w = check_number_or_swept("w", 0.0 if w is None else w)
         if np.min(self.w) < -1.0:
-            raise ValueError(f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}")
+            raise ValueError(
+                f"w must be >= -1 (w = -1 samples the unconditional model), got {self.w}"
+            )
         if (label is None) == (cond is None):
-            raise ValueError(f"CFG needs exactly one of label (a class of the target) or cond (a conditional model), "
-                             f"got label={label!r}, cond={cond!r}")
+            raise ValueError(
+                "CFG needs exactly one of label (a class of the target) or cond (a "
+                "conditional model), "
+                f"got label={label!r}, cond={cond!r}"
+            )
         label = label.item() if isinstance(label, np.generic) else label
         if label is not None and (isinstance(label, bool) or not isinstance(label, (int, str))):
-            raise TypeError(f"label must be an int or a string (a class label of the target), got "
-                            f"{type(label).__name__} {label!r}")
+            raise TypeError(
+                f"label must be an int or a string (a class label of the target), got "
+                f"{type(label).__name__} {label!r}"
+            )
         if cond is not None and not isinstance(cond, Mixture):
-            raise TypeError(f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}")
+            raise TypeError(
+                f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}"
+            )
         self.label = label
         self.cond = cond
         self.schedule = as_schedule(schedule)
@@ -89,16 +114,20 @@ class CFG:
 
     @classmethod
     def classifier(cls, label=None, scale: float = 1.0, cond: Mixture | None = None) -> CFG:
-        """Classifier guidance with scale λ: ∇log p_t(x) + λ ∇log p_t(c|x) = (1 − λ) ∇log p_t(x) + λ ∇log p_t(x|c),
-        which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law."""
+        """Classifier guidance with scale λ: ∇log p_t(x) + λ ∇log p_t(c|x) = (1 − λ) ∇log p_t(x) + λ
+        ∇log p_t(x|c), which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law."""
         scale = check_real("scale", scale)
         if scale < 0.0:
-            raise ValueError(f"scale must be >= 0 (the classifier's weight λ; 0 samples the unconditional model), "
-                             f"got {scale}")
+            raise ValueError(
+                "scale must be >= 0 (the classifier's weight λ; 0 samples the "
+                "unconditional model), "
+                f"got {scale}"
+            )
         return cls(label=label, cond=cond, gamma=scale)
 
     def with_weight(self, label=None, cond: Mixture | None = None) -> CFG:
-        """The same weight, schedule and score errors, guiding to another label or conditional model."""
+        """The same weight, schedule and score errors, guiding to another label or conditional
+        model."""
         return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule, **self._errors())
 
     @property
@@ -118,38 +147,64 @@ class CFG:
     def bind(self, target: Mixture) -> GuidedModel:
         """Combine with the target into the component table the kernels use."""
         if not isinstance(target, Mixture):
-            raise TypeError(f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}")
+            raise TypeError(
+                f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}"
+            )
         if self.swept:
-            raise ValueError(f"this CFG holds {self.w.size} weights (a sweep): pass it to fpguide.solve or "
-                             "fpguide.sample, or take one with at_weight(w)")
+            raise ValueError(
+                f"this CFG holds {self.w.size} weights (a sweep): pass it to "
+                "fpguide.solve or "
+                "fpguide.sample, or take one with at_weight(w)"
+            )
         errors = self._errors()
         for name, error in errors.items():
             error.check(name, target.ndim)
         if self.cond is None:
-            return GuidedModel(self.w, target.component_table(), target.log_weights(), target.log_weights(self.label),
-                               target, target.condition(self.label), math.log(target.class_weight(self.label)),
-                               self.label, self.schedule, **errors)
+            return GuidedModel(
+                self.w,
+                target.component_table(),
+                target.log_weights(),
+                target.log_weights(self.label),
+                target,
+                target.condition(self.label),
+                math.log(target.class_weight(self.label)),
+                self.label,
+                self.schedule,
+                **errors,
+            )
         if self.cond.ndim != target.ndim:
-            raise ValueError(f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}")
+            raise ValueError(
+                f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}"
+            )
         table = Components.concatenate([target.component_table(), self.cond.component_table()])
         n_u = target.n_components
         logw_u = np.concatenate([target.log_weights(), np.full(self.cond.n_components, -np.inf)])
         logw_c = np.concatenate([np.full(n_u, -np.inf), self.cond.log_weights()])
-        return GuidedModel(self.w, table, logw_u, logw_c, target, self.cond, None, None, self.schedule, **errors)
+        return GuidedModel(
+            self.w, table, logw_u, logw_c, target, self.cond, None, None, self.schedule, **errors
+        )
 
     def to_dict(self) -> dict:
         """The record (score errors only when given, so records without them are unchanged)."""
-        spec = {"type": "CFG", "w": self.w.tolist() if self.swept else self.w, "label": self.label,
-                "cond": None if self.cond is None else self.cond.to_dict(),
-                "schedule": None if self.schedule is None else self.schedule.to_dict()}
+        spec = {
+            "type": "CFG",
+            "w": self.w.tolist() if self.swept else self.w,
+            "label": self.label,
+            "cond": None if self.cond is None else self.cond.to_dict(),
+            "schedule": None if self.schedule is None else self.schedule.to_dict(),
+        }
         return spec | {name: error.to_dict() for name, error in self._errors().items()}
 
     @classmethod
     def from_dict(cls, spec: dict) -> CFG:
         cond = spec.get("cond")
-        return cls(label=spec.get("label"), w=spec["w"], cond=None if cond is None else target_from_dict(cond),
-                   schedule=schedule_from_dict(spec.get("schedule")),
-                   **{name: score_error_from_dict(spec.get(name)) for name in ERROR_ARGS})
+        return cls(
+            label=spec.get("label"),
+            w=spec["w"],
+            cond=None if cond is None else target_from_dict(cond),
+            schedule=schedule_from_dict(spec.get("schedule")),
+            **{name: score_error_from_dict(spec.get(name)) for name in ERROR_ARGS},
+        )
 
     def _errors(self) -> dict[str, ScoreError]:
         """The score errors given, by argument name."""
@@ -173,14 +228,16 @@ class GuidedModel:
     logw_c: np.ndarray
     uncond: Mixture
     cond: Mixture
-    log_class_weight: float | None  # log π_c when the conditional is a class of the target, else None
+    # log π_c when the conditional is a class of the target, else None
+    log_class_weight: float | None
     label: object
     schedule: Schedule | None = None  # the weight at diffusion time t is w·schedule(t)
     cond_error: ScoreError | None = None  # e_c, added to ∇log p_t(x|c)
     uncond_error: ScoreError | None = None  # e_u, added to ∇log p_t(x)
 
     def weight(self, t: float, w=None):
-        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given: instead of self.w)."""
+        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
+        instead of self.w)."""
         w = self.w if w is None else w
         return w if self.schedule is None else w * self.schedule(t)
 
@@ -193,39 +250,56 @@ class GuidedModel:
         return self.cond_error is not None or self.uncond_error is not None
 
     def scores(self, x: np.ndarray, t: float, process: Process, smoothing: float = 0.0):
-        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x: a flat array in 1-D (scores
-        shaped like x), shape (N, d) otherwise (log-densities (N,), scores (N, d)). With ``smoothing`` ρ > 0, those of
-        the models convolved with N(0, ρ² I): σ(t) replaced by sqrt(σ(t)² + m(t)² ρ²)."""
+        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x: a flat array in
+        1-D (scores shaped like x), shape (N, d) otherwise (log-densities (N,), scores (N, d)). With
+        ``smoothing`` ρ > 0, those of the models convolved with N(0, ρ² I): σ(t) replaced by
+        sqrt(σ(t)² + m(t)² ρ²)."""
         m, sigma = float(process.m(t)), float(process.sigma(t))
         if smoothing:
             sigma = math.hypot(sigma, m * smoothing)
         points = np.ascontiguousarray(x, dtype=float).reshape(-1, self.ndim)
         logp_u, logp_c = np.empty(points.shape[0]), np.empty(points.shape[0])
         s_u, s_c = np.empty_like(points), np.empty_like(points)
-        evaluate_mixtures(points, m, sigma, self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c)
+        evaluate_mixtures(
+            points, m, sigma, self.table, self.logw_u, self.logw_c, logp_u, s_u, logp_c, s_c
+        )
         if self.ndim == 1:
-            return logp_u.reshape(x.shape), s_u.reshape(x.shape), logp_c.reshape(x.shape), s_c.reshape(x.shape)
+            return (
+                logp_u.reshape(x.shape),
+                s_u.reshape(x.shape),
+                logp_c.reshape(x.shape),
+                s_c.reshape(x.shape),
+            )
         return logp_u, s_u, logp_c, s_c
 
     def score_errors(self, x: np.ndarray, t: float, process: Process, scores: tuple | None = None):
-        """(e_u, e_c) at the points x (flat in 1-D, (N, d) otherwise; zeros for a score without error), given the
-        exact ``scores`` (s_u, s_c) there or computing them when an error model needs them."""
+        """(e_u, e_c) at the points x (flat in 1-D, (N, d) otherwise; zeros for a score without
+        error), given the exact ``scores`` (s_u, s_c) there or computing them when an error model
+        needs them."""
         points = x if self.ndim == 1 else np.reshape(x, (-1, self.ndim))
         s_u = s_c = None
         if scores is not None:
             s_u, s_c = scores
-        elif any(error is not None and error.needs_score for error in (self.cond_error, self.uncond_error)):
+        elif any(
+            error is not None and error.needs_score
+            for error in (self.cond_error, self.uncond_error)
+        ):
             _, s_u, _, s_c = self.scores(points, t, process)
 
         def field(error, which, score):
-            return np.zeros(np.shape(points)) if error is None else error.field(points, t, process, self, which, score)
+            return (
+                np.zeros(np.shape(points))
+                if error is None
+                else error.field(points, t, process, self, which, score)
+            )
 
         return field(self.uncond_error, "uncond", s_u), field(self.cond_error, "cond", s_c)
 
     def guided_score(self, x: np.ndarray, t: float, process: Process, w=None) -> np.ndarray:
-        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w = :meth:`weight`
-        (t), e_c and e_u the score errors (none by default). ``w``: weights instead of self.w, an array broadcasting
-        against the scores (a batch of weights sharing one evaluation of the scores)."""
+        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w
+        = :meth:`weight` (t), e_c and e_u the score errors (none by default). ``w``: weights instead
+        of self.w, an array broadcasting against the scores (a batch of weights sharing one
+        evaluation of the scores)."""
         _, s_u, _, s_c = self.scores(x, t, process)
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
@@ -233,11 +307,20 @@ class GuidedModel:
         w = self.weight(t, w)
         return (1.0 + w) * s_c - w * s_u
 
-    def velocity_along(self, axis: int, x: np.ndarray, points: np.ndarray, t: float, process: Process,
-                       linear: float, factor: float, w: float | None = None) -> np.ndarray:
-        """linear·x + factor·s_w,axis on grid lines: x (L, M) are positions along ``axis`` and points (L, d) fix
-        the other coordinates of each line (score errors are evaluated at the (L·M, d) points and added); ``w``
-        instead of self.w."""
+    def velocity_along(
+        self,
+        axis: int,
+        x: np.ndarray,
+        points: np.ndarray,
+        t: float,
+        process: Process,
+        linear: float,
+        factor: float,
+        w: float | None = None,
+    ) -> np.ndarray:
+        """linear·x + factor·s_w,axis on grid lines: x (L, M) are positions along ``axis`` and
+        points (L, d) fix the other coordinates of each line (score errors are evaluated at the
+        (L·M, d) points and added); ``w`` instead of self.w."""
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
@@ -245,14 +328,30 @@ class GuidedModel:
         out = np.empty_like(x)
         w = self.weight(t, w)
         if x.shape[0] > 1 and (x == x[:1]).all() and (p1 == p1[:1]).all() and (p2 == p2[:1]).all():
-            # lines through the same points with the same 1-D factors (a trace's first stage, axis-aligned
-            # components): the factors once, the mixing per line
+            # lines through the same points with the same 1-D factors (a trace's first stage,
+            # axis-aligned components): the factors once, the mixing per line
             lc, grads = np.empty((x.shape[1], shape[1])), np.empty((x.shape[1], shape[1]))
-            line_factors(x[0], sigma, self.table.kinds, p1[0], p2[0], self.logw_u, self.logw_c, lc, grads)
-            line_velocity_shared(x[0], lc, grads, offset, self.logw_u, self.logw_c, w, linear, factor, out)
+            line_factors(
+                x[0], sigma, self.table.kinds, p1[0], p2[0], self.logw_u, self.logw_c, lc, grads
+            )
+            line_velocity_shared(
+                x[0], lc, grads, offset, self.logw_u, self.logw_c, w, linear, factor, out
+            )
         else:
-            line_velocity(x, sigma, self.table.kinds, p1, p2, offset, self.logw_u, self.logw_c, w, linear, factor,
-                          out)
+            line_velocity(
+                x,
+                sigma,
+                self.table.kinds,
+                p1,
+                p2,
+                offset,
+                self.logw_u,
+                self.logw_c,
+                w,
+                linear,
+                factor,
+                out,
+            )
         if self.has_errors:
             on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
             on_lines[..., axis] = x

@@ -1,15 +1,17 @@
 """Forward (noising) processes dX = f(t) X dt + g(t) dB, with X_t = m(t) X_0 + σ(t) Z.
 
-Each process gives m, σ, f, g², the log signal-to-noise ratio λ(t) = log(m²/σ²) and its inverse (fpguide steps
-uniformly in λ, which refines the steps as σ → 0), and ∫g² over an interval (the variance a diffusion step adds).
+Each process gives m, σ, f, g², the log signal-to-noise ratio λ(t) = log(m²/σ²) and its inverse
+(fpguide steps uniformly in λ, which refines the steps as σ → 0), and ∫g² over an interval (the
+variance a diffusion step adds).
 
-Variance-exploding processes (:class:`VE`, :class:`EDM`: X_t = X_0 + σ(t) Z, f = 0, g² = dσ²/dt) are held in the
-scaled frame Y = X / s(t), s(t) = sqrt(1 + σ(t)²) (EDM's input scaling c_in with σ_data = 1): Y_t = X_0/s + (σ/s) Z is
-the variance-preserving process with m = 1/s, and the scaling maps the VE samplers (reverse SDE, probability flow,
-any η, any guidance: the guided score scales by s) onto the VP samplers of that process exactly. A grid in x could not
-hold both the prior (width σ_max = 80 for EDM) and the output (features of width ~σ_min); in y the widths stay of
-order one. fpguide's densities and observables for these processes are those of Y; :meth:`Process.frame_scale` gives
-s(t), so X = s(t) Y (s(t_min) = sqrt(1 + σ_min²): 1 + 2e-6 for EDM).
+Variance-exploding processes (:class:`VE`, :class:`EDM`: X_t = X_0 + σ(t) Z, f = 0, g² = dσ²/dt) are
+held in the scaled frame Y = X / s(t), s(t) = sqrt(1 + σ(t)²) (EDM's input scaling c_in with σ_data
+= 1): Y_t = X_0/s + (σ/s) Z is the variance-preserving process with m = 1/s, and the scaling maps
+the VE samplers (reverse SDE, probability flow, any η, any guidance: the guided score scales by s)
+onto the VP samplers of that process exactly. A grid in x could not hold both the prior (width σ_max
+= 80 for EDM) and the output (features of width ~σ_min); in y the widths stay of order one.
+fpguide's densities and observables for these processes are those of Y; :meth:`Process.frame_scale`
+gives s(t), so X = s(t) Y (s(t_min) = sqrt(1 + σ_min²): 1 + 2e-6 for EDM).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class Process:
 
     name = "process"
 
-    # --- the clock, defined by subclasses -------------------------------------------------------------------------
+    # --- the clock, defined by subclasses
+    # ----------------------------------------------------------------------------------------------
     def clock(self, t):
         raise NotImplementedError
 
@@ -42,13 +45,15 @@ class Process:
     def clock_inverse(self, u):
         raise NotImplementedError
 
-    # --- derived quantities ---------------------------------------------------------------------------------------
+    # --- derived quantities
+    # ----------------------------------------------------------------------------------------------
     def m(self, t):
         """Signal scale m(t) = exp(−u(t))."""
         return np.exp(-self.clock(t))
 
     def sigma(self, t):
-        """Noise scale σ(t) = sqrt(1 − m²), evaluated as sqrt(−expm1(−2u)) so that it is exact as t → 0."""
+        """Noise scale σ(t) = sqrt(1 − m²), evaluated as sqrt(−expm1(−2u)) so that it is exact as t
+        → 0."""
         return np.sqrt(-np.expm1(-2.0 * self.clock(t)))
 
     def f(self, t):
@@ -72,7 +77,8 @@ class Process:
         return self.clock_inverse(0.5 * np.log1p(np.exp(-np.asarray(lam, dtype=float))))
 
     def prior_std(self, T: float) -> float:
-        """Standard deviation of the prior the samplers start from (N(0, 1) for variance-preserving processes)."""
+        """Standard deviation of the prior the samplers start from (N(0, 1) for variance-preserving
+        processes)."""
         return 1.0
 
     def frame_scale(self, t):
@@ -80,12 +86,16 @@ class Process:
         return np.ones_like(np.asarray(t, dtype=float))
 
     def check_horizon(self, T: float) -> None:
-        """Raise if T is beyond the horizon where the process is defined: its log-SNR at T must be finite."""
+        """Raise if T is beyond the horizon where the process is defined: its log-SNR at T must be
+        finite."""
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             lam = float(self.log_snr(T))
         if not math.isfinite(lam):
-            raise ValueError(f"T={T} is too large for the {self.name} process: its log-SNR at T is {lam} (the noise "
-                             "swamps the data to machine precision there); use a smaller T")
+            raise ValueError(
+                f"T={T} is too large for the {self.name} process: its log-SNR at T is "
+                f"{lam} (the noise "
+                "swamps the data to machine precision there); use a smaller T"
+            )
 
     def to_dict(self) -> dict:
         return {"name": self.name}
@@ -93,7 +103,8 @@ class Process:
 
 @dataclass(frozen=True)
 class OU(Process):
-    """Ornstein–Uhlenbeck process f = −1, g² = 2: m = e^{−t}, σ² = 1 − e^{−2t} (the papers' convention)."""
+    """Ornstein–Uhlenbeck process f = −1, g² = 2: m = e^{−t}, σ² = 1 − e^{−2t} (the papers'
+    convention)."""
 
     name = "OU"
 
@@ -109,11 +120,12 @@ class OU(Process):
 
 @dataclass(frozen=True)
 class VP(Process):
-    """Variance-preserving process f = −β/2, g² = β with a linear or cosine β schedule on t ∈ [0, 1].
+    """Variance-preserving process f = −β/2, g² = β with a linear or cosine β schedule on t ∈ [0,
+    1].
 
-    linear: β(t) = β_min + t (β_max − β_min);
-    cosine: m(t) = cos(θ(t)) / cos(θ(0)), θ(t) = (t + s)/(1 + s) · π/2 (Nichol & Dhariwal), defined for t < 1.
-    In the clock u = ½∫β the VP process is the OU process.
+    linear: β(t) = β_min + t (β_max − β_min); cosine: m(t) = cos(θ(t)) / cos(θ(0)), θ(t) = (t +
+    s)/(1 + s) · π/2 (Nichol & Dhariwal), defined for t < 1. In the clock u = ½∫β the VP process is
+    the OU process.
     """
 
     schedule: str = "linear"
@@ -129,7 +141,10 @@ class VP(Process):
         check_positive_real("beta_max", self.beta_max)
         check_positive_real("s", self.s)
         if self.beta_max < self.beta_min:
-            raise ValueError(f"beta_max must be >= beta_min, got beta_max={self.beta_max}, beta_min={self.beta_min}")
+            raise ValueError(
+                f"beta_max must be >= beta_min, got beta_max={self.beta_max}, "
+                f"beta_min={self.beta_min}"
+            )
 
     def _theta(self, t):
         return (np.asarray(t, dtype=float) + self.s) / (1.0 + self.s) * (math.pi / 2)
@@ -158,17 +173,25 @@ class VP(Process):
 
     def check_horizon(self, T: float) -> None:
         if self.schedule == "cosine" and not T < 1.0:
-            raise ValueError(f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}")
+            raise ValueError(
+                f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}"
+            )
         super().check_horizon(T)
 
     def to_dict(self) -> dict:
-        return {"name": "VP", "schedule": self.schedule, "beta_min": self.beta_min, "beta_max": self.beta_max,
-                "s": self.s}
+        return {
+            "name": "VP",
+            "schedule": self.schedule,
+            "beta_min": self.beta_min,
+            "beta_max": self.beta_max,
+            "s": self.s,
+        }
 
 
 class VarianceExploding(Process):
-    """X_t = X_0 + σ(t) Z, held in the frame Y = X/s(t), s = sqrt(1 + σ²), where it is the variance-preserving process
-    with clock u = log s = ½ log(1 + σ²). Subclasses give σ²(t), its rate dσ²/dt and the inverse t(σ²)."""
+    """X_t = X_0 + σ(t) Z, held in the frame Y = X/s(t), s = sqrt(1 + σ²), where it is the
+    variance-preserving process with clock u = log s = ½ log(1 + σ²). Subclasses give σ²(t), its
+    rate dσ²/dt and the inverse t(σ²)."""
 
     def variance(self, t):
         raise NotImplementedError
@@ -199,9 +222,9 @@ class VarianceExploding(Process):
 
 @dataclass(frozen=True)
 class VE(VarianceExploding):
-    """Song et al.'s variance-exploding SDE dX = sqrt(dσ_g²/dt) dB with the geometric σ_g(t) = σ_min (σ_max/σ_min)^t,
-    t ∈ (0, 1]: the noise added since t = 0 has variance σ²(t) = σ_g(t)² − σ_min² (so σ → 0 as t → 0); the samplers
-    start from N(0, σ(T)²)."""
+    """Song et al.'s variance-exploding SDE dX = sqrt(dσ_g²/dt) dB with the geometric σ_g(t) = σ_min
+    (σ_max/σ_min)^t, t ∈ (0, 1]: the noise added since t = 0 has variance σ²(t) = σ_g(t)² − σ_min²
+    (so σ → 0 as t → 0); the samplers start from N(0, σ(T)²)."""
 
     sigma_min: float = 0.01
     sigma_max: float = 50.0
@@ -212,8 +235,10 @@ class VE(VarianceExploding):
         check_positive_real("sigma_min", self.sigma_min)
         check_positive_real("sigma_max", self.sigma_max)
         if not self.sigma_max > self.sigma_min:
-            raise ValueError(f"sigma_max must be > sigma_min, got sigma_min={self.sigma_min}, "
-                             f"sigma_max={self.sigma_max}")
+            raise ValueError(
+                f"sigma_max must be > sigma_min, got sigma_min={self.sigma_min}, "
+                f"sigma_max={self.sigma_max}"
+            )
 
     @property
     def _log_ratio(self) -> float:
@@ -223,14 +248,21 @@ class VE(VarianceExploding):
         return self.sigma_min**2 * np.expm1(2.0 * self._log_ratio * np.asarray(t, dtype=float))
 
     def variance_rate(self, t):
-        return 2.0 * self._log_ratio * self.sigma_min**2 * np.exp(2.0 * self._log_ratio * np.asarray(t, dtype=float))
+        return (
+            2.0
+            * self._log_ratio
+            * self.sigma_min**2
+            * np.exp(2.0 * self._log_ratio * np.asarray(t, dtype=float))
+        )
 
     def variance_inverse(self, v):
         return np.log1p(np.asarray(v, dtype=float) / self.sigma_min**2) / (2.0 * self._log_ratio)
 
     def check_horizon(self, T: float) -> None:
         if T > 1.0:
-            raise ValueError(f"T must be <= 1 for the VE process (σ_max is reached at t = 1), got T={T}")
+            raise ValueError(
+                f"T must be <= 1 for the VE process (σ_max is reached at t = 1), got T={T}"
+            )
 
     def to_dict(self) -> dict:
         return {"name": "VE", "sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
@@ -238,9 +270,9 @@ class VE(VarianceExploding):
 
 @dataclass(frozen=True)
 class EDM(VarianceExploding):
-    """Karras et al.'s (EDM) process: σ(t) = t, s(t) = 1 in their notation (X_t = X_0 + t Z); their sampler runs from
-    T = σ_max = 80 down to t_min = σ_min = 0.002 (the ρ = 7 step spacing is a discretisation of the same continuous
-    samplers, which are reparametrisation-invariant)."""
+    """Karras et al.'s (EDM) process: σ(t) = t, s(t) = 1 in their notation (X_t = X_0 + t Z); their
+    sampler runs from T = σ_max = 80 down to t_min = σ_min = 0.002 (the ρ = 7 step spacing is a
+    discretisation of the same continuous samplers, which are reparametrisation-invariant)."""
 
     name = "EDM"
 
@@ -273,6 +305,11 @@ def make_process(process) -> Process:
         allowed = ("name", *(f.name for f in fields(PROCESSES[name])))
         unknown = sorted(set(spec) - set(allowed))
         if unknown:
-            raise ValueError(f"process keys must be among {allowed} for {name}, got {unknown} in {process!r}")
+            raise ValueError(
+                f"process keys must be among {allowed} for {name}, got {unknown} in {process!r}"
+            )
         return PROCESSES[name](**spec)
-    raise TypeError(f"process must be a Process, one of {tuple(PROCESSES)} or a dict, got {type(process).__name__}")
+    raise TypeError(
+        f"process must be a Process, one of {tuple(PROCESSES)} or a dict, got "
+        f"{type(process).__name__}"
+    )

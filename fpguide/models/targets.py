@@ -1,19 +1,22 @@
-"""Targets: labelled mixtures whose noised densities p_t are known in closed form, in any dimension d.
+"""Targets: labelled mixtures whose noised densities p_t are known in closed form, in any dimension
+d.
 
-Under X_t = m X_0 + σ Z a component N(μ, Σ) becomes N(mμ, m²Σ + σ²I), and a box ∏_j U[a_j, b_j] becomes the product
-p_t(x) = ∏_j [Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)] / (m(b_j − a_j)). Mixtures combine their components with
-log-sum-exp; the class posterior is p_t(c|x) = Σ_{k∈c} π_k p_t^k(x) / p_t(x).
+Under X_t = m X_0 + σ Z a component N(μ, Σ) becomes N(mμ, m²Σ + σ²I), and a box ∏_j U[a_j, b_j]
+becomes the product p_t(x) = ∏_j [Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)] / (m(b_j − a_j)).
+Mixtures combine their components with log-sum-exp; the class posterior is p_t(c|x) = Σ_{k∈c} π_k
+p_t^k(x) / p_t(x).
 
-Every mixture is described to the compiled kernels by a *component table* (:class:`Components`): per component a kind,
-``loc`` and ``ext`` (Gaussian: mean and the eigenvalues of Σ, with the eigenvectors in ``rot``; box: lows and highs),
-so one kernel serves Gaussian, uniform and mixed models alike. Since m²Σ + σ²I = R diag(m²λ + σ²) Rᵀ, the noised
-precision and log-determinant at any t come from the eigen-decomposition made once.
+Every mixture is described to the compiled kernels by a *component table* (:class:`Components`): per
+component a kind, ``loc`` and ``ext`` (Gaussian: mean and the eigenvalues of Σ, with the
+eigenvectors in ``rot``; box: lows and highs), so one kernel serves Gaussian, uniform and mixed
+models alike. Since m²Σ + σ²I = R diag(m²λ + σ²) Rᵀ, the noised precision and log-determinant at any
+t come from the eigen-decomposition made once.
 
-Two kernels evaluate a table: :func:`mixture_eval` at arbitrary points (log-densities and full score vectors), and
-:func:`line_tables` + :func:`line_velocity` along grid lines, where every component restricted to a line x_a ↦ x is a
-one-dimensional Gaussian or noised interval times a per-line factor; the engine's dimension-split sweeps use those
-(lines through the same points with the same 1-D factors share them: :func:`line_factors` +
-:func:`line_velocity_shared`).
+Two kernels evaluate a table: :func:`mixture_eval` at arbitrary points (log-densities and full score
+vectors), and :func:`line_tables` + :func:`line_velocity` along grid lines, where every component
+restricted to a line x_a ↦ x is a one-dimensional Gaussian or noised interval times a per-line
+factor; the engine's dimension-split sweeps use those (lines through the same points with the same
+1-D factors share them: :func:`line_factors` + :func:`line_velocity_shared`).
 """
 
 from __future__ import annotations
@@ -28,14 +31,28 @@ from ..tools.special import EXP_NEGLIGIBLE, LOG_SQRT_2PI, log_diff_ndtr
 from ..tools.validation import as_finite_array, as_real_array, check_int, check_real
 from .processes import Process, make_process
 
-__all__ = ["GAUSSIAN", "TARGETS", "Components", "evaluate_mixtures", "GaussianMixture", "line_factors", "line_tables",
-           "line_velocity", "line_velocity_shared", "Mixture", "target_from_dict", "UniformMixture"]
+__all__ = [
+    "GAUSSIAN",
+    "TARGETS",
+    "Components",
+    "evaluate_mixtures",
+    "GaussianMixture",
+    "line_factors",
+    "line_tables",
+    "line_velocity",
+    "line_velocity_shared",
+    "Mixture",
+    "target_from_dict",
+    "UniformMixture",
+]
 
 GAUSSIAN = 0
 UNIFORM = 1
 PARALLEL_BLOCK = 1024  # points per block of mixture_eval_parallel
-PARALLEL_FROM = 2 * PARALLEL_BLOCK  # fewer points are evaluated on one thread (measured: waking threads costs more)
-_SHARED_SCALE = 600.0  # e^−600 is still a normal double: conditional responsibilities can share the unconditional scale
+# fewer points are evaluated on one thread (measured: waking threads costs more)
+PARALLEL_FROM = 2 * PARALLEL_BLOCK
+# e^−600 is still a normal double: conditional responsibilities can share the unconditional scale
+_SHARED_SCALE = 600.0
 
 
 class Components(NamedTuple):
@@ -53,7 +70,8 @@ class Components(NamedTuple):
 
 @nb.njit(cache=True)
 def _noised(kinds, loc, ext, m, sigma):
-    """Per component at (m, σ): scaled locations m·loc and m·ext, 1/(m²λ + σ²) (Gaussian) and the log-normaliser."""
+    """Per component at (m, σ): scaled locations m·loc and m·ext, 1/(m²λ + σ²) (Gaussian) and the
+    log-normaliser."""
     n_comp, d = loc.shape
     lo, hi, inv = m * loc, m * ext, np.empty((n_comp, d))
     log_norm = np.empty(n_comp)
@@ -72,7 +90,8 @@ def _noised(kinds, loc, ext, m, sigma):
 
 @nb.njit(cache=True)
 def _mix(logc, grads, logw, out, i):
-    """log Σ_k w_k c_k, and the responsibility-weighted score Σ_k r_k ∇log c_k written to out[i] (log-sum-exp)."""
+    """log Σ_k w_k c_k, and the responsibility-weighted score Σ_k r_k ∇log c_k written to out[i]
+    (log-sum-exp)."""
     top = -np.inf
     for k in range(logc.size):
         if logw[k] > -np.inf and logc[k] + logw[k] > top:
@@ -93,38 +112,59 @@ def _mix(logc, grads, logw, out, i):
 
 
 def evaluate_mixtures(x, m, sigma, table, logw_u, logw_c, logp_u, s_u, logp_c, s_c) -> None:
-    """:func:`mixture_eval` over a component ``table``, on all threads from ``PARALLEL_FROM`` points on."""
+    """:func:`mixture_eval` over a component ``table``, on all threads from ``PARALLEL_FROM`` points
+    on."""
     kernel = mixture_eval_parallel if x.shape[0] >= PARALLEL_FROM else mixture_eval
     kernel(x, m, sigma, *table, logw_u, logw_c, logp_u, s_u, logp_c, s_c)
 
 
 @nb.njit(cache=True)
 def mixture_eval(x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
-    """log p_t and ∇log p_t of two mixtures over one component table (weights logw_u, logw_c) at the points x (N, d).
+    """log p_t and ∇log p_t of two mixtures over one component table (weights logw_u, logw_c) at the
+    points x (N, d).
 
-    Components are evaluated once per point and shared by both mixtures: this is what makes guidance cheap (the
-    unconditional and the conditional model of CFG are the same components with two weight vectors). A Gaussian
-    contributes −½ Σ_i y_i²/(m²λ_i + σ²) with y = Rᵀ(x − mμ); a box Σ_j log(Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)).
+    Components are evaluated once per point and shared by both mixtures: this is what makes guidance
+    cheap (the unconditional and the conditional model of CFG are the same components with two
+    weight vectors). A Gaussian contributes −½ Σ_i y_i²/(m²λ_i + σ²) with y = Rᵀ(x − mμ); a box Σ_j
+    log(Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)).
     """
     tables = _point_tables(kinds, loc, ext, rot, m, sigma)
-    _eval_points(x, 0, x.shape[0], sigma, kinds, rot, tables, logw_u, logw_c, logp_u, s_u, logp_c, s_c)
+    _eval_points(
+        x, 0, x.shape[0], sigma, kinds, rot, tables, logw_u, logw_c, logp_u, s_u, logp_c, s_c
+    )
 
 
 @nb.njit(cache=True, parallel=True)
-def mixture_eval_parallel(x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
-    """:func:`mixture_eval` on all threads, in blocks of points (the same numbers: every point is independent)."""
+def mixture_eval_parallel(
+    x, m, sigma, kinds, loc, ext, rot, logw_u, logw_c, logp_u, s_u, logp_c, s_c
+):
+    """:func:`mixture_eval` on all threads, in blocks of points (the same numbers: every point is
+    independent)."""
     tables = _point_tables(kinds, loc, ext, rot, m, sigma)
     n = x.shape[0]
     blocks = (n + PARALLEL_BLOCK - 1) // PARALLEL_BLOCK
     for b in nb.prange(blocks):
-        _eval_points(x, b * PARALLEL_BLOCK, min(n, (b + 1) * PARALLEL_BLOCK), sigma, kinds, rot, tables, logw_u,
-                     logw_c, logp_u, s_u, logp_c, s_c)
+        _eval_points(
+            x,
+            b * PARALLEL_BLOCK,
+            min(n, (b + 1) * PARALLEL_BLOCK),
+            sigma,
+            kinds,
+            rot,
+            tables,
+            logw_u,
+            logw_c,
+            logp_u,
+            s_u,
+            logp_c,
+            s_c,
+        )
 
 
 @nb.njit(cache=True)
 def _point_tables(kinds, loc, ext, rot, m, sigma):
-    """The noised components (see :func:`_noised`) and which Gaussians are axis-aligned (Σ diagonal, rot = I:
-    O(d) per point instead of O(d²))."""
+    """The noised components (see :func:`_noised`) and which Gaussians are axis-aligned (Σ diagonal,
+    rot = I: O(d) per point instead of O(d²))."""
     n_comp, d = loc.shape
     lo, hi, inv, log_norm = _noised(kinds, loc, ext, m, sigma)
     aligned = np.ones(n_comp, dtype=np.bool_)
@@ -137,7 +177,9 @@ def _point_tables(kinds, loc, ext, rot, m, sigma):
 
 
 @nb.njit(cache=True)
-def _eval_points(x, start, stop, sigma, kinds, rot, tables, logw_u, logw_c, logp_u, s_u, logp_c, s_c):
+def _eval_points(
+    x, start, stop, sigma, kinds, rot, tables, logw_u, logw_c, logp_u, s_u, logp_c, s_c
+):
     """The body of :func:`mixture_eval` for the points start … stop − 1."""
     lo, hi, inv, log_norm, aligned = tables
     n_comp, d = lo.shape
@@ -165,7 +207,9 @@ def _eval_points(x, start, stop, sigma, kinds, rot, tables, logw_u, logw_c, logp
                         grads[k, j] -= rot[k, j, i] * y * inv[k, i]
             else:
                 for j in range(d):
-                    logd, g = log_diff_ndtr((x[n, j] - lo[k, j]) / sigma, (x[n, j] - hi[k, j]) / sigma)
+                    logd, g = log_diff_ndtr(
+                        (x[n, j] - lo[k, j]) / sigma, (x[n, j] - hi[k, j]) / sigma
+                    )
                     logp += logd
                     grads[k, j] = g / sigma
             logc[k] = logp
@@ -175,14 +219,16 @@ def _eval_points(x, start, stop, sigma, kinds, rot, tables, logw_u, logw_c, logp
 
 @nb.njit(cache=True)
 def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
-    """Each component restricted to the lines {x : x_j = points[l, j] for j ≠ axis}, as exp(offset) times a 1-D factor.
+    """Each component restricted to the lines {x : x_j = points[l, j] for j ≠ axis}, as exp(offset)
+    times a 1-D factor.
 
-    Writes, per line l and component k, a 1-D Gaussian (p1 = centre, p2 = precision) or noised interval
-    (p1 = m a, p2 = m b, edge width σ) in x_axis, and in ``offset`` the log of everything that does not vary along the
-    line: the normalisations and the factor the other coordinates contribute. For a Gaussian with noised precision P
-    the restriction is exp(−½ P_aa (x_a − m μ_a + b/P_aa)²) with b = Σ_{j≠a} P_aj d_j, d = x − mμ, times
-    exp(−½ d_rᵀ(P_rr − P_ra P_ar/P_aa) d_r) and the normalisation (the Schur complement); for a box,
-    Φ((x_a − m a_a)/σ) − Φ((x_a − m b_a)/σ) times 1/(m(b_a − a_a)) and the other coordinates' noised intervals.
+    Writes, per line l and component k, a 1-D Gaussian (p1 = centre, p2 = precision) or noised
+    interval (p1 = m a, p2 = m b, edge width σ) in x_axis, and in ``offset`` the log of everything
+    that does not vary along the line: the normalisations and the factor the other coordinates
+    contribute. For a Gaussian with noised precision P the restriction is exp(−½ P_aa (x_a − m μ_a +
+    b/P_aa)²) with b = Σ_{j≠a} P_aj d_j, d = x − mμ, times exp(−½ d_rᵀ(P_rr − P_ra P_ar/P_aa) d_r)
+    and the normalisation (the Schur complement); for a box, Φ((x_a − m a_a)/σ) − Φ((x_a − m b_a)/σ)
+    times 1/(m(b_a − a_a)) and the other coordinates' noised intervals.
     """
     n_lines, d = points.shape
     for k in range(kinds.size):
@@ -190,35 +236,38 @@ def line_tables(axis, points, m, sigma, kinds, loc, ext, rot, p1, p2, offset):
             s2 = m * m * ext[k] + sigma * sigma
             prec = (rot[k] / s2) @ rot[k].T
             log_norm = -0.5 * np.sum(np.log(s2)) - d * LOG_SQRT_2PI
-            for l in range(n_lines):
+            for row in range(n_lines):
                 quad = 0.0
                 b = 0.0
                 for j in range(d):
                     if j != axis:
-                        dj = points[l, j] - m * loc[k, j]
+                        dj = points[row, j] - m * loc[k, j]
                         b += prec[axis, j] * dj
                         for i in range(d):
                             if i != axis:
-                                quad += dj * prec[j, i] * (points[l, i] - m * loc[k, i])
-                p1[l, k] = m * loc[k, axis] - b / prec[axis, axis]
-                p2[l, k] = prec[axis, axis]
-                offset[l, k] = log_norm - 0.5 * (quad - b * b / prec[axis, axis])
+                                quad += dj * prec[j, i] * (points[row, i] - m * loc[k, i])
+                p1[row, k] = m * loc[k, axis] - b / prec[axis, axis]
+                p2[row, k] = prec[axis, axis]
+                offset[row, k] = log_norm - 0.5 * (quad - b * b / prec[axis, axis])
         else:
-            for l in range(n_lines):
-                p1[l, k] = m * loc[k, axis]
-                p2[l, k] = m * ext[k, axis]
+            for row in range(n_lines):
+                p1[row, k] = m * loc[k, axis]
+                p2[row, k] = m * ext[k, axis]
                 off = -math.log(m * (ext[k, axis] - loc[k, axis]))
                 for j in range(d):
                     if j != axis:
-                        logd, _ = log_diff_ndtr((points[l, j] - m * loc[k, j]) / sigma,
-                                                (points[l, j] - m * ext[k, j]) / sigma)
+                        logd, _ = log_diff_ndtr(
+                            (points[row, j] - m * loc[k, j]) / sigma,
+                            (points[row, j] - m * ext[k, j]) / sigma,
+                        )
                         off += logd - math.log(m * (ext[k, j] - loc[k, j]))
-                offset[l, k] = off
+                offset[row, k] = off
 
 
 @nb.njit(cache=True)
 def _line_component(kind, p1, p2, inv_sigma, x):
-    """log of the 1-D factor of a line table entry at x (the part that varies along the line) and its derivative."""
+    """log of the 1-D factor of a line table entry at x (the part that varies along the line) and
+    its derivative."""
     if kind == GAUSSIAN:
         dev = x - p1
         return -0.5 * dev * dev * p2, -dev * p2
@@ -228,28 +277,34 @@ def _line_component(kind, p1, p2, inv_sigma, x):
 
 @nb.njit(cache=True, parallel=True)
 def line_velocity(x, sigma, kinds, p1, p2, offset, logw_u, logw_c, w, linear, factor, out):
-    """out = linear·x + factor·[(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x)] at the points x (L lines × M points),
-    from the line tables of :func:`line_tables` — the guided velocity along the sweep axis a (lines in parallel).
-    Each point evaluates every component's 1-D factor (see :func:`line_velocity_shared` for lines that share
-    their points and factors) and mixes them (:func:`_guided_slope`)."""
+    """out = linear·x + factor·[(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x)] at the points x (L
+    lines × M points), from the line tables of :func:`line_tables` — the guided velocity along the
+    sweep axis a (lines in parallel). Each point evaluates every component's 1-D factor (see
+    :func:`line_velocity_shared` for lines that share their points and factors) and mixes them
+    (:func:`_guided_slope`)."""
     n_comp = kinds.size
     ratio = np.exp(logw_c - logw_u)  # π^c_k / π^u_k where both are finite
     inv_sigma = 1.0 / sigma
-    for l in nb.prange(x.shape[0]):
+    for row in nb.prange(x.shape[0]):
         logc = np.empty(n_comp)
         grads = np.empty(n_comp)
         for i in range(x.shape[1]):
             for k in range(n_comp):
                 if logw_u[k] > -np.inf or logw_c[k] > -np.inf:
-                    lc, grads[k] = _line_component(kinds[k], p1[l, k], p2[l, k], inv_sigma, x[l, i])
-                    logc[k] = lc + offset[l, k]
-            out[l, i] = linear * x[l, i] + factor * _guided_slope(logc, grads, logw_u, logw_c, ratio, w)
+                    lc, grads[k] = _line_component(
+                        kinds[k], p1[row, k], p2[row, k], inv_sigma, x[row, i]
+                    )
+                    logc[k] = lc + offset[row, k]
+            out[row, i] = linear * x[row, i] + factor * _guided_slope(
+                logc, grads, logw_u, logw_c, ratio, w
+            )
 
 
 @nb.njit(cache=True)
 def line_factors(x, sigma, kinds, p1, p2, logw_u, logw_c, lc, grads):
-    """Every component's 1-D factor (log, and its derivative) at the points x (M,) of one line's table p1, p2 (K,),
-    into lc and grads (M, K): what lines through the same points with the same tables share."""
+    """Every component's 1-D factor (log, and its derivative) at the points x (M,) of one line's
+    table p1, p2 (K,), into lc and grads (M, K): what lines through the same points with the same
+    tables share."""
     inv_sigma = 1.0 / sigma
     for i in range(x.size):
         for k in range(kinds.size):
@@ -259,31 +314,36 @@ def line_factors(x, sigma, kinds, p1, p2, logw_u, logw_c, lc, grads):
 
 @nb.njit(cache=True, parallel=True)
 def line_velocity_shared(x, lc, grads, offset, logw_u, logw_c, w, linear, factor, out):
-    """:func:`line_velocity` on L lines through the same points x (M,) whose components have the same 1-D factors
-    (:func:`line_factors`: lc, grads (M, K)) and differ only in their offsets (L, K): the first stage of a departure
-    trace starts at the faces, and an axis-aligned component's factor along a line does not depend on the line (a
-    box's difference of two normal CDFs is 87 % of a point's cost; the same numbers as :func:`line_velocity`)."""
+    """:func:`line_velocity` on L lines through the same points x (M,) whose components have the
+    same 1-D factors (:func:`line_factors`: lc, grads (M, K)) and differ only in their offsets (L,
+    K): the first stage of a departure trace starts at the faces, and an axis-aligned component's
+    factor along a line does not depend on the line (a box's difference of two normal CDFs is 87 %
+    of a point's cost; the same numbers as :func:`line_velocity`)."""
     n_comp = lc.shape[1]
     ratio = np.exp(logw_c - logw_u)
-    for l in nb.prange(out.shape[0]):
+    for row in nb.prange(out.shape[0]):
         logc = np.empty(n_comp)
         for i in range(x.size):
             for k in range(n_comp):
-                logc[k] = lc[i, k] + offset[l, k]
-            out[l, i] = linear * x[i] + factor * _guided_slope(logc, grads[i], logw_u, logw_c, ratio, w)
+                logc[k] = lc[i, k] + offset[row, k]
+            out[row, i] = linear * x[i] + factor * _guided_slope(
+                logc, grads[i], logw_u, logw_c, ratio, w
+            )
 
 
-@nb.njit(cache=True, inline="always")  # called per point: a call with five arrays made the ring's solves 1.4x slower
+# called per point: a call with five arrays made the ring's solves 1.4x slower
+@nb.njit(cache=True, inline="always")
 def _guided_slope(logc, grads, logw_u, logw_c, ratio, w):
-    """(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x) at a point from its components' log-factors ``logc`` and their
-    derivatives ``grads`` (components in neither mixture are skipped).
+    """(1 + w) ∂_a log p_t(x|c) − w ∂_a log p_t(x) at a point from its components' log-factors
+    ``logc`` and their derivatives ``grads`` (components in neither mixture are skipped).
 
-    ∂_a log p = Σ_k r_k ∂_a log p^k with responsibilities r_k ∝ π_k p^k. A component of both mixtures has
-    responsibilities proportional to one exponential, e_k = π_k p^k / max_j π_j p^j, times the constant ratio of its
-    two weights (``ratio``), so each component costs one exponential (the conditional ones are recomputed against
-    their own maximum only where the unconditional scale would underflow them), and a component below
-    e^{−EXP_NEGLIGIBLE} of the largest in a mixture costs none there: it cannot change the sums (the 2-D ring of
-    eight Gaussians, ODE, t_min = 1e-3: the solve 1.2x faster).
+    ∂_a log p = Σ_k r_k ∂_a log p^k with responsibilities r_k ∝ π_k p^k. A component of both
+    mixtures has responsibilities proportional to one exponential, e_k = π_k p^k / max_j π_j p^j,
+    times the constant ratio of its two weights (``ratio``), so each component costs one exponential
+    (the conditional ones are recomputed against their own maximum only where the unconditional
+    scale would underflow them), and a component below e^{−EXP_NEGLIGIBLE} of the largest in a
+    mixture costs none there: it cannot change the sums (the 2-D ring of eight Gaussians, ODE, t_min
+    = 1e-3: the solve 1.2x faster).
     """
     top_u, top_c = -np.inf, -np.inf
     for k in range(logc.size):
@@ -300,19 +360,23 @@ def _guided_slope(logc, grads, logw_u, logw_c, ratio, w):
             den_u += e_u
             num_u += e_u * grads[k]
         if logw_c[k] > -np.inf and logc[k] + logw_c[k] - top_c > -EXP_NEGLIGIBLE:
-            e_c = e_u * ratio[k] if shared and e_u > 0.0 else math.exp(logc[k] + logw_c[k] - scale_c)
+            e_c = (
+                e_u * ratio[k] if shared and e_u > 0.0 else math.exp(logc[k] + logw_c[k] - scale_c)
+            )
             den_c += e_c
             num_c += e_c * grads[k]
     return (1.0 + w) * num_c / den_c - w * num_u / den_u
 
 
 class Mixture:
-    """A labelled mixture of components (base class of :class:`GaussianMixture` and :class:`UniformMixture`).
+    """A labelled mixture of components (base class of :class:`GaussianMixture` and
+    :class:`UniformMixture`).
 
-    Parameters common to both: ``weights`` (non-negative, normalised to sum 1; default equal) and ``labels`` (one
-    class label per component, ints or strings; default: no labels, so CFG needs an explicit conditional model).
-    One-dimensional mixtures take flat lists and evaluate at flat arrays of points; d-dimensional ones take (K, d)
-    arrays and evaluate at arrays of points of shape (..., d).
+    Parameters common to both: ``weights`` (non-negative, normalised to sum 1; default equal) and
+    ``labels`` (one class label per component, ints or strings; default: no labels, so CFG needs an
+    explicit conditional model). One-dimensional mixtures take flat lists and evaluate at flat
+    arrays of points; d-dimensional ones take (K, d) arrays and evaluate at arrays of points of
+    shape (..., d).
     """
 
     def __init__(self, n_components: int, ndim: int, weights, labels):
@@ -321,7 +385,9 @@ class Mixture:
             weights = np.full(n_components, 1.0 / n_components)
         weights = as_finite_array("weights", weights, ndim=1)
         if weights.size != n_components:
-            raise ValueError(f"weights must have one entry per component ({n_components}), got {weights.size}")
+            raise ValueError(
+                f"weights must have one entry per component ({n_components}), got {weights.size}"
+            )
         if np.any(weights < 0):
             raise ValueError(f"weights must be non-negative, got {weights.tolist()}")
         if not weights.sum() > 0:
@@ -330,15 +396,21 @@ class Mixture:
         if labels is None:
             self.labels = None
         else:
-            labels = [label.item() if isinstance(label, np.generic) else label for label in np.ravel(labels)]
+            labels = [
+                label.item() if isinstance(label, np.generic) else label
+                for label in np.ravel(labels)
+            ]
             if len(labels) != n_components:
-                raise ValueError(f"labels must have one entry per component ({n_components}), got {len(labels)}")
+                raise ValueError(
+                    f"labels must have one entry per component ({n_components}), got {len(labels)}"
+                )
             for label in labels:
                 if isinstance(label, bool) or not isinstance(label, (int, str)):
                     raise TypeError(f"labels must be ints or strings, got {label!r}")
             self.labels = tuple(labels)
 
-    # --- description ------------------------------------------------------------------------------------------
+    # --- description
+    # ----------------------------------------------------------------------------------------------
     @property
     def n_components(self) -> int:
         return self.weights.size
@@ -358,7 +430,9 @@ class Mixture:
 
     def log_weights(self, label=None) -> np.ndarray:
         """log π_k (label None), or log π_k/π_c on the class's components and −inf elsewhere."""
-        weights = self.weights if label is None else np.where(self._class_mask(label), self.weights, 0.0)
+        weights = (
+            self.weights if label is None else np.where(self._class_mask(label), self.weights, 0.0)
+        )
         with np.errstate(divide="ignore"):
             return np.log(weights / weights.sum())
 
@@ -367,21 +441,27 @@ class Mixture:
             raise ValueError(f"label={label!r} given but this {type(self).__name__} has no labels")
         mask = np.array([lab == label for lab in self.labels])
         if not mask.any():
-            raise ValueError(f"label must be one of {sorted(set(self.labels), key=str)}, got {label!r}")
+            raise ValueError(
+                f"label must be one of {sorted(set(self.labels), key=str)}, got {label!r}"
+            )
         if not self.weights[mask].sum() > 0:
             raise ValueError(f"class {label!r} has zero total weight")
         return mask
 
-    # --- closed-form evaluation -------------------------------------------------------------------------------
+    # --- closed-form evaluation
+    # ----------------------------------------------------------------------------------------------
     def evaluate(self, x, t: float, process: Process | None = None, label=None):
         """(log p_t(x|label), ∇log p_t(x|label)) at points x; label None gives the whole mixture.
 
-        In d > 1 dimensions x has shape (..., d), the log-density shape (...) and the score shape (..., d).
+        In d > 1 dimensions x has shape (..., d), the log-density shape (...) and the score shape
+        (..., d).
         """
         x = as_real_array("x", x)
         t = check_real("t", t)
         if self.ndim > 1 and (x.ndim == 0 or x.shape[-1] != self.ndim):
-            raise ValueError(f"x must have shape (..., {self.ndim}) for this {self.ndim}-D target, got {x.shape}")
+            raise ValueError(
+                f"x must have shape (..., {self.ndim}) for this {self.ndim}-D target, got {x.shape}"
+            )
         process = make_process(process)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         if not sigma > 0:
@@ -390,7 +470,18 @@ class Mixture:
         logw = self.log_weights(label)
         logp, logp_again = np.empty(points.shape[0]), np.empty(points.shape[0])
         score, score_again = np.empty_like(points), np.empty_like(points)
-        evaluate_mixtures(points, m, sigma, self.component_table(), logw, logw, logp, score, logp_again, score_again)
+        evaluate_mixtures(
+            points,
+            m,
+            sigma,
+            self.component_table(),
+            logw,
+            logw,
+            logp,
+            score,
+            logp_again,
+            score_again,
+        )
         shape = x.shape if self.ndim == 1 else x.shape[:-1]
         return logp.reshape(shape), score.reshape(x.shape)
 
@@ -407,26 +498,32 @@ class Mixture:
         logp_c = self.log_density(x, t, process, label)
         return np.exp(math.log(self.class_weight(label)) + logp_c - self.log_density(x, t, process))
 
-    # --- derived models ---------------------------------------------------------------------------------------
+    # --- derived models
+    # ----------------------------------------------------------------------------------------------
     def condition(self, label) -> Mixture:
         """The class-conditional mixture p_0(·|c), weights renormalised."""
         return self.subset(self._class_mask(label))
 
     def subset(self, mask: np.ndarray) -> Mixture:
         """The mixture of the components where ``mask`` is true, weights renormalised."""
-        labels = None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
+        labels = (
+            None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
+        )
         return self._with_components(np.asarray(mask, dtype=bool), labels)
 
     def _with_components(self, mask: np.ndarray, labels) -> Mixture:
         raise NotImplementedError
 
     def marginal(self, axes) -> Mixture:
-        """The law of the coordinates ``axes`` (a mixture of the components' marginals, same weights and labels;
-        one axis gives a one-dimensional mixture)."""
+        """The law of the coordinates ``axes`` (a mixture of the components' marginals, same weights
+        and labels; one axis gives a one-dimensional mixture)."""
         given, axes = axes, np.atleast_1d(axes)
         if axes.ndim != 1 or axes.dtype.kind not in "iu":
-            raise TypeError(f"axes must be an integer or a sequence of integers (coordinates in 0..{self.ndim - 1}), "
-                            f"got {given!r}")
+            raise TypeError(
+                "axes must be an integer or a sequence of integers (coordinates in "
+                f"0..{self.ndim - 1}), "
+                f"got {given!r}"
+            )
         axes = [int(a) for a in axes]
         if not axes or any(not 0 <= a < self.ndim for a in axes) or len(set(axes)) < len(axes):
             raise ValueError(f"axes must be distinct coordinates in 0..{self.ndim - 1}, got {axes}")
@@ -439,8 +536,11 @@ class Mixture:
         """n draws from p_0 (or p_0(·|c)): shape (n,) in 1-D, (n, d) otherwise."""
         n = check_int("n", n, 0)
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__} "
-                            f"{rng!r}")
+            raise TypeError(
+                "rng must be a numpy Generator (np.random.default_rng(seed)), got "
+                f"{type(rng).__name__} "
+                f"{rng!r}"
+            )
         model = self if label is None else self.condition(label)
         comp = rng.choice(model.n_components, size=n, p=model.weights)
         draws = model._draw(comp, rng)
@@ -450,16 +550,18 @@ class Mixture:
         raise NotImplementedError
 
     def length_scale(self, t: float, process: Process) -> float:
-        """The narrowest feature of p_t: the smallest component width (Gaussian) or edge width σ (uniform)."""
+        """The narrowest feature of p_t: the smallest component width (Gaussian) or edge width σ
+        (uniform)."""
         raise NotImplementedError
 
     def bulk(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per coordinate, bounds (lower (d,), upper (d,)) that hold all of p_0 but a negligible (< 1e-15) fraction."""
+        """Per coordinate, bounds (lower (d,), upper (d,)) that hold all of p_0 but a negligible (<
+        1e-15) fraction."""
         raise NotImplementedError
 
     def supports(self, label=None) -> list | None:
-        """Support of p_0 (or of ``p_0(·|c)``): in 1-D disjoint intervals (a, b); in d-D the boxes (lows, highs) of the
-        components; None for a target with unbounded support."""
+        """Support of p_0 (or of ``p_0(·|c)``): in 1-D disjoint intervals (a, b); in d-D the boxes
+        (lows, highs) of the components; None for a target with unbounded support."""
         return None
 
     def to_dict(self) -> dict:
@@ -479,21 +581,25 @@ class Mixture:
 
 
 def _points_array(name: str, value) -> tuple[np.ndarray, bool]:
-    """A (K,) list (one dimension) or (K, d) array of per-component points, as (K, d), and whether it was flat."""
+    """A (K,) list (one dimension) or (K, d) array of per-component points, as (K, d), and whether
+    it was flat."""
     arr = as_finite_array(name, value)
     if arr.ndim == 1 and arr.size:
         return arr[:, None], True
     if arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
         return arr, False
-    raise ValueError(f"{name} must be a non-empty flat list (1-D) or a (K, d) array, got shape {arr.shape}")
+    raise ValueError(
+        f"{name} must be a non-empty flat list (1-D) or a (K, d) array, got shape {arr.shape}"
+    )
 
 
 class GaussianMixture(Mixture):
     """p_0 = Σ_k π_k N(μ_k, Σ_k).
 
-    ``means``: a flat list (one dimension) or a (K, d) array. ``covariances``: a number (σ²I for every component),
-    one number per component (K,), one shared (d, d) matrix, or one matrix per component (K, d, d); each matrix must
-    be symmetric positive definite (in 1-D a flat list gives one variance per component).
+    ``means``: a flat list (one dimension) or a (K, d) array. ``covariances``: a number (σ²I for
+    every component), one number per component (K,), one shared (d, d) matrix, or one matrix per
+    component (K, d, d); each matrix must be symmetric positive definite (in 1-D a flat list gives
+    one variance per component).
     """
 
     def __init__(self, means, covariances=1.0, weights=None, labels=None):
@@ -507,12 +613,18 @@ class GaussianMixture(Mixture):
         elif cov.ndim == 2 and cov.shape == (d, d) and d > 1:
             cov = np.broadcast_to(cov, (n, d, d))
         elif not (cov.ndim == 3 and cov.shape == (n, d, d)):
-            raise ValueError(f"covariances must be a number, have one entry per component ({n}), or be a ({d}, {d}) "
-                             f"matrix or ({n}, {d}, {d}) matrices, got shape {cov.shape}")
+            raise ValueError(
+                f"covariances must be a number, have one entry per component ({n}), "
+                f"or be a ({d}, {d}) "
+                f"matrix or ({n}, {d}, {d}) matrices, got shape {cov.shape}"
+            )
         if not np.allclose(cov, np.swapaxes(cov, 1, 2), rtol=1e-12, atol=0):
             bad = int(np.argmax(np.max(np.abs(cov - np.swapaxes(cov, 1, 2)), axis=(1, 2))))
-            raise ValueError(f"covariances must be symmetric matrices; component {bad} is {cov[bad].tolist()}")
-        # axis-aligned components keep the axes (and their order) as eigenvectors, without a d×d eigensolve
+            raise ValueError(
+                f"covariances must be symmetric matrices; component {bad} is {cov[bad].tolist()}"
+            )
+        # axis-aligned components keep the axes (and their order) as eigenvectors, without a d×d
+        # eigensolve
         diagonal = np.all(cov * (1.0 - np.eye(d)) == 0.0, axis=(1, 2))
         eigvals, eigvecs = np.diagonal(cov, axis1=1, axis2=2).copy(), np.zeros((n, d, d))
         eigvecs[:] = np.eye(d)
@@ -520,33 +632,46 @@ class GaussianMixture(Mixture):
             eigvals[~diagonal], eigvecs[~diagonal] = np.linalg.eigh(cov[~diagonal])
         if np.any(eigvals <= 1e-12 * np.abs(eigvals).max(axis=1, keepdims=True)):
             bad = int(np.argmin(eigvals.min(axis=1)))
-            raise ValueError(f"covariances must be positive definite; component {bad} has eigenvalues "
-                             f"{eigvals[bad].tolist()}")
+            raise ValueError(
+                f"covariances must be positive definite; component {bad} has "
+                "eigenvalues "
+                f"{eigvals[bad].tolist()}"
+            )
         super().__init__(n, d, weights, labels)
         self._mu = np.ascontiguousarray(means)
         self.means = means[:, 0] if flat else means
         self.covariances = np.array(cov)
-        self._table = Components(np.full(n, GAUSSIAN, dtype=np.int64), self._mu, np.ascontiguousarray(eigvals),
-                                 np.ascontiguousarray(eigvecs))
+        self._table = Components(
+            np.full(n, GAUSSIAN, dtype=np.int64),
+            self._mu,
+            np.ascontiguousarray(eigvals),
+            np.ascontiguousarray(eigvecs),
+        )
 
     def component_table(self):
         return self._table
 
     def _with_components(self, mask, labels):
-        return GaussianMixture(self.means[mask], self.covariances[mask] if self.ndim > 1 else
-                               self.covariances[mask, 0, 0], self.weights[mask], labels)
+        return GaussianMixture(
+            self.means[mask],
+            self.covariances[mask] if self.ndim > 1 else self.covariances[mask, 0, 0],
+            self.weights[mask],
+            labels,
+        )
 
     def _marginal(self, axes):
         return self.project(np.eye(self.ndim)[axes])
 
     def project(self, basis) -> GaussianMixture:
-        """The law of B X for a (r, d) matrix B of full row rank: means B μ_k, covariances B Σ_k Bᵀ (a flat
-        one-dimensional mixture when r = 1)."""
+        """The law of B X for a (r, d) matrix B of full row rank: means B μ_k, covariances B Σ_k Bᵀ
+        (a flat one-dimensional mixture when r = 1)."""
         basis = as_finite_array("basis", basis, ndim=2)
         if basis.shape[1] != self.ndim:
             raise ValueError(f"basis must have {self.ndim} columns, got shape {basis.shape}")
         if basis.shape[0] == 0 or np.linalg.matrix_rank(basis) < basis.shape[0]:
-            raise ValueError(f"basis must have linearly independent rows (full row rank), got {basis.tolist()}")
+            raise ValueError(
+                f"basis must have linearly independent rows (full row rank), got {basis.tolist()}"
+            )
         means = self._mu @ basis.T
         cov = np.einsum("ri,kij,sj->krs", basis, self.covariances, basis)
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
@@ -572,30 +697,44 @@ class GaussianMixture(Mixture):
             cov = self.covariances[:, 0, 0].tolist()
         else:
             cov = self.covariances.tolist()
-        return {"type": "GaussianMixture", "means": self.means.tolist(), "covariances": cov,
-                "weights": self.weights.tolist(), "labels": self._labels_list()}
+        return {
+            "type": "GaussianMixture",
+            "means": self.means.tolist(),
+            "covariances": cov,
+            "weights": self.weights.tolist(),
+            "labels": self._labels_list(),
+        }
 
 
 class UniformMixture(Mixture):
-    """p_0 = Σ_k π_k U(box_k): intervals [a_k, b_k] from flat lists in one dimension, axis-aligned boxes
-    ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap)."""
+    """p_0 = Σ_k π_k U(box_k): intervals [a_k, b_k] from flat lists in one dimension, axis-aligned
+    boxes ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap)."""
 
     def __init__(self, lows, highs, weights=None, labels=None):
         lows, flat = _points_array("lows", lows)
         highs = as_finite_array("highs", highs)
         highs = highs[:, None] if flat and highs.ndim == 1 else highs
         if highs.shape != lows.shape:
-            raise ValueError(f"highs must have the same shape as lows {lows.shape[:1] if flat else lows.shape}, "
-                             f"got shape {np.shape(highs) if not flat else (highs.size,)}")
+            raise ValueError(
+                "highs must have the same shape as lows "
+                f"{lows.shape[:1] if flat else lows.shape}, "
+                f"got shape {np.shape(highs) if not flat else (highs.size,)}"
+            )
         if np.any(lows >= highs):
-            raise ValueError(f"lows must be below highs, got lows={lows.squeeze().tolist()}, "
-                             f"highs={highs.squeeze().tolist()}")
+            raise ValueError(
+                f"lows must be below highs, got lows={lows.squeeze().tolist()}, "
+                f"highs={highs.squeeze().tolist()}"
+            )
         n, d = lows.shape
         super().__init__(n, d, weights, labels)
         self._flat = flat
         self._lo, self._hi = np.ascontiguousarray(lows), np.ascontiguousarray(highs)
-        self._table = Components(np.full(n, UNIFORM, dtype=np.int64), self._lo, self._hi,
-                                 np.ascontiguousarray(np.broadcast_to(np.eye(d), (n, d, d))))
+        self._table = Components(
+            np.full(n, UNIFORM, dtype=np.int64),
+            self._lo,
+            self._hi,
+            np.ascontiguousarray(np.broadcast_to(np.eye(d), (n, d, d))),
+        )
 
     @property
     def lows(self) -> np.ndarray:
@@ -613,11 +752,15 @@ class UniformMixture(Mixture):
 
     def _marginal(self, axes):
         if len(axes) == 1:
-            return UniformMixture(self._lo[:, axes[0]], self._hi[:, axes[0]], self.weights, self.labels)
+            return UniformMixture(
+                self._lo[:, axes[0]], self._hi[:, axes[0]], self.weights, self.labels
+            )
         return UniformMixture(self._lo[:, axes], self._hi[:, axes], self.weights, self.labels)
 
     def _draw(self, comp, rng):
-        return self._lo[comp] + (self._hi[comp] - self._lo[comp]) * rng.random((comp.size, self.ndim))
+        return self._lo[comp] + (self._hi[comp] - self._lo[comp]) * rng.random(
+            (comp.size, self.ndim)
+        )
 
     def length_scale(self, t, process):
         m, sigma = float(process.m(t)), float(process.sigma(t))
@@ -634,8 +777,13 @@ class UniformMixture(Mixture):
         return [(lo, hi) for lo, hi in zip(model._lo[keep], model._hi[keep])]
 
     def to_dict(self):
-        return {"type": "UniformMixture", "lows": self.lows.tolist(), "highs": self.highs.tolist(),
-                "weights": self.weights.tolist(), "labels": self._labels_list()}
+        return {
+            "type": "UniformMixture",
+            "lows": self.lows.tolist(),
+            "highs": self.highs.tolist(),
+            "weights": self.weights.tolist(),
+            "labels": self._labels_list(),
+        }
 
 
 def merge_intervals(intervals) -> list[tuple[float, float]]:

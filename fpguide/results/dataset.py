@@ -1,4 +1,5 @@
-"""Dataset assembly (DESIGN §6): labelled arrays with units, long names and the full configuration as JSON."""
+"""Dataset assembly (DESIGN §6): labelled arrays with units, long names and the full configuration
+as JSON."""
 
 from __future__ import annotations
 
@@ -33,28 +34,50 @@ VARIABLES = {
     "tv_conditional": ("total variation to p_t(.|c) at the output time", "1"),
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
-    "frame_scale": ("s(t) in x = s(t) y: VE and EDM densities and observables are those of y = x/sqrt(1 + sigma(t)^2)",
-                    "1"),
+    "frame_scale": (
+        "s(t) in x = s(t) y: VE and EDM densities and observables are those of y = "
+        "x/sqrt(1 + sigma(t)^2)",
+        "1",
+    ),
     # run monitors (fpguide.runs.monitors)
     "mass_balance_error": ("(mass on the grid + outflow - initial mass) / initial mass", "1"),
     "min_density": ("lowest cell average of the density since the previous saved time", "1"),
-    "feature_cells": ("cells across the narrowest feature of the density (the narrowest marginal's width)", "1"),
+    "feature_cells": (
+        "cells across the narrowest feature of the density (the narrowest marginal's width)",
+        "1",
+    ),
     "wall_mass": ("mass in the outer 2 % of the grid's extent at every wall", "1"),
     "cfl": ("largest CFL number max |v| dt/dx of the steps since the previous saved time", "1"),
-    "peclet": ("largest cell Peclet number max |v| dx/D of the steps since the previous saved time (inf: D = 0)", "1"),
-    "l1_error": ("estimated L1 error of the density (from companion solves with half the cells and twice the steps)",
-                 "1"),
+    "peclet": (
+        "largest cell Peclet number max |v| dx/D of the steps since the previous saved time "
+        "(inf: D = 0)",
+        "1",
+    ),
+    "l1_error": (
+        "estimated L1 error of the density (from companion solves with half the cells and "
+        "twice the steps)",
+        "1",
+    ),
     "gap_l1": ("L1 distance of the discrete chain's density to the continuous sampler's", "1"),
     "gap_entropy": ("entropy of the discrete chain minus that of the continuous sampler", "nats"),
     "position": ("particle position", "1"),
     "solved_mean": ("mean of the solved coordinates", "1"),
     "solved_covariance": ("covariance of the solved coordinates", "1"),
     "basis": ("solved coordinates as unit vectors: y_i = <basis_i, x>", "1"),
-    "orthogonal_variance": ("variance of the law along every direction orthogonal to the solved span", "1"),
+    "orthogonal_variance": (
+        "variance of the law along every direction orthogonal to the solved span",
+        "1",
+    ),
     "cond_score_error": ("L2(p_t(.|c)) norm of the conditional score's error e_c", "1"),
     "uncond_score_error": ("L2(p_t) norm of the unconditional score's error e_u", "1"),
-    "cond_score_error_relative": ("L2(p_t(.|c)) norm of e_c relative to that of the conditional score", "1"),
-    "uncond_score_error_relative": ("L2(p_t) norm of e_u relative to that of the unconditional score", "1"),
+    "cond_score_error_relative": (
+        "L2(p_t(.|c)) norm of e_c relative to that of the conditional score",
+        "1",
+    ),
+    "uncond_score_error_relative": (
+        "L2(p_t) norm of e_u relative to that of the unconditional score",
+        "1",
+    ),
 }
 COORDS = {
     "t": ("diffusion time (the sampler runs from T down to t_min)", "1"),
@@ -81,8 +104,8 @@ COORDS = {
 
 
 def frame_variables(process, t: np.ndarray) -> dict:
-    """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM; see :mod:`fpguide.models.processes`), else
-    nothing."""
+    """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM; see
+    :mod:`fpguide.models.processes`), else nothing."""
     scale = process.frame_scale(t)
     return {"frame_scale": (("t",), scale)} if np.any(scale != 1.0) else {}
 
@@ -92,7 +115,8 @@ DERIVED = {"_se": "standard error of the {}", "_error": "estimated error of the 
 
 
 def attach(ds: xr.Dataset) -> xr.Dataset:
-    """Set long_name/units on every variable and coordinate that fpguide knows (and their ``_se``, ``_error``)."""
+    """Set long_name/units on every variable and coordinate that fpguide knows (and their ``_se``,
+    ``_error``)."""
     known = VARIABLES | COORDS
     for name, var in ds.variables.items():
         if name in known:
@@ -109,8 +133,8 @@ def attach(ds: xr.Dataset) -> xr.Dataset:
 
 
 def global_attrs(title: str, config: dict, run: dict) -> dict:
-    """title, source, history and the configuration (to re-run) and run record (what happened), as JSON. No creation
-    time: identical runs give identical Datasets (see :mod:`fpguide.rerun`)."""
+    """title, source, history and the configuration (to re-run) and run record (what happened), as
+    JSON. No creation time: identical runs give identical Datasets (see :mod:`fpguide.rerun`)."""
     return {
         "title": title,
         "source": f"fpguide {__version__}",
@@ -122,10 +146,12 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
 
 
 def config_attr(config: dict) -> str:
-    """The configuration as the ``config`` attribute holds it (JSON; numpy arrays and numbers as plain ones)."""
+    """The configuration as the ``config`` attribute holds it (JSON; numpy arrays and numbers as
+    plain ones)."""
     return json.dumps(config, sort_keys=True, default=json_default)
 
 
 def config_of(ds: xr.Dataset) -> dict:
-    """The configuration a Dataset was made with (the inverse of what :func:`global_attrs` stored)."""
+    """The configuration a Dataset was made with (the inverse of what :func:`global_attrs`
+    stored)."""
     return json.loads(ds.attrs["config"])

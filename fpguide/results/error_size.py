@@ -1,5 +1,6 @@
-"""The size of a guided model's score errors: ‖e(·, t)‖ in L²(p_t), by quadrature on a grid (what ``solve`` records
-beside the densities of a model with errors, and :func:`error_size` gives without a solve)."""
+"""The size of a guided model's score errors: ‖e(·, t)‖ in L²(p_t), by quadrature on a grid (what
+``solve`` records beside the densities of a model with errors, and :func:`error_size` gives without
+a solve)."""
 
 from __future__ import annotations
 
@@ -16,20 +17,32 @@ from .dataset import attach
 
 __all__ = ["error_norms", "error_size"]
 
-QUADRATURE_CELLS_PER_WIDTH = 8.0  # default quadrature grid of error_size: cells across p_t's narrowest feature
+# default quadrature grid of error_size: cells across p_t's narrowest feature
+QUADRATURE_CELLS_PER_WIDTH = 8.0
 QUADRATURE_SIGMAS = 10.0  # ... over the models' bulk widened by this many σ(t)
 QUADRATURE_MAX_CELLS = {1: 1 << 16, 2: 1024, 3: 128}  # per axis
 
 
-def error_norms(model: GuidedModel, process: Process, t: np.ndarray, grid: Grid | TensorGrid | None = None) -> dict:
-    """{name: values at the times t} of ‖e_c‖ and ‖e_u‖ in L²(p_t(·|c)) and L²(p_t), and relative to ‖s_c‖, ‖s_u‖
-    in the same norms: ``cond_score_error``, ``uncond_score_error`` and the same with ``_relative``.
+def error_norms(
+    model: GuidedModel, process: Process, t: np.ndarray, grid: Grid | TensorGrid | None = None
+) -> dict:
+    """{name: values at the times t} of ‖e_c‖ and ‖e_u‖ in L²(p_t(·|c)) and L²(p_t), and relative to
+    ‖s_c‖, ‖s_u‖ in the same norms: ``cond_score_error``, ``uncond_score_error`` and the same with
+    ``_relative``.
 
-    ‖e‖² = ∫ |e|² p_t / ∫ p_t by the midpoint rule on the cells of ``grid`` (p_t closed form); None: a grid per time
-    over the models' bulk, m(t)·[lo, hi] ± 10 σ(t), with 8 cells across p_t's narrowest feature (capped per axis).
+    ‖e‖² = ∫ |e|² p_t / ∫ p_t by the midpoint rule on the cells of ``grid`` (p_t closed form); None:
+    a grid per time over the models' bulk, m(t)·[lo, hi] ± 10 σ(t), with 8 cells across p_t's
+    narrowest feature (capped per axis).
     """
-    out = {name: np.empty(len(t)) for name in ("cond_score_error", "uncond_score_error", "cond_score_error_relative",
-                                               "uncond_score_error_relative")}
+    out = {
+        name: np.empty(len(t))
+        for name in (
+            "cond_score_error",
+            "uncond_score_error",
+            "cond_score_error_relative",
+            "uncond_score_error_relative",
+        )
+    }
     for i, tk in enumerate(np.asarray(t, dtype=float)):
         cells = _quadrature_grid(model, float(tk), process) if grid is None else grid
         points = cells.centres if isinstance(cells, Grid) else cells.mesh().reshape(-1, cells.ndim)
@@ -62,20 +75,29 @@ def _quadrature_grid(model: GuidedModel, t: float, process: Process) -> Grid | T
     return TensorGrid.from_bounds(lower, upper, n)
 
 
-def error_size(guidance: CFG, target, t, process=None, grid: Grid | TensorGrid | None = None) -> xr.Dataset:
-    """The size of the score errors of ``guidance`` on ``target`` at the diffusion times ``t`` (a number or an
-    array), without a solve: the Dataset variables ``cond_score_error`` = ‖e_c(·, t)‖ in ``L²(p_t(·|c))``,
-    ``uncond_score_error`` = ‖e_u(·, t)‖ in L²(p_t), and both ``_relative`` to ‖s_c‖, ‖s_u‖ in the same norms
-    (zero for a score without error), by quadrature on ``grid`` (see :func:`error_norms`; targets of d ≤ 3, grid None or
-    one axis per dimension)."""
+def error_size(
+    guidance: CFG, target, t, process=None, grid: Grid | TensorGrid | None = None
+) -> xr.Dataset:
+    """The size of the score errors of ``guidance`` on ``target`` at the diffusion times ``t`` (a
+    number or an array), without a solve: the Dataset variables ``cond_score_error`` = ‖e_c(·, t)‖
+    in ``L²(p_t(·|c))``, ``uncond_score_error`` = ‖e_u(·, t)‖ in L²(p_t), and both ``_relative`` to
+    ‖s_c‖, ‖s_u‖ in the same norms (zero for a score without error), by quadrature on ``grid`` (see
+    :func:`error_norms`; targets of d ≤ 3, grid None or one axis per dimension)."""
     if not isinstance(guidance, CFG):
         raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
     model = guidance.bind(target)
     d = model.ndim
     if d > MAX_GRID_DIM:
-        raise ValueError(f"error_size integrates on a grid, so the target must have d <= {MAX_GRID_DIM} dimensions, "
-                         f"got d={d}")
-    if not (grid is None or (d == 1 and isinstance(grid, Grid)) or (isinstance(grid, TensorGrid) and grid.ndim == d)):
+        raise ValueError(
+            "error_size integrates on a grid, so the target must have d <= "
+            f"{MAX_GRID_DIM} dimensions, "
+            f"got d={d}"
+        )
+    if not (
+        grid is None
+        or (d == 1 and isinstance(grid, Grid))
+        or (isinstance(grid, TensorGrid) and grid.ndim == d)
+    ):
         wanted = "a fpguide.Grid" if d == 1 else f"a fpguide.TensorGrid with {d} axes"
         raise TypeError(f"grid must be {wanted} or None, got {grid!r}")
     process = make_process(process)
@@ -84,4 +106,6 @@ def error_size(guidance: CFG, target, t, process=None, grid: Grid | TensorGrid |
         raise ValueError(f"t must be a diffusion time > 0 or a flat array of them, got {t!r}")
     times = np.atleast_1d(times)
     norms = error_norms(model, process, times, grid)
-    return attach(xr.Dataset({name: (("t",), values) for name, values in norms.items()}, coords={"t": times}))
+    return attach(
+        xr.Dataset({name: (("t",), values) for name, values in norms.items()}, coords={"t": times})
+    )

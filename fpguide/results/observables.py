@@ -1,8 +1,9 @@
 """What users measure on a density q(x, t) held as cell averages (DESIGN §3).
 
-Integrals over parts of a cell (support, edge and tail masses), the entropy −∫ q log q (0 log 0 = 0) and the moments
-integrate the same positive sub-cell reconstruction the engine advects, so they are consistent with the solver's own
-representation; expectations of the class posterior use the midpoint rule.
+Integrals over parts of a cell (support, edge and tail masses), the entropy −∫ q log q (0 log 0 = 0)
+and the moments integrate the same positive sub-cell reconstruction the engine advects, so they are
+consistent with the solver's own representation; expectations of the class posterior use the
+midpoint rule.
 """
 
 from __future__ import annotations
@@ -23,47 +24,57 @@ _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
 
 class Reconstruction:
-    """The positive sub-cell reconstruction of one density (q of shape (n,)) or of several (rows of q, e.g. one per
-    saved time), for masses of arbitrary intervals and integrals; results have q's leading shape."""
+    """The positive sub-cell reconstruction of one density (q of shape (n,)) or of several (rows of
+    q, e.g. one per saved time), for masses of arbitrary intervals and integrals; results have q's
+    leading shape."""
 
     def __init__(self, grid: Grid, q: np.ndarray, scheme: str = "ppm"):
         self.grid, self.q = grid, np.ascontiguousarray(q, dtype=float)
         self.d_left, self.d_right = np.empty_like(self.q), np.empty_like(self.q)
         code = scheme_code(scheme)
-        for row, left, right in zip(self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right)):
+        for row, left, right in zip(
+            self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right)
+        ):
             reconstruct(row, code, left, right)
 
     def _rows(self, values):
         return values.reshape(-1, self.grid.n)
 
     def mass(self, a, b) -> np.ndarray:
-        """∫_a^b q dx (the part of [a, b] inside the grid) for every density (leading shape of q) and interval
-        (the shape of a and b)."""
+        """∫_a^b q dx (the part of [a, b] inside the grid) for every density (leading shape of q)
+        and interval (the shape of a and b)."""
         g = self.grid
         xa = np.clip((np.asarray(a, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
         xb = np.clip((np.asarray(b, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
         shape = np.broadcast_shapes(xa.shape, xb.shape)
         xa, xb = (np.broadcast_to(v, shape).flatten() for v in (xa, xb))
         out = np.empty((self._rows(self.q).shape[0], xa.size))
-        for row, left, right, into in zip(self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right), out):
+        for row, left, right, into in zip(
+            self._rows(self.q), self._rows(self.d_left), self._rows(self.d_right), out
+        ):
             masses_between(row, left, right, g.dx, xa, xb, into)
         return out.reshape(self.q.shape[:-1] + shape)
 
     def values(self, s: np.ndarray) -> np.ndarray:
-        """The reconstructed density at fractions s ∈ [0, 1] of every cell: shape q.shape + (len(s),), non-negative."""
+        """The reconstructed density at fractions s ∈ [0, 1] of every cell: shape q.shape +
+        (len(s),), non-negative."""
         s = np.asarray(s)
         q, dl, dr = self.q[..., None], self.d_left[..., None], self.d_right[..., None]
-        return np.maximum(6.0 * q * s * (1 - s) + dl * (1 - s) * (1 - 3 * s) + dr * s * (3 * s - 2), 0.0)
+        return np.maximum(
+            6.0 * q * s * (1 - s) + dl * (1 - s) * (1 - 3 * s) + dr * s * (3 * s - 2), 0.0
+        )
 
     def _integrate(self, f):
-        """∫ f(x, q(x)) dx over the reconstruction, 3-point Gauss–Legendre per cell (exact for quartic f·q)."""
+        """∫ f(x, q(x)) dx over the reconstruction, 3-point Gauss–Legendre per cell (exact for
+        quartic f·q)."""
         s = 0.5 * (1.0 + _GL3_NODES)
         x = self.grid.faces[:-1, None] + self.grid.dx * s[None, :]
         return (f(x, self.values(s)) @ (0.5 * _GL3_WEIGHTS)).sum(axis=-1) * self.grid.dx
 
     def moments(self):
-        """Mean and variance of the normalised reconstruction (exact: the integrands are polynomials of degree ≤ 4
-        in each cell; the cell-centre sums Σ q x² dx would miss the within-cell variance, about dx²/12)."""
+        """Mean and variance of the normalised reconstruction (exact: the integrands are polynomials
+        of degree ≤ 4 in each cell; the cell-centre sums Σ q x² dx would miss the within-cell
+        variance, about dx²/12)."""
         mass = self.q.sum(axis=-1) * self.grid.dx
         mean = self._integrate(lambda x, v: x * v) / mass
         centred = np.asarray(mean)[..., None, None]
@@ -72,14 +83,15 @@ class Reconstruction:
     def entropy(self):
         """−∫ q log q of the reconstruction (3-point Gauss–Legendre per cell, 0 log 0 = 0).
 
-        The entropy of the cell averages themselves, −Σ q̄ log q̄ dx, is biased by about +dx²/24 · (Fisher
-        information); integrating the sub-cell reconstruction removes that leading error.
+        The entropy of the cell averages themselves, −Σ q̄ log q̄ dx, is biased by about +dx²/24 ·
+        (Fisher information); integrating the sub-cell reconstruction removes that leading error.
         """
         return -self._integrate(lambda x, v: v * np.log(np.where(v > 0, v, 1.0)))
 
 
 def far_edge(model: GuidedModel) -> float | None:
-    """The end of the class support farthest from the other classes (None without compact classes)."""
+    """The end of the class support farthest from the other classes (None without compact
+    classes)."""
     supports = model.cond.supports()
     if supports is None or model.label is None:
         return None
@@ -92,14 +104,25 @@ def far_edge(model: GuidedModel) -> float | None:
     return hi if 0.5 * (lo + hi) >= rest_centre else lo
 
 
-def log_class_posterior(model: GuidedModel, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+def log_class_posterior(
+    model: GuidedModel, x: np.ndarray, t: float, process: Process
+) -> np.ndarray:
     """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x)."""
     logp_u, _, logp_c, _ = model.scores(x, t, process)
     return model.log_class_weight + logp_c - logp_u
 
 
-def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, process: Process, *,
-                scheme: str, delta: float, thresholds: np.ndarray) -> dict[str, np.ndarray]:
+def time_series(
+    grid: Grid,
+    q: np.ndarray,
+    t: np.ndarray,
+    model: GuidedModel,
+    process: Process,
+    *,
+    scheme: str,
+    delta: float,
+    thresholds: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Observables at every saved time; q has shape (n_t, n) and t holds the diffusion times."""
     x, dx = grid.centres, grid.dx
     rec = Reconstruction(grid, q, scheme)
@@ -117,7 +140,9 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
     if class_support is not None:
         out["support_mass"] = rec.mass(*np.transpose(class_support)).sum(axis=1)
         every = model.uncond.supports() or []
-        out["outside_mass"] = out["mass"] - (rec.mass(*np.transpose(every)).sum(axis=1) if every else 0.0)
+        out["outside_mass"] = out["mass"] - (
+            rec.mass(*np.transpose(every)).sum(axis=1) if every else 0.0
+        )
         edge = far_edge(model)
         if edge is not None:
             out["edge_mass"] = rec.mass(edge - delta, edge + delta)
@@ -125,26 +150,33 @@ def time_series(grid: Grid, q: np.ndarray, t: np.ndarray, model: GuidedModel, pr
 
 
 def divergences(q: np.ndarray, log_reference: np.ndarray, dx: float) -> tuple[float, float]:
-    """KL(q ‖ r) and total variation ½∫|q − r| between two densities on the same grid, r given as log r (finite in
-    the tails where r itself underflows but q does not)."""
+    """KL(q ‖ r) and total variation ½∫|q − r| between two densities on the same grid, r given as
+    log r (finite in the tails where r itself underflows but q does not)."""
     ratio = np.where(q > 0, np.log(np.where(q > 0, q, 1.0)) - log_reference, 0.0)
     kl = float(np.sum(q * ratio) * dx)
     return kl, float(0.5 * np.sum(np.abs(q - np.exp(log_reference))) * dx)
 
 
-def reference_densities(grid, model: GuidedModel, t: float, process: Process) -> dict[str, np.ndarray]:
-    """The logarithms of the cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of the conditional
-    target p_t(·|c) and of the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w} (normalised on the grid), both from one
-    evaluation of the mixtures at the quadrature points."""
+def reference_densities(
+    grid, model: GuidedModel, t: float, process: Process
+) -> dict[str, np.ndarray]:
+    """The logarithms of the cell averages at time t (on a :class:`Grid` or :class:`TensorGrid`) of
+    the conditional target p_t(·|c) and of the tilted law π_{w,t} ∝ p_t(x|c)^{1+w} p_t(x)^{−w}
+    (normalised on the grid), both from one evaluation of the mixtures at the quadrature points."""
     d = model.ndim
 
     def logs(points):
-        """(log p_t(x|c), log p_t(x|c)^{1+w} p_t(x)^{−w}) stacked, at points shaped (..., order) in 1-D and
-        (..., d) otherwise."""
+        """(log p_t(x|c), log p_t(x|c)^{1+w} p_t(x)^{−w}) stacked, at points shaped (..., order) in
+        1-D and (..., d) otherwise."""
         shape = points.shape if d == 1 else points.shape[:-1]
-        logp_u, _, logp_c, _ = model.scores(points.reshape(-1, d) if d > 1 else points.ravel(), t, process)
+        logp_u, _, logp_c, _ = model.scores(
+            points.reshape(-1, d) if d > 1 else points.ravel(), t, process
+        )
         logp_u, logp_c = logp_u.reshape(shape), logp_c.reshape(shape)
         return np.stack([logp_c, (1.0 + model.w) * logp_c - model.w * logp_u])
 
     conditional, tilted = grid.log_cell_averages(logs)
-    return {"conditional": conditional, "tilted": tilted - (logsumexp(tilted) + math.log(grid.cell_volume))}
+    return {
+        "conditional": conditional,
+        "tilted": tilted - (logsumexp(tilted) + math.log(grid.cell_volume)),
+    }

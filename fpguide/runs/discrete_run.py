@@ -1,15 +1,18 @@
-"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step DDIM or DDPM sampler.
+"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step DDIM or DDPM
+sampler.
 
-Each step x' = a x + b s_w(x, t) + c Z (:mod:`fpguide.models.discrete`) is applied to the density exactly: the
-push-forward through the deterministic map (:mod:`fpguide.engine.pushforward`), then, for stochastic steps, the
-convolution with N(0, c²) (the exact positive heat kernel of :mod:`fpguide.engine.heat`). The result is the law of the
-discrete chain itself, not of the continuous sampler it approximates; the gap between the two — the discretisation error
-users pay for using N steps — is reported next to it, against the continuous η-sampler of the schedule's process solved
-on the same grid (and, for the clean output, followed by the same last step).
+Each step x' = a x + b s_w(x, t) + c Z (:mod:`fpguide.models.discrete`) is applied to the density
+exactly: the push-forward through the deterministic map (:mod:`fpguide.engine.pushforward`), then,
+for stochastic steps, the convolution with N(0, c²) (the exact positive heat kernel of
+:mod:`fpguide.engine.heat`). The result is the law of the discrete chain itself, not of the
+continuous sampler it approximates; the gap between the two — the discretisation error users pay for
+using N steps — is reported next to it, against the continuous η-sampler of the schedule's process
+solved on the same grid (and, for the clean output, followed by the same last step).
 
-States are labelled by diffusion time: t = (k + 1)/K for training timestep k, and 0 for the clean data. Observables
-that need p_t (confidence, the KL/TV references) take the clean output at the noise level σ = ``CLEAN_SIGMA``
-(p_t → p_0 as σ → 0; at σ = 0 the class posterior of compact supports is undefined off the supports).
+States are labelled by diffusion time: t = (k + 1)/K for training timestep k, and 0 for the clean
+data. Observables that need p_t (confidence, the KL/TV references) take the clean output at the
+noise level σ = ``CLEAN_SIGMA`` (p_t → p_0 as σ → 0; at σ = 0 the class posterior of compact
+supports is undefined off the supports).
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import numpy as np
 import xarray as xr
 
 from ..engine import EvolveResult, flush_checked, heat_kernel, heat_step, push_forward, scheme_code
-from ..grids.autogrid import CELLS_PER_WIDTH, MAX_CELLS, ROUND_TO, WIDEN_TRIES, choose_grid, feature_width
+from ..grids.autogrid import (
+    CELLS_PER_WIDTH,
+    MAX_CELLS,
+    ROUND_TO,
+    WIDEN_TRIES,
+    choose_grid,
+    feature_width,
+)
 from ..grids.grid import Grid, TensorGrid
 from ..models.discrete import DiscreteSampler, Steps
 from ..models.dynamics import prepare_run, start_law
@@ -42,42 +52,69 @@ NOISE_SDS = 8.5
 
 
 def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
-    """The continuous counterpart's validated inputs (its dynamics give the guided score and size the grid), the
-    plan of steps, and the diffusion times of the states (T first, the output last)."""
+    """The continuous counterpart's validated inputs (its dynamics give the guided score and size
+    the grid), the plan of steps, and the diffusion times of the states (T first, the output
+    last)."""
     if not isinstance(sampler, DiscreteSampler):
-        raise TypeError(f"sampler must be a fpguide.DDIM or fpguide.DDPM, got {type(sampler).__name__}")
+        raise TypeError(
+            f"sampler must be a fpguide.DDIM or fpguide.DDPM, got {type(sampler).__name__}"
+        )
     plan = sampler.plan()
     states = np.concatenate([[plan.t[0]], plan.t_next])
     positive = np.unique(states[states > 0])[::-1]
     if positive.size < 2:
         raise ValueError(f"{sampler!r} visits fewer than two noise levels: use more steps")
-    prepared = prepare_run(target, guidance, "sde" if sampler.eta > 0 else "ode", float(positive[0]),
-                           float(positive[-1]), sampler.schedule.process(), start, None, positive, delta, thresholds,
-                           eta=sampler.eta)
+    prepared = prepare_run(
+        target,
+        guidance,
+        "sde" if sampler.eta > 0 else "ode",
+        float(positive[0]),
+        float(positive[-1]),
+        sampler.schedule.process(),
+        start,
+        None,
+        positive,
+        delta,
+        thresholds,
+        eta=sampler.eta,
+    )
     if prepared.dyn.model.ndim != 1:
-        raise ValueError(f"discrete-step samplers are solved in 1-D only; the target has d={prepared.dyn.model.ndim}")
+        raise ValueError(
+            "discrete-step samplers are solved in 1-D only; the target has "
+            f"d={prepared.dyn.model.ndim}"
+        )
     return prepared, plan, states
 
 
 def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
-    """The times at which p_t enters the observables: the states' own, the clean state's at σ = CLEAN_SIGMA."""
+    """The times at which p_t enters the observables: the states' own, the clean state's at σ =
+    CLEAN_SIGMA."""
     process = prepared.dyn.process
-    clean = float(process.t_of_log_snr(-2.0 * math.log(CLEAN_SIGMA) + math.log1p(-CLEAN_SIGMA**2)))
+    clean = float(
+        process.t_of_log_snr(-2.0 * math.log(CLEAN_SIGMA) + math.log1p(-(CLEAN_SIGMA**2)))
+    )
     return np.where(states > 0, states, clean)
 
 
 def _config(prepared, sampler: DiscreteSampler, states: np.ndarray) -> dict:
-    return prepared.config() | {"sampler": sampler.to_dict(), "eta": sampler.eta, "T": float(states[0]),
-                              "t_min": float(states[-1]), "t_eval": states.tolist(), "clean_sigma": CLEAN_SIGMA}
+    return prepared.config() | {
+        "sampler": sampler.to_dict(),
+        "eta": sampler.eta,
+        "T": float(states[0]),
+        "t_min": float(states[-1]),
+        "t_eval": states.tolist(),
+        "clean_sigma": CLEAN_SIGMA,
+    }
 
 
 @dataclass
 class Chain:
-    """The densities after each step of a run (``q``, one row per step taken), the cumulative wall outflow
-    (lower, upper) after each, the number of steps whose map folds where there is mass, and ``reach``: the smallest
-    interval holding the images of all but ``TAIL`` of the mass on either side, widened by 8.5 noise standard
-    deviations, over the steps. ``escaped``: more than the tolerance left through the walls. ``collapsed``: the largest
-    mass a step mapped onto (near) single points (see :class:`~fpguide.engine.pushforward.Pushed`)."""
+    """The densities after each step of a run (``q``, one row per step taken), the cumulative wall
+    outflow (lower, upper) after each, the number of steps whose map folds where there is mass, and
+    ``reach``: the smallest interval holding the images of all but ``TAIL`` of the mass on either
+    side, widened by 8.5 noise standard deviations, over the steps. ``escaped``: more than the
+    tolerance left through the walls. ``collapsed``: the largest mass a step mapped onto (near)
+    single points (see :class:`~fpguide.engine.pushforward.Pushed`)."""
 
     q: np.ndarray
     outflow: np.ndarray
@@ -87,10 +124,21 @@ class Chain:
     collapsed: float  # the largest mass one step put on (near) single points
 
 
-def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, model, process, *, steps=None,
-              scheme: str = "ppm", wall_tol: float = 1e-9) -> Chain:
-    """Apply the steps ``steps`` (indices into ``plan``; default all) to the density q; ``escaped`` when more than
-    ``wall_tol`` of the mass has left through the walls (the run goes on, so that ``reach`` covers every step)."""
+def run_steps(
+    q: np.ndarray,
+    grid: Grid,
+    sampler: DiscreteSampler,
+    plan: Steps,
+    model,
+    process,
+    *,
+    steps=None,
+    scheme: str = "ppm",
+    wall_tol: float = 1e-9,
+) -> Chain:
+    """Apply the steps ``steps`` (indices into ``plan``; default all) to the density q; ``escaped``
+    when more than ``wall_tol`` of the mass has left through the walls (the run goes on, so that
+    ``reach`` covers every step)."""
     code = scheme_code(scheme)
     rows, outflow, folded, collapsed = [], [], 0, 0.0
     lower = upper = 0.0
@@ -107,8 +155,11 @@ def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, 
         q, below, above, image = pushed.q, pushed.lower, pushed.upper, pushed.image
         collapsed = max(collapsed, pushed.collapsed)
         if first <= last:  # some mass is left on the grid
-            moved = image[first:min(last, grid.n - 1) + 2]
-            reach = [min(reach[0], moved.min() - NOISE_SDS * c), max(reach[1], moved.max() + NOISE_SDS * c)]
+            moved = image[first : min(last, grid.n - 1) + 2]
+            reach = [
+                min(reach[0], moved.min() - NOISE_SDS * c),
+                max(reach[1], moved.max() + NOISE_SDS * c),
+            ]
         lower, upper, folded = lower + below, upper + above, folded + (pushed.turns > 0)
         if c > 0:
             new = np.empty_like(q)
@@ -117,22 +168,32 @@ def run_steps(q: np.ndarray, grid: Grid, sampler: DiscreteSampler, plan: Steps, 
         flush_checked(q[None], TensorGrid((grid,)), t, batch=False)
         rows.append(q)
         outflow.append((lower, upper))
-    return Chain(np.array(rows), np.array(outflow).reshape(-1, 2), folded, tuple(reach), lower + upper > wall_tol,
-                 collapsed)
+    return Chain(
+        np.array(rows),
+        np.array(outflow).reshape(-1, 2),
+        folded,
+        tuple(reach),
+        lower + upper > wall_tol,
+        collapsed,
+    )
 
 
 def _refined(grid: Grid, q: np.ndarray, cells_per_width: float) -> Grid | None:
-    """A finer grid on the same extent when the chain's densities are narrower (width 1/(√(2π) max q)) than
-    ``cells_per_width`` cells — a coarse step can compress the law far more than the continuous pilot foresaw — or
-    None when the grid is fine enough (or already at the cap of MAX_CELLS)."""
+    """A finer grid on the same extent when the chain's densities are narrower (width 1/(√(2π) max
+    q)) than ``cells_per_width`` cells — a coarse step can compress the law far more than the
+    continuous pilot foresaw — or None when the grid is fine enough (or already at the cap of
+    MAX_CELLS)."""
     width = float(np.min(1.0 / (math.sqrt(2 * math.pi) * np.max(q, axis=1))))
-    wanted = min(math.ceil(grid.n * cells_per_width * grid.dx / width / ROUND_TO[1]) * ROUND_TO[1], MAX_CELLS[1])
+    wanted = min(
+        math.ceil(grid.n * cells_per_width * grid.dx / width / ROUND_TO[1]) * ROUND_TO[1],
+        MAX_CELLS[1],
+    )
     return Grid(grid.lower, grid.upper, wanted) if wanted > grid.n else None
 
 
 def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
-    """The grid extended to cover ``reach`` with a margin of a tenth of its span, at the same cell width up to
-    MAX_CELLS cells (coarser beyond: the coarse-grid warning then says so)."""
+    """The grid extended to cover ``reach`` with a margin of a tenth of its span, at the same cell
+    width up to MAX_CELLS cells (coarser beyond: the coarse-grid warning then says so)."""
     margin = 0.1 * (reach[1] - reach[0])
     lower, upper = min(grid.lower, reach[0] - margin), max(grid.upper, reach[1] + margin)
     n = int(math.ceil((upper - lower) / grid.dx))
@@ -141,21 +202,34 @@ def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
     return Grid(lower, lower + n * grid.dx, n)
 
 
-def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "prior", grid: Grid | None = None,
-                   scheme: str = "ppm", delta: float = 0.1, thresholds=None, cells_per_width: float = CELLS_PER_WIDTH,
-                   wall_tol: float = 1e-9, compare: bool = True) -> xr.Dataset:
-    """The density after every step of an N-step :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM` sampler (1-D).
+def solve_discrete(
+    target,
+    guidance,
+    sampler: DiscreteSampler,
+    *,
+    start: str = "prior",
+    grid: Grid | None = None,
+    scheme: str = "ppm",
+    delta: float = 0.1,
+    thresholds=None,
+    cells_per_width: float = CELLS_PER_WIDTH,
+    wall_tol: float = 1e-9,
+    compare: bool = True,
+) -> xr.Dataset:
+    """The density after every step of an N-step :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`
+    sampler (1-D).
 
-    ``start``: ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at the first
-    timestep). ``grid``: a :class:`Grid`, or None to choose it from a pilot of the continuous counterpart (widened
-    when mass reaches the walls). ``compare``: also solve the continuous sampler the chain approximates (the η-sampler
-    of ``sampler.schedule.process()`` with η = ``sampler.eta``, from the same start, on the same grid; the clean
-    output compared after the chain's own last step) and report the discretisation gap:
-    ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) − H(q_cont) at every state. Other arguments as in
-    :func:`~fpguide.solve`.
+    ``start``: ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at
+    the first timestep). ``grid``: a :class:`Grid`, or None to choose it from a pilot of the
+    continuous counterpart (widened when mass reaches the walls). ``compare``: also solve the
+    continuous sampler the chain approximates (the η-sampler of ``sampler.schedule.process()`` with
+    η = ``sampler.eta``, from the same start, on the same grid; the clean output compared after the
+    chain's own last step) and report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and
+    ``gap_entropy`` = H(q) − H(q_cont) at every state. Other arguments as in :func:`~fpguide.solve`.
 
-    Returns a Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start, then after each
-    step) and ``x``, and the coordinate ``timestep`` (the training timestep of each state, −1 for the clean data).
+    Returns a Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start,
+    then after each step) and ``x``, and the coordinate ``timestep`` (the training timestep of each
+    state, −1 for the clean data).
     """
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
     dyn = prepared.dyn
@@ -166,23 +240,34 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     check_flag("compare", compare)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
     given = grid is not None
-    grid, record = (grid, None) if given else choose_grid(dyn, prepared.t_min, quantile,
-                                                          cells_per_width=cells_per_width)
+    grid, record = (
+        (grid, None)
+        if given
+        else choose_grid(dyn, prepared.t_min, quantile, cells_per_width=cells_per_width)
+    )
     for attempt in range(WIDEN_TRIES + 1):
         q0 = start_density(grid, log_start)
-        chain = run_steps(q0, grid, sampler, plan, dyn.model, dyn.process, scheme=scheme, wall_tol=wall_tol)
+        chain = run_steps(
+            q0, grid, sampler, plan, dyn.model, dyn.process, scheme=scheme, wall_tol=wall_tol
+        )
         last = given or attempt == WIDEN_TRIES
         if chain.escaped and last:
             lost = float(chain.outflow[-1].sum())
-            raise WallMassError(f"mass {lost:.3g} left the grid [{grid.lower:.6g}, {grid.upper:.6g}] through the walls "
-                                f"(tolerance wall_tol={wall_tol:g}); the chain reaches [{chain.reach[0]:.6g}, "
-                                f"{chain.reach[1]:.6g}]: use a grid that covers it")
+            raise WallMassError(
+                f"mass {lost:.3g} left the grid [{grid.lower:.6g}, "
+                f"{grid.upper:.6g}] through the walls "
+                f"(tolerance wall_tol={wall_tol:g}); the chain reaches "
+                f"[{chain.reach[0]:.6g}, "
+                f"{chain.reach[1]:.6g}]: use a grid that covers it"
+            )
         if chain.escaped:
             grid = _widened(grid, chain.reach)
             record.setdefault("widened_to", []).append([grid.lower, grid.upper])
             continue
         # point masses (chain.collapsed) are narrower than any grid: no refinement for them
-        finer = None if last or chain.collapsed > wall_tol else _refined(grid, chain.q, cells_per_width)
+        finer = (
+            None if last or chain.collapsed > wall_tol else _refined(grid, chain.q, cells_per_width)
+        )
         if finer is None:
             break
         grid = finer
@@ -191,40 +276,89 @@ def solve_discrete(target, guidance, sampler: DiscreteSampler, *, start: str = "
     outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
     t_obs = _observation_times(prepared, states)
     result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
-    config = _config(prepared, sampler, states) | {"function": "solve_discrete", "compare": compare,
-                                                 "grid": grid.to_dict(), "scheme": scheme,
-                                                 "cells_per_width": cells_per_width, "wall_tol": wall_tol}
+    config = _config(prepared, sampler, states) | {
+        "function": "solve_discrete",
+        "compare": compare,
+        "grid": grid.to_dict(),
+        "scheme": scheme,
+        "cells_per_width": cells_per_width,
+        "wall_tol": wall_tol,
+    }
     if chain.collapsed > wall_tol:
-        warnings.warn(f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with clip_sample, every x̂0 "
-                      f"beyond the range lands on it): the grid holds such point masses as one-cell spikes, so the "
-                      f"entropy, KL and cross_check's KS test do not describe a density there", CollapsedMassWarning,
-                      stacklevel=2)
-    run = {"grid_choice": record, "n_steps": len(plan), "steps_with_folds": chain.folded,
-           "collapsed_mass": chain.collapsed, "initial_mass": float(q[0].sum() * grid.dx)}
-    ds = grid_dataset(result, replace(prepared, t_save=states), config, run, None,
-                      float(feature_width(dyn, prepared.t_min)), t_observe=t_obs)
+        warnings.warn(
+            f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with "
+            "clip_sample, every x̂0 "
+            "beyond the range lands on it): the grid holds such point masses as "
+            "one-cell spikes, so the "
+            "entropy, KL and cross_check's KS test do not describe a density "
+            "there",
+            CollapsedMassWarning,
+            stacklevel=2,
+        )
+    run = {
+        "grid_choice": record,
+        "n_steps": len(plan),
+        "steps_with_folds": chain.folded,
+        "collapsed_mass": chain.collapsed,
+        "initial_mass": float(q[0].sum() * grid.dx),
+    }
+    ds = grid_dataset(
+        result,
+        replace(prepared, t_save=states),
+        config,
+        run,
+        None,
+        float(feature_width(dyn, prepared.t_min)),
+        t_observe=t_obs,
+    )
     ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
     if compare:
-        ds = _with_gap(ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol)
+        ds = _with_gap(
+            ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
+        )
     return attach(ds)
 
 
-def _with_gap(ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol) -> xr.Dataset:
-    """Add the discretisation gap: the continuous sampler at the positive states' times on the same grid, and at the
-    clean output its density at the last positive time pushed through the chain's last step."""
+def _with_gap(
+    ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
+) -> xr.Dataset:
+    """Add the discretisation gap: the continuous sampler at the positive states' times on the same
+    grid, and at the clean output its density at the last positive time pushed through the chain's
+    last step."""
     positive = np.unique(states[states > 0])[::-1]
-    cont = solve(target, guidance, sampler="sde" if sampler.eta > 0 else "ode", eta=sampler.eta,
-                 T=float(positive[0]), t_min=float(positive[-1]), process=prepared.dyn.process, start=prepared.start,
-                 grid=grid, t_eval=positive, scheme=scheme, delta=prepared.delta, thresholds=prepared.thresholds,
-                 wall_tol=wall_tol)
+    cont = solve(
+        target,
+        guidance,
+        sampler="sde" if sampler.eta > 0 else "ode",
+        eta=sampler.eta,
+        T=float(positive[0]),
+        t_min=float(positive[-1]),
+        process=prepared.dyn.process,
+        start=prepared.start,
+        grid=grid,
+        t_eval=positive,
+        scheme=scheme,
+        delta=prepared.delta,
+        thresholds=prepared.thresholds,
+        wall_tol=wall_tol,
+    )
     q_cont = np.empty_like(ds.density.values)
     for k, t in enumerate(states):
         if t > 0:
             q_cont[k] = cont.density.sel(t=t, method="nearest").values
         else:
             last = cont.density.isel(t=-1).values
-            q_cont[k] = run_steps(last, grid, sampler, plan, prepared.dyn.model, prepared.dyn.process,
-                                  steps=[len(plan) - 1], scheme=scheme, wall_tol=wall_tol).q[0]
+            q_cont[k] = run_steps(
+                last,
+                grid,
+                sampler,
+                plan,
+                prepared.dyn.model,
+                prepared.dyn.process,
+                steps=[len(plan) - 1],
+                scheme=scheme,
+                wall_tol=wall_tol,
+            ).q[0]
     entropy_cont = Reconstruction(grid, q_cont, scheme).entropy()
     ds["gap_l1"] = ("t", np.abs(ds.density.values - q_cont).sum(axis=1) * grid.dx)
     ds["gap_entropy"] = ("t", ds.entropy.values - entropy_cont)
@@ -232,11 +366,20 @@ def _with_gap(ds, target, guidance, sampler, prepared, plan, states, grid, schem
     return ds
 
 
-def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_000, seed=None,
-                    start: str = "prior", delta: float = 0.1, thresholds=None) -> xr.Dataset:
-    """Particles of the same N-step sampler, stepped with diffusers' own arithmetic for the sampler's prediction
-    type (network output → x̂0, ε̂ → update); a Dataset like :func:`~fpguide.sample`'s, states as in
-    :func:`solve_discrete`."""
+def sample_discrete(
+    target,
+    guidance,
+    sampler: DiscreteSampler,
+    *,
+    n: int = 100_000,
+    seed=None,
+    start: str = "prior",
+    delta: float = 0.1,
+    thresholds=None,
+) -> xr.Dataset:
+    """Particles of the same N-step sampler, stepped with diffusers' own arithmetic for the
+    sampler's prediction type (network output → x̂0, ε̂ → update); a Dataset like
+    :func:`~fpguide.sample`'s, states as in :func:`solve_discrete`."""
     n = check_int("n", n, 2)
     rng = as_rng("seed", seed)
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
@@ -249,13 +392,26 @@ def sample_discrete(target, guidance, sampler: DiscreteSampler, *, n: int = 100_
         noise = rng.standard_normal(n) if plan.c[j] > 0 else np.zeros(n)
         x = sampler.literal_step(x, score, plan, j, noise)
         if not np.all(np.isfinite(x)):
-            raise FloatingPointError(f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})")
+            raise FloatingPointError(
+                f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})"
+            )
         positions[j + 1] = x
-    config = _config(prepared, sampler, states) | {"function": "sample_discrete", "n": n, "seed": seed_record(seed),
-                                                 "n_steps": len(plan)}
-    ds = xr.Dataset({"position": (("t", "particle"), positions)},
-                    coords={"t": states, "threshold": prepared.thresholds,
-                            "timestep": ("t", np.concatenate([[plan.timestep[0]], plan.previous]))},
-                    attrs=global_attrs(f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}", config, {}))
+    config = _config(prepared, sampler, states) | {
+        "function": "sample_discrete",
+        "n": n,
+        "seed": seed_record(seed),
+        "n_steps": len(plan),
+    }
+    ds = xr.Dataset(
+        {"position": (("t", "particle"), positions)},
+        coords={
+            "t": states,
+            "threshold": prepared.thresholds,
+            "timestep": ("t", np.concatenate([[plan.timestep[0]], plan.previous])),
+        },
+        attrs=global_attrs(f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}", config, {}),
+    )
     t_obs = _observation_times(prepared, states)
-    return with_observables(ds, particle_observables(positions, t_obs, dyn, prepared.delta, prepared.thresholds))
+    return with_observables(
+        ds, particle_observables(positions, t_obs, dyn, prepared.delta, prepared.thresholds)
+    )

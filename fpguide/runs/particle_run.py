@@ -1,5 +1,6 @@
-"""The toolkit of particle runs, shared by ``sample``, ``sample_pc`` and ``sample_discrete``: the steps' times, the
-start points, one step of the dynamics, and the observables as sample means with standard errors."""
+"""The toolkit of particle runs, shared by ``sample``, ``sample_pc`` and ``sample_discrete``: the
+steps' times, the start points, one step of the dynamics, and the observables as sample means with
+standard errors."""
 
 from __future__ import annotations
 
@@ -15,25 +16,38 @@ from ..results.dataset import attach
 from ..results.observables import far_edge, log_class_posterior
 from ..tools.validation import as_finite_array, check_positive_real
 
-__all__ = ["particle_observables", "particle_observables_nd", "particle_step", "seed_record", "start_points",
-           "step_taus", "with_observables"]
+__all__ = [
+    "particle_observables",
+    "particle_observables_nd",
+    "particle_step",
+    "seed_record",
+    "start_points",
+    "step_taus",
+    "with_observables",
+]
 
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
 def step_taus(prepared, time_grid, log_snr_step) -> np.ndarray:
-    """The reverse times of the particle steps of a prepared run: ``time_grid`` (diffusion times in [t_min, T]) or
-    steps uniform in log-SNR (``log_snr_step``, default per sampler), with the saved times and both ends added."""
+    """The reverse times of the particle steps of a prepared run: ``time_grid`` (diffusion times in
+    [t_min, T]) or steps uniform in log-SNR (``log_snr_step``, default per sampler), with the saved
+    times and both ends added."""
     dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
     if time_grid is None:
         default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
-        step = check_positive_real("log_snr_step", default if log_snr_step is None else log_snr_step)
+        step = check_positive_real(
+            "log_snr_step", default if log_snr_step is None else log_snr_step
+        )
         taus = dyn.tau_grid(t_min, step)
     else:
         grid_t = as_finite_array("time_grid", time_grid, ndim=1)
         if grid_t.size == 0 or grid_t.min() < t_min or grid_t.max() > T:
-            raise ValueError(f"time_grid must be a non-empty sequence of times that lie within [t_min, T] = "
-                             f"[{t_min}, {T}], got {time_grid!r}")
+            raise ValueError(
+                "time_grid must be a non-empty sequence of times that lie within "
+                "[t_min, T] = "
+                f"[{t_min}, {T}], got {time_grid!r}"
+            )
         taus = T - grid_t
     return np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
 
@@ -43,19 +57,26 @@ def seed_record(seed):
     return seed if seed is None or isinstance(seed, int) else str(seed)
 
 
-def with_observables(ds: xr.Dataset, observables: dict[str, tuple[np.ndarray, np.ndarray]]) -> xr.Dataset:
-    """The particle Dataset with each observable ``<name>`` and its standard error ``<name>_se`` (dims t, then
-    threshold for tail probabilities, or dim/dim2 for d-D moments), labelled."""
+def with_observables(
+    ds: xr.Dataset, observables: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> xr.Dataset:
+    """The particle Dataset with each observable ``<name>`` and its standard error ``<name>_se``
+    (dims t, then threshold for tail probabilities, or dim/dim2 for d-D moments), labelled."""
     for name, (value, se) in observables.items():
-        dims = ("t", "threshold") if name == "tail_probability" else ("t", "dim", "dim2")[:np.ndim(value)]
+        dims = (
+            ("t", "threshold")
+            if name == "tail_probability"
+            else ("t", "dim", "dim2")[: np.ndim(value)]
+        )
         ds[name] = (dims, value)
         ds[f"{name}_se"] = (dims, se)
     return attach(ds)
 
 
 def start_points(model, process, T, start, n, rng):
-    """``n`` start points at time T: from the prior N(0, prior_std(T)² I) (``start="prior"``) or from the noised
-    conditional p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T), plus σ(T) noise)."""
+    """``n`` start points at time T: from the prior N(0, prior_std(T)² I) (``start="prior"``) or
+    from the noised conditional p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T),
+    plus σ(T) noise)."""
     if start == "prior":
         return process.prior_std(T) * rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
     x0 = model.cond.sample(n, rng)
@@ -63,8 +84,9 @@ def start_points(model, process, T, start, n, rng):
 
 
 def particle_step(dyn: GuidedDynamics, x, tau, dt, rng):
-    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt (end stages inside the step, as the grid's
-    trace takes them: a weight schedule that jumps at a step boundary acts on the step's own side)."""
+    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt (end stages inside the
+    step, as the grid's trace takes them: a weight schedule that jumps at a step boundary acts on
+    the step's own side)."""
     inside = STAGE_INSIDE * dt
     if dyn.stochastic:
         noise = math.sqrt(2.0 * dyn.diffusion(tau) * dt)
@@ -81,9 +103,11 @@ def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=-1), values.std(axis=-1, ddof=1) / math.sqrt(values.shape[-1])
 
 
-def particle_observables(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynamics, delta: float,
-                         thresholds: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(estimate, standard error) of each observable at each saved time; positions has shape (n_t, n)."""
+def particle_observables(
+    positions: np.ndarray, t: np.ndarray, dyn: GuidedDynamics, delta: float, thresholds: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(estimate, standard error) of each observable at each saved time; positions has shape (n_t,
+    n)."""
     model, n = dyn.model, positions.shape[1]
     out = {"mean": _mean_se(positions)}
     centred = positions - out["mean"][0][:, None]
@@ -100,17 +124,28 @@ def particle_observables(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynami
     return out
 
 
-def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDynamics, delta: float,
-                            thresholds: np.ndarray, direction: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The d-D observables of :func:`fpguide.results.observables_nd.time_series` as sample means with standard errors;
-    positions has shape (n_t, n, d)."""
+def particle_observables_nd(
+    positions: np.ndarray,
+    t: np.ndarray,
+    dyn: GuidedDynamics,
+    delta: float,
+    thresholds: np.ndarray,
+    direction: np.ndarray,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The d-D observables of :func:`fpguide.results.observables_nd.time_series` as sample means
+    with standard errors; positions has shape (n_t, n, d)."""
     model = dyn.model
     mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
     covariance = [_covariance_se(row - m) for row, m in zip(positions, mean)]
     projected = positions @ direction
-    out = {"mean": (mean, mean_se), "covariance": tuple(np.stack(parts) for parts in zip(*covariance)),
-           "projected_mean": _mean_se(projected)}
-    out["variance"] = tuple(np.diagonal(part, axis1=1, axis2=2).copy() for part in out["covariance"])
+    out = {
+        "mean": (mean, mean_se),
+        "covariance": tuple(np.stack(parts) for parts in zip(*covariance)),
+        "projected_mean": _mean_se(projected),
+    }
+    out["variance"] = tuple(
+        np.diagonal(part, axis1=1, axis2=2).copy() for part in out["covariance"]
+    )
     out |= _class_and_tail_observables(positions, projected, t, dyn, thresholds)
     boxes = model.cond.supports()
     if boxes is not None:
@@ -123,8 +158,8 @@ def particle_observables_nd(positions: np.ndarray, t: np.ndarray, dyn: GuidedDyn
 
 
 def _covariance_se(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The unbiased covariance of n centred points (n, d) and the standard errors of its entries (those of the mean
-    of the products y_i y_j n/(n − 1)), in O(d²) memory."""
+    """The unbiased covariance of n centred points (n, d) and the standard errors of its entries
+    (those of the mean of the products y_i y_j n/(n − 1)), in O(d²) memory."""
     n = centred.shape[0]
     first = centred.T @ centred / n
     squares = centred**2
@@ -134,16 +169,24 @@ def _covariance_se(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _class_and_tail_observables(positions, projected, t, dyn: GuidedDynamics, thresholds) -> dict:
-    """Confidence E[p_t(c|x)], inverse confidence E[1/p_t(c|x)] (when the conditional is a class of the target) and
-    tail probabilities P(projected ≥ a), with standard errors."""
+    """Confidence E[p_t(c|x)], inverse confidence E[1/p_t(c|x)] (when the conditional is a class of
+    the target) and tail probabilities P(projected ≥ a), with standard errors."""
     model, out = dyn.model, {}
     if model.log_class_weight is not None:
-        log_post = np.array([log_class_posterior(model, row, float(tk), dyn.process) for row, tk in zip(positions, t)])
+        log_post = np.array(
+            [
+                log_class_posterior(model, row, float(tk), dyn.process)
+                for row, tk in zip(positions, t)
+            ]
+        )
         out["confidence"] = _mean_se(np.exp(log_post))
         with np.errstate(over="ignore"):
             out["inverse_confidence"] = _mean_se(np.exp(-log_post))
     tails = [_mean_se((projected >= a).astype(float)) for a in thresholds]
-    out["tail_probability"] = (np.stack([v for v, _ in tails], axis=1), np.stack([s for _, s in tails], axis=1))
+    out["tail_probability"] = (
+        np.stack([v for v, _ in tails], axis=1),
+        np.stack([s for _, s in tails], axis=1),
+    )
     return out
 
 
@@ -163,17 +206,23 @@ def _inside(positions: np.ndarray, intervals) -> np.ndarray:
 
 
 def _spacing_entropy(positions: np.ndarray, batches: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Vasicek m-spacing entropy estimate (m ≈ √n/2, Ebrahimi's boundary correction), with a standard error from
-    ``batches`` disjoint batches. Biased at finite n (by O(m/n + 1/m)): informative, not an exact check."""
+    """Vasicek m-spacing entropy estimate (m ≈ √n/2, Ebrahimi's boundary correction), with a
+    standard error from ``batches`` disjoint batches. Biased at finite n (by O(m/n + 1/m)):
+    informative, not an exact check."""
+
     def estimate(sample):
         x = np.sort(sample, axis=-1)
         size = x.shape[-1]
         m = max(1, int(round(0.5 * math.sqrt(size))))
         idx = np.arange(size)
         upper, lower = np.minimum(idx + m, size - 1), np.maximum(idx - m, 0)
-        factor = np.where(idx < m, 1 + idx / m, np.where(idx >= size - m, 1 + (size - 1 - idx) / m, 2.0))
+        factor = np.where(
+            idx < m, 1 + idx / m, np.where(idx >= size - m, 1 + (size - 1 - idx) / m, 2.0)
+        )
         gaps = np.maximum(x[..., upper] - x[..., lower], 1e-300)
         return np.mean(np.log(size * gaps / (factor * m)), axis=-1)
 
-    per_batch = np.stack([estimate(chunk) for chunk in np.array_split(positions, batches, axis=1)], axis=1)
+    per_batch = np.stack(
+        [estimate(chunk) for chunk in np.array_split(positions, batches, axis=1)], axis=1
+    )
     return estimate(positions), per_batch.std(axis=1, ddof=1) / math.sqrt(batches)

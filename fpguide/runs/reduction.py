@@ -1,29 +1,32 @@
-"""Exact reduction of a high-dimensional guided sampler to a grid problem in at most three dimensions.
+"""Exact reduction of a high-dimensional guided sampler to a grid problem in at most three
+dimensions.
 
-**Isotropic Gaussian mixtures** (``"isotropic"``). Let every unconditional component be N(μ_k, s_u² I) and every
-conditional one N(μ_k, s_c² I). With U (r × d, orthonormal rows) spanning the differences μ_k − μ_1, P⊥ = I − UᵀU and
-c = P⊥μ_1 (the part of the means orthogonal to U, common to all), μ_k = c + Uᵀa_k with a_k = Uμ_k. The noised
-components N(mμ_k, v I) (v = m²s² + σ²) factor in y = UX and z = P⊥X, so
+**Isotropic Gaussian mixtures** (``"isotropic"``). Let every unconditional component be N(μ_k, s_u²
+I) and every conditional one N(μ_k, s_c² I). With U (r × d, orthonormal rows) spanning the
+differences μ_k − μ_1, P⊥ = I − UᵀU and c = P⊥μ_1 (the part of the means orthogonal to U, common to
+all), μ_k = c + Uᵀa_k with a_k = Uμ_k. The noised components N(mμ_k, v I) (v = m²s² + σ²) factor in
+y = UX and z = P⊥X, so
 
     ∇log p_t(x) = Uᵀ ∇_y log p̃_t(y) − (z − m c)/v_u,
 
-p̃ being the r-dimensional mixture of the N(a_k, s² I_r). The guided drift in y is the r-D sampler's; in z it is
-linear, −f z − κ g² A (z − m c) with A = (1 + w)/v_c − w/v_u (κ = 1 for the SDE, ½ for the ODE). The start laws
-factor too, so the output law is exactly q̃(y) ⊗ N(β(t) c, V(t) P⊥) with, in reverse time τ,
+p̃ being the r-dimensional mixture of the N(a_k, s² I_r). The guided drift in y is the r-D
+sampler's; in z it is linear, −f z − κ g² A (z − m c) with A = (1 + w)/v_c − w/v_u (κ = 1 for the
+SDE, ½ for the ODE). The start laws factor too, so the output law is exactly q̃(y) ⊗ N(β(t) c, V(t)
+P⊥) with, in reverse time τ,
 
     dβ/dτ = −f β − κ g² A (β − m),    dV/dτ = 2(−f − κ g² A) V + 2D,
 
 integrated to a relative tolerance of 1e-12.
 
-**Product targets** (``"product"``). Components that are products over coordinates (boxes, Gaussians with diagonal
-covariance) and share one law along every coordinate j outside a set S of at most three. Then p_t(x) and p_t(x|c)
-carry the same factor p_{t,j}(x_j), guidance cancels on it (s_w,j = ∂_j log p_{t,j}), and each such coordinate runs
-the unguided sampler of its own law independently: q = q̃(x_S) ⊗ ∏_{j∉S} q_j. Coordinates with one law share one
-1-D solve.
+**Product targets** (``"product"``). Components that are products over coordinates (boxes, Gaussians
+with diagonal covariance) and share one law along every coordinate j outside a set S of at most
+three. Then p_t(x) and p_t(x|c) carry the same factor p_{t,j}(x_j), guidance cancels on it (s_w,j =
+∂_j log p_{t,j}), and each such coordinate runs the unguided sampler of its own law independently: q
+= q̃(x_S) ⊗ ∏_{j∉S} q_j. Coordinates with one law share one 1-D solve.
 
-Observables of the full law follow from the factorisation: entropies and KL divergences add, means and variances
-combine, the class posterior depends on the solved coordinates only, box masses multiply. Total variation does not
-factor and is left out of reduced Datasets.
+Observables of the full law follow from the factorisation: entropies and KL divergences add, means
+and variances combine, the class posterior depends on the solved coordinates only, box masses
+multiply. Total variation does not factor and is left out of reduced Datasets.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ from .monitors import MONITORS
 
 __all__ = ["find_reduction"]
 
-RANK_TOL = 1e-12  # singular values below this (relative to the means' scale) do not span a solved direction
+# singular values below this (relative to the means' scale) do not span a solved direction
+RANK_TOL = 1e-12
 ODE_RTOL = 1e-12
 
 
@@ -57,7 +61,8 @@ class Rest:
     entropy: np.ndarray  # (n_t,)
     mean: np.ndarray  # (n_t, d): its contribution to the full mean
     variance: np.ndarray  # (n_t, d): its contribution to the full marginal variances
-    inside: np.ndarray | None  # (n_t,): its mass inside the support shared by every box, None for Gaussians
+    # (n_t,): its mass inside the support shared by every box, None for Gaussians
+    inside: np.ndarray | None
     kl_conditional: float  # KL to the conditional's factor at the output time
     kl_tilted: float
     variables: dict = field(default_factory=dict)  # extra data variables {name: (dims, values)}
@@ -65,8 +70,8 @@ class Rest:
 
 @dataclass(frozen=True)
 class Reduction:
-    """A d-dimensional guided model as a model on r ≤ 3 solved coordinates y = B x (``basis`` B, orthonormal rows)
-    times a law of the rest (see the module docstring)."""
+    """A d-dimensional guided model as a model on r ≤ 3 solved coordinates y = B x (``basis`` B,
+    orthonormal rows) times a law of the rest (see the module docstring)."""
 
     kind: str  # "isotropic" or "product"
     basis: np.ndarray  # (r, d)
@@ -80,28 +85,48 @@ class Reduction:
     def ndim(self) -> int:
         return self.basis.shape[1]
 
-    def oriented(self, direction: np.ndarray, given: bool) -> tuple[Reduction, np.ndarray, np.ndarray | None]:
-        """(this reduction with its basis signed so that a single solved coordinate increases along the direction,
-        the direction, the direction in solved coordinates (None when r = 1)). A ``given`` direction must lie in the
-        solved span; a default one outside it is replaced by the first basis vector."""
+    def oriented(
+        self, direction: np.ndarray, given: bool
+    ) -> tuple[Reduction, np.ndarray, np.ndarray | None]:
+        """(this reduction with its basis signed so that a single solved coordinate increases along
+        the direction, the direction, the direction in solved coordinates (None when r = 1)). A
+        ``given`` direction must lie in the solved span; a default one outside it is replaced by the
+        first basis vector."""
         inside = self.basis @ direction
         if abs(np.linalg.norm(inside) - 1.0) > 1e-9:
             if given:
-                raise ValueError(f"direction must lie in the span of the solved coordinates (basis rows "
-                                 f"{np.round(self.basis, 6).tolist()}) for a reduced solve, got {direction.tolist()}")
+                raise ValueError(
+                    "direction must lie in the span of the solved coordinates (basis "
+                    "rows "
+                    f"{np.round(self.basis, 6).tolist()}) for a reduced solve, got "
+                    f"{direction.tolist()}"
+                )
             direction, inside = self.basis[0], np.eye(self.basis.shape[0])[0]
         if self.basis.shape[0] > 1:
             return self, direction, inside / np.linalg.norm(inside)
         if inside[0] > 0:
             return self, direction, None
-        return Reduction(self.kind, -self.basis, _reversed(self.target), _reversed_guidance(self.guidance),
-                         self.offset, self.variances, self.factors), direction, None
+        return (
+            Reduction(
+                self.kind,
+                -self.basis,
+                _reversed(self.target),
+                _reversed_guidance(self.guidance),
+                self.offset,
+                self.variances,
+                self.factors,
+            ),
+            direction,
+            None,
+        )
 
     def factor_problems(self) -> list[tuple[Mixture, CFG]]:
         """The unguided 1-D problems of the unsolved coordinates (product reductions)."""
         return [(law, CFG(w=0.0, cond=law)) for law, _ in self.factors]
 
-    def rest(self, dyn: GuidedDynamics, t_save: np.ndarray, start: str, factor_ds: list[xr.Dataset]) -> Rest:
+    def rest(
+        self, dyn: GuidedDynamics, t_save: np.ndarray, start: str, factor_ds: list[xr.Dataset]
+    ) -> Rest:
         if self.kind == "isotropic":
             return self._gaussian_rest(dyn, t_save, start)
         return self._product_rest(factor_ds, t_save.size)
@@ -121,13 +146,26 @@ class Reduction:
             f, g2, m = float(process.f(t)), float(process.g2(t)), float(process.m(t))
             k = dyn.score_factor * g2 * gain(t)
             beta, log_v = state
-            return [-f * beta - k * (beta - m), 2.0 * (-f - k) + 2.0 * dyn.diffusion(tau) / math.exp(log_v)]
+            return [
+                -f * beta - k * (beta - m),
+                2.0 * (-f - k) + 2.0 * dyn.diffusion(tau) / math.exp(log_v),
+            ]
 
         m_T, s_T = float(process.m(T)), float(process.sigma(T))
-        start_state = [0.0, 2.0 * math.log(process.prior_std(T))] if start == "prior" else \
-            [m_T, math.log(m_T**2 * var_c + s_T**2)]
-        sol = solve_ivp(rhs, (0.0, T - t_save[-1]), start_state, method="DOP853", t_eval=T - t_save, rtol=ODE_RTOL,
-                        atol=1e-14)
+        start_state = (
+            [0.0, 2.0 * math.log(process.prior_std(T))]
+            if start == "prior"
+            else [m_T, math.log(m_T**2 * var_c + s_T**2)]
+        )
+        sol = solve_ivp(
+            rhs,
+            (0.0, T - t_save[-1]),
+            start_state,
+            method="DOP853",
+            t_eval=T - t_save,
+            rtol=ODE_RTOL,
+            atol=1e-14,
+        )
         if not sol.success:
             raise RuntimeError(f"the orthogonal moment ODEs failed: {sol.message}")
         beta, variance = sol.y[0], np.exp(sol.y[1])
@@ -135,16 +173,27 @@ class Reduction:
         t_out = float(t_save[-1])
         m, s2 = float(process.m(t_out)), float(process.sigma(t_out)) ** 2
 
-        def kl_to(precision):  # KL(N(β c, V P⊥) ‖ N(m c, P⊥/precision)) over the n_rest orthogonal dimensions
+        # KL(N(β c, V P⊥) ‖ N(m c, P⊥/precision)) over the n_rest orthogonal dimensions
+        def kl_to(precision):
             pv = precision * variance[-1]
-            return 0.5 * n_rest * (pv - 1.0 - math.log(pv)) + 0.5 * precision * (beta[-1] - m) ** 2 * c2
+            return (
+                0.5 * n_rest * (pv - 1.0 - math.log(pv))
+                + 0.5 * precision * (beta[-1] - m) ** 2 * c2
+            )
 
         kl_cond, a = kl_to(1.0 / (m * m * var_c + s2)), gain(t_out)
         kl_tilt = kl_to(a) if a > 0 else math.nan  # a ≤ 0: the tilted law is improper
         orthogonal = 1.0 - np.sum(self.basis**2, axis=0)  # diagonal of P⊥
-        return Rest(np.ones(t_save.size), 0.5 * n_rest * np.log(2 * math.pi * math.e * variance),
-                    beta[:, None] * self.offset[None, :], variance[:, None] * orthogonal[None, :], None, kl_cond,
-                    kl_tilt, {"orthogonal_variance": (("t",), variance)})
+        return Rest(
+            np.ones(t_save.size),
+            0.5 * n_rest * np.log(2 * math.pi * math.e * variance),
+            beta[:, None] * self.offset[None, :],
+            variance[:, None] * orthogonal[None, :],
+            None,
+            kl_cond,
+            kl_tilt,
+            {"orthogonal_variance": (("t",), variance)},
+        )
 
     def _product_rest(self, factor_ds: list[xr.Dataset], n_t: int) -> Rest:
         """∏_j q_j from the 1-D solves, each counted once per coordinate that follows its law."""
@@ -164,8 +213,11 @@ class Reduction:
                 boxes = False
         return Rest(mass, entropy, mean, variance, inside if boxes else None, kl, kl)
 
-    def assemble(self, red: xr.Dataset, rest: Rest, config: dict, direction: np.ndarray) -> xr.Dataset:
-        """The Dataset of the full law from the solved coordinates' Dataset ``red`` and the ``rest``."""
+    def assemble(
+        self, red: xr.Dataset, rest: Rest, config: dict, direction: np.ndarray
+    ) -> xr.Dataset:
+        """The Dataset of the full law from the solved coordinates' Dataset ``red`` and the
+        ``rest``."""
         r, d = self.basis.shape
         solved = list(AXIS_NAMES[:r])
         if r == 1:
@@ -176,15 +228,23 @@ class Reduction:
         mean = solved_mean @ self.basis + rest.mean
         variance = np.einsum("ri,tre,ei->ti", self.basis, solved_cov, self.basis) + rest.variance
         mass = red["mass"].values * rest.mass
-        data = {"density": red["density"], "outflow": red["outflow"], "mass": (("t",), mass),
-                "entropy": (("t",), red["entropy"].values + rest.entropy), "mean": (("t", "dim"), mean),
-                "variance": (("t", "dim"), variance), "projected_mean": (("t",), mean @ direction),
-                "solved_mean": (("t", "solved"), solved_mean),
-                "solved_covariance": (("t", "solved", "solved2"), solved_cov),
-                "basis": (("solved", "dim"), self.basis), "direction": (("dim",), direction),
-                "kl_conditional": float(red["kl_conditional"]) + rest.kl_conditional,
-                "kl_tilted": float(red["kl_tilted"]) + rest.kl_tilted} | rest.variables
-        for name in ("confidence", "inverse_confidence", "tail_probability", *MONITORS):  # monitors: of the solve
+        data = {
+            "density": red["density"],
+            "outflow": red["outflow"],
+            "mass": (("t",), mass),
+            "entropy": (("t",), red["entropy"].values + rest.entropy),
+            "mean": (("t", "dim"), mean),
+            "variance": (("t", "dim"), variance),
+            "projected_mean": (("t",), mean @ direction),
+            "solved_mean": (("t", "solved"), solved_mean),
+            "solved_covariance": (("t", "solved", "solved2"), solved_cov),
+            "basis": (("solved", "dim"), self.basis),
+            "direction": (("dim",), direction),
+            "kl_conditional": float(red["kl_conditional"]) + rest.kl_conditional,
+            "kl_tilted": float(red["kl_tilted"]) + rest.kl_tilted,
+        } | rest.variables
+        # monitors: of the solve
+        for name in ("confidence", "inverse_confidence", "tail_probability", *MONITORS):
             if name in red:
                 data[name] = red[name]
         if rest.inside is not None and "support_mass" in red:
@@ -195,10 +255,18 @@ class Reduction:
                 data["edge_mass"] = red["edge_mass"] * rest.inside
         coords = {name: red[name] for name in red.coords if name not in ("dim", "dim2")}
         coords |= {"solved": solved, "solved2": solved, "dim": axis_labels(d)}
-        run = json.loads(red.attrs["run"]) | {"reduction": {"kind": self.kind, "solved": r, "d": d,
-                                                     "factors": [len(c) for _, c in self.factors]}}
-        title = (f"fpguide {config['sampler']} solution in {d}-D reduced to {r}-D ({self.kind}), "
-                 f"CFG w={config['guidance']['w']}")
+        run = json.loads(red.attrs["run"]) | {
+            "reduction": {
+                "kind": self.kind,
+                "solved": r,
+                "d": d,
+                "factors": [len(c) for _, c in self.factors],
+            }
+        }
+        title = (
+            f"fpguide {config['sampler']} solution in {d}-D reduced to {r}-D ({self.kind}), "
+            f"CFG w={config['guidance']['w']}"
+        )
         ds = attach(xr.Dataset(data, coords=coords, attrs=global_attrs(title, config, run)))
         for i, name in enumerate(solved):
             ds[name].attrs["long_name"] = f"solved coordinate <basis[{i}], x>"
@@ -206,22 +274,31 @@ class Reduction:
 
 
 def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
-    """The exact reduction of ``model`` to at most three solved coordinates: isotropic if every component is an
-    isotropic Gaussian (one variance per model), else product; ValueError saying why when neither applies (and for
-    guidance with score errors, whose fields do not factor over the solved and the other coordinates)."""
+    """The exact reduction of ``model`` to at most three solved coordinates: isotropic if every
+    component is an isotropic Gaussian (one variance per model), else product; ValueError saying why
+    when neither applies (and for guidance with score errors, whose fields do not factor over the
+    solved and the other coordinates)."""
     if model.has_errors:
-        raise ValueError(f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and with reduce=True) "
-                         f"cannot carry score errors (cond_error={model.cond_error!r}, uncond_error="
-                         f"{model.uncond_error!r}): an error field does not factor over the solved coordinates; solve "
-                         f"targets of d <= {MAX_GRID_DIM} with reduce=None or False, or use particles (fpguide.sample)")
+        raise ValueError(
+            f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and "
+            "with reduce=True) "
+            f"cannot carry score errors (cond_error={model.cond_error!r}, "
+            "uncond_error="
+            f"{model.uncond_error!r}): an error field does not factor over the solved "
+            "coordinates; solve "
+            f"targets of d <= {MAX_GRID_DIM} with reduce=None or False, or use "
+            "particles (fpguide.sample)"
+        )
     reasons = []
     for attempt in (_isotropic, _product):
         found = attempt(model, guidance)
         if isinstance(found, Reduction):
             return found
         reasons.append(found)
-    raise ValueError(f"the {model.ndim}-D target has no exact reduction to <= {MAX_GRID_DIM} solved coordinates: "
-                     + "; ".join(reasons))
+    raise ValueError(
+        f"the {model.ndim}-D target has no exact reduction to <= {MAX_GRID_DIM} "
+        "solved coordinates: " + "; ".join(reasons)
+    )
 
 
 def _active(model: GuidedModel) -> np.ndarray:
@@ -244,7 +321,7 @@ def _isotropic(model: GuidedModel, guidance: CFG) -> Reduction | str:
     rank = int(np.sum(singular > RANK_TOL * scale))
     if rank > MAX_GRID_DIM:
         return f"isotropic: the means span {rank} dimensions"
-    basis = vt[:max(rank, 1)]
+    basis = vt[: max(rank, 1)]
     offset = means[0] - (means[0] @ basis.T) @ basis
 
     def reduced(mixture: GaussianMixture) -> GaussianMixture:
@@ -253,19 +330,27 @@ def _isotropic(model: GuidedModel, guidance: CFG) -> Reduction | str:
         means_r = a[:, 0] if basis.shape[0] == 1 else a
         return GaussianMixture(means_r, variance, mixture.weights, mixture.labels)
 
-    return Reduction("isotropic", basis, reduced(model.uncond), _reduced_guidance(guidance, reduced, model),
-                     offset=offset, variances=(variances[0], variances[1]))
+    return Reduction(
+        "isotropic",
+        basis,
+        reduced(model.uncond),
+        _reduced_guidance(guidance, reduced, model),
+        offset=offset,
+        variances=(variances[0], variances[1]),
+    )
 
 
 def _coordinate_laws(table, active) -> np.ndarray | None:
-    """Per active component and coordinate the 1-D law (kind, p1, p2): Gaussian (mean, variance) or uniform
-    (low, high); None when a Gaussian component has a non-diagonal covariance."""
+    """Per active component and coordinate the 1-D law (kind, p1, p2): Gaussian (mean, variance) or
+    uniform (low, high); None when a Gaussian component has a non-diagonal covariance."""
     d = table.loc.shape[1]
     laws = []
     for k in np.flatnonzero(active):
         if table.kinds[k] == GAUSSIAN and not np.array_equal(table.rot[k], np.eye(d)):
             return None
-        laws.append(np.stack([np.full(d, float(table.kinds[k])), table.loc[k], table.ext[k]], axis=1))
+        laws.append(
+            np.stack([np.full(d, float(table.kinds[k])), table.loc[k], table.ext[k]], axis=1)
+        )
     return np.array(laws)  # (K, d, 3)
 
 
@@ -289,8 +374,13 @@ def _product(model: GuidedModel, guidance: CFG) -> Reduction | str:
     def reduced(mixture: Mixture) -> Mixture:
         return mixture.marginal(solved)
 
-    return Reduction("product", np.eye(d)[solved], reduced(model.uncond), _reduced_guidance(guidance, reduced, model),
-                     factors=factors)
+    return Reduction(
+        "product",
+        np.eye(d)[solved],
+        reduced(model.uncond),
+        _reduced_guidance(guidance, reduced, model),
+        factors=factors,
+    )
 
 
 def _law_1d(law: tuple) -> Mixture:
@@ -312,4 +402,6 @@ def _reversed(mixture: Mixture) -> Mixture:
 
 
 def _reversed_guidance(guidance: CFG) -> CFG:
-    return guidance if guidance.cond is None else guidance.with_weight(cond=_reversed(guidance.cond))
+    return (
+        guidance if guidance.cond is None else guidance.with_weight(cond=_reversed(guidance.cond))
+    )

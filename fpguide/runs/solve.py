@@ -20,17 +20,25 @@ from ..tools.resources import check_memory
 from ..tools.validation import check_flag
 from .batched import evolve_batches
 from .error_estimate import with_error_estimates
-from .grid_run import check_grid, checked_settings, grid_dataset, on_automatic_grid, reduces, start_density
+from .grid_run import (
+    check_grid,
+    checked_settings,
+    grid_dataset,
+    on_automatic_grid,
+    reduces,
+    start_density,
+)
 from .reduction import find_reduction
 
 __all__ = ["solve"]
 
 
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
-    """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per group of
-    weights) covered by one (see :func:`~fpguide.grids.autogrid.covering_grid`); refused up front when the sweep's saved
-    densities would not fit in memory. Reduced items and items on adaptive grids (``"adaptive"``, or None in 2-D and
-    3-D) keep their own grids (the latter are put on one grid when the sweep's Dataset is assembled, see
+    """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per
+    group of weights) covered by one (see :func:`~fpguide.grids.autogrid.covering_grid`); refused up
+    front when the sweep's saved densities would not fit in memory. Reduced items and items on
+    adaptive grids (``"adaptive"``, or None in 2-D and 3-D) keep their own grids (the latter are put
+    on one grid when the sweep's Dataset is assembled, see
     :func:`~fpguide.results.resample.on_common_grid`)."""
     if any(reduces(call) for group in groups for call in group):
         return groups
@@ -44,8 +52,15 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
             dyn = prepared_calls[0].dyn
             _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0]["start"])
             batch = WeightBatch(tuple(prepared.dyn for prepared in prepared_calls))
-            grids.append(choose_grid(batch, prepared_calls[0].t_min, quantile,
-                                     cells_per_width=group[0]["cells_per_width"], widen=widen)[0])
+            grids.append(
+                choose_grid(
+                    batch,
+                    prepared_calls[0].t_min,
+                    quantile,
+                    cells_per_width=group[0]["cells_per_width"],
+                    widen=widen,
+                )[0]
+            )
         grid = covering_grid(grids)
     planned = [[call | {"grid": grid} for call in group] for group in groups]
     saved = sum(_prepare_call(call).t_save.size for group in planned for call in group)
@@ -54,8 +69,8 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
 
 
 def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
-    """Solves that differ only in w: on a 1-D grid, in batched engine runs that share the score evaluations (see
-    :func:`evolve_batches`); one after another otherwise."""
+    """Solves that differ only in w: on a 1-D grid, in batched engine runs that share the score
+    evaluations (see :func:`evolve_batches`); one after another otherwise."""
     prepared_calls = [_prepare_call(call) for call in calls]
     first, dyn = calls[0], prepared_calls[0].dyn
     own_grids = first["grid"] is None or is_adaptive(first["grid"])  # reduced, or adaptive
@@ -64,11 +79,15 @@ def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
     settings = checked_settings(dyn.stochastic, first)
     grid = check_grid(first["grid"], 1)
     results, sizes = evolve_batches(prepared_calls, grid, settings)
-    datasets = [_finish(result, prepared, settings, {"grid_choice": None, "batch_sizes": size}, None)
-                for result, prepared, size in zip(results, prepared_calls, sizes)]
+    datasets = [
+        _finish(result, prepared, settings, {"grid_choice": None, "batch_sizes": size}, None)
+        for result, prepared, size in zip(results, prepared_calls, sizes)
+    ]
     if not first["error_estimate"]:
         return datasets
-    return with_error_estimates(datasets, calls, lambda companions: _solve_group(solve_one, companions))
+    return with_error_estimates(
+        datasets, calls, lambda companions: _solve_group(solve_one, companions)
+    )
 
 
 def _prepare_call(call: dict):
@@ -76,18 +95,38 @@ def _prepare_call(call: dict):
 
 
 @sweepable(plan=_plan_sweep, run_group=_solve_group)
-def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = None, T: float = 10.0,
-          t_min: float = 1e-3, grid: Grid | TensorGrid | str | None = None, process=None, start: str = "prior",
-          n_save: int = 41, t_eval=None, scheme: str = "ppm", delta: float = 0.1, thresholds=None,
-          log_snr_step: float | None = None, lipschitz: float | None = None, cells_per_width: float = CELLS_PER_WIDTH,
-          wall_tol: float = 1e-9, direction=None, reduce: bool | None = None, error_estimate: bool = False,
-          progress: bool | None = None) -> xr.Dataset:
+def solve(
+    target,
+    guidance: CFG,
+    sampler: str = "ode",
+    *,
+    eta: float | None = None,
+    T: float = 10.0,
+    t_min: float = 1e-3,
+    grid: Grid | TensorGrid | str | None = None,
+    process=None,
+    start: str = "prior",
+    n_save: int = 41,
+    t_eval=None,
+    scheme: str = "ppm",
+    delta: float = 0.1,
+    thresholds=None,
+    log_snr_step: float | None = None,
+    lipschitz: float | None = None,
+    cells_per_width: float = CELLS_PER_WIDTH,
+    wall_tol: float = 1e-9,
+    direction=None,
+    reduce: bool | None = None,
+    error_estimate: bool = False,
+    progress: bool | None = None,
+) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
 
-    Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``, ``t_min``, ``eta``,
-    ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a :class:`~fpguide.sweeps.sweep.Family` of
-    targets, gives one Dataset with those parameters as leading dimensions (see :mod:`fpguide.sweeps.sweep`); ``client``
-    and ``store`` run it on Dask and write it to zarr as it goes (see :mod:`fpguide.sweeps.distributed`).
+    Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``,
+    ``t_min``, ``eta``, ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a
+    :class:`~fpguide.sweeps.sweep.Family` of targets, gives one Dataset with those parameters as
+    leading dimensions (see :mod:`fpguide.sweeps.sweep`); ``client`` and ``store`` run it on Dask
+    and write it to zarr as it goes (see :mod:`fpguide.sweeps.distributed`).
 
     Parameters
     ----------
@@ -96,23 +135,26 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     sampler
         ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
     eta
-        stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g² (default 1, the
-        reverse SDE; 0 is the probability-flow ODE).
+        stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g²
+        (default 1, the reverse SDE; 0 is the probability-flow ODE).
     T, t_min
         the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
     grid
-        a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the solved
-        coordinates; ``"uniform"`` chooses one grid's extent and resolution from a pilot of the dynamics (recorded
-        in ``run["grid_choice"]``); ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at
-        that time, and stores the densities on one graded grid, fine where a stage held mass with fine cells
-        (:class:`GradedGrid` axes; see :mod:`fpguide.grids.adaptive`; ``run["grid_choice"]``, ``run["stages"]`` and
-        ``run["trimmed_mass"]`` record it; a sweep's items run one after another and share the union of their
-        grids); None (default): ``"uniform"`` in 1-D, ``"adaptive"`` in 2-D and 3-D.
+        a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the
+        solved coordinates; ``"uniform"`` chooses one grid's extent and resolution from a pilot of
+        the dynamics (recorded in ``run["grid_choice"]``); ``"adaptive"`` runs in stages, each on a
+        uniform grid that fits the density at that time, and stores the densities on one graded
+        grid, fine where a stage held mass with fine cells (:class:`GradedGrid` axes; see
+        :mod:`fpguide.grids.adaptive`; ``run["grid_choice"]``, ``run["stages"]`` and
+        ``run["trimmed_mass"]`` record it; a sweep's items run one after another and share the union
+        of their grids); None (default): ``"uniform"`` in 1-D, ``"adaptive"`` in 2-D and 3-D.
     process
-        :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM are solved in
-        the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t), x = s y).
+        :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM
+        are solved in the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y;
+        ``frame_scale`` holds s(t), x = s y).
     start
-        ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional ``p_T(·|c)``).
+        ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional
+        ``p_T(·|c)``).
     n_save, t_eval
         saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
     scheme
@@ -122,65 +164,88 @@ def solve(target, guidance: CFG, sampler: str = "ode", *, eta: float | None = No
     thresholds
         tail thresholds a of P(x ≥ a); default √max(w, 0).
     log_snr_step, lipschitz
-        step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz``
-        (L = ``max |∂_x v|`` where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched by
-        SNR^(−η²/4) where SNR < 1 (see :meth:`~fpguide.models.dynamics.GuidedDynamics.tau_grid`); defaults per
-        sampler in ``STEP_DEFAULTS``, measured to keep the entropy and support-mass errors of the standard cases below
-        2e-4.
+        step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz`` (L = ``max
+        |∂_x v|`` where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched
+        by SNR^(−η²/4) where SNR < 1 (see :meth:`~fpguide.models.dynamics.GuidedDynamics.tau_grid`);
+        defaults per sampler in ``STEP_DEFAULTS``, measured to keep the entropy and support-mass
+        errors of the standard cases below 2e-4.
     cells_per_width
         resolution of the automatic grid (cells across the narrowest density feature).
     wall_tol
         the mass allowed to leave through the walls before the run fails.
     direction
         (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
-        probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class mean (in a
-        reduced solve it must lie in the solved span; the default falls back to the first basis vector).
+        probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class
+        mean (in a reduced solve it must lie in the solved span; the default falls back to the first
+        basis vector).
     reduce
-        solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic Gaussian
-        mixtures, or product targets whose classes differ along at most three coordinates; see
-        :mod:`fpguide.runs.reduction`). None (default): only when d > 3; True: always (error if impossible); False:
-        never.
+        solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic
+        Gaussian mixtures, or product targets whose classes differ along at most three coordinates;
+        see :mod:`fpguide.runs.reduction`). None (default): only when d > 3; True: always (error if
+        impossible); False: never.
     error_estimate
-        also solve two companions, one with half the cells per axis and one with steps twice as long, and
-        store the differences as estimated errors: ``l1_error(t)`` of the density and ``<name>_error`` of every
-        observable (see :mod:`fpguide.runs.error_estimate`); 2-3x the time of the solve alone in 1-D.
+        also solve two companions, one with half the cells per axis and one with steps twice as
+        long, and store the differences as estimated errors: ``l1_error(t)`` of the density and
+        ``<name>_error`` of every observable (see :mod:`fpguide.runs.error_estimate`); 2-3x the time
+        of the solve alone in 1-D.
     progress
-        a progress bar over the simulated time (over the items, for a sweep): None (default) on a terminal
-        once the run has lasted 2 s, True always, False never.
+        a progress bar over the simulated time (over the items, for a sweep): None (default) on a
+        terminal once the run has lasted 2 s, True always, False never.
 
     Returns
     -------
     xarray.Dataset
-        With dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D).
-        A reduced solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the observables
-        of the full d-dimensional law (``mean`` and marginal ``variance`` along ``dim``), and no total variations.
+        With dims ``t`` (from T down to t_min) and ``x`` (``x``, ``y``, ``z`` in d-D). A reduced
+        solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the
+        observables of the full d-dimensional law (``mean`` and marginal ``variance`` along
+        ``dim``), and no total variations.
     """
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}
-        return with_error_estimates([solve(**call)], [call], lambda companions: [solve(**companions[0])])[0]
-    prepared = prepare_run(target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta)
+        return with_error_estimates(
+            [solve(**call)], [call], lambda companions: [solve(**companions[0])]
+        )[0]
+    prepared = prepare_run(
+        target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta
+    )
     dyn, t_min = prepared.dyn, prepared.t_min
-    settings = checked_settings(dyn.stochastic, {"scheme": scheme, "log_snr_step": log_snr_step,
-                                                  "lipschitz": lipschitz, "cells_per_width": cells_per_width,
-                                                  "wall_tol": wall_tol})
+    settings = checked_settings(
+        dyn.stochastic,
+        {
+            "scheme": scheme,
+            "log_snr_step": log_snr_step,
+            "lipschitz": lipschitz,
+            "cells_per_width": cells_per_width,
+            "wall_tol": wall_tol,
+        },
+    )
     d = dyn.model.ndim
     reduce = check_flag("reduce", reduce, allow_none=True)
     if d > MAX_GRID_DIM and reduce is False:
-        raise ValueError(f"the target has d={d} dimensions but a grid holds at most {MAX_GRID_DIM}: use reduce=None "
-                         "or True (targets that reduce exactly to <= 3 solved coordinates)")
+        raise ValueError(
+            f"the target has d={d} dimensions but a grid holds at most "
+            f"{MAX_GRID_DIM}: use reduce=None "
+            "or True (targets that reduce exactly to <= 3 solved coordinates)"
+        )
     given = direction is not None
     direction = obs_nd.check_direction(direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
         reduction = find_reduction(dyn.model, prepared.guidance)
-        return _solve_reduced(*reduction.oriented(direction, given), prepared, settings | {"grid": grid})
+        return _solve_reduced(
+            *reduction.oriented(direction, given), prepared, settings | {"grid": grid}
+        )
     grid = check_grid(grid, d, adaptive=True)
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
         drift = dyn.drift if d == 1 else dyn
         if isinstance(use, list):  # adaptive: the stages of the run
-            return _evolve_staged(start_density(use[0].grid, log_start), drift, prepared, use, settings, progress)
-        return _evolve(start_density(use, log_start), drift, prepared, use, settings, progress=progress)
+            return _evolve_staged(
+                start_density(use[0].grid, log_start), drift, prepared, use, settings, progress
+            )
+        return _evolve(
+            start_density(use, log_start), drift, prepared, use, settings, progress=progress
+        )
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, prepared, settings, run, direction)
@@ -191,65 +256,111 @@ def _evolve(q0, drift, prepared, grid, settings: dict, progress: bool | None = N
     dyn, t_min = prepared.dyn, prepared.t_min
     check_memory(prepared.t_save.size, q0.size, "this solve")
     with in_diffusion_time(dyn.T):
-        return evolve(q0, drift, grid=grid, t_span=(0.0, dyn.T - t_min), diffusion=dyn.engine_diffusion,
-                      ou_drift=True, t_eval=dyn.T - prepared.t_save,
-                      time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
-                      drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
-                      lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
+        return evolve(
+            q0,
+            drift,
+            grid=grid,
+            t_span=(0.0, dyn.T - t_min),
+            diffusion=dyn.engine_diffusion,
+            ou_drift=True,
+            t_eval=dyn.T - prepared.t_save,
+            time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
+            drift_jumps=dyn.schedule_taus("jumps", t_min),
+            scheme=settings["scheme"],
+            lipschitz=settings["lipschitz"],
+            wall_tol=settings["wall_tol"],
+            progress=progress,
+        )
 
 
-def _evolve_staged(q0, drift, prepared, stages: list[Stage], settings: dict, progress: bool | None = None):
+def _evolve_staged(
+    q0, drift, prepared, stages: list[Stage], settings: dict, progress: bool | None = None
+):
     """The engine run of a prepared solve on adaptive grids (the ``stages`` of
-    :func:`~fpguide.grids.adaptive.plan_stages`; at each stage's start its grid is widened to hold the density, see
-    :func:`~fpguide.grids.adaptive.regrid`); refused when its saved densities would not fit in memory on the output grid
-    the pilot's ranges give (:func:`~fpguide.grids.adaptive.output_grid`)."""
+    :func:`~fpguide.grids.adaptive.plan_stages`; at each stage's start its grid is widened to hold
+    the density, see :func:`~fpguide.grids.adaptive.regrid`); refused when its saved densities would
+    not fit in memory on the output grid the pilot's ranges give
+    (:func:`~fpguide.grids.adaptive.output_grid`)."""
     dyn, t_min = prepared.dyn, prepared.t_min
     output = output_grid([stage.grid for stage in stages], [stage.seen for stage in stages])
     check_memory(prepared.t_save.size, output.size, "this solve")
     callbacks = StageGrids(stages, settings["wall_tol"])
     with in_diffusion_time(dyn.T):
-        return evolve_in_stages(q0, drift, starts=[stage.start for stage in stages],
-                                grids=[stage.grid for stage in stages], regrid=callbacks.regrid,
-                                widen=callbacks.widen, t_span=(0.0, dyn.T - t_min),
-                                diffusion=dyn.engine_diffusion, ou_drift=True,
-                                t_eval=dyn.T - prepared.t_save,
-                                time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
-                                drift_jumps=dyn.schedule_taus("jumps", t_min), scheme=settings["scheme"],
-                                lipschitz=settings["lipschitz"], wall_tol=settings["wall_tol"], progress=progress)
+        return evolve_in_stages(
+            q0,
+            drift,
+            starts=[stage.start for stage in stages],
+            grids=[stage.grid for stage in stages],
+            regrid=callbacks.regrid,
+            widen=callbacks.widen,
+            t_span=(0.0, dyn.T - t_min),
+            diffusion=dyn.engine_diffusion,
+            ou_drift=True,
+            t_eval=dyn.T - prepared.t_save,
+            time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
+            drift_jumps=dyn.schedule_taus("jumps", t_min),
+            scheme=settings["scheme"],
+            lipschitz=settings["lipschitz"],
+            wall_tol=settings["wall_tol"],
+            progress=progress,
+        )
 
 
 def _finish(result, prepared, settings: dict, run: dict, direction) -> xr.Dataset:
-    """The Dataset of an engine run: configuration, run record, observables and monitors (acted on)."""
+    """The Dataset of an engine run: configuration, run record, observables and monitors (acted
+    on)."""
     dyn = prepared.dyn
     staged = isinstance(result, StagedResult)
     grid = ADAPTIVE if staged else result.grid.to_dict()
     config = prepared.config() | {"function": "solve", "grid": grid} | settings
     if dyn.model.ndim > 1:
         config["direction"] = direction.tolist()
-    run.update(n_steps=result.n_steps, n_rejected=result.n_rejected, n_drift_evals=result.n_drift_evals,
-               max_lipschitz_dt=result.max_lipschitz_dt, flushed_mass=result.flushed_mass,
-               initial_mass=float(result.mass[0]))
+    run.update(
+        n_steps=result.n_steps,
+        n_rejected=result.n_rejected,
+        n_drift_evals=result.n_drift_evals,
+        max_lipschitz_dt=result.max_lipschitz_dt,
+        flushed_mass=result.flushed_mass,
+        initial_mass=float(result.mass[0]),
+    )
     if staged:
         run.update(stages=result.stages, trimmed_mass=float(result.trimmed[-1]))
-    # an adaptive run's last grid is judged per axis against the features its plan resolved (a guided axis can need
-    # cells sqrt(1 + w) narrower than the others: against the narrowest of all, a 2-D Gaussian mixture guided along
-    # x was warned as 1.14 cells across its feature on its y-axis' 4.6)
+    # an adaptive run's last grid is judged per axis against the features its plan resolved (a
+    # guided axis can need cells sqrt(1 + w) narrower than the others: against the narrowest of all,
+    # a 2-D Gaussian mixture guided along x was warned as 1.14 cells across its feature on its
+    # y-axis' 4.6)
     width = run["grid_choice"]["feature"] if staged else float(feature_width(dyn, prepared.t_min))
     return grid_dataset(result, prepared, config, run, direction, width)
 
 
-def _solve_reduced(reduction, direction: np.ndarray, solved_direction: np.ndarray | None, prepared,
-                   settings: dict) -> xr.Dataset:
-    """Solve the solved coordinates of an oriented ``reduction`` (and its unguided 1-D factors) and assemble the full
-    law; ``direction`` and ``solved_direction`` are the projection direction in full and solved coordinates."""
+def _solve_reduced(
+    reduction, direction: np.ndarray, solved_direction: np.ndarray | None, prepared, settings: dict
+) -> xr.Dataset:
+    """Solve the solved coordinates of an oriented ``reduction`` (and its unguided 1-D factors) and
+    assemble the full law; ``direction`` and ``solved_direction`` are the projection direction in
+    full and solved coordinates."""
     dyn = prepared.dyn
-    common = {"sampler": dyn.sampler, "eta": dyn.eta, "T": dyn.T, "t_min": prepared.t_min, "process": dyn.process,
-              "start": prepared.start, "t_eval": prepared.t_save, "delta": prepared.delta} | settings
-    red = solve(reduction.target, reduction.guidance, thresholds=prepared.thresholds, direction=solved_direction,
-                **common)
-    factors = [solve(law, guidance, **(common | {"grid": None})) for law, guidance in reduction.factor_problems()]
+    common = {
+        "sampler": dyn.sampler,
+        "eta": dyn.eta,
+        "T": dyn.T,
+        "t_min": prepared.t_min,
+        "process": dyn.process,
+        "start": prepared.start,
+        "t_eval": prepared.t_save,
+        "delta": prepared.delta,
+    } | settings
+    red = solve(
+        reduction.target,
+        reduction.guidance,
+        thresholds=prepared.thresholds,
+        direction=solved_direction,
+        **common,
+    )
+    factors = [
+        solve(law, guidance, **(common | {"grid": None}))
+        for law, guidance in reduction.factor_problems()
+    ]
     rest = reduction.rest(dyn, prepared.t_save, prepared.start, factors)
     config = config_of(red) | prepared.config() | {"direction": direction.tolist(), "reduce": True}
     return reduction.assemble(red, rest, config, direction)
-
-

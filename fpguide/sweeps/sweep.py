@@ -1,5 +1,5 @@
-"""Sweeps: :func:`~fpguide.solve` and :func:`~fpguide.sample` with a sequence for a parameter return one Dataset with
-that parameter as a leading dimension.
+"""Sweeps: :func:`~fpguide.solve` and :func:`~fpguide.sample` with a sequence for a parameter return
+one Dataset with that parameter as a leading dimension.
 
 Swept parameters (any combination; the result spans their outer product, dimensions in this order):
 
@@ -8,15 +8,16 @@ Swept parameters (any combination; the result spans their outer product, dimensi
 * the guidance weight, ``CFG(label, w=[...])`` (or ``gamma=[...]``): dimension ``w``;
 * the numeric keywords in :data:`SWEEPABLE` (``T``, ``t_min``, ``eta``, ``delta``, …).
 
-Every item of a sweep is the single call with those values, with what makes the items comparable made common: one
-grid (covering every item's automatic grid at the finest item's cells), the union of the items' saved times (an item
-holds NaN at times outside its own [t_min, T]; :func:`outputs` picks every item's output) and of their default tail
-thresholds. A single call with those (recorded) settings gives the item's numbers exactly. Items that differ only in w
-run together where the solver supports it (1-D solves: :class:`~fpguide.models.dynamics.WeightBatch` shares the score
-evaluations); they step together, at the rate of the strongest weight, so that an item equals its single solve
-exactly when the steps agree (the log-SNR grid sets them) and is otherwise the more accurate of the two. Reduced
-solves (d > 3) keep each item's own grid of the solved coordinates: ``x`` is then the union of the items' cells, NaN
-where an item has none.
+Every item of a sweep is the single call with those values, with what makes the items comparable
+made common: one grid (covering every item's automatic grid at the finest item's cells), the union
+of the items' saved times (an item holds NaN at times outside its own [t_min, T]; :func:`outputs`
+picks every item's output) and of their default tail thresholds. A single call with those (recorded)
+settings gives the item's numbers exactly. Items that differ only in w run together where the solver
+supports it (1-D solves: :class:`~fpguide.models.dynamics.WeightBatch` shares the score
+evaluations); they step together, at the rate of the strongest weight, so that an item equals its
+single solve exactly when the steps agree (the log-SNR grid sets them) and is otherwise the more
+accurate of the two. Reduced solves (d > 3) keep each item's own grid of the solved coordinates:
+``x`` is then the union of the items' cells, NaN where an item has none.
 """
 
 from __future__ import annotations
@@ -39,33 +40,54 @@ from ..tools.validation import check_swept
 
 __all__ = ["RUN_ARGS", "SWEEPABLE", "common_times", "Family", "outputs", "Sweep", "sweep_dims"]
 
-PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")  # filled in per item
+# filled in per item
+PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
-RUN_ARGS = ("target", "guidance", "sampler", "T", "t_min", "process", "start", "n_save", "t_eval", "delta",
-                "thresholds", "eta")
+RUN_ARGS = (
+    "target",
+    "guidance",
+    "sampler",
+    "T",
+    "t_min",
+    "process",
+    "start",
+    "n_save",
+    "t_eval",
+    "delta",
+    "thresholds",
+    "eta",
+)
 
 
 class Family:
-    """Targets indexed by named parameters: ``Family(make, name=values, ...)`` stands for ``make(name=v, ...)`` at
-    every combination of the values (each a non-empty 1-D sequence of distinct real numbers), e.g.
-    ``Family(lambda separation: GaussianMixture(means=[-separation / 2, separation / 2], labels=[0, 1]),
-    separation=[1.0, 2.0, 4.0])``."""
+    """Targets indexed by named parameters: ``Family(make, name=values, ...)`` stands for
+    ``make(name=v, ...)`` at every combination of the values (each a non-empty 1-D sequence of
+    distinct real numbers), e.g. ``Family(lambda separation: GaussianMixture(means=[-separation / 2,
+    separation / 2], labels=[0, 1]), separation=[1.0, 2.0, 4.0])``."""
 
     def __init__(self, make: Callable, **values):
         if not callable(make):
-            raise TypeError(f"make must be a callable returning a target, got {type(make).__name__} {make!r}")
+            raise TypeError(
+                f"make must be a callable returning a target, got {type(make).__name__} {make!r}"
+            )
         if not values:
-            raise ValueError("Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])")
+            raise ValueError(
+                "Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])"
+            )
         try:
             signature = inspect.signature(make)
-        except (TypeError, ValueError):  # no signature to check (some builtins): calling it will tell
+        # no signature to check (some builtins): calling it will tell
+        except (TypeError, ValueError):
             signature = None
         if signature is not None:
             try:
                 signature.bind(**values)
             except TypeError as err:
-                raise TypeError(f"the swept parameters must be keywords of make{signature}, got {sorted(values)} "
-                                f"({err})") from None
+                raise TypeError(
+                    f"the swept parameters must be keywords of make{signature}, got "
+                    f"{sorted(values)} "
+                    f"({err})"
+                ) from None
         self.make = make
         self.values = {name: check_swept(name, value) for name, value in values.items()}
 
@@ -88,7 +110,8 @@ class Axis:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The outer product of the swept parameters of one call; ``items`` are the single calls, in C order."""
+    """The outer product of the swept parameters of one call; ``items`` are the single calls, in C
+    order."""
 
     axes: tuple[Axis, ...]
     call: dict  # the call with the swept values
@@ -103,11 +126,17 @@ class Sweep:
         axes = []
         target = call["target"]
         if isinstance(target, Family):
-            axes += [Axis(name, tuple(values.tolist()), "target") for name, values in target.values.items()]
+            axes += [
+                Axis(name, tuple(values.tolist()), "target")
+                for name, values in target.values.items()
+            ]
         sampler = call.get("sampler")
         if isinstance(sampler, (list, tuple)):
             if len(sampler) == 0 or len(set(sampler)) != len(sampler):
-                raise ValueError(f"sampler must be a name or a non-empty sequence of distinct names, got {sampler!r}")
+                raise ValueError(
+                    "sampler must be a name or a non-empty sequence of distinct "
+                    f"names, got {sampler!r}"
+                )
             axes.append(Axis("sampler", tuple(sampler), "call"))
         guidance = call.get("guidance")
         if getattr(guidance, "swept", False):
@@ -146,45 +175,64 @@ class Sweep:
             return [[index] for index in self.indices]
         k = names.index("w")
         outer = [range(len(axis.values)) for j, axis in enumerate(self.axes) if j != k]
-        return [[(*rest[:k], j, *rest[k:]) for j in range(self.shape[k])] for rest in itertools.product(*outer)]
+        return [
+            [(*rest[:k], j, *rest[k:]) for j in range(self.shape[k])]
+            for rest in itertools.product(*outer)
+        ]
 
     def combine(self, results: dict[tuple[int, ...], xr.Dataset]) -> xr.Dataset:
-        """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as coordinates."""
+        """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as
+        coordinates."""
         items = [results[index] for index in self.indices]
         if all(is_adaptive(config_of(ds).get("grid")) for ds in items):  # each on a grid of its own
             items = on_common_grid(items)
         names = [axis.name for axis in self.axes]
         ds = _stacked(items, names, self.shape)
         if ds is None:  # items on different coordinates (t_min, T or reduced sweeps): an outer join
-            ds = xr.combine_nested(_nest(items, self.shape), concat_dim=names, data_vars="all", coords="different",
-                                   compat="equals", join="outer", combine_attrs="drop_conflicts")
+            ds = xr.combine_nested(
+                _nest(items, self.shape),
+                concat_dim=names,
+                data_vars="all",
+                coords="different",
+                compat="equals",
+                join="outer",
+                combine_attrs="drop_conflicts",
+            )
         ds = ds.assign_coords({axis.name: (axis.name, list(axis.values)) for axis in self.axes})
         ds = ds.transpose(*names, ...)
-        if "t" in ds.dims:  # an outer join sorts the union of the saved times: restore "from T down to t_min"
+        # an outer join sorts the union of the saved times: restore "from T down to t_min"
+        if "t" in ds.dims:
             ds = ds.sortby("t", ascending=False)
         first = results[self.indices[0]]
         config = config_of(first)
         config["sweep"] = {axis.name: list(axis.values) for axis in self.axes}
-        # what the items' records cannot say: the arguments the sweep filled in per item (saved times and thresholds
-        # common to all, eta and step settings per sampler), as given (fpguide.rerun)
-        config["sweep_arguments"] = {name: self.call[name] for name in PER_ITEM if name in self.call}
+        # what the items' records cannot say: the arguments the sweep filled in per item (saved
+        # times and thresholds common to all, eta and step settings per sampler), as given
+        # (fpguide.rerun)
+        config["sweep_arguments"] = {
+            name: self.call[name] for name in PER_ITEM if name in self.call
+        }
         runs = [json.loads(results[index].attrs["run"]) for index in self.indices]
         what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
-        ds.attrs = global_attrs(f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config,
-                                {"items": runs})
+        ds.attrs = global_attrs(
+            f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config, {"items": runs}
+        )
         return attach(ds)
 
 
 def outputs(ds: xr.Dataset) -> xr.Dataset:
-    """The output (the values at the output time t_min) of every item of a Dataset from :func:`~fpguide.solve`,
-    :func:`~fpguide.sample` (and the discrete chains), or their sweeps.
+    """The output (the values at the output time t_min) of every item of a Dataset from
+    :func:`~fpguide.solve`, :func:`~fpguide.sample` (and the discrete chains), or their sweeps.
 
-    A single run's output is its last saved time, ``ds.isel(t=-1)``. A sweep's items share their saved times; when
-    ``t_min`` is swept, each item's output is at its own t_min (``t`` becomes a coordinate along ``t_min``)."""
+    A single run's output is its last saved time, ``ds.isel(t=-1)``. A sweep's items share their
+    saved times; when ``t_min`` is swept, each item's output is at its own t_min (``t`` becomes a
+    coordinate along ``t_min``)."""
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds must be an xarray.Dataset made by fpguide, got {type(ds).__name__}")
     if "t" not in ds.dims:
-        raise ValueError(f"outputs needs a Dataset with a time dimension t, got dims {tuple(ds.dims)}")
+        raise ValueError(
+            f"outputs needs a Dataset with a time dimension t, got dims {tuple(ds.dims)}"
+        )
     if "t_min" in ds.dims:
         return ds.sel(t=ds["t_min"])
     return ds.sel(t=ds["t"].min())  # the last saved time of every item, whatever the order of t
@@ -196,16 +244,26 @@ def sweep_dims(ds: xr.Dataset) -> tuple[str, ...]:
     return tuple(dim for dim in sweep if dim in ds.dims)
 
 
-def _stacked(items: list[xr.Dataset], names: list[str], shape: tuple[int, ...]) -> xr.Dataset | None:
-    """The items' variables stacked along the sweep's dimensions when they all have the same coordinates (the common
-    case, and much faster than xarray's combine); None otherwise."""
+def _stacked(
+    items: list[xr.Dataset], names: list[str], shape: tuple[int, ...]
+) -> xr.Dataset | None:
+    """The items' variables stacked along the sweep's dimensions when they all have the same
+    coordinates (the common case, and much faster than xarray's combine); None otherwise."""
     first = items[0]
     for ds in items[1:]:
         if set(ds.variables) != set(first.variables) or any(
-                not np.array_equal(ds[name].values, coord.values) for name, coord in first.coords.items()):
+            not np.array_equal(ds[name].values, coord.values)
+            for name, coord in first.coords.items()
+        ):
             return None
-    data = {name: ((*names, *var.dims), np.stack([ds[name].values for ds in items]).reshape(shape + var.shape),
-                   var.attrs) for name, var in first.data_vars.items()}
+    data = {
+        name: (
+            (*names, *var.dims),
+            np.stack([ds[name].values for ds in items]).reshape(shape + var.shape),
+            var.attrs,
+        )
+        for name, var in first.data_vars.items()
+    }
     return xr.Dataset(data, coords=first.coords)
 
 
@@ -213,20 +271,24 @@ def _nest(flat: list, shape: tuple[int, ...]) -> list:
     if len(shape) == 1:
         return list(flat)
     size = math.prod(shape[1:])
-    return [_nest(flat[k * size:(k + 1) * size], shape[1:]) for k in range(shape[0])]
+    return [_nest(flat[k * size : (k + 1) * size], shape[1:]) for k in range(shape[0])]
 
 
 def common_times(calls: list[dict]) -> list[dict]:
-    """The calls with one set of saved times (the union of the items' own, each item keeping those inside its
-    [t_min, T]) and, where none were given, the union of the items' default tail thresholds."""
+    """The calls with one set of saved times (the union of the items' own, each item keeping those
+    inside its [t_min, T]) and, where none were given, the union of the items' default tail
+    thresholds."""
     runs = [prepare_run(*(call[name] for name in RUN_ARGS)) for call in calls]
     times = np.unique(np.concatenate([prepared.t_save for prepared in runs]))
     thresholds = np.unique(np.concatenate([prepared.thresholds for prepared in runs]))
     out = []
     for call, prepared in zip(calls, runs):
         inside = times[(times >= prepared.t_min) & (times <= prepared.dyn.T)]
-        out.append(call | {"t_eval": inside[::-1], "thresholds": call["thresholds"] if call["thresholds"] is not None
-                           else thresholds})
+        out.append(
+            call
+            | {
+                "t_eval": inside[::-1],
+                "thresholds": call["thresholds"] if call["thresholds"] is not None else thresholds,
+            }
+        )
     return out
-
-

@@ -1,5 +1,5 @@
-"""The decorator that turns ``solve`` and ``sample`` into sweeps: a call with swept parameters is split into its
-items (:class:`~fpguide.sweeps.sweep.Sweep`), made comparable, run here or on Dask
+"""The decorator that turns ``solve`` and ``sample`` into sweeps: a call with swept parameters is
+split into its items (:class:`~fpguide.sweeps.sweep.Sweep`), made comparable, run here or on Dask
 (:mod:`fpguide.sweeps.distributed`), and combined into one Dataset."""
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ __all__ = ["sweepable"]
 def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
     """Decorate ``solve`` or ``sample`` so that a call with swept parameters runs as a sweep.
 
-    ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made comparable (by default
-    :func:`common_times`; a solver adds its common grid, ``widen`` times wider after mass reached the walls);
-    ``run_group(func, calls)`` runs one group (default: one call after another). The decorated function takes two
-    more keywords, for sweeps: ``client`` (a ``dask.distributed.Client`` or a Dask scheduler name: the groups run as
-    tasks there) and ``store`` (a zarr path: every group is written there as it completes, and a rerun with the same
-    store skips the groups already written); see :mod:`fpguide.sweeps.distributed`. The function's own ``progress``
-    keyword (None: on a terminal, for long runs; True; False) also shows a bar over the sweep's items."""
+    ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made
+    comparable (by default :func:`common_times`; a solver adds its common grid, ``widen`` times
+    wider after mass reached the walls); ``run_group(func, calls)`` runs one group (default: one
+    call after another). The decorated function takes two more keywords, for sweeps: ``client`` (a
+    ``dask.distributed.Client`` or a Dask scheduler name: the groups run as tasks there) and
+    ``store`` (a zarr path: every group is written there as it completes, and a rerun with the same
+    store skips the groups already written); see :mod:`fpguide.sweeps.distributed`. The function's
+    own ``progress`` keyword (None: on a terminal, for long runs; True; False) also shows a bar over
+    the sweep's items."""
 
     def wrap(func):
         signature = inspect.signature(func)
@@ -40,12 +42,17 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
             sweep = Sweep.of(bound.arguments)
             if sweep is None:
                 if client is not None or store is not None:
-                    raise ValueError("client and store are for sweeps (a sequence for w, sampler, T, t_min, ...); "
-                                     "this call sweeps nothing")
+                    raise ValueError(
+                        "client and store are for sweeps (a sequence for w, sampler, "
+                        "T, t_min, ...); "
+                        "this call sweeps nothing"
+                    )
                 return func(*args, **kwargs)
             progress = bound.arguments.get("progress")
             groups = sweep.groups()
-            calls = common_times([sweep.item(index) | {"progress": False} for group in groups for index in group])
+            calls = common_times(
+                [sweep.item(index) | {"progress": False} for group in groups for index in group]
+            )
             sizes = np.cumsum([0] + [len(group) for group in groups])
             plain = [calls[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
 
@@ -58,14 +65,19 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
                 planned = plain if plan is None else plan(plain, widen)
                 if client is None and store is None:
                     return _run_locally(sweep, groups, planned, run_calls, progress)
-                return run_distributed(sweep, groups, planned, run_calls, client=client, store=store,
-                                       progress=progress)
+                return run_distributed(
+                    sweep, groups, planned, run_calls, client=client, store=store, progress=progress
+                )
 
-            return widening(run_planned, retry=plan is not None and bound.arguments.get("grid") is None)
+            return widening(
+                run_planned, retry=plan is not None and bound.arguments.get("grid") is None
+            )
 
         parameters = list(signature.parameters.values())
-        parameters += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
-                       for name in ("client", "store")]
+        parameters += [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+            for name in ("client", "store")
+        ]
         run.__signature__ = signature.replace(parameters=parameters)
         return run
 
@@ -75,7 +87,9 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
 def _run_locally(sweep: Sweep, groups, planned, run_calls, progress) -> xr.Dataset:
     """Run the groups one after another in this process, with a bar over the items."""
     results = {}
-    with progress_bar(progress, total=sum(len(group) for group in groups), unit="item", desc="sweep") as bar:
+    with progress_bar(
+        progress, total=sum(len(group) for group in groups), unit="item", desc="sweep"
+    ) as bar:
         for group, group_calls in zip(groups, planned):
             results.update(zip(group, run_calls(group_calls)))
             bar.update(len(group))

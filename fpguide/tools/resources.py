@@ -1,5 +1,6 @@
-"""Resource guards: a run whose arrays would not fit in the memory available is refused before it starts, with the
-estimate and what to change, instead of swapping the machine to a halt or dying half-way through a sweep."""
+"""Resource guards: a run whose arrays would not fit in the memory available is refused before it
+starts, with the estimate and what to change, instead of swapping the machine to a halt or dying
+half-way through a sweep."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import os
 __all__ = ["available_memory", "check_memory"]
 
 MEMORY_FRACTION = 0.8  # of the memory available now that one run may plan to hold
-COPIES = 3  # a saved density lives in the engine's result, the item's Dataset and the sweep's combined Dataset
+# a saved density lives in the engine's result, the item's Dataset and the sweep's combined Dataset
+COPIES = 3
 
 
 def available_memory() -> int:
-    """Bytes of memory available now: ``MemAvailable`` of /proc/meminfo where there is one (Linux), else the
-    physical memory."""
+    """Bytes of memory available now: ``MemAvailable`` of /proc/meminfo where there is one (Linux),
+    else the physical memory."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -25,12 +27,16 @@ def available_memory() -> int:
 
 
 def check_memory(densities: int, cells: int, what: str) -> None:
-    """Refuse (MemoryError) a run that will hold ``densities`` saved densities of ``cells`` cells each (float64,
-    :data:`COPIES` copies) when that exceeds :data:`MEMORY_FRACTION` of :func:`available_memory`; ``what`` says
-    which run, for the message."""
+    """Refuse (MemoryError) a run that will hold ``densities`` saved densities of ``cells`` cells
+    each (float64, :data:`COPIES` copies) when that exceeds :data:`MEMORY_FRACTION` of
+    :func:`available_memory`; ``what`` says which run, for the message."""
     needed = float(densities) * cells * 8 * COPIES
     available = available_memory()
     if needed > MEMORY_FRACTION * available:
-        raise MemoryError(f"{what} would hold {densities} densities of {cells} cells, about {needed / 2**30:.3g} GiB, "
-                          f"but {available / 2**30:.3g} GiB of memory is available: save fewer times (n_save or "
-                          "t_eval), sweep fewer items at once, or use a coarser grid")
+        raise MemoryError(
+            f"{what} would hold {densities} densities of {cells} cells, about "
+            f"{needed / 2**30:.3g} GiB, "
+            f"but {available / 2**30:.3g} GiB of memory is available: save fewer "
+            "times (n_save or "
+            "t_eval), sweep fewer items at once, or use a coarser grid"
+        )

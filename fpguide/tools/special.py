@@ -1,7 +1,7 @@
 """Numerically stable special functions, compiled with numba.
 
-All of fpguide's closed-form densities go through these scalar kernels, so they are accurate in the far tails and as
-the diffusion time goes to zero:
+All of fpguide's closed-form densities go through these scalar kernels, so they are accurate in the
+far tails and as the diffusion time goes to zero:
 
 * ``log_ndtr(z)``  = log Φ(z), the log of the standard normal CDF, for every finite z;
 * ``log_diff_ndtr(u, v)`` = log(Φ(u) − Φ(v)) for u > v, together with (φ(u) − φ(v)) / (Φ(u) − Φ(v)),
@@ -21,14 +21,17 @@ _SQRT_HALF = math.sqrt(0.5)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _TAIL = -30.0  # below this, log Φ uses its asymptotic series (erfc would leave the normal range)
 _SMALL_GAP = 0.05  # h·(1+|c|) below this: Φ(c+h) − Φ(c−h) by its Hermite series
-EXP_NEGLIGIBLE = 45.0  # terms below e^−45 (3e-20) of the leading one are below its last bit: not evaluated
-_NEGLIGIBLE_Z = 9.5  # Φ(−9.5) = 1e-21: a tail negligible next to the straddling difference (at least ½)
+# terms below e^−45 (3e-20) of the leading one are below its last bit: not evaluated
+EXP_NEGLIGIBLE = 45.0
+# Φ(−9.5) = 1e-21: a tail negligible next to the straddling difference (at least ½)
+_NEGLIGIBLE_Z = 9.5
 _DIRECT_FROM = -36.0  # from here up, Φ(hi) = ½ erfc(−hi/√2) is a normal double (≥ 1e-284)
 
 
 @nb.njit(cache=True, fastmath=False)
 def log_ndtr(z: float) -> float:
-    """log Φ(z) to full double precision: erfc in the bulk, the asymptotic Mills series for z < −30."""
+    """log Φ(z) to full double precision: erfc in the bulk, the asymptotic Mills series for z <
+    −30."""
     if z > 0.0:
         return math.log1p(-0.5 * math.erfc(z * _SQRT_HALF))
     if z >= _TAIL:
@@ -49,12 +52,14 @@ def log_npdf(z: float) -> float:
 def log_diff_ndtr(u: float, v: float) -> tuple[float, float]:
     """Return ``(log(Φ(u) − Φ(v)), (φ(u) − φ(v)) / (Φ(u) − Φ(v)))`` for u > v, stably.
 
-    Four regimes: a small gap h = (u − v)/2 around c = (u + v)/2, where the difference is φ(c)·2h·S with the Hermite
-    series S = 1 + He₂(c)h²/6 + He₄(c)h⁴/120 + He₆(c)h⁶/5040 (no cancellation at all); arguments straddling zero
-    (log1p of the two small tails); both arguments in one tail (the upper tail reflected onto the lower one), with
-    the difference of the two tails taken directly while they are in the normal range of erfc (for u − v beyond the
-    small-gap regime the cancellation costs at most a few ulps), and log Φ(a) + log(−expm1(log Φ(b) − log Φ(a))) in
-    the far tail. Terms below e^{−EXP_NEGLIGIBLE} of the leading one are not evaluated: they cannot change it.
+    Four regimes: a small gap h = (u − v)/2 around c = (u + v)/2, where the difference is φ(c)·2h·S
+    with the Hermite series S = 1 + He₂(c)h²/6 + He₄(c)h⁴/120 + He₆(c)h⁶/5040 (no cancellation at
+    all); arguments straddling zero (log1p of the two small tails); both arguments in one tail (the
+    upper tail reflected onto the lower one), with the difference of the two tails taken directly
+    while they are in the normal range of erfc (for u − v beyond the small-gap regime the
+    cancellation costs at most a few ulps), and log Φ(a) + log(−expm1(log Φ(b) − log Φ(a))) in the
+    far tail. Terms below e^{−EXP_NEGLIGIBLE} of the leading one are not evaluated: they cannot
+    change it.
     """
     c = 0.5 * (u + v)
     h = 0.5 * (u - v)
@@ -65,17 +70,28 @@ def log_diff_ndtr(u: float, v: float) -> tuple[float, float]:
         he4 = c2 * c2 - 6.0 * c2 + 3.0
         he6 = c2 * c2 * c2 - 15.0 * c2 * c2 + 45.0 * c2 - 15.0
         s = 1.0 + h2 * (he2 / 6.0 + h2 * (he4 / 120.0 + h2 * he6 / 5040.0))
-        ds = h2 * (2.0 * c / 6.0 + h2 * ((4.0 * c2 * c - 12.0 * c) / 120.0
-                                          + h2 * (6.0 * c2 * c2 * c - 60.0 * c2 * c + 90.0 * c) / 5040.0))
+        ds = h2 * (
+            2.0 * c / 6.0
+            + h2
+            * (
+                (4.0 * c2 * c - 12.0 * c) / 120.0
+                + h2 * (6.0 * c2 * c2 * c - 60.0 * c2 * c + 90.0 * c) / 5040.0
+            )
+        )
         return log_npdf(c) + math.log(2.0 * h) + math.log(s), -c + ds / s
-    if v < 0.0 < u:  # one minus two tails, each below ½; the difference is at least Φ(h) − Φ(−h) here
+    # one minus two tails, each below ½; the difference is at least Φ(h) − Φ(−h) here
+    if v < 0.0 < u:
         tail_u = 0.5 * math.erfc(u * _SQRT_HALF) if u < _NEGLIGIBLE_Z else 0.0
         tail_v = 0.5 * math.erfc(-v * _SQRT_HALF) if v > -_NEGLIGIBLE_Z else 0.0
-        grad = (math.exp(-0.5 * u * u) - math.exp(-0.5 * v * v)) / (_SQRT_2PI * (1.0 - (tail_u + tail_v)))
+        grad = (math.exp(-0.5 * u * u) - math.exp(-0.5 * v * v)) / (
+            _SQRT_2PI * (1.0 - (tail_u + tail_v))
+        )
         return math.log1p(-(tail_u + tail_v)), grad
-    # one tail: Φ(u) − Φ(v) = Φ(hi) − Φ(lo) with hi = u, lo = v (lower tail) or hi = −v, lo = −u (upper tail)
+    # one tail: Φ(u) − Φ(v) = Φ(hi) − Φ(lo) with hi = u, lo = v (lower tail) or hi = −v, lo = −u
+    # (upper tail)
     hi, lo = (u, v) if u <= 0.0 else (-v, -u)
-    # log φ(lo) − log φ(hi) < 0: how much smaller the far argument's density (and roughly its tail) is
+    # log φ(lo) − log φ(hi) < 0: how much smaller the far argument's density (and roughly its tail)
+    # is
     gap = 0.5 * (hi * hi - lo * lo)
     if hi >= _DIRECT_FROM:
         far = 0.5 * math.erfc(-lo * _SQRT_HALF) if gap > -EXP_NEGLIGIBLE else 0.0

@@ -1,5 +1,5 @@
-"""Argument checks shared by the public constructors and functions: each error names the argument, the value
-received and what is allowed."""
+"""Argument checks shared by the public constructors and functions: each error names the argument,
+the value received and what is allowed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["as_finite_array", "as_real_array", "as_rng", "check_choice", "check_flag", "check_in_range", "check_int",
-           "check_number_or_swept", "check_positive_real", "check_real", "check_swept"]
+__all__ = [
+    "as_finite_array",
+    "as_real_array",
+    "as_rng",
+    "check_choice",
+    "check_flag",
+    "check_in_range",
+    "check_int",
+    "check_number_or_swept",
+    "check_positive_real",
+    "check_real",
+    "check_swept",
+]
 
 
 def check_choice(name: str, value, allowed: Sequence) -> None:
@@ -18,7 +29,8 @@ def check_choice(name: str, value, allowed: Sequence) -> None:
 
 
 def check_real(name: str, value) -> float:
-    """A finite real number (a 0-d numpy array of one, e.g. from xarray's ``.values``, is taken as the number)."""
+    """A finite real number (a 0-d numpy array of one, e.g. from xarray's ``.values``, is taken as
+    the number)."""
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -45,15 +57,19 @@ def check_int(name: str, value, minimum: int) -> int:
 
 
 def check_in_range(name: str, value, low: float, high: float, note: str = "") -> float:
-    """A finite real number in [low, high]; ``note`` (e.g. "(0: ODE, 1: SDE)") says what the ends mean."""
+    """A finite real number in [low, high]; ``note`` (e.g. "(0: ODE, 1: SDE)") says what the ends
+    mean."""
     value = check_real(name, value)
     if not low <= value <= high:
-        raise ValueError(f"{name} must lie in [{low:g}, {high:g}]{' ' + note if note else ''}, got {value}")
+        raise ValueError(
+            f"{name} must lie in [{low:g}, {high:g}]{' ' + note if note else ''}, got {value}"
+        )
     return value
 
 
 def check_flag(name: str, value, allow_none: bool = False) -> bool | None:
-    """True or False (or None with ``allow_none``); numbers and strings are not taken for truth values."""
+    """True or False (or None with ``allow_none``); numbers and strings are not taken for truth
+    values."""
     if isinstance(value, (bool, np.bool_)) or (allow_none and value is None):
         return None if value is None else bool(value)
     allowed = "None, True or False" if allow_none else "True or False"
@@ -61,9 +77,13 @@ def check_flag(name: str, value, allow_none: bool = False) -> bool | None:
 
 
 def as_rng(name: str, seed) -> np.random.Generator:
-    """``np.random.default_rng(seed)``, the error naming the argument (a bool is not taken for a seed)."""
-    wanted = (f"{name} must be None, an integer >= 0, a sequence of them or a numpy Generator, BitGenerator or "
-              "SeedSequence")
+    """``np.random.default_rng(seed)``, the error naming the argument (a bool is not taken for a
+    seed)."""
+    wanted = (
+        f"{name} must be None, an integer >= 0, a sequence of them or a numpy Generator, "
+        "BitGenerator or "
+        "SeedSequence"
+    )
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(f"{wanted}, got bool {seed!r}")
     try:
@@ -75,7 +95,8 @@ def as_rng(name: str, seed) -> np.random.Generator:
 
 
 def as_real_array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    """A float array (and the given number of dimensions); strings, booleans and None are refused, not converted."""
+    """A float array (and the given number of dimensions); strings, booleans and None are refused,
+    not converted."""
     try:
         raw = np.asarray(value)
         arr = np.asarray(value, dtype=float)
@@ -97,15 +118,20 @@ def as_finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
 
 
 def check_number_or_swept(name: str, value) -> float | np.ndarray:
-    """A finite real number, or a non-empty 1-D sequence of distinct ones (see :func:`check_swept`)."""
-    return check_real(name, value) if np.ndim(value) == 0 else check_swept(name, value, or_number=True)
+    """A finite real number, or a non-empty 1-D sequence of distinct ones (see
+    :func:`check_swept`)."""
+    return (
+        check_real(name, value) if np.ndim(value) == 0 else check_swept(name, value, or_number=True)
+    )
 
 
 def check_swept(name: str, value, or_number: bool = False) -> np.ndarray:
-    """A non-empty 1-D array of distinct finite real numbers (the values of a sweep); ``or_number``: the message says
-    that a single number would do too."""
+    """A non-empty 1-D array of distinct finite real numbers (the values of a sweep); ``or_number``:
+    the message says that a single number would do too."""
     values = as_finite_array(name, value, ndim=1)
     if values.size == 0 or np.unique(values).size != values.size:
         either = "a number or " if or_number else ""
-        raise ValueError(f"{name} must be {either}a non-empty sequence of distinct numbers, got {value!r}")
+        raise ValueError(
+            f"{name} must be {either}a non-empty sequence of distinct numbers, got {value!r}"
+        )
     return values
