@@ -16,7 +16,15 @@ from .evolve import evolve
 from .heat import heat_kernel, heat_step
 from .line_sweeps import STAGE_INSIDE
 from .pushforward import push_forward
-from .remap import SCHEMES, cdf_values, mass_between, masses_between, reconstruct, scheme_code
+from .remap import (
+    SCHEMES,
+    Scheme,
+    cdf_values,
+    mass_between,
+    masses_between,
+    reconstruct,
+    scheme_code,
+)
 from .result import EvolveResult
 from .staged import StagedResult, evolve_in_stages
 from .steps import flush_checked
@@ -25,6 +33,7 @@ from .transfer import collect_masses, transfer
 __all__ = [
     "SCHEMES",
     "STAGE_INSIDE",
+    "Scheme",
     "EvolveResult",
     "StagedResult",
     "cdf_values",

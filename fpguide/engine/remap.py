@@ -20,6 +20,8 @@ dL, dR ≤ 3 q_k (Fritsch–Carlson), which the limiters below enforce:
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numba as nb
 import numpy as np
 
@@ -27,6 +29,7 @@ from ..tools.validation import check_choice
 
 __all__ = [
     "SCHEMES",
+    "Scheme",
     "cdf_values",
     "mass_between",
     "masses_between",
@@ -35,7 +38,8 @@ __all__ = [
     "scheme_code",
 ]
 
-SCHEMES = ("ppm", "plm", "pcm")
+Scheme = Literal["ppm", "plm", "pcm"]  # piecewise parabolic, linear, constant reconstruction
+SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}
 
 

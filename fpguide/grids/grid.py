@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 from scipy.special import logsumexp
@@ -15,6 +16,7 @@ from ..tools.validation import as_real_array, check_int, check_real
 
 __all__ = [
     "ADAPTIVE",
+    "GridChoice",
     "AXIS_NAMES",
     "MAX_GRID_DIM",
     "UNIFORM",
@@ -33,6 +35,7 @@ MIN_CELLS = 8
 MAX_GRID_DIM = 3
 AXIS_NAMES = ("x", "y", "z")  # dimension names of the axes in Datasets
 # the grid argument (and config["grid"]) of a solve on adaptive grids (see grids.adaptive)
+GridChoice = Literal["uniform", "adaptive"]  # grids chosen automatically: one uniform grid, stages
 ADAPTIVE = "adaptive"
 # the grid argument asking for one uniform grid chosen automatically (see grids.autogrid)
 UNIFORM = "uniform"

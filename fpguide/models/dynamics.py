@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.special import ndtri
@@ -37,10 +38,12 @@ from ..tools.validation import (
 from .guidance import CFG, GuidedModel
 from .processes import Process, make_process
 
-__all__ = ["GuidedDynamics", "prepare_run", "start_law", "WeightBatch"]
+__all__ = ["GuidedDynamics", "Sampler", "Start", "prepare_run", "start_law", "WeightBatch"]
 
-SAMPLERS = ("ode", "sde")
-STARTS = ("prior", "exact")
+Sampler = Literal["ode", "sde"]  # the probability-flow ODE (DDIM), the reverse SDE (DDPM)
+Start = Literal["prior", "exact"]  # N(0, 1) at T, or the noised conditional p_T(·|c)
+SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
+STARTS: tuple[Start, ...] = get_args(Start)
 
 
 def check_eta(sampler: str, eta) -> float:
