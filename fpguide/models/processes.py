@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..tools.validation import check_choice, check_positive_real
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["EDM", "OU", "PROCESSES", "VE", "VP", "make_process", "Process"]
 
@@ -29,65 +33,235 @@ __all__ = ["EDM", "OU", "PROCESSES", "VE", "VP", "make_process", "Process"]
 class Process:
     """Base class of the variance-preserving linear processes (m² + σ² = 1).
 
-    Subclasses define the clock u(t) = ½∫₀ᵗβ = −log m(t), its rate u'(t) and its inverse t(u).
+    Subclasses define the clock u(t) = ½∫₀ᵗβ = −log m(t), its rate u'(t) and its inverse t(u);
+    everything else (m, σ, f, g², ∫g², the log-SNR λ and its inverse) derives from them.
+
+    Attributes
+    ----------
+    name : str
+        The process's name, as :func:`make_process` and :meth:`to_dict` spell it.
     """
 
     name = "process"
 
     # --- the clock, defined by subclasses
     # ----------------------------------------------------------------------------------------------
-    def clock(self, t):
+    def clock(self, t: ArrayLike) -> np.ndarray:
+        """The clock u(t) = ½∫₀ᵗβ = −log m(t).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            u(t), shaped like ``t``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class: subclasses define it.
+        """
         raise NotImplementedError
 
-    def clock_rate(self, t):
+    def clock_rate(self, t: ArrayLike) -> np.ndarray:
+        """The clock's rate u'(t) = β(t)/2.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            u'(t), shaped like ``t``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class: subclasses define it.
+        """
         raise NotImplementedError
 
-    def clock_inverse(self, u):
+    def clock_inverse(self, u: ArrayLike) -> np.ndarray:
+        """The inverse t(u) of the clock.
+
+        Parameters
+        ----------
+        u : array_like
+            Clock values u ≥ 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            The diffusion times t with u(t) = ``u``, shaped like ``u``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class: subclasses define it.
+        """
         raise NotImplementedError
 
     # --- derived quantities
     # ----------------------------------------------------------------------------------------------
-    def m(self, t):
-        """Signal scale m(t) = exp(−u(t))."""
+    def m(self, t: ArrayLike) -> np.ndarray:
+        """Signal scale m(t) = exp(−u(t)).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            m(t), shaped like ``t``.
+        """
         return np.exp(-self.clock(t))
 
-    def sigma(self, t):
-        """Noise scale σ(t) = sqrt(1 − m²), evaluated as sqrt(−expm1(−2u)) so that it is exact as t
-        → 0."""
+    def sigma(self, t: ArrayLike) -> np.ndarray:
+        """Noise scale σ(t) = sqrt(1 − m²).
+
+        Evaluated as sqrt(−expm1(−2u)) so that it is exact as t → 0.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            σ(t), shaped like ``t``.
+        """
         return np.sqrt(-np.expm1(-2.0 * self.clock(t)))
 
-    def f(self, t):
-        """Drift coefficient f(t) = −β/2 = −u'(t)."""
+    def f(self, t: ArrayLike) -> np.ndarray:
+        """Drift coefficient f(t) = −β/2 = −u'(t).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            f(t), shaped like ``t``.
+        """
         return -self.clock_rate(t)
 
-    def g2(self, t):
-        """Squared diffusion coefficient g²(t) = β(t) = 2u'(t)."""
+    def g2(self, t: ArrayLike) -> np.ndarray:
+        """Squared diffusion coefficient g²(t) = β(t) = 2u'(t).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            g²(t), shaped like ``t``.
+        """
         return 2.0 * self.clock_rate(t)
 
-    def g2_integral(self, t0, t1):
-        """∫_{t0}^{t1} g²(t) dt = 2 (u(t1) − u(t0))."""
+    def g2_integral(self, t0: ArrayLike, t1: ArrayLike) -> np.ndarray:
+        """∫_{t0}^{t1} g²(t) dt = 2 (u(t1) − u(t0)): the variance a diffusion step adds.
+
+        Parameters
+        ----------
+        t0, t1 : array_like
+            The ends of the interval (broadcast against each other).
+
+        Returns
+        -------
+        numpy.ndarray
+            The integral, shaped like ``t0`` and ``t1`` broadcast together.
+        """
         return 2.0 * (self.clock(t1) - self.clock(t0))
 
-    def log_snr(self, t):
-        """λ(t) = log(m²/σ²) = −log(e^{2u} − 1), decreasing in t."""
+    def log_snr(self, t: ArrayLike) -> np.ndarray:
+        """The log signal-to-noise ratio λ(t) = log(m²/σ²) = −log(e^{2u} − 1), decreasing in t.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            λ(t), shaped like ``t``.
+        """
         return -np.log(np.expm1(2.0 * self.clock(t)))
 
-    def t_of_log_snr(self, lam):
-        """Inverse of :meth:`log_snr`."""
+    def t_of_log_snr(self, lam: ArrayLike) -> np.ndarray:
+        """Inverse of :meth:`log_snr`: t(λ) = t_u(½ log(1 + e^{−λ})), t_u the clock's inverse.
+
+        Parameters
+        ----------
+        lam : array_like
+            Log-SNR values λ.
+
+        Returns
+        -------
+        numpy.ndarray
+            The diffusion times t with λ(t) = ``lam``, shaped like ``lam``.
+        """
         return self.clock_inverse(0.5 * np.log1p(np.exp(-np.asarray(lam, dtype=float))))
 
     def prior_std(self, T: float) -> float:
-        """Standard deviation of the prior the samplers start from (N(0, 1) for variance-preserving
-        processes)."""
+        """Standard deviation of the prior the samplers start from.
+
+        N(0, 1) for variance-preserving processes, whatever ``T``.
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers start from.
+
+        Returns
+        -------
+        float
+            The prior's standard deviation in the frame fpguide evolves: 1 here.
+        """
         return 1.0
 
-    def frame_scale(self, t):
-        """s(t) with X = s(t)·(the state fpguide evolves): 1 for variance-preserving processes."""
+    def frame_scale(self, t: ArrayLike) -> np.ndarray:
+        """s(t) with X = s(t)·(the state fpguide evolves): 1 for variance-preserving processes.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            s(t), shaped like ``t`` (ones here).
+        """
         return np.ones_like(np.asarray(t, dtype=float))
 
     def check_horizon(self, T: float) -> None:
-        """Raise if T is beyond the horizon where the process is defined: its log-SNR at T must be
-        finite."""
+        """Raise if T is beyond the horizon where the process is defined.
+
+        The log-SNR λ(T) must be finite (beyond, the noise swamps the data to machine precision).
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers would start from.
+
+        Raises
+        ------
+        ValueError
+            If λ(T) is not finite.
+        """
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             lam = float(self.log_snr(T))
         if not math.isfinite(lam):
@@ -98,34 +272,115 @@ class Process:
             )
 
     def to_dict(self) -> dict:
+        """The process as a record that :func:`make_process` turns back into it.
+
+        Returns
+        -------
+        dict
+            ``{"name": name}``, plus the parameters of the process where it has any.
+        """
         return {"name": self.name}
 
 
 @dataclass(frozen=True)
 class OU(Process):
-    """Ornstein–Uhlenbeck process f = −1, g² = 2: m = e^{−t}, σ² = 1 − e^{−2t} (the papers'
-    convention)."""
+    """Ornstein–Uhlenbeck process f = −1, g² = 2: m = e^{−t}, σ² = 1 − e^{−2t}.
+
+    The papers' convention; its clock is u(t) = t. It takes no parameters; :func:`make_process`
+    gives it when no process is named.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> p = fg.OU()
+    >>> float(p.m(1.0)), float(p.sigma(1.0))  # e^−1 and sqrt(1 − e^−2)
+    (0.36787944117144233, 0.9298734950321937)
+    >>> float(p.t_of_log_snr(0.0))  # m = σ at t = log(2)/2
+    0.34657359027997264
+    """
 
     name = "OU"
 
-    def clock(self, t):
+    def clock(self, t: ArrayLike) -> np.ndarray:
+        """The clock u(t) = t.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            u(t), shaped like ``t``.
+        """
         return np.asarray(t, dtype=float)
 
-    def clock_rate(self, t):
+    def clock_rate(self, t: ArrayLike) -> np.ndarray:
+        """The clock's rate u'(t) = 1.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            Ones shaped like ``t``.
+        """
         return np.ones_like(np.asarray(t, dtype=float))
 
-    def clock_inverse(self, u):
+    def clock_inverse(self, u: ArrayLike) -> np.ndarray:
+        """The clock's inverse t(u) = u.
+
+        Parameters
+        ----------
+        u : array_like
+            Clock values.
+
+        Returns
+        -------
+        numpy.ndarray
+            t(u), shaped like ``u``.
+        """
         return np.asarray(u, dtype=float)
 
 
 @dataclass(frozen=True)
 class VP(Process):
-    """Variance-preserving process f = −β/2, g² = β with a linear or cosine β schedule on t ∈ [0,
-    1].
+    """Variance-preserving process f = −β/2, g² = β with a linear or cosine β schedule, t ∈ [0, 1].
 
     linear: β(t) = β_min + t (β_max − β_min); cosine: m(t) = cos(θ(t)) / cos(θ(0)), θ(t) = (t +
     s)/(1 + s) · π/2 (Nichol & Dhariwal), defined for t < 1. In the clock u = ½∫β the VP process is
     the OU process.
+
+    Parameters
+    ----------
+    schedule : {"linear", "cosine"}
+        The β schedule (default "linear").
+    beta_min, beta_max : float
+        β(0) and β(1) of the linear schedule: > 0, with beta_max ≥ beta_min (defaults 0.1 and 20).
+    s : float
+        The offset s > 0 of the cosine schedule (default 0.008).
+
+    Raises
+    ------
+    ValueError
+        If ``schedule`` is neither of the two, a parameter is not a positive real number, or
+        beta_max < beta_min.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> fg.VP()
+    VP(schedule='linear', beta_min=0.1, beta_max=20.0, s=0.008)
+    >>> round(float(fg.VP().m(0.5)), 6)  # exp(−½(β_min t + ½(β_max − β_min) t²))
+    0.281183
+    >>> fg.VP(schedule="cosine").check_horizon(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T=1.0
     """
 
     schedule: str = "linear"
@@ -149,19 +404,63 @@ class VP(Process):
     def _theta(self, t):
         return (np.asarray(t, dtype=float) + self.s) / (1.0 + self.s) * (math.pi / 2)
 
-    def clock(self, t):
+    def clock(self, t: ArrayLike) -> np.ndarray:
+        """The clock u(t) = ½∫₀ᵗβ.
+
+        linear: u = ½(β_min t + ½(β_max − β_min) t²); cosine: u = −log(cos θ(t) / cos θ(0)).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            u(t), shaped like ``t``.
+        """
         t = np.asarray(t, dtype=float)
         if self.schedule == "linear":
             return 0.5 * (self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t * t)
         return -np.log(np.cos(self._theta(t)) / math.cos(self._theta(0.0)))
 
-    def clock_rate(self, t):
+    def clock_rate(self, t: ArrayLike) -> np.ndarray:
+        """The clock's rate u'(t) = β(t)/2.
+
+        linear: ½(β_min + (β_max − β_min) t); cosine: tan θ(t) · (π/2)/(1 + s).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            u'(t), shaped like ``t``.
+        """
         t = np.asarray(t, dtype=float)
         if self.schedule == "linear":
             return 0.5 * (self.beta_min + (self.beta_max - self.beta_min) * t)
         return np.tan(self._theta(t)) * (math.pi / 2) / (1.0 + self.s)
 
-    def clock_inverse(self, u):
+    def clock_inverse(self, u: ArrayLike) -> np.ndarray:
+        """The clock's inverse t(u).
+
+        linear: the positive root of a t² + b t − 2u = 0 (a = ½(β_max − β_min), b = β_min), in the
+        cancellation-free form 4u / (b + sqrt(b² + 8au)); cosine: t = θ · (2/π)(1 + s) − s with
+        θ = arccos(e^{−u} cos θ(0)).
+
+        Parameters
+        ----------
+        u : array_like
+            Clock values u ≥ 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            t(u), shaped like ``u``.
+        """
         u = np.asarray(u, dtype=float)
         if self.schedule == "linear":
             a = 0.5 * (self.beta_max - self.beta_min)
@@ -172,6 +471,21 @@ class VP(Process):
         return theta * (2.0 / math.pi) * (1.0 + self.s) - self.s
 
     def check_horizon(self, T: float) -> None:
+        """Raise if T is beyond the horizon where the process is defined.
+
+        The cosine schedule needs T < 1 (β diverges at t = 1); and, as for every process, the
+        log-SNR λ(T) must be finite.
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers would start from.
+
+        Raises
+        ------
+        ValueError
+            If the schedule is cosine and T ≥ 1, or λ(T) is not finite.
+        """
         if self.schedule == "cosine" and not T < 1.0:
             raise ValueError(
                 f"T must be < 1 for the cosine VP schedule (β diverges at t = 1), got T={T}"
@@ -179,6 +493,13 @@ class VP(Process):
         super().check_horizon(T)
 
     def to_dict(self) -> dict:
+        """The process as a record that :func:`make_process` turns back into it.
+
+        Returns
+        -------
+        dict
+            ``"name"`` ("VP") and the four parameters.
+        """
         return {
             "name": "VP",
             "schedule": self.schedule,
@@ -193,38 +514,78 @@ class VarianceExploding(Process):
     variance-preserving process with clock u = log s = ½ log(1 + σ²). Subclasses give σ²(t), its
     rate dσ²/dt and the inverse t(σ²)."""
 
-    def variance(self, t):
+    def variance(self, t: ArrayLike) -> np.ndarray:
+        """The variance σ²(t) of the noise added since t = 0 (defined by subclasses)."""
         raise NotImplementedError
 
-    def variance_rate(self, t):
+    def variance_rate(self, t: ArrayLike) -> np.ndarray:
+        """Its rate dσ²/dt = g²(t) (defined by subclasses)."""
         raise NotImplementedError
 
-    def variance_inverse(self, v):
+    def variance_inverse(self, v: ArrayLike) -> np.ndarray:
+        """The inverse t(σ²) (defined by subclasses)."""
         raise NotImplementedError
 
-    def clock(self, t):
+    def clock(self, t: ArrayLike) -> np.ndarray:
+        """The clock of the scaled frame, u(t) = ½ log(1 + σ²(t))."""
         return 0.5 * np.log1p(self.variance(t))
 
-    def clock_rate(self, t):
+    def clock_rate(self, t: ArrayLike) -> np.ndarray:
+        """u'(t) = ½ (dσ²/dt) / (1 + σ²)."""
         return 0.5 * self.variance_rate(t) / (1.0 + self.variance(t))
 
-    def clock_inverse(self, u):
+    def clock_inverse(self, u: ArrayLike) -> np.ndarray:
+        """t(u) = t(σ² = e^{2u} − 1)."""
         return self.variance_inverse(np.expm1(2.0 * np.asarray(u, dtype=float)))
 
-    def frame_scale(self, t):
+    def frame_scale(self, t: ArrayLike) -> np.ndarray:
+        """s(t) = sqrt(1 + σ²(t)), with X = s(t) Y."""
         return np.sqrt(1.0 + self.variance(t))
 
     def prior_std(self, T: float) -> float:
-        """The samplers start from X_T ~ N(0, σ(T)²), i.e. Y_T ~ N(0, σ²/(1 + σ²))."""
+        """The samplers start from X_T ~ N(0, σ(T)²), i.e. Y_T ~ N(0, σ²/(1 + σ²)).
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers start from.
+
+        Returns
+        -------
+        float
+            The prior's standard deviation in the frame Y: sqrt(σ²/(1 + σ²)) at T.
+        """
         v = float(self.variance(T))
         return math.sqrt(v / (1.0 + v))
 
 
 @dataclass(frozen=True)
 class VE(VarianceExploding):
-    """Song et al.'s variance-exploding SDE dX = sqrt(dσ_g²/dt) dB with the geometric σ_g(t) = σ_min
-    (σ_max/σ_min)^t, t ∈ (0, 1]: the noise added since t = 0 has variance σ²(t) = σ_g(t)² − σ_min²
-    (so σ → 0 as t → 0); the samplers start from N(0, σ(T)²)."""
+    """Song et al.'s variance-exploding SDE dX = sqrt(dσ_g²/dt) dB, σ_g geometric on t ∈ (0, 1].
+
+    σ_g(t) = σ_min (σ_max/σ_min)^t: the noise added since t = 0 has variance σ²(t) = σ_g(t)² −
+    σ_min² (so σ → 0 as t → 0); the samplers start from N(0, σ(T)²). fpguide evolves it in the
+    frame Y = X / sqrt(1 + σ²) (see :mod:`fpguide.models.processes`).
+
+    Parameters
+    ----------
+    sigma_min, sigma_max : float
+        σ_g(0) and σ_g(1): > 0, with sigma_max > sigma_min (defaults 0.01 and 50).
+
+    Raises
+    ------
+    ValueError
+        If either is not a positive real number, or sigma_max ≤ sigma_min.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> p = fg.VE()
+    >>> p
+    VE(sigma_min=0.01, sigma_max=50.0)
+    >>> round(float(p.variance(1.0)), 4)  # σ_max² − σ_min²
+    2499.9999
+    """
 
     sigma_min: float = 0.01
     sigma_max: float = 50.0
@@ -244,10 +605,34 @@ class VE(VarianceExploding):
     def _log_ratio(self) -> float:
         return math.log(self.sigma_max / self.sigma_min)
 
-    def variance(self, t):
+    def variance(self, t: ArrayLike) -> np.ndarray:
+        """The variance σ²(t) = σ_min² (e^{2 log(σ_max/σ_min) t} − 1) of the noise added since 0.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            σ²(t), shaped like ``t``.
+        """
         return self.sigma_min**2 * np.expm1(2.0 * self._log_ratio * np.asarray(t, dtype=float))
 
-    def variance_rate(self, t):
+    def variance_rate(self, t: ArrayLike) -> np.ndarray:
+        """Its rate dσ²/dt = 2 log(σ_max/σ_min) σ_min² e^{2 log(σ_max/σ_min) t}.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            dσ²/dt, shaped like ``t``.
+        """
         return (
             2.0
             * self._log_ratio
@@ -255,42 +640,154 @@ class VE(VarianceExploding):
             * np.exp(2.0 * self._log_ratio * np.asarray(t, dtype=float))
         )
 
-    def variance_inverse(self, v):
+    def variance_inverse(self, v: ArrayLike) -> np.ndarray:
+        """The inverse t(σ²) = log(1 + σ²/σ_min²) / (2 log(σ_max/σ_min)).
+
+        Parameters
+        ----------
+        v : array_like
+            Variances σ² ≥ 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            The diffusion times t with σ²(t) = ``v``, shaped like ``v``.
+        """
         return np.log1p(np.asarray(v, dtype=float) / self.sigma_min**2) / (2.0 * self._log_ratio)
 
     def check_horizon(self, T: float) -> None:
+        """Raise if T > 1: σ_max is reached at t = 1.
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers would start from.
+
+        Raises
+        ------
+        ValueError
+            If T > 1.
+        """
         if T > 1.0:
             raise ValueError(
                 f"T must be <= 1 for the VE process (σ_max is reached at t = 1), got T={T}"
             )
 
     def to_dict(self) -> dict:
+        """The process as a record that :func:`make_process` turns back into it.
+
+        Returns
+        -------
+        dict
+            ``"name"`` ("VE"), ``"sigma_min"`` and ``"sigma_max"``.
+        """
         return {"name": "VE", "sigma_min": self.sigma_min, "sigma_max": self.sigma_max}
 
 
 @dataclass(frozen=True)
 class EDM(VarianceExploding):
-    """Karras et al.'s (EDM) process: σ(t) = t, s(t) = 1 in their notation (X_t = X_0 + t Z); their
-    sampler runs from T = σ_max = 80 down to t_min = σ_min = 0.002 (the ρ = 7 step spacing is a
-    discretisation of the same continuous samplers, which are reparametrisation-invariant)."""
+    """Karras et al.'s (EDM) process: σ(t) = t, s(t) = 1 in their notation (X_t = X_0 + t Z).
+
+    Their sampler runs from T = σ_max = 80 down to t_min = σ_min = 0.002 (the ρ = 7 step spacing is
+    a discretisation of the same continuous samplers, which are reparametrisation-invariant).
+    fpguide evolves it in the frame Y = X / sqrt(1 + t²), EDM's input scaling c_in with σ_data = 1
+    (see :mod:`fpguide.models.processes`). It takes no parameters.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> p = fg.EDM()
+    >>> round(p.prior_std(80.0), 6)  # Y_T ~ N(0, σ²/(1 + σ²)) with σ = 80
+    0.999922
+    >>> round(float(p.frame_scale(0.002)), 9)  # s(t_min) = sqrt(1 + σ_min²): 1 + 2e-6
+    1.000002
+    """
 
     name = "EDM"
 
-    def variance(self, t):
+    def variance(self, t: ArrayLike) -> np.ndarray:
+        """The variance σ²(t) = t².
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            t², shaped like ``t``.
+        """
         return np.asarray(t, dtype=float) ** 2
 
-    def variance_rate(self, t):
+    def variance_rate(self, t: ArrayLike) -> np.ndarray:
+        """Its rate dσ²/dt = 2t.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times.
+
+        Returns
+        -------
+        numpy.ndarray
+            2t, shaped like ``t``.
+        """
         return 2.0 * np.asarray(t, dtype=float)
 
-    def variance_inverse(self, v):
+    def variance_inverse(self, v: ArrayLike) -> np.ndarray:
+        """The inverse t(σ²) = sqrt(σ²).
+
+        Parameters
+        ----------
+        v : array_like
+            Variances σ² ≥ 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            sqrt(v), shaped like ``v``.
+        """
         return np.sqrt(np.asarray(v, dtype=float))
 
 
 PROCESSES = {"OU": OU, "VP": VP, "VE": VE, "EDM": EDM}
 
 
-def make_process(process) -> Process:
-    """Accept a Process instance, a name ("OU", "VP") or a dict from :meth:`Process.to_dict`."""
+def make_process(process: Process | str | dict | None) -> Process:
+    """The process named by ``process``: a Process, a name or a record.
+
+    Accepts a Process instance, a name ("OU", "VP", "VE", "EDM") or a dict from
+    :meth:`Process.to_dict`.
+
+    Parameters
+    ----------
+    process : Process, str, dict or None
+        A process (returned as it is); the name of one of ``PROCESSES`` (made with its
+        defaults); a record ``{"name": ..., **parameters}``, whose other keys must be parameters of
+        that process; or None for :class:`OU`.
+
+    Returns
+    -------
+    Process
+        The process.
+
+    Raises
+    ------
+    ValueError
+        If the name is not one of ``PROCESSES`` or a record has keys the process does not take (or
+        its parameters are invalid).
+    TypeError
+        If ``process`` is none of these types.
+
+    Examples
+    --------
+    >>> from fpguide.models.processes import make_process
+    >>> make_process("VE")
+    VE(sigma_min=0.01, sigma_max=50.0)
+    >>> make_process({"name": "VP", "schedule": "cosine"})
+    VP(schedule='cosine', beta_min=0.1, beta_max=20.0, s=0.008)
+    """
     if process is None:
         return OU()
     if isinstance(process, Process):
