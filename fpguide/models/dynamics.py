@@ -20,8 +20,9 @@ ou_drift=True)``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from scipy.special import ndtri
@@ -37,6 +38,11 @@ from ..tools.validation import (
 )
 from .guidance import CFG, GuidedModel
 from .processes import Process, make_process
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .targets import Mixture
 
 __all__ = ["GuidedDynamics", "Sampler", "Start", "prepare_run", "start_law", "WeightBatch"]
 
@@ -96,11 +102,35 @@ def _quiet_clock_inverse(s, p: float):
 
 @dataclass(frozen=True)
 class GuidedDynamics:
-    """The drift v(x, τ) and diffusion D(τ) of one guided sampler."""
+    """The drift v(x, τ) and diffusion D(τ) of one guided sampler.
+
+    In reverse time τ = T − t, v(x, τ) = −f x + ½(1 + η²) g² s_w(x, t) and D(τ) = ½ η² g²(t), with
+    f, g² those of ``process`` and s_w the guided score of ``model`` (see
+    :mod:`fpguide.models.dynamics`).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The target and its guidance, bound (:meth:`~fpguide.models.guidance.CFG.bind`).
+    process : Process
+        The forward process.
+    sampler : {"ode", "sde"}
+        The probability-flow ODE (DDIM) or the reverse SDE (DDPM).
+    T : float
+        The diffusion time the sampler starts from (τ = 0).
+    eta : float or None, optional
+        The stochasticity η: 0 for "ode", any η ∈ [0, 1] for "sde"; None (default) gives 0 for
+        "ode" and 1 for "sde". Stored as the number.
+
+    Raises
+    ------
+    ValueError
+        If ``sampler`` is neither of the two, or ``eta`` is not allowed for it.
+    """
 
     model: GuidedModel
     process: Process
-    sampler: str
+    sampler: Sampler
     T: float
     eta: float | None = None  # stochasticity; None: 0 for "ode", 1 for "sde"
 
@@ -110,24 +140,60 @@ class GuidedDynamics:
 
     @property
     def stochastic(self) -> bool:
-        """Whether the sampler injects noise (η > 0): a Fokker–Planck equation rather than a
-        continuity equation."""
+        """Whether the sampler injects noise (η > 0).
+
+        Then its law solves a Fokker–Planck equation rather than a continuity equation.
+        """
         return self.eta > 0.0
 
     @property
     def score_factor(self) -> float:
-        """c in v = −f x + c g² s_w: ½(1 + η²), so 1 for the SDE and ½ for the probability-flow
-        ODE."""
+        """c in v = −f x + c g² s_w: ½(1 + η²).
+
+        So 1 for the SDE and ½ for the probability-flow ODE.
+        """
         return 0.5 * (1.0 + self.eta**2)
 
-    def drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
-        """v(x, τ); ``w``: weights instead of the model's, broadcasting against x (see
-        :meth:`GuidedModel.guided_score`)."""
+    def drift(self, x: np.ndarray, tau: float, w: ArrayLike | None = None) -> np.ndarray:
+        """The drift v(x, τ) = −f x + ½(1 + η²) g² s_w(x, t), t = T − τ.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The points: flat in 1-D, shape (N, d) otherwise.
+        tau : float
+            The reverse time τ.
+        w : array_like or None, optional
+            Weights instead of the model's, broadcasting against x (see
+            :meth:`~fpguide.models.guidance.GuidedModel.guided_score`); None (default): the model's.
+
+        Returns
+        -------
+        numpy.ndarray
+            v(x, τ), shaped like the guided score.
+        """
         return self._velocity(x, tau, self.score_factor, w)
 
-    def ode_drift(self, x: np.ndarray, tau: float, w=None) -> np.ndarray:
-        """The probability-flow drift (the deterministic transport used by the grid pilot of either
-        sampler); ``w``: weights instead of the model's (see :meth:`GuidedModel.guided_score`)."""
+    def ode_drift(self, x: np.ndarray, tau: float, w: ArrayLike | None = None) -> np.ndarray:
+        """The probability-flow drift −f x + ½ g² s_w(x, t), whatever η.
+
+        The deterministic transport used by the grid pilot of either sampler.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The points: flat in 1-D, shape (N, d) otherwise.
+        tau : float
+            The reverse time τ.
+        w : array_like or None, optional
+            Weights instead of the model's (see
+            :meth:`~fpguide.models.guidance.GuidedModel.guided_score`); None (default): the model's.
+
+        Returns
+        -------
+        numpy.ndarray
+            The drift, shaped like the guided score.
+        """
         return self._velocity(x, tau, 0.5, w)
 
     def _velocity(self, x, tau, score_factor, w=None):
@@ -136,8 +202,24 @@ class GuidedDynamics:
         return -f * x + score_factor * g2 * self.model.guided_score(x, t, self.process, w)
 
     def along(self, axis: int, x: np.ndarray, points: np.ndarray, tau: float) -> np.ndarray:
-        """v_axis on grid lines (positions x (L, M) along ``axis``, lines through ``points`` (L,
-        d)): the line form of :meth:`drift` that the d-D engine sweeps with."""
+        """v_axis on grid lines: the line form of :meth:`drift` that the d-D engine sweeps with.
+
+        Parameters
+        ----------
+        axis : int
+            The axis the lines run along.
+        x : numpy.ndarray
+            Positions along ``axis``, shape (L, M): M positions on each of L lines.
+        points : numpy.ndarray
+            A point of each line, shape (L, d).
+        tau : float
+            The reverse time τ.
+
+        Returns
+        -------
+        numpy.ndarray
+            The ``axis`` component of v at the positions, shape (L, M).
+        """
         t = self.T - tau
         f, g2 = float(self.process.f(t)), float(self.process.g2(t))
         return self.model.velocity_along(
@@ -145,23 +227,54 @@ class GuidedDynamics:
         )
 
     def diffusion(self, tau: float) -> float:
-        """D(τ) = ½ η² g²(T − τ)."""
+        """The diffusion coefficient D(τ) = ½ η² g²(T − τ).
+
+        Parameters
+        ----------
+        tau : float
+            The reverse time τ.
+
+        Returns
+        -------
+        float
+            D(τ).
+        """
         return 0.5 * self.eta**2 * float(self.process.g2(self.T - tau))
 
     @property
-    def engine_diffusion(self):
-        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion` when η > 0, the
-        number 0 for the probability-flow ODE (so the engine knows it solves a continuity equation
-        and splits only the axes)."""
+    def engine_diffusion(self) -> Callable[[float], float] | float:
+        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion`, or 0 if η = 0.
+
+        The number 0 for the probability-flow ODE, so the engine knows it solves a continuity
+        equation and splits only the axes.
+        """
         return self.diffusion if self.stochastic else 0.0
 
     def tau_grid(self, t_min: float, log_snr_step: float, quiet: bool = False) -> np.ndarray:
-        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min): dt ≈ h σ²/|dλ/dt|
-        refines as σ → 0. With ``quiet`` (what :func:`~fpguide.solve` runs), a stochastic sampler
-        with exact scores takes steps uniform in s(λ) = ∫ min(1, SNR^p) dλ instead, p =
+        """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min).
+
+        Steps of h in λ give dt ≈ h σ²/|dλ/dt|, which refines as σ → 0: n = ⌈(λ(t_min) − λ(T)) /
+        h⌉ steps (at least one). With ``quiet`` (what :func:`~fpguide.solve` runs), a stochastic
+        sampler with exact scores takes steps uniform in s(λ) = ∫ min(1, SNR^p) dλ instead, p =
         QUIET_POWER·η², longer where SNR < 1 (see QUIET_POWER; score errors leave a pull there that
         the longer steps would miss). The breakpoints of a weight schedule are added, so that no
-        step straddles a jump of w(t)."""
+        step straddles a jump of w(t).
+
+        Parameters
+        ----------
+        t_min : float
+            The diffusion time the sampler ends at.
+        log_snr_step : float
+            The step h in λ (in s(λ) with ``quiet``), > 0.
+        quiet : bool, optional
+            Whether to lengthen the steps where SNR < 1 as above (default False); it has no effect
+            on the ODE (η = 0) or with score errors.
+
+        Returns
+        -------
+        numpy.ndarray
+            The reverse times τ, ascending from 0 to T − t_min.
+        """
         lam0, lam1 = float(self.process.log_snr(self.T)), float(self.process.log_snr(t_min))
         p = QUIET_POWER * self.eta**2 if quiet and not self.model.has_errors else 0.0
         n = max(1, math.ceil((_quiet_clock(lam1, p) - _quiet_clock(lam0, p)) / log_snr_step))
@@ -173,9 +286,22 @@ class GuidedDynamics:
         taus = np.maximum.accumulate(self.T - t)
         return np.union1d(taus, self.schedule_taus("breakpoints", t_min))
 
-    def schedule_taus(self, which: str, t_min: float) -> np.ndarray:
-        """Reverse times of the weight schedule's ``"breakpoints"`` or ``"jumps"`` inside the run
-        (empty without)."""
+    def schedule_taus(self, which: Literal["breakpoints", "jumps"], t_min: float) -> np.ndarray:
+        """Reverse times of the weight schedule's ``"breakpoints"`` or ``"jumps"`` inside the run.
+
+        Parameters
+        ----------
+        which : {"breakpoints", "jumps"}
+            Which times of the schedule (its method of that name).
+        t_min : float
+            The diffusion time the sampler ends at.
+
+        Returns
+        -------
+        numpy.ndarray
+            τ = T − t for those times t with 0 < τ < T − t_min, in the schedule's order (empty
+            without a schedule).
+        """
         schedule = self.model.schedule
         times = np.asarray(() if schedule is None else getattr(schedule, which)(), dtype=float)
         taus = self.T - times
@@ -184,24 +310,55 @@ class GuidedDynamics:
 
 @dataclass(frozen=True)
 class WeightBatch:
-    """The dynamics of B guidance weights that agree in everything else, as one drift for a batched
-    :func:`~fpguide.engine.evolve`: at each point p_t(x|c), p_t(x) and their scores are evaluated
-    once and combined per member, s_w = (1 + w_b) s_c − w_b s_u."""
+    """The dynamics of B guidance weights that agree in everything else, as one drift.
+
+    For a batched :func:`~fpguide.engine.evolve`: at each point p_t(x|c), p_t(x) and their scores
+    are evaluated once and combined per member, s_w = (1 + w_b) s_c − w_b s_u.
+
+    Parameters
+    ----------
+    members : tuple of GuidedDynamics
+        The B dynamics, which differ only in their weight w_b.
+    """
 
     members: tuple[GuidedDynamics, ...]
 
     @property
     def common(self) -> GuidedDynamics:
+        """The first member, whose everything but the weight all members share."""
         return self.members[0]
 
     @property
     def weights(self) -> np.ndarray:
+        """The members' weights w_b, shape (B,)."""
         return np.array([member.model.w for member in self.members])
 
     def along(
         self, axis: int, x: np.ndarray, points: np.ndarray, tau: float, members: np.ndarray
     ) -> np.ndarray:
-        """v_axis on the lines of the given members (see :meth:`GuidedDynamics.along`)."""
+        """v_axis on the lines of the given members (see :meth:`GuidedDynamics.along`).
+
+        In 1-D, lines at the same positions share one evaluation of the scores, over which the
+        weights broadcast; in d-D the lines of each member are evaluated together.
+
+        Parameters
+        ----------
+        axis : int
+            The axis the lines run along.
+        x : numpy.ndarray
+            Positions along ``axis``, shape (L, M): M positions on each of L lines.
+        points : numpy.ndarray
+            A point of each line, shape (L, d).
+        tau : float
+            The reverse time τ.
+        members : numpy.ndarray
+            The member (an index into :attr:`members`) each line belongs to, shape (L,).
+
+        Returns
+        -------
+        numpy.ndarray
+            The ``axis`` component of each line's member's drift at the positions, shape (L, M).
+        """
         dyn, weights = self.common, self.weights
         if dyn.model.ndim == 1:
             # lines at the same positions (the first stage of a trace starts at the grid's faces)
@@ -219,11 +376,35 @@ class WeightBatch:
         return out
 
 
-def start_law(model: GuidedModel, process: Process, T: float, start: str):
-    """log-density of the start law at points (flat in 1-D, shape (..., d) otherwise) and, per
-    coordinate, its quantile function (exact in 1-D; for the exact start in d-D the Gaussian with
-    the moments of p_T(·|c) per axis, which is what the grid pilot needs): the prior N(0, s²I) or
-    the exact p_T(·|c) (``start`` checked by :func:`prepare`)."""
+def start_law(
+    model: GuidedModel, process: Process, T: float, start: Start
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[ArrayLike], np.ndarray]]:
+    """The start law's log-density and, per coordinate, its quantile function.
+
+    The start law is the prior N(0, s²I), s = :meth:`~fpguide.models.processes.Process.prior_std`
+    (T), or the exact p_T(·|c). The quantile function is exact in 1-D (for p_T(·|c): by the
+    trapezoid rule on 20001 points over [m·lo − 12σ, m·hi + 12σ] of the class bulk [lo, hi]); for
+    the exact start in d-D it is that of the Gaussian with the moments of p_T(·|c) per axis (centre
+    m (lo + hi)/2, spread sqrt((m (hi − lo)/2)² + σ²)), which is what the grid pilot needs.
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided model (its conditional model gives p_T(·|c)).
+    process : Process
+        The forward process.
+    T : float
+        The diffusion time the sampler starts from.
+    start : {"prior", "exact"}
+        The start law (checked by :func:`prepare_run`; anything but "prior" is the exact start).
+
+    Returns
+    -------
+    log_density : callable
+        The log-density at points x (flat in 1-D, shape (..., d) otherwise).
+    quantile : callable
+        The quantile function of each coordinate, at probabilities u ∈ (0, 1).
+    """
     d = model.ndim
     if start == "prior":
         s = process.prior_std(T)
@@ -290,10 +471,69 @@ class PreparedRun:
 
 
 def prepare_run(
-    target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta=None
+    target: Mixture,
+    guidance: CFG,
+    sampler: Sampler,
+    T: float,
+    t_min: float,
+    process: Process | str | dict | None,
+    start: Start,
+    n_save: int | None,
+    t_eval: ArrayLike | None,
+    delta: float,
+    thresholds: ArrayLike | None,
+    eta: float | None = None,
 ) -> PreparedRun:
     """Check every argument of a guided run and bind the target, guidance and process into its
-    dynamics."""
+    dynamics.
+
+    The arguments are those of :func:`~fpguide.solve` and :func:`~fpguide.sample`, which share
+    this preparation.
+
+    Parameters
+    ----------
+    target : Mixture
+        The unconditional target (a GaussianMixture or UniformMixture).
+    guidance : CFG
+        The guidance; its weight schedule, if any, is checked on [t_min, T].
+    sampler : {"ode", "sde"}
+        The sampler.
+    T, t_min : float
+        The diffusion times the sampler starts and ends at, 0 < t_min < T, T within the horizon of
+        the process.
+    process : Process, str, dict or None
+        The forward process (anything :func:`~fpguide.models.processes.make_process` accepts).
+    start : {"prior", "exact"}
+        The start law (see :func:`start_law`).
+    n_save : int or None
+        The number (≥ 2) of saved times uniform in log-SNR, used when ``t_eval`` is None.
+    t_eval : array_like or None
+        Saved diffusion times within [t_min, T] (T and t_min are added), or None.
+    delta : float
+        Half-width (> 0) of the window around the far edge of the class support counted as edge
+        mass.
+    thresholds : array_like or None
+        Tail thresholds a of P(x ≥ a), a number or a sequence; None: sqrt(max(w, 0)).
+    eta : float or None, optional
+        The stochasticity η (see :class:`GuidedDynamics`; default None).
+
+    Returns
+    -------
+    PreparedRun
+        The dynamics, the guidance, t_min, the start, the saved times (descending from T to
+        t_min), delta and the thresholds (at least 1-D).
+
+    Raises
+    ------
+    ValueError
+        If an argument is invalid: T or t_min not positive, t_min ≥ T, T beyond the process's
+        horizon, a schedule outside [t_min, T] or not in [0, 1], an unknown sampler or start, η
+        not allowed for the sampler, delta not positive, invalid thresholds, n_save < 2, or
+        t_eval empty or outside [t_min, T].
+    TypeError
+        If ``guidance`` is not a :class:`~fpguide.models.guidance.CFG`, or ``process`` or
+        ``target`` is of a wrong type.
+    """
     T = check_positive_real("T", T)
     t_min = check_positive_real("t_min", t_min)
     if not t_min < T:
