@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,6 +51,9 @@ from ..tools.validation import (
 )
 from .processes import Process
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 __all__ = ["DDIM", "DDPM", "DiscreteSampler", "NoiseSchedule", "sampler_from_dict", "Steps"]
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
@@ -62,7 +66,43 @@ _COSINE_OFFSET, _MAX_BETA = 0.008, 0.999
 @dataclass(frozen=True)
 class NoiseSchedule:
     """diffusers' noise-schedule configuration (the defaults are DDPMScheduler's and
-    DDIMScheduler's)."""
+    DDIMScheduler's).
+
+    β_k for the K training timesteps k = 0 … K−1, ᾱ_k = ∏_{i ≤ k} (1 − β_i), and the noised data at
+    timestep k is √ᾱ_k X_0 + √(1 − ᾱ_k) Z.
+
+    Parameters
+    ----------
+    beta_schedule : {"linear", "scaled_linear", "squaredcos_cap_v2"}, default "linear"
+        β_k from β_start to β_end ("linear"), the squares of a linear ramp from √β_start to √β_end
+        ("scaled_linear"), or β_k = min(1 − ā((k+1)/K)/ā(k/K), 0.999) with
+        ā(s) = cos²((s + 0.008)/1.008 · π/2) ("squaredcos_cap_v2", which ignores β_start, β_end).
+    num_train_timesteps : int, default 1000
+        The number K >= 2 of training timesteps.
+    beta_start, beta_end : float, default 1e-4 and 0.02
+        The first and the last β of the linear schedules, in (0, 1), beta_start <= beta_end.
+    timestep_spacing : {"leading", "trailing", "linspace"}, default "leading"
+        Which timesteps an N-step run visits (see :meth:`timesteps`).
+    steps_offset : int, default 0
+        Added to the "leading" timesteps, >= 0.
+
+    Raises
+    ------
+    ValueError
+        If a choice is not one of the allowed values, num_train_timesteps < 2, steps_offset < 0,
+        beta_start or beta_end is outside (0, 1), or beta_end < beta_start.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> schedule = fg.NoiseSchedule()  # linear β from 1e-4 to 0.02 over 1000 timesteps
+    >>> schedule.timesteps(4)
+    array([750, 500, 250,   0])
+    >>> schedule.time(schedule.timesteps(4))  # diffusion times (k + 1)/K
+    array([0.751, 0.501, 0.251, 0.001])
+    >>> fg.NoiseSchedule(timestep_spacing="trailing").timesteps(4)
+    array([999, 749, 499, 249])
+    """
 
     beta_schedule: str = "linear"
     num_train_timesteps: int = 1000
@@ -87,6 +127,13 @@ class NoiseSchedule:
             )
 
     def betas(self) -> np.ndarray:
+        """β_k, k = 0 … K−1, of ``beta_schedule``.
+
+        Returns
+        -------
+        np.ndarray
+            (K,) the betas.
+        """
         k = self.num_train_timesteps
         if self.beta_schedule == "linear":
             return np.linspace(self.beta_start, self.beta_end, k)
@@ -98,11 +145,38 @@ class NoiseSchedule:
 
     def alphas_cumprod(self) -> np.ndarray:
         """ᾱ_k = ∏_{i ≤ k} (1 − β_i), k = 0 … K−1 (a cumulative sum of logs, so that tiny ᾱ keep
-        their digits)."""
+        their digits).
+
+        Returns
+        -------
+        np.ndarray
+            (K,) the cumulative products ᾱ_k.
+        """
         return np.exp(np.cumsum(np.log1p(-self.betas())))
 
     def timesteps(self, steps: int) -> np.ndarray:
-        """The decreasing timesteps of an N-step run."""
+        """The decreasing timesteps of an N-step run.
+
+        "linspace": round(linspace(0, K−1, N)); "leading": (0, 1, …, N−1)·(K//N) + ``steps_offset``;
+        "trailing": round(K, K − K/N, …) − 1, the first N (diffusers' float ``arange`` adds a
+        spurious −1 for some N, e.g. 61 of 1000); in decreasing order.
+
+        Parameters
+        ----------
+        steps : int
+            The number N of steps, 1 <= N <= K.
+
+        Returns
+        -------
+        np.ndarray
+            (N,) int64 timesteps, decreasing.
+
+        Raises
+        ------
+        ValueError
+            If ``steps`` > K, the spacing does not give N timesteps in [0, K − 1], or
+            ``steps_offset`` puts a timestep beyond K − 1.
+        """
         k = self.num_train_timesteps
         steps = check_int("steps", steps, 1)
         if steps > k:
@@ -130,16 +204,42 @@ class NoiseSchedule:
             )
         return out
 
-    def time(self, timestep) -> np.ndarray:
+    def time(self, timestep: ArrayLike) -> np.ndarray:
         """Diffusion time (k + 1)/K of timestep k of the continuous counterpart; 0 (the clean data)
-        for k < 0."""
+        for k < 0.
+
+        Parameters
+        ----------
+        timestep : array_like
+            Timesteps k (−1: the clean data).
+
+        Returns
+        -------
+        np.ndarray
+            The diffusion times, shaped like ``timestep``.
+        """
         timestep = np.asarray(timestep)
         return np.where(timestep >= 0, (timestep + 1.0) / self.num_train_timesteps, 0.0)
 
     def process(self) -> ScheduleProcess:
+        """The continuous-time counterpart: the variance-preserving process with m(t)² = ᾱ_k at
+        t = (k + 1)/K (log ᾱ linear in t between), defined for 0 ≤ t ≤ 1.
+
+        Returns
+        -------
+        ScheduleProcess
+            The process.
+        """
         return ScheduleProcess(self)
 
     def to_dict(self) -> dict:
+        """The record: the six fields by name.
+
+        Returns
+        -------
+        dict
+            The configuration, which ``NoiseSchedule(**record)`` rebuilds.
+        """
         return asdict(self)
 
 
@@ -188,9 +288,25 @@ class ScheduleProcess(Process):
 @dataclass(frozen=True)
 class Steps:
     """The steps of a run, as arrays over steps j: x' = a_j x + b_j s_w(x, t_j) + c_j Z.
+
     ``timestep`` is the training timestep whose score is used, ``previous`` the level the step goes
     to (−1: the clean data); ``t`` and ``t_next`` their diffusion times, ``m``, ``sigma`` the noise
-    level of ``timestep``, ``m_next``, ``sigma_next`` that of ``previous``."""
+    level of ``timestep``, ``m_next``, ``sigma_next`` that of ``previous``. Made by
+    :meth:`DiscreteSampler.plan`; ``len`` is the number of steps.
+
+    Attributes
+    ----------
+    timestep, previous : np.ndarray
+        The training timestep of each step and the level it goes to (−1: the clean data).
+    t, t_next : np.ndarray
+        Their diffusion times.
+    m, sigma : np.ndarray
+        √ᾱ and √(1 − ᾱ) at ``timestep``.
+    m_next, sigma_next : np.ndarray
+        The same at ``previous`` (ᾱ = 1 below timestep 0).
+    a, b, c : np.ndarray
+        The coefficients of x' = a x + b s + c Z.
+    """
 
     timestep: np.ndarray
     previous: np.ndarray
@@ -211,7 +327,44 @@ class Steps:
 class DiscreteSampler(Recorded):
     """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction
     type and ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``,
-    ``clip_sample_range=r``)."""
+    ``clip_sample_range=r``).
+
+    Every step is x' = a x + b s_w(x) + c Z (:meth:`plan`); with ``clip_sample`` its deterministic
+    part is diffusers' arithmetic with the clip (:meth:`step_map`). The prediction type only
+    changes what the network outputs (:meth:`model_output`), not the step.
+
+    Parameters
+    ----------
+    steps : int
+        The number N >= 1 of inference steps (at most K).
+    schedule : NoiseSchedule or None
+        The noise schedule; None: ``NoiseSchedule()``.
+    prediction_type : {"epsilon", "sample", "v_prediction"}
+        What the network predicts: ε, x₀ or v.
+    clip_sample : float or None
+        None (no clipping), or r > 0: x̂0 clipped to [−r, r].
+
+    Attributes
+    ----------
+    schedule : NoiseSchedule
+        The noise schedule.
+    steps : int
+        The number of steps.
+    timesteps : np.ndarray
+        (N,) the decreasing timesteps of the run.
+    prediction_type : str
+        The prediction type.
+    clip_sample : float or None
+        The clip range r.
+
+    Raises
+    ------
+    TypeError
+        If ``schedule`` is not a NoiseSchedule.
+    ValueError
+        If ``prediction_type`` is not one of the allowed values, ``clip_sample`` is not > 0, or
+        (:meth:`NoiseSchedule.timesteps`) ``steps`` does not fit the schedule.
+    """
 
     kind = "discrete"
 
@@ -241,6 +394,13 @@ class DiscreteSampler(Recorded):
         raise NotImplementedError
 
     def previous(self) -> np.ndarray:
+        """The level each step of the run goes to.
+
+        Returns
+        -------
+        np.ndarray
+            (N,) one timestep per timestep of the run (−1: the clean data).
+        """
         raise NotImplementedError
 
     def _coefficients(self, abar, abar_next, timestep):
@@ -249,7 +409,16 @@ class DiscreteSampler(Recorded):
 
     def plan(self) -> Steps:
         """Every step of the run with its coefficients (a step to its own level, the identity, is
-        left out)."""
+        left out).
+
+        With ᾱ at the step's timestep and ᾱ' at its previous level (1 below timestep 0), m = √ᾱ,
+        σ = √(1 − ᾱ) and the same for the next level.
+
+        Returns
+        -------
+        Steps
+            The steps, with their timesteps, times, noise levels and coefficients (a, b, c).
+        """
         abar_all = self.schedule.alphas_cumprod()
         timestep, previous = self.timesteps, self.previous()
         moves = previous != timestep
@@ -273,16 +442,51 @@ class DiscreteSampler(Recorded):
 
     def model_output(self, x: np.ndarray, score: np.ndarray, m: float, sigma: float) -> np.ndarray:
         """What a network with this prediction type outputs, given the (guided) score at noise level
-        (m, σ)."""
+        (m, σ).
+
+        ε = −σ s ("epsilon"), x₀ = (x + σ² s)/m ("sample"), v = m ε − σ x₀ ("v_prediction").
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The points and the score there.
+        m, sigma : float
+            The noise level.
+
+        Returns
+        -------
+        np.ndarray
+            The network output, shaped like x.
+        """
         eps = -sigma * score
         if self.prediction_type == "epsilon":
             return eps
         x0 = (x + sigma**2 * score) / m
         return x0 if self.prediction_type == "sample" else m * eps - sigma * x0
 
-    def predictions(self, x: np.ndarray, output: np.ndarray, m: float, sigma: float):
+    def predictions(
+        self, x: np.ndarray, output: np.ndarray, m: float, sigma: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """diffusers' (x̂0, ε̂) from a network output, x̂0 clipped to [−r, r] with ``clip_sample`` =
-        r."""
+        r.
+
+        "epsilon": x̂0 = (x − σ ε)/m; "sample": ε̂ = (x − m x̂0)/σ; "v_prediction": x̂0 = m x − σ v,
+        ε̂ = m v + σ x. ε̂ is computed before the clip.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points.
+        output : np.ndarray
+            The network output there (see :meth:`model_output`).
+        m, sigma : float
+            The noise level.
+
+        Returns
+        -------
+        x0, eps : np.ndarray
+            The predicted clean data (clipped with ``clip_sample``) and noise.
+        """
         if self.prediction_type == "epsilon":
             x0, eps = (x - sigma * output) / m, output
         elif self.prediction_type == "sample":
@@ -295,23 +499,93 @@ class DiscreteSampler(Recorded):
 
     def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
         """The deterministic part of step j: a_j x + b_j s, or with ``clip_sample`` diffusers'
-        arithmetic without noise (no longer affine in s)."""
+        arithmetic without noise (no longer affine in s).
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The points and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+
+        Returns
+        -------
+        np.ndarray
+            The mapped points, shaped like x.
+        """
         if self.clip_sample is None:
             return plan.a[j] * x + plan.b[j] * score
         return self.literal_step(x, score, plan, j, 0.0)
 
     def literal_step(
-        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray
+        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
     ) -> np.ndarray:
         """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ →
-        update; the noise scale is the plan's c_j), standard normal ``noise``."""
+        update; the noise scale is the plan's c_j), standard normal ``noise``.
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The particles and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Standard normal draws shaped like x (0.0: the deterministic part).
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step.
+        """
         raise NotImplementedError
 
 
 class DDIM(DiscreteSampler):
     """diffusers' DDIMScheduler with ``steps`` inference steps and stochasticity η (η = 0:
     deterministic DDIM; η = 1: the DDPM posterior variance). ``set_alpha_to_one``: the last step
-    goes to the clean data (ᾱ = 1), else to the level of timestep 0."""
+    goes to the clean data (ᾱ = 1), else to the level of timestep 0.
+
+    One step from timestep t to t' = t − K//N (diffusers' rule, also for "linspace", where t' is
+    then not the next timestep of the run), with x̂0 = (x + σ_t² s)/m_t and ε̂ = −σ_t s:
+    x' = m_{t'} x̂0 + √(σ_{t'}² − s_η²) ε̂ + s_η Z, s_η = η σ_{t'}/σ_t √(1 − ᾱ_t/ᾱ_{t'}). As N
+    grows DDIM(η) tends to the η-sampler of :meth:`NoiseSchedule.process`.
+
+    Parameters
+    ----------
+    steps : int
+        The number N >= 1 of inference steps (at most K).
+    eta : float, default 0.0
+        η in [0, 1] (0: deterministic DDIM, 1: DDPM variance).
+    schedule : NoiseSchedule, optional
+        The noise schedule; default ``NoiseSchedule()``.
+    prediction_type : {"epsilon", "sample", "v_prediction"}, default "epsilon"
+        What the network predicts (the same step for each).
+    set_alpha_to_one : bool, default True
+        Whether the last step goes to the clean data (ᾱ = 1) rather than to timestep 0.
+    clip_sample : float, optional
+        r > 0: x̂0 clipped to [−r, r] (diffusers' ``clip_sample=True``,
+        ``clip_sample_range=r``); default None: no clipping.
+
+    Raises
+    ------
+    ValueError
+        If ``eta`` is outside [0, 1] (and as :class:`DiscreteSampler`).
+    TypeError
+        If ``set_alpha_to_one`` is not a bool (and as :class:`DiscreteSampler`).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> sampler = fg.DDIM(4)
+    >>> sampler.timesteps, sampler.previous()
+    (array([750, 500, 250,   0]), array([500, 250,   0,  -1]))
+    >>> len(sampler.plan())
+    4
+    """
 
     kind = "DDIM"
 
@@ -333,9 +607,18 @@ class DDIM(DiscreteSampler):
 
     @property
     def eta(self) -> float:
+        """The stochasticity η."""
         return self._eta
 
     def previous(self) -> np.ndarray:
+        """The level each step goes to: t − K//N, and below timestep 0 the clean data (−1) with
+        ``set_alpha_to_one``, else timestep 0.
+
+        Returns
+        -------
+        np.ndarray
+            (N,) one timestep per timestep of the run.
+        """
         prev = self.timesteps - self.schedule.num_train_timesteps // self.steps
         return np.where(prev >= 0, prev, -1 if self.set_alpha_to_one else 0)
 
@@ -348,7 +631,28 @@ class DDIM(DiscreteSampler):
         direction = np.sqrt(np.maximum(1.0 - abar_next - std**2, 0.0))
         return m_next / m, m_next * sigma**2 / m - direction * sigma, std
 
-    def literal_step(self, x, score, plan, j, noise):
+    def literal_step(
+        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+    ) -> np.ndarray:
+        """Step j of ``plan`` with DDIMScheduler's arithmetic: x̂0, ε̂ from the network output, then
+        x' = √ᾱ' x̂0 + √(1 − ᾱ' − c_j²) ε̂ + c_j ``noise``.
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The particles and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Standard normal draws shaped like x (0.0: the deterministic part).
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step.
+        """
         s = plan
         m, sigma, abar_next = s.m[j], s.sigma[j], s.m_next[j] ** 2
         x0, eps = self.predictions(x, self.model_output(x, score, m, sigma), m, sigma)
@@ -356,6 +660,13 @@ class DDIM(DiscreteSampler):
         return abar_next**0.5 * x0 + (1.0 - abar_next - std**2) ** 0.5 * eps + std * noise
 
     def to_dict(self) -> dict:
+        """The record, which :func:`sampler_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "DDIM", the constructor's arguments and the schedule's record.
+        """
         return {
             "type": "DDIM",
             "steps": self.steps,
@@ -370,7 +681,37 @@ class DDIM(DiscreteSampler):
 class DDPM(DiscreteSampler):
     """diffusers' DDPMScheduler (ancestral sampling) with ``steps`` inference steps and the
     posterior variance ``variance_type`` "fixed_small" (β̃ = σ_{t'}² β/σ_t²) or "fixed_large"
-    (β)."""
+    (β).
+
+    One step from timestep t to the next timestep t' of the run (ᾱ_{t'} = 1 below timestep 0),
+    with x̂0 = (x + σ_t² s)/m_t: x' = (m_{t'} β/σ_t²) x̂0 + (√α σ_{t'}²/σ_t²) x + s Z,
+    α = ᾱ_t/ᾱ_{t'}, β = 1 − α, s² the posterior variance, no noise at timestep 0.
+
+    Parameters
+    ----------
+    steps : int
+        The number N >= 1 of inference steps (at most K).
+    schedule : NoiseSchedule, optional
+        The noise schedule; default ``NoiseSchedule()``.
+    variance_type : {"fixed_small", "fixed_large"}, default "fixed_small"
+        The posterior variance: σ_{t'}² β/σ_t² or β.
+    prediction_type : {"epsilon", "sample", "v_prediction"}, default "epsilon"
+        What the network predicts (the same step for each).
+    clip_sample : float, optional
+        r > 0: x̂0 clipped to [−r, r] (diffusers' ``clip_sample=True``,
+        ``clip_sample_range=r``); default None: no clipping.
+
+    Raises
+    ------
+    ValueError
+        If ``variance_type`` is not one of the allowed values (and as :class:`DiscreteSampler`).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> fg.DDPM(4).previous()
+    array([500, 250,   0,  -1])
+    """
 
     kind = "DDPM"
 
@@ -389,9 +730,18 @@ class DDPM(DiscreteSampler):
 
     @property
     def eta(self) -> float:
+        """The stochasticity of the limit sampler: 1."""
         return 1.0
 
     def previous(self) -> np.ndarray:
+        """The level each step goes to: the next timestep of the run, and −1 (the clean data) after
+        the last.
+
+        Returns
+        -------
+        np.ndarray
+            (N,) one timestep per timestep of the run.
+        """
         return np.append(self.timesteps[1:], -1)
 
     def _coefficients(self, abar, abar_next, timestep):
@@ -409,7 +759,28 @@ class DDPM(DiscreteSampler):
             std,
         )
 
-    def literal_step(self, x, score, plan, j, noise):
+    def literal_step(
+        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+    ) -> np.ndarray:
+        """Step j of ``plan`` with DDPMScheduler's arithmetic: x̂0 from the network output, then
+        x' = (√ᾱ' β/σ_t²) x̂0 + (√α (1 − ᾱ')/σ_t²) x + c_j ``noise``.
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The particles and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Standard normal draws shaped like x (0.0: the deterministic part).
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step.
+        """
         s = plan
         m, sigma, abar_next = s.m[j], s.sigma[j], s.m_next[j] ** 2
         x0, _ = self.predictions(x, self.model_output(x, score, m, sigma), m, sigma)
@@ -419,6 +790,13 @@ class DDPM(DiscreteSampler):
         return mean + s.c[j] * noise
 
     def to_dict(self) -> dict:
+        """The record, which :func:`sampler_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "DDPM", the constructor's arguments and the schedule's record.
+        """
         return {
             "type": "DDPM",
             "steps": self.steps,
@@ -430,7 +808,32 @@ class DDPM(DiscreteSampler):
 
 
 def sampler_from_dict(spec: dict) -> DiscreteSampler:
-    """The :class:`DDIM` or :class:`DDPM` that ``to_dict()`` recorded."""
+    """The :class:`DDIM` or :class:`DDPM` that ``to_dict()`` recorded.
+
+    Parameters
+    ----------
+    spec : dict
+        The record: ``type`` ("DDIM" or "DDPM"), ``steps``, ``schedule`` (the schedule's record)
+        and the other constructor arguments.
+
+    Returns
+    -------
+    DiscreteSampler
+        The sampler.
+
+    Raises
+    ------
+    ValueError
+        If ``type`` is not "DDIM" or "DDPM".
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> from fpguide.models.discrete import sampler_from_dict
+    >>> sampler = fg.DDIM(10, eta=0.5)
+    >>> sampler_from_dict(sampler.to_dict()) == sampler
+    True
+    """
     spec = dict(spec)
     kind, steps, schedule = (
         spec.pop("type", None),

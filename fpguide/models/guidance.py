@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,11 @@ from .targets import (
     line_velocity_shared,
     target_from_dict,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["CFG", "GuidedModel"]
 
@@ -50,6 +56,47 @@ class CFG:
     :func:`~fpguide.sample` then sweep over them (leading dimension ``w`` of the result; see
     :mod:`fpguide.sweeps.sweep`).
 
+    Parameters
+    ----------
+    label : int or str, optional
+        A class label of the labelled target: the conditional model is its class sub-mixture.
+    w : float or array_like, optional
+        The guidance weight w >= −1 (w = −1 samples the unconditional model), or a non-empty
+        sequence of distinct weights (a sweep); default 0 (plain conditional sampling). Not
+        together with ``gamma``.
+    cond : Mixture, optional
+        An explicit conditional model (a GaussianMixture or UniformMixture), the target then being
+        the unconditional one. Exactly one of ``label`` and ``cond`` is given.
+    gamma : float or array_like, optional
+        γ = 1 + w >= 0 instead of ``w`` (γ = 0 samples the unconditional model), or a sequence.
+    schedule : Schedule or callable, optional
+        The profile p(t) ∈ [0, 1]: the weight at diffusion time t is w·p(t); a plain callable
+        p(t) is wrapped as ``Custom``; None (default): the constant weight w.
+    cond_error, uncond_error : ScoreError or callable, optional
+        Errors e_c and e_u added to the conditional and the unconditional score; a plain callable
+        e(x, t) is wrapped as ``Custom``; None (default): exact scores.
+
+    Attributes
+    ----------
+    w : float or np.ndarray
+        The weight, or the (n,) weights of a sweep.
+    label : int, str or None
+        The class label (None with ``cond``).
+    cond : Mixture or None
+        The explicit conditional model (None with ``label``).
+    schedule : Schedule or None
+        The weight profile.
+    cond_error, uncond_error : ScoreError or None
+        The score errors.
+
+    Raises
+    ------
+    ValueError
+        If both ``w`` and ``gamma`` are given, gamma < 0 or w < −1, or not exactly one of
+        ``label`` and ``cond`` is given.
+    TypeError
+        If ``label`` is not an int or a string, or ``cond`` is not a mixture.
+
     Examples
     --------
     >>> import fpguide as fg
@@ -63,14 +110,14 @@ class CFG:
 
     def __init__(
         self,
-        label=None,
-        w: float | None = None,
+        label: int | str | None = None,
+        w: float | ArrayLike | None = None,
         cond: Mixture | None = None,
         *,
-        gamma: float | None = None,
-        schedule=None,
-        cond_error=None,
-        uncond_error=None,
+        gamma: float | ArrayLike | None = None,
+        schedule: Schedule | Callable[[float], float] | None = None,
+        cond_error: ScoreError | Callable | None = None,
+        uncond_error: ScoreError | Callable | None = None,
     ):
         if w is not None and gamma is not None:
             raise ValueError(
@@ -113,9 +160,37 @@ class CFG:
         self.uncond_error = as_score_error("uncond_error", uncond_error)
 
     @classmethod
-    def classifier(cls, label=None, scale: float = 1.0, cond: Mixture | None = None) -> CFG:
+    def classifier(
+        cls, label: int | str | None = None, scale: float = 1.0, cond: Mixture | None = None
+    ) -> CFG:
         """Classifier guidance with scale λ: ∇log p_t(x) + λ ∇log p_t(c|x) = (1 − λ) ∇log p_t(x) + λ
-        ∇log p_t(x|c), which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law."""
+        ∇log p_t(x|c), which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law.
+
+        Parameters
+        ----------
+        label : int or str, optional
+            A class label of the target (as for :class:`CFG`).
+        scale : float, default 1.0
+            The classifier's weight λ >= 0 (0 samples the unconditional model).
+        cond : Mixture, optional
+            An explicit conditional model instead of ``label``.
+
+        Returns
+        -------
+        CFG
+            The guidance with γ = λ.
+
+        Raises
+        ------
+        ValueError
+            If ``scale`` < 0.
+
+        Examples
+        --------
+        >>> import fpguide as fg
+        >>> fg.CFG.classifier(label=1, scale=4.0)
+        CFG(label=1, w=3.0)
+        """
         scale = check_real("scale", scale)
         if scale < 0.0:
             raise ValueError(
@@ -125,9 +200,22 @@ class CFG:
             )
         return cls(label=label, cond=cond, gamma=scale)
 
-    def with_weight(self, label=None, cond: Mixture | None = None) -> CFG:
+    def with_weight(self, label: int | str | None = None, cond: Mixture | None = None) -> CFG:
         """The same weight, schedule and score errors, guiding to another label or conditional
-        model."""
+        model.
+
+        Parameters
+        ----------
+        label : int or str, optional
+            The class label to guide to.
+        cond : Mixture, optional
+            The conditional model to guide to (exactly one of ``label`` and ``cond``).
+
+        Returns
+        -------
+        CFG
+            The new guidance.
+        """
         return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule, **self._errors())
 
     @property
@@ -136,16 +224,59 @@ class CFG:
         return isinstance(self.w, np.ndarray)
 
     def at_weight(self, w: float) -> CFG:
-        """The same guidance with the single weight ``w``."""
+        """The same guidance with the single weight ``w``.
+
+        Parameters
+        ----------
+        w : float
+            The weight (e.g. one of a sweep's).
+
+        Returns
+        -------
+        CFG
+            The guidance with the same label or conditional model, schedule and score errors.
+        """
         return CFG(label=self.label, w=w, cond=self.cond, schedule=self.schedule, **self._errors())
 
     @property
-    def gamma(self) -> float:
+    def gamma(self) -> float | np.ndarray:
         """γ = 1 + w."""
         return 1.0 + self.w
 
     def bind(self, target: Mixture) -> GuidedModel:
-        """Combine with the target into the component table the kernels use."""
+        """Combine with the target into the component table the kernels use.
+
+        With ``label`` the table is the target's, with the weights log π_k (unconditional) and
+        log π_k/π_c on the class's components (conditional); with ``cond`` it is the target's
+        components followed by those of ``cond``, each mixture's weights −inf on the other's.
+
+        Parameters
+        ----------
+        target : Mixture
+            The target (the unconditional model).
+
+        Returns
+        -------
+        GuidedModel
+            The bound model.
+
+        Raises
+        ------
+        TypeError
+            If ``target`` is not a GaussianMixture or UniformMixture.
+        ValueError
+            If this CFG holds several weights (take one with :meth:`at_weight`), or ``cond`` does
+            not have the target's dimension (and as the score errors' checks and
+            :meth:`Mixture.condition` for the label).
+
+        Examples
+        --------
+        >>> import fpguide as fg
+        >>> target = fg.GaussianMixture([-2.0, 2.0], 0.25, labels=[0, 1])
+        >>> model = fg.CFG(label=1, w=2.0).bind(target)
+        >>> model.weight(0.5), model.ndim
+        (2.0, 1)
+        """
         if not isinstance(target, Mixture):
             raise TypeError(
                 f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}"
@@ -185,7 +316,14 @@ class CFG:
         )
 
     def to_dict(self) -> dict:
-        """The record (score errors only when given, so records without them are unchanged)."""
+        """The record (score errors only when given, so records without them are unchanged).
+
+        Returns
+        -------
+        dict
+            ``type`` "CFG", ``w`` (a list for a sweep), ``label``, ``cond`` and ``schedule`` (their
+            records, or None), and ``cond_error``, ``uncond_error`` when given.
+        """
         spec = {
             "type": "CFG",
             "w": self.w.tolist() if self.swept else self.w,
@@ -197,6 +335,25 @@ class CFG:
 
     @classmethod
     def from_dict(cls, spec: dict) -> CFG:
+        """Rebuild a CFG from :meth:`to_dict`.
+
+        Parameters
+        ----------
+        spec : dict
+            The record (``w`` required; ``label``, ``cond``, ``schedule``, ``cond_error`` and
+            ``uncond_error`` optional).
+
+        Returns
+        -------
+        CFG
+            The guidance.
+
+        Examples
+        --------
+        >>> import fpguide as fg
+        >>> fg.CFG.from_dict(fg.CFG(label=1, w=2.0).to_dict())
+        CFG(label=1, w=2.0)
+        """
         cond = spec.get("cond")
         return cls(
             label=spec.get("label"),
@@ -220,7 +377,42 @@ class CFG:
 
 @dataclass(frozen=True)
 class GuidedModel:
-    """A target and its guidance, bound: one component table, two weight vectors, the weight w."""
+    """A target and its guidance, bound: one component table, two weight vectors, the weight w.
+
+    Made by :meth:`CFG.bind`. The unconditional model p_t(x) and the conditional one p_t(x|c) are
+    the same components (``table``) with two weight vectors, so that every component is evaluated
+    once per point for both; the guided score is s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
+
+    Attributes
+    ----------
+    w : float
+        The guidance weight.
+    table : Components
+        The component table of both models.
+    logw_u, logw_c : np.ndarray
+        (K,) log-weights of the unconditional and the conditional model (−inf off a model).
+    uncond, cond : Mixture
+        The unconditional and the conditional model.
+    log_class_weight : float or None
+        log π_c when the conditional is a class of the target, else None.
+    label : object
+        The class label (None for an explicit conditional model).
+    schedule : Schedule or None
+        The weight at diffusion time t is w·schedule(t); None: w.
+    cond_error : ScoreError or None
+        e_c, added to ∇log p_t(x|c).
+    uncond_error : ScoreError or None
+        e_u, added to ∇log p_t(x).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture([-2.0, 2.0], 0.25, labels=[0, 1])
+    >>> model = fg.CFG(label=1, w=2.0).bind(target)
+    >>> model.guided_score(np.array([0.0, 2.0]), 0.5, fg.OU())
+    array([ 5.0258...,  -1.0785...])
+    """
 
     w: float
     table: Components
@@ -235,25 +427,66 @@ class GuidedModel:
     cond_error: ScoreError | None = None  # e_c, added to ∇log p_t(x|c)
     uncond_error: ScoreError | None = None  # e_u, added to ∇log p_t(x)
 
-    def weight(self, t: float, w=None):
+    def weight(self, t: float, w: float | np.ndarray | None = None) -> float | np.ndarray:
         """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
-        instead of self.w)."""
+        instead of self.w).
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        w : float or np.ndarray, optional
+            Weights instead of ``self.w``.
+
+        Returns
+        -------
+        float or np.ndarray
+            w, or w·p(t).
+        """
         w = self.w if w is None else w
         return w if self.schedule is None else w * self.schedule(t)
 
     @property
     def ndim(self) -> int:
+        """The dimension d of the space."""
         return self.uncond.ndim
 
     @property
     def has_errors(self) -> bool:
+        """Whether a score error (conditional or unconditional) is given."""
         return self.cond_error is not None or self.uncond_error is not None
 
-    def scores(self, x: np.ndarray, t: float, process: Process, smoothing: float = 0.0):
-        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x: a flat array in
-        1-D (scores shaped like x), shape (N, d) otherwise (log-densities (N,), scores (N, d)). With
-        ``smoothing`` ρ > 0, those of the models convolved with N(0, ρ² I): σ(t) replaced by
-        sqrt(σ(t)² + m(t)² ρ²)."""
+    def scores(
+        self, x: np.ndarray, t: float, process: Process, smoothing: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(log p_t(x), ∇log p_t(x), log p_t(x|c), ∇log p_t(x|c)) at the points x.
+
+        x is a flat array in 1-D (scores shaped like x), shape (N, d) otherwise (log-densities (N,),
+        scores (N, d)). With ``smoothing`` ρ > 0, those of the models convolved with N(0, ρ² I):
+        σ(t) replaced by sqrt(σ(t)² + m(t)² ρ²). Score errors are not included.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: any shape in one dimension, (N, d) otherwise.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process (m(t), σ(t)).
+        smoothing : float, default 0.0
+            ρ >= 0, the standard deviation of the Gaussian the models are convolved with.
+
+        Returns
+        -------
+        logp_u : np.ndarray
+            log p_t(x): shaped like x in one dimension, (N,) otherwise.
+        s_u : np.ndarray
+            ∇log p_t(x), shaped like x.
+        logp_c : np.ndarray
+            log p_t(x|c), as ``logp_u``.
+        s_c : np.ndarray
+            ∇log p_t(x|c), shaped like x.
+        """
         m, sigma = float(process.m(t)), float(process.sigma(t))
         if smoothing:
             sigma = math.hypot(sigma, m * smoothing)
@@ -272,10 +505,34 @@ class GuidedModel:
             )
         return logp_u, s_u, logp_c, s_c
 
-    def score_errors(self, x: np.ndarray, t: float, process: Process, scores: tuple | None = None):
+    def score_errors(
+        self,
+        x: np.ndarray,
+        t: float,
+        process: Process,
+        scores: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(e_u, e_c) at the points x (flat in 1-D, (N, d) otherwise; zeros for a score without
         error), given the exact ``scores`` (s_u, s_c) there or computing them when an error model
-        needs them."""
+        needs them.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: flat in one dimension, else reshaped to (N, d).
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        scores : tuple of np.ndarray, optional
+            The exact scores (s_u, s_c) at x; None (default): computed with :meth:`scores` when an
+            error model reads them.
+
+        Returns
+        -------
+        e_u, e_c : np.ndarray
+            The errors of the unconditional and the conditional score, shaped like the points.
+        """
         points = x if self.ndim == 1 else np.reshape(x, (-1, self.ndim))
         s_u = s_c = None
         if scores is not None:
@@ -295,11 +552,31 @@ class GuidedModel:
 
         return field(self.uncond_error, "uncond", s_u), field(self.cond_error, "cond", s_c)
 
-    def guided_score(self, x: np.ndarray, t: float, process: Process, w=None) -> np.ndarray:
-        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w
-        = :meth:`weight` (t), e_c and e_u the score errors (none by default). ``w``: weights instead
-        of self.w, an array broadcasting against the scores (a batch of weights sharing one
-        evaluation of the scores)."""
+    def guided_score(
+        self, x: np.ndarray, t: float, process: Process, w: float | np.ndarray | None = None
+    ) -> np.ndarray:
+        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u).
+
+        s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w = :meth:`weight` (t), e_c and e_u the score errors
+        (none by default).
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: a flat array in one dimension, (N, d) otherwise.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        w : float or np.ndarray, optional
+            Weights instead of self.w, an array broadcasting against the scores (a batch of
+            weights sharing one evaluation of the scores).
+
+        Returns
+        -------
+        np.ndarray
+            The guided score, shaped like the scores (broadcast against ``w``).
+        """
         _, s_u, _, s_c = self.scores(x, t, process)
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
@@ -318,9 +595,38 @@ class GuidedModel:
         factor: float,
         w: float | None = None,
     ) -> np.ndarray:
-        """linear·x + factor·s_w,axis on grid lines: x (L, M) are positions along ``axis`` and
-        points (L, d) fix the other coordinates of each line (score errors are evaluated at the
-        (L·M, d) points and added); ``w`` instead of self.w."""
+        """linear·x + factor·s_w,axis on grid lines: the velocity along ``axis``.
+
+        x (L, M) are positions along ``axis`` and points (L, d) fix the other coordinates of each
+        line (score errors are evaluated at the (L·M, d) points and added). Each component
+        restricted to a line is a 1-D factor (:func:`~fpguide.models.targets.line_tables`); lines
+        through the same points with the same factors (a trace's first stage, axis-aligned
+        components) compute the factors once and the mixing per line
+        (:func:`~fpguide.models.targets.line_velocity_shared`).
+
+        Parameters
+        ----------
+        axis : int
+            The sweep axis a.
+        x : np.ndarray
+            (L, M) positions along ``axis``, one row per line.
+        points : np.ndarray
+            (L, d) points fixing the other coordinates of each line (their ``axis`` coordinate
+            unused).
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        linear, factor : float
+            The coefficients of x and of the guided score.
+        w : float, optional
+            The weight instead of self.w (then :meth:`weight` applies the schedule).
+
+        Returns
+        -------
+        np.ndarray
+            (L, M) linear·x + factor·s_w,axis.
+        """
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
@@ -360,4 +666,18 @@ class GuidedModel:
         return out
 
     def length_scale(self, t: float, process: Process) -> float:
+        """The narrowest feature of either model at t: the smaller of their length scales.
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+
+        Returns
+        -------
+        float
+            min of :meth:`Mixture.length_scale` of the unconditional and the conditional model.
+        """
         return min(self.uncond.length_scale(t, process), self.cond.length_scale(t, process))

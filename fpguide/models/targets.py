@@ -22,7 +22,7 @@ factor; the engine's dimension-split sweeps use those (lines through the same po
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -30,6 +30,11 @@ import numpy as np
 from ..tools.special import EXP_NEGLIGIBLE, LOG_SQRT_2PI, log_diff_ndtr
 from ..tools.validation import as_finite_array, as_real_array, check_int, check_real
 from .processes import Process, make_process
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "GAUSSIAN",
@@ -56,7 +61,24 @@ _SHARED_SCALE = 600.0
 
 
 class Components(NamedTuple):
-    """The component table the compiled kernels read (K components in d dimensions)."""
+    """The component table the compiled kernels read (K components in d dimensions).
+
+    One row per component, whatever its kind, so that one kernel evaluates Gaussian, uniform and
+    mixed models alike. A Gaussian N(μ, Σ) with Σ = R diag(λ) Rᵀ is stored as ``loc`` = μ, ``ext`` =
+    λ, ``rot`` = R, from which the noised covariance m²Σ + σ²I = R diag(m²λ + σ²) Rᵀ follows at any
+    t; a box ∏_j [a_j, b_j] as ``loc`` = a, ``ext`` = b, ``rot`` = I.
+
+    Attributes
+    ----------
+    kinds : np.ndarray
+        (K,) integers: ``GAUSSIAN`` (0) or ``UNIFORM`` (1).
+    loc : np.ndarray
+        (K, d): the mean μ of a Gaussian, or the lows a of a box.
+    ext : np.ndarray
+        (K, d): the eigenvalues λ of Σ, or the highs b of a box.
+    rot : np.ndarray
+        (K, d, d): the eigenvectors of Σ as columns (the identity for boxes).
+    """
 
     kinds: np.ndarray  # (K,) GAUSSIAN or UNIFORM
     loc: np.ndarray  # (K, d) mean, or lows
@@ -64,7 +86,19 @@ class Components(NamedTuple):
     rot: np.ndarray  # (K, d, d) eigenvectors of Σ as columns (identity for boxes)
 
     @staticmethod
-    def concatenate(tables) -> Components:
+    def concatenate(tables: Iterable[Components]) -> Components:
+        """One table holding the components of several tables, in order.
+
+        Parameters
+        ----------
+        tables : iterable of Components
+            The tables to join (all in the same dimension d).
+
+        Returns
+        -------
+        Components
+            The concatenated arrays of each field, C-contiguous.
+        """
         return Components(*(np.ascontiguousarray(np.concatenate(parts)) for parts in zip(*tables)))
 
 
@@ -111,9 +145,40 @@ def _mix(logc, grads, logw, out, i):
     return top + math.log(total)
 
 
-def evaluate_mixtures(x, m, sigma, table, logw_u, logw_c, logp_u, s_u, logp_c, s_c) -> None:
+def evaluate_mixtures(
+    x: np.ndarray,
+    m: float,
+    sigma: float,
+    table: Components,
+    logw_u: np.ndarray,
+    logw_c: np.ndarray,
+    logp_u: np.ndarray,
+    s_u: np.ndarray,
+    logp_c: np.ndarray,
+    s_c: np.ndarray,
+) -> None:
     """:func:`mixture_eval` over a component ``table``, on all threads from ``PARALLEL_FROM`` points
-    on."""
+    on.
+
+    Evaluates two mixtures of the same components (weights ``logw_u`` and ``logw_c``) under
+    X_t = m X_0 + σ Z: log p_t and ∇log p_t at every point, each component computed once per point.
+    Below ``PARALLEL_FROM`` (2048) points it runs :func:`mixture_eval` on one thread, from there on
+    :func:`mixture_eval_parallel` in blocks of ``PARALLEL_BLOCK`` (1024) points (the same numbers).
+
+    Parameters
+    ----------
+    x : np.ndarray
+        (N, d) C-contiguous float points.
+    m, sigma : float
+        The noise level at t: the scale m(t) of the data and the noise standard deviation σ(t) > 0.
+    table : Components
+        The component table (K components in d dimensions).
+    logw_u, logw_c : np.ndarray
+        (K,) log-weights of the two mixtures (−inf for a component outside a mixture).
+    logp_u, s_u, logp_c, s_c : np.ndarray
+        Outputs, overwritten: log p_t (N,) and ∇log p_t (N, d) of the mixture with weights
+        ``logw_u``, then of the one with weights ``logw_c``.
+    """
     kernel = mixture_eval_parallel if x.shape[0] >= PARALLEL_FROM else mixture_eval
     kernel(x, m, sigma, *table, logw_u, logw_c, logp_u, s_u, logp_c, s_c)
 
@@ -372,14 +437,47 @@ class Mixture:
     """A labelled mixture of components (base class of :class:`GaussianMixture` and
     :class:`UniformMixture`).
 
-    Parameters common to both: ``weights`` (non-negative, normalised to sum 1; default equal) and
-    ``labels`` (one class label per component, ints or strings; default: no labels, so CFG needs an
-    explicit conditional model). One-dimensional mixtures take flat lists and evaluate at flat
-    arrays of points; d-dimensional ones take (K, d) arrays and evaluate at arrays of points of
-    shape (..., d).
+    p_0 = Σ_k π_k p^k with closed-form noised components p_t^k, so that log p_t, ∇log p_t and the
+    class posterior p_t(c|x) = Σ_{k∈c} π_k p_t^k(x) / p_t(x) are exact at any t > 0. One-dimensional
+    mixtures take flat lists and evaluate at flat arrays of points; d-dimensional ones take (K, d)
+    arrays and evaluate at arrays of points of shape (..., d). Subclasses provide the component
+    table, the marginals, the draws, the length scale, the bulk and the record.
+
+    Parameters
+    ----------
+    n_components : int
+        The number K of components.
+    ndim : int
+        The dimension d of the space.
+    weights : array_like or None
+        (K,) non-negative weights with a positive sum, normalised to sum 1; None: equal weights.
+    labels : sequence of int or str, or None
+        One class label per component (ints or strings, not bools; numpy scalars are converted);
+        None: no labels, so CFG needs an explicit conditional model.
+
+    Attributes
+    ----------
+    weights : np.ndarray
+        (K,) the normalised weights π_k.
+    labels : tuple or None
+        The class label of each component, or None.
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` or ``labels`` do not have one entry per component, or the weights are
+        negative or sum to zero.
+    TypeError
+        If a label is not an int or a string.
     """
 
-    def __init__(self, n_components: int, ndim: int, weights, labels):
+    def __init__(
+        self,
+        n_components: int,
+        ndim: int,
+        weights: ArrayLike | None,
+        labels: Sequence[int | str] | None,
+    ):
         self._ndim = ndim
         if weights is None:
             weights = np.full(n_components, 1.0 / n_components)
@@ -413,6 +511,7 @@ class Mixture:
     # ----------------------------------------------------------------------------------------------
     @property
     def n_components(self) -> int:
+        """The number K of components."""
         return self.weights.size
 
     @property
@@ -421,15 +520,55 @@ class Mixture:
         return self._ndim
 
     def component_table(self) -> Components:
-        """The (kinds, loc, ext, rot) arrays that the compiled kernels read."""
+        """The (kinds, loc, ext, rot) arrays that the compiled kernels read.
+
+        Returns
+        -------
+        Components
+            The component table of the K components (see :class:`Components`).
+        """
         raise NotImplementedError
 
-    def class_weight(self, label) -> float:
-        """π_c, the total weight of the components labelled ``label``."""
+    def class_weight(self, label: int | str) -> float:
+        """π_c, the total weight of the components labelled ``label``.
+
+        Parameters
+        ----------
+        label : int or str
+            A class label of the mixture.
+
+        Returns
+        -------
+        float
+            π_c = Σ_{k∈c} π_k.
+
+        Raises
+        ------
+        ValueError
+            If the mixture has no labels, ``label`` is not one of them, or the class has zero
+            total weight.
+        """
         return float(self.weights[self._class_mask(label)].sum())
 
-    def log_weights(self, label=None) -> np.ndarray:
-        """log π_k (label None), or log π_k/π_c on the class's components and −inf elsewhere."""
+    def log_weights(self, label: int | str | None = None) -> np.ndarray:
+        """log π_k (label None), or log π_k/π_c on the class's components and −inf elsewhere.
+
+        Parameters
+        ----------
+        label : int or str, optional
+            A class label; None (default) for the weights of the whole mixture.
+
+        Returns
+        -------
+        np.ndarray
+            (K,) log-weights: those of the mixture, or of ``p_0(·|c)``.
+
+        Raises
+        ------
+        ValueError
+            If ``label`` is given and the mixture has no labels, ``label`` is not one of them, or
+            the class has zero total weight.
+        """
         weights = (
             self.weights if label is None else np.where(self._class_mask(label), self.weights, 0.0)
         )
@@ -450,11 +589,45 @@ class Mixture:
 
     # --- closed-form evaluation
     # ----------------------------------------------------------------------------------------------
-    def evaluate(self, x, t: float, process: Process | None = None, label=None):
+    def evaluate(
+        self,
+        x: ArrayLike,
+        t: float,
+        process: Process | str | dict | None = None,
+        label: int | str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(log p_t(x|label), ∇log p_t(x|label)) at points x; label None gives the whole mixture.
 
         In d > 1 dimensions x has shape (..., d), the log-density shape (...) and the score shape
-        (..., d).
+        (..., d). Under X_t = m X_0 + σ Z a Gaussian component N(μ, Σ) becomes N(mμ, m²Σ + σ²I) and
+        a box ∏_j U[a_j, b_j] the product ∏_j [Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)] /
+        (m(b_j − a_j)); the components are mixed with log-sum-exp (:func:`evaluate_mixtures`).
+
+        Parameters
+        ----------
+        x : array_like
+            Real points: any shape in one dimension, shape (..., d) in d > 1 dimensions.
+        t : float
+            The diffusion time, with σ(t) > 0.
+        process : Process, str, dict or None, optional
+            The noising process (anything :func:`~fpguide.models.processes.make_process` accepts: a
+            Process, a name such as "VP", or a record); None (default): the OU process.
+        label : int or str, optional
+            A class label: the class-conditional mixture ``p_t(·|c)``; None (default): the whole
+            mixture.
+
+        Returns
+        -------
+        log_density : np.ndarray
+            log p_t(x) (or log p_t(x|c)): the shape of x in one dimension, (...) otherwise.
+        score : np.ndarray
+            ∇log p_t(x) (or ∇log p_t(x|c)), the shape of x.
+
+        Raises
+        ------
+        ValueError
+            If x does not have shape (..., d) for a d-dimensional target (d > 1), σ(t) is not
+            > 0, or ``label`` is not a class of the mixture.
         """
         x = as_real_array("x", x)
         t = check_real("t", t)
@@ -485,27 +658,131 @@ class Mixture:
         shape = x.shape if self.ndim == 1 else x.shape[:-1]
         return logp.reshape(shape), score.reshape(x.shape)
 
-    def log_density(self, x, t: float, process: Process | None = None, label=None) -> np.ndarray:
-        """log p_t(x) (or log p_t(x|c) with ``label=c``)."""
+    def log_density(
+        self,
+        x: ArrayLike,
+        t: float,
+        process: Process | str | dict | None = None,
+        label: int | str | None = None,
+    ) -> np.ndarray:
+        """log p_t(x) (or log p_t(x|c) with ``label=c``).
+
+        The first output of :meth:`evaluate`.
+
+        Parameters
+        ----------
+        x : array_like
+            Real points: any shape in one dimension, shape (..., d) in d > 1 dimensions.
+        t : float
+            The diffusion time, with σ(t) > 0.
+        process : Process, str, dict or None, optional
+            The noising process (anything :func:`~fpguide.models.processes.make_process` accepts: a
+            Process, a name such as "VP", or a record); None (default): the OU process.
+        label : int or str, optional
+            A class label for the class-conditional density; None (default): the whole mixture.
+
+        Returns
+        -------
+        np.ndarray
+            log p_t(x): the shape of x in one dimension, (...) otherwise.
+        """
         return self.evaluate(x, t, process, label)[0]
 
-    def score(self, x, t: float, process: Process | None = None, label=None) -> np.ndarray:
-        """∇log p_t(x) (or ∇log p_t(x|c) with ``label=c``)."""
+    def score(
+        self,
+        x: ArrayLike,
+        t: float,
+        process: Process | str | dict | None = None,
+        label: int | str | None = None,
+    ) -> np.ndarray:
+        """∇log p_t(x) (or ∇log p_t(x|c) with ``label=c``).
+
+        The second output of :meth:`evaluate`.
+
+        Parameters
+        ----------
+        x : array_like
+            Real points: any shape in one dimension, shape (..., d) in d > 1 dimensions.
+        t : float
+            The diffusion time, with σ(t) > 0.
+        process : Process, str, dict or None, optional
+            The noising process (anything :func:`~fpguide.models.processes.make_process` accepts: a
+            Process, a name such as "VP", or a record); None (default): the OU process.
+        label : int or str, optional
+            A class label for the class-conditional score; None (default): the whole mixture.
+
+        Returns
+        -------
+        np.ndarray
+            ∇log p_t(x), the shape of x.
+        """
         return self.evaluate(x, t, process, label)[1]
 
-    def class_posterior(self, x, t: float, label, process: Process | None = None) -> np.ndarray:
-        """p_t(c|x) = π_c p_t(x|c) / p_t(x)."""
+    def class_posterior(
+        self,
+        x: ArrayLike,
+        t: float,
+        label: int | str,
+        process: Process | str | dict | None = None,
+    ) -> np.ndarray:
+        """p_t(c|x) = π_c p_t(x|c) / p_t(x).
+
+        Parameters
+        ----------
+        x : array_like
+            Real points: any shape in one dimension, shape (..., d) in d > 1 dimensions.
+        t : float
+            The diffusion time, with σ(t) > 0.
+        label : int or str
+            The class c.
+        process : Process, str, dict or None, optional
+            The noising process (anything :func:`~fpguide.models.processes.make_process` accepts: a
+            Process, a name such as "VP", or a record); None (default): the OU process.
+
+        Returns
+        -------
+        np.ndarray
+            p_t(c|x) in [0, 1]: the shape of x in one dimension, (...) otherwise.
+        """
         logp_c = self.log_density(x, t, process, label)
         return np.exp(math.log(self.class_weight(label)) + logp_c - self.log_density(x, t, process))
 
     # --- derived models
     # ----------------------------------------------------------------------------------------------
-    def condition(self, label) -> Mixture:
-        """The class-conditional mixture p_0(·|c), weights renormalised."""
+    def condition(self, label: int | str) -> Mixture:
+        """The class-conditional mixture p_0(·|c), weights renormalised.
+
+        Parameters
+        ----------
+        label : int or str
+            The class c.
+
+        Returns
+        -------
+        Mixture
+            The mixture of the components labelled c (same type, their labels kept).
+
+        Raises
+        ------
+        ValueError
+            If the mixture has no labels, ``label`` is not one of them, or the class has zero
+            total weight.
+        """
         return self.subset(self._class_mask(label))
 
-    def subset(self, mask: np.ndarray) -> Mixture:
-        """The mixture of the components where ``mask`` is true, weights renormalised."""
+    def subset(self, mask: ArrayLike) -> Mixture:
+        """The mixture of the components where ``mask`` is true, weights renormalised.
+
+        Parameters
+        ----------
+        mask : array_like of bool
+            (K,) which components to keep.
+
+        Returns
+        -------
+        Mixture
+            The mixture of the kept components (same type, their labels kept).
+        """
         labels = (
             None if self.labels is None else [lab for lab, keep in zip(self.labels, mask) if keep]
         )
@@ -514,9 +791,27 @@ class Mixture:
     def _with_components(self, mask: np.ndarray, labels) -> Mixture:
         raise NotImplementedError
 
-    def marginal(self, axes) -> Mixture:
+    def marginal(self, axes: int | Sequence[int]) -> Mixture:
         """The law of the coordinates ``axes`` (a mixture of the components' marginals, same weights
-        and labels; one axis gives a one-dimensional mixture)."""
+        and labels; one axis gives a one-dimensional mixture).
+
+        Parameters
+        ----------
+        axes : int or sequence of int
+            Distinct coordinates in 0 … d−1, in the order of the result's coordinates.
+
+        Returns
+        -------
+        Mixture
+            A mixture of the same type in len(axes) dimensions (flat lists for one axis).
+
+        Raises
+        ------
+        TypeError
+            If ``axes`` is not an integer or a sequence of integers.
+        ValueError
+            If ``axes`` is empty, holds a coordinate outside 0 … d−1, or repeats one.
+        """
         given, axes = axes, np.atleast_1d(axes)
         if axes.ndim != 1 or axes.dtype.kind not in "iu":
             raise TypeError(
@@ -532,8 +827,32 @@ class Mixture:
     def _marginal(self, axes: list[int]) -> Mixture:
         raise NotImplementedError
 
-    def sample(self, n: int, rng: np.random.Generator, label=None) -> np.ndarray:
-        """n draws from p_0 (or p_0(·|c)): shape (n,) in 1-D, (n, d) otherwise."""
+    def sample(
+        self, n: int, rng: np.random.Generator, label: int | str | None = None
+    ) -> np.ndarray:
+        """n draws from p_0 (or p_0(·|c)): shape (n,) in 1-D, (n, d) otherwise.
+
+        Each draw picks a component k with probability π_k, then draws from it.
+
+        Parameters
+        ----------
+        n : int
+            The number of draws, >= 0.
+        rng : np.random.Generator
+            The random generator (``np.random.default_rng(seed)``).
+        label : int or str, optional
+            A class label: draws from ``p_0(·|c)``; None (default): from the whole mixture.
+
+        Returns
+        -------
+        np.ndarray
+            The draws: shape (n,) in one dimension, (n, d) otherwise.
+
+        Raises
+        ------
+        TypeError
+            If ``rng`` is not a numpy Generator.
+        """
         n = check_int("n", n, 0)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(
@@ -551,20 +870,57 @@ class Mixture:
 
     def length_scale(self, t: float, process: Process) -> float:
         """The narrowest feature of p_t: the smallest component width (Gaussian) or edge width σ
-        (uniform)."""
+        (uniform).
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+
+        Returns
+        -------
+        float
+            The length scale at t.
+        """
         raise NotImplementedError
 
     def bulk(self) -> tuple[np.ndarray, np.ndarray]:
         """Per coordinate, bounds (lower (d,), upper (d,)) that hold all of p_0 but a negligible (<
-        1e-15) fraction."""
+        1e-15) fraction.
+
+        Returns
+        -------
+        lower, upper : np.ndarray
+            (d,) the lower and the upper bounds.
+        """
         raise NotImplementedError
 
-    def supports(self, label=None) -> list | None:
+    def supports(self, label: int | str | None = None) -> list | None:
         """Support of p_0 (or of ``p_0(·|c)``): in 1-D disjoint intervals (a, b); in d-D the boxes
-        (lows, highs) of the components; None for a target with unbounded support."""
+        (lows, highs) of the components; None for a target with unbounded support.
+
+        Parameters
+        ----------
+        label : int or str, optional
+            A class label: the support of ``p_0(·|c)``; None (default): of the whole mixture.
+
+        Returns
+        -------
+        list or None
+            The intervals or boxes (of the components with positive weight), or None.
+        """
         return None
 
     def to_dict(self) -> dict:
+        """The record of the mixture, which :func:`target_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` (the class name) and the constructor's arguments as lists.
+        """
         raise NotImplementedError
 
     def _labels_list(self):
@@ -596,13 +952,66 @@ def _points_array(name: str, value) -> tuple[np.ndarray, bool]:
 class GaussianMixture(Mixture):
     """p_0 = Σ_k π_k N(μ_k, Σ_k).
 
-    ``means``: a flat list (one dimension) or a (K, d) array. ``covariances``: a number (σ²I for
-    every component), one number per component (K,), one shared (d, d) matrix, or one matrix per
-    component (K, d, d); each matrix must be symmetric positive definite (in 1-D a flat list gives
-    one variance per component).
+    Under X_t = m X_0 + σ Z each component becomes N(mμ_k, m²Σ_k + σ²I). Each covariance is
+    eigen-decomposed once, Σ_k = R diag(λ) Rᵀ (axis-aligned components keep the axes, and their
+    order, as eigenvectors without an eigensolve), so that the noised precision and
+    log-determinant at any t follow from m²λ + σ².
+
+    Parameters
+    ----------
+    means : array_like
+        A flat list (one dimension) or a (K, d) array of the means μ_k.
+    covariances : float or array_like, default 1.0
+        A number (σ²I for every component), one number per component (K,), one shared (d, d)
+        matrix, or one matrix per component (K, d, d); each matrix must be symmetric positive
+        definite (in 1-D a flat list gives one variance per component).
+    weights : array_like, optional
+        (K,) non-negative weights, normalised to sum 1; default equal.
+    labels : sequence of int or str, optional
+        One class label per component; default: no labels (CFG then needs an explicit
+        conditional model).
+
+    Attributes
+    ----------
+    means : np.ndarray
+        The means, flat (K,) in one dimension, else (K, d).
+    covariances : np.ndarray
+        (K, d, d) the covariance matrices.
+    weights : np.ndarray
+        (K,) the normalised weights.
+    labels : tuple or None
+        The class labels.
+
+    Raises
+    ------
+    ValueError
+        If ``means`` is not a non-empty flat list or (K, d) array, the variances are not > 0,
+        ``covariances`` has another shape, or a matrix is not symmetric or not positive definite
+        (an eigenvalue <= 1e-12 times the component's largest); and as :class:`Mixture` for the
+        weights and labels.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture([-2.0, 2.0], 0.25, labels=[0, 1])
+    >>> target.ndim, target.n_components, target.class_weight(1)
+    (1, 2, 0.5)
+    >>> target.condition(1)
+    GaussianMixture(means=[2.0], covariances=[0.25], weights=[1.0], labels=[1])
+    >>> round(float(target.class_posterior(1.0, t=0.5, label=1)), 4)  # p_t(c=1 | x=1), OU
+    0.9661
+    >>> pair = fg.GaussianMixture([[1.0, 0.0], [0.0, 1.0]], [[0.1, 0.05], [0.05, 0.1]])
+    >>> pair.marginal(0).to_dict()["covariances"]
+    [0.1, 0.1]
     """
 
-    def __init__(self, means, covariances=1.0, weights=None, labels=None):
+    def __init__(
+        self,
+        means: ArrayLike,
+        covariances: float | ArrayLike = 1.0,
+        weights: ArrayLike | None = None,
+        labels: Sequence[int | str] | None = None,
+    ):
         means, flat = _points_array("means", means)
         n, d = means.shape
         cov = as_finite_array("covariances", covariances)
@@ -648,7 +1057,15 @@ class GaussianMixture(Mixture):
             np.ascontiguousarray(eigvecs),
         )
 
-    def component_table(self):
+    def component_table(self) -> Components:
+        """The (kinds, loc, ext, rot) arrays that the compiled kernels read: per component the mean,
+        the eigenvalues of Σ_k and its eigenvectors as columns.
+
+        Returns
+        -------
+        Components
+            The component table (made once, at construction).
+        """
         return self._table
 
     def _with_components(self, mask, labels):
@@ -662,9 +1079,25 @@ class GaussianMixture(Mixture):
     def _marginal(self, axes):
         return self.project(np.eye(self.ndim)[axes])
 
-    def project(self, basis) -> GaussianMixture:
+    def project(self, basis: ArrayLike) -> GaussianMixture:
         """The law of B X for a (r, d) matrix B of full row rank: means B μ_k, covariances B Σ_k Bᵀ
-        (a flat one-dimensional mixture when r = 1)."""
+        (a flat one-dimensional mixture when r = 1).
+
+        Parameters
+        ----------
+        basis : array_like
+            The (r, d) matrix B, with linearly independent rows.
+
+        Returns
+        -------
+        GaussianMixture
+            The r-dimensional mixture, with the same weights and labels.
+
+        Raises
+        ------
+        ValueError
+            If ``basis`` does not have d columns, has no rows, or its rows are linearly dependent.
+        """
         basis = as_finite_array("basis", basis, ndim=2)
         if basis.shape[1] != self.ndim:
             raise ValueError(f"basis must have {self.ndim} columns, got shape {basis.shape}")
@@ -684,15 +1117,46 @@ class GaussianMixture(Mixture):
         z = rng.standard_normal((comp.size, self.ndim))
         return self._mu[comp] + np.einsum("nij,nj->ni", chol[comp], z)
 
-    def length_scale(self, t, process):
+    def length_scale(self, t: float, process: Process) -> float:
+        """The narrowest feature of p_t: the smallest noised component width sqrt(m²λ_min + σ²),
+        λ_min the smallest eigenvalue of all the covariances.
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process (m(t), σ(t)).
+
+        Returns
+        -------
+        float
+            The length scale at t.
+        """
         m, sigma = float(process.m(t)), float(process.sigma(t))
         return float(np.sqrt(m * m * self._table.ext.min() + sigma * sigma))
 
-    def bulk(self):
+    def bulk(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per coordinate, bounds that hold all of p_0 but a negligible fraction: the components'
+        means ± 9 standard deviations (the square roots of the diagonals of Σ_k).
+
+        Returns
+        -------
+        lower, upper : np.ndarray
+            (d,) min_k (μ_k − 9 sd_k) and max_k (μ_k + 9 sd_k).
+        """
         sd = np.sqrt(np.diagonal(self.covariances, axis1=1, axis2=2))
         return np.min(self._mu - 9.0 * sd, axis=0), np.max(self._mu + 9.0 * sd, axis=0)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
+        """The record of the mixture, which :func:`target_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "GaussianMixture", ``means``, ``covariances`` (one variance per component in
+            one dimension, else the matrices), ``weights`` and ``labels`` as lists.
+        """
         if self.ndim == 1:
             cov = self.covariances[:, 0, 0].tolist()
         else:
@@ -708,9 +1172,52 @@ class GaussianMixture(Mixture):
 
 class UniformMixture(Mixture):
     """p_0 = Σ_k π_k U(box_k): intervals [a_k, b_k] from flat lists in one dimension, axis-aligned
-    boxes ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap)."""
+    boxes ∏_j [a_kj, b_kj] from (K, d) arrays ``lows`` and ``highs`` (boxes may overlap).
 
-    def __init__(self, lows, highs, weights=None, labels=None):
+    Under X_t = m X_0 + σ Z a box becomes the product
+    p_t(x) = ∏_j [Φ((x_j − m a_j)/σ) − Φ((x_j − m b_j)/σ)] / (m(b_j − a_j)).
+
+    Parameters
+    ----------
+    lows, highs : array_like
+        The lower and upper ends a_k, b_k: flat lists (one dimension) or (K, d) arrays of the same
+        shape, lows < highs.
+    weights : array_like, optional
+        (K,) non-negative weights, normalised to sum 1; default equal.
+    labels : sequence of int or str, optional
+        One class label per component; default: no labels (CFG then needs an explicit
+        conditional model).
+
+    Attributes
+    ----------
+    weights : np.ndarray
+        (K,) the normalised weights.
+    labels : tuple or None
+        The class labels.
+
+    Raises
+    ------
+    ValueError
+        If ``lows`` is not a non-empty flat list or (K, d) array, ``highs`` has another shape, or
+        a low is not below its high; and as :class:`Mixture` for the weights and labels.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.UniformMixture([-2.0, 1.0], [-1.0, 3.0], labels=["a", "b"])
+    >>> target.supports()
+    [(-2.0, -1.0), (1.0, 3.0)]
+    >>> target.condition("b")
+    UniformMixture(lows=[1.0], highs=[3.0], weights=[1.0], labels=['b'])
+    """
+
+    def __init__(
+        self,
+        lows: ArrayLike,
+        highs: ArrayLike,
+        weights: ArrayLike | None = None,
+        labels: Sequence[int | str] | None = None,
+    ):
         lows, flat = _points_array("lows", lows)
         highs = as_finite_array("highs", highs)
         highs = highs[:, None] if flat and highs.ndim == 1 else highs
@@ -738,13 +1245,23 @@ class UniformMixture(Mixture):
 
     @property
     def lows(self) -> np.ndarray:
+        """The lower ends a_k: flat (K,) in one dimension, else (K, d)."""
         return self._lo[:, 0] if self._flat else self._lo
 
     @property
     def highs(self) -> np.ndarray:
+        """The upper ends b_k: flat (K,) in one dimension, else (K, d)."""
         return self._hi[:, 0] if self._flat else self._hi
 
-    def component_table(self):
+    def component_table(self) -> Components:
+        """The (kinds, loc, ext, rot) arrays that the compiled kernels read: per component the lows,
+        the highs and the identity.
+
+        Returns
+        -------
+        Components
+            The component table (made once, at construction).
+        """
         return self._table
 
     def _with_components(self, mask, labels):
@@ -762,21 +1279,68 @@ class UniformMixture(Mixture):
             (comp.size, self.ndim)
         )
 
-    def length_scale(self, t, process):
+    def length_scale(self, t: float, process: Process) -> float:
+        """The narrowest feature of p_t: the edge width σ of the noised boxes.
+
+        Computed as min(σ, sqrt(σ² + (m w_min)²)), w_min the narrowest side of all the boxes, which
+        equals σ.
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process (m(t), σ(t)).
+
+        Returns
+        -------
+        float
+            σ(t).
+        """
         m, sigma = float(process.m(t)), float(process.sigma(t))
         return float(min(sigma, np.sqrt(sigma**2 + (m * (self._hi - self._lo)).min() ** 2)))
 
-    def bulk(self):
+    def bulk(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per coordinate, bounds that hold all of p_0: the smallest low and the largest high.
+
+        Returns
+        -------
+        lower, upper : np.ndarray
+            (d,) min_k a_k and max_k b_k.
+        """
         return self._lo.min(axis=0), self._hi.max(axis=0)
 
-    def supports(self, label=None):
+    def supports(self, label: int | str | None = None) -> list:
+        """Support of p_0 (or of ``p_0(·|c)``): in 1-D the union of the intervals as disjoint
+        intervals (a, b); in d-D the boxes (lows, highs) of the components.
+
+        Components of zero weight are left out.
+
+        Parameters
+        ----------
+        label : int or str, optional
+            A class label: the support of ``p_0(·|c)``; None (default): of the whole mixture.
+
+        Returns
+        -------
+        list
+            Sorted disjoint intervals (a, b) in one dimension, else one (lows (d,), highs (d,))
+            pair per component.
+        """
         model = self if label is None else self.condition(label)
         keep = model.weights > 0
         if self.ndim == 1:
             return merge_intervals(list(zip(model.lows[keep], model.highs[keep])))
         return [(lo, hi) for lo, hi in zip(model._lo[keep], model._hi[keep])]
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
+        """The record of the mixture, which :func:`target_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "UniformMixture", ``lows``, ``highs``, ``weights`` and ``labels`` as lists.
+        """
         return {
             "type": "UniformMixture",
             "lows": self.lows.tolist(),
@@ -786,7 +1350,7 @@ class UniformMixture(Mixture):
         }
 
 
-def merge_intervals(intervals) -> list[tuple[float, float]]:
+def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     """Union of intervals as a sorted list of disjoint intervals."""
     merged: list[list[float]] = []
     for lo, hi in sorted((float(lo), float(hi)) for lo, hi in intervals):
@@ -801,7 +1365,32 @@ TARGETS = {"GaussianMixture": GaussianMixture, "UniformMixture": UniformMixture}
 
 
 def target_from_dict(spec: dict) -> Mixture:
-    """Rebuild a target from :meth:`Mixture.to_dict`."""
+    """Rebuild a target from :meth:`Mixture.to_dict`.
+
+    Parameters
+    ----------
+    spec : dict
+        The record: ``type`` (a name in ``TARGETS``: "GaussianMixture" or "UniformMixture") and
+        the constructor's arguments.
+
+    Returns
+    -------
+    Mixture
+        The target.
+
+    Raises
+    ------
+    ValueError
+        If ``type`` is missing or not one of ``TARGETS``.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> from fpguide.models.targets import target_from_dict
+    >>> target = fg.UniformMixture([0.0], [1.0])
+    >>> target_from_dict(target.to_dict()) == target
+    True
+    """
     spec = dict(spec)
     kind = spec.pop("type", None)
     if kind not in TARGETS:
