@@ -115,24 +115,7 @@ def plan_stages(
     d = common.model.ndim
     seen = pilot(dyn, t_min, quantile, keep_points=common.stochastic)
     taus = seen["times"]
-    # the feature each member needs at each pilot time (K, B, d), and per segment the narrower of
-    # its two ends
-    points = seen["points_at"] or [[None] * len(members)] * taus.size
-    feature = np.array(
-        [
-            [
-                feature_width(
-                    member,
-                    common.T - tau,
-                    width,
-                    None if at is None else tilted_width(member, common.T - tau, at),
-                )
-                * np.ones(d)
-                for member, width, at in zip(members, widths, where)
-            ]
-            for tau, widths, where in zip(taus, seen["width_at"], points)
-        ]
-    )
+    feature = _pilot_features(members, seen)
     needed = np.minimum(feature[:-1], feature[1:]).min(axis=1) / cells_per_width  # (K − 1, d)
     finest = lattice_spacing(needed.min(axis=0))
     level = np.maximum(np.floor(np.log2(needed / (STAGE_FINER * finest)) + 0.5), 0.0)
@@ -150,7 +133,48 @@ def plan_stages(
     # with cells_per_width, so that half the cells per width (an error estimate's space companion)
     # halves every stage
     min_cells = MIN_CELLS[d] * cells_per_width / CELLS_PER_WIDTH
+    stages = _cut_stages(taus, level, spacing, lo, hi, lower, upper, min_cells)
+    return stages, _plan_record(finest, feature, cells_per_width, widen, stages)
 
+
+def _pilot_features(members: tuple[GuidedDynamics, ...], seen: dict) -> np.ndarray:
+    """The feature each member needs at each pilot time (K, B, d): :func:`feature_width` at
+    t = T − τ with the pilot's width and, where the pilot kept its points (stochastic samplers),
+    the tilted law's width near them."""
+    common = members[0]
+    d = common.model.ndim
+    taus = seen["times"]
+    points = seen["points_at"] or [[None] * len(members)] * taus.size
+    return np.array(
+        [
+            [
+                feature_width(
+                    member,
+                    common.T - tau,
+                    width,
+                    None if at is None else tilted_width(member, common.T - tau, at),
+                )
+                * np.ones(d)
+                for member, width, at in zip(members, widths, where)
+            ]
+            for tau, widths, where in zip(taus, seen["width_at"], points)
+        ]
+    )
+
+
+def _cut_stages(
+    taus: np.ndarray,
+    level: np.ndarray,
+    spacing: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    min_cells: float,
+) -> list[Stage]:
+    """The stages of the pilot's segments (spacing level, spacing, span [lo, hi] and range visited
+    [lower, upper] per segment): a new one where the level of any axis changes, or where a
+    segment's span needs no more than SHRINK of the cells of the stage so far."""
     stages, first = [], 0
     for k in range(1, taus.size):
         if k < taus.size - 1 and np.array_equal(level[k], level[first]):
@@ -165,7 +189,18 @@ def plan_stages(
         seen = tuple(zip(lower[first:k].min(axis=0).tolist(), upper[first:k].max(axis=0).tolist()))
         stages.append(Stage(float(taus[first]), grid, seen))
         first = k
-    record = {
+    return stages
+
+
+def _plan_record(
+    finest: np.ndarray,
+    feature: np.ndarray,
+    cells_per_width: float,
+    widen: float,
+    stages: list[Stage],
+) -> dict:
+    """The record of a stage plan (see :func:`plan_stages`)."""
+    return {
         "finest_spacing": finest.tolist(),
         "feature": feature[-1].min(axis=0).tolist(),
         "cells_per_width": cells_per_width,
@@ -179,7 +214,6 @@ def plan_stages(
             for stage in stages
         ],
     }
-    return stages, record
 
 
 def _spread(dyn: GuidedDynamics, a: float, b: float) -> float:

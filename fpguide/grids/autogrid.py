@@ -68,18 +68,10 @@ def pilot(
     common = members[0]
     d, n_members = common.model.ndim, len(members)
     z = np.linspace(-7.4, 7.4, PILOT_LEVELS[d])
-    du = np.diff(ndtr(z))
-    central = np.abs(0.5 * (z[1:] + z[:-1])) <= 5.0
     lattice = np.stack(np.meshgrid(*[z] * d, indexing="ij"), axis=-1)
     start = np.asarray(quantile(ndtr(lattice.reshape(-1, d))), dtype=float).reshape(-1, d)
     x = np.broadcast_to(start, (n_members, *start.shape)).copy()  # (B, N, d)
-    weights = np.array([member.model.w for member in members])
-
-    def velocity(points, tau):
-        if d == 1:
-            return common.ode_drift(points[..., 0], tau, weights[:, None])[..., None]
-        w = np.repeat(weights, points.shape[1])[:, None]
-        return common.ode_drift(points.reshape(-1, d), tau, w).reshape(points.shape)
+    velocity = _flow_velocity(common, np.array([member.model.w for member in members]))
 
     taus = common.tau_grid(t_min, PILOT_LOG_SNR_STEP)
     lower_at, upper_at, width_at = (
@@ -90,35 +82,12 @@ def pilot(
     bulk = np.all(np.abs(lattice.reshape(-1, d)) <= 5.0, axis=1)
     points_at = [x[:, bulk]] if keep_points else None
     for tau0, tau1 in zip(taus[:-1], taus[1:]):
-        tau = tau0
-        while tau < tau1:
-            v = velocity(x, tau)
-            rate = _lipschitz(x, v, lattice.shape)
-            dt = min(tau1 - tau, PILOT_LIPSCHITZ / max(rate, 1e-300))
-            if not tau + dt > tau:
-                raise NumericalError(
-                    f"the pilot of the flow stalled at reverse time {tau:.6g}: "
-                    "the velocity varies "
-                    f"at a rate {rate:.3g} between neighbouring points of its "
-                    "lattice; give a grid",
-                    time=tau,
-                )
-            k2 = velocity(x + 0.5 * dt * v, tau + 0.5 * dt)
-            k3 = velocity(x + 0.5 * dt * k2, tau + 0.5 * dt)
-            k4 = velocity(x + dt * k3, tau + dt)
-            x = x + dt / 6.0 * (v + 2.0 * (k2 + k3) + k4)
-            tau = tau + dt if tau + dt < tau1 else tau1
+        x = _rk4_segment(velocity, x, tau0, tau1, lattice.shape)
         lower_at.append(x.min(axis=1))
         upper_at.append(x.max(axis=1))
         if keep_points:
             points_at.append(x[:, bulk])
-        width_at.append(np.empty((n_members, d)))
-        for b in range(n_members):
-            if d == 1:
-                density = du[central] / np.maximum(np.diff(x[b, :, 0])[central], 1e-300)
-                width_at[-1][b] = 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density)))
-            else:
-                width_at[-1][b] = _narrowest(x[b].reshape(lattice.shape), z)
+        width_at.append(_lattice_widths(x, z, lattice.shape))
     lower_at, upper_at, width_at = np.array(lower_at), np.array(upper_at), np.array(width_at)
     return {
         "lower": lower_at.min(axis=0),
@@ -130,6 +99,70 @@ def pilot(
         "width_at": width_at,
         "points_at": points_at,
     }
+
+
+def _flow_velocity(
+    common: GuidedDynamics, weights: np.ndarray
+) -> Callable[[np.ndarray, float], np.ndarray]:
+    """The probability-flow velocity of every member (guidance weights ``weights``) at the points
+    (B, N, d) of the pilot's lattice, at reverse time τ."""
+    d = common.model.ndim
+
+    def velocity(points, tau):
+        if d == 1:
+            return common.ode_drift(points[..., 0], tau, weights[:, None])[..., None]
+        w = np.repeat(weights, points.shape[1])[:, None]
+        return common.ode_drift(points.reshape(-1, d), tau, w).reshape(points.shape)
+
+    return velocity
+
+
+def _rk4_segment(
+    velocity: Callable[[np.ndarray, float], np.ndarray],
+    x: np.ndarray,
+    tau0: float,
+    tau1: float,
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """The lattice points ``x`` (B, N, d) carried by RK4 from τ0 to τ1, in steps that keep the
+    velocity's Lipschitz constant on the lattice times the step at PILOT_LIPSCHITZ; a
+    NumericalError where the step no longer advances τ."""
+    tau = tau0
+    while tau < tau1:
+        v = velocity(x, tau)
+        rate = _lipschitz(x, v, shape)
+        dt = min(tau1 - tau, PILOT_LIPSCHITZ / max(rate, 1e-300))
+        if not tau + dt > tau:
+            raise NumericalError(
+                f"the pilot of the flow stalled at reverse time {tau:.6g}: "
+                "the velocity varies "
+                f"at a rate {rate:.3g} between neighbouring points of its "
+                "lattice; give a grid",
+                time=tau,
+            )
+        k2 = velocity(x + 0.5 * dt * v, tau + 0.5 * dt)
+        k3 = velocity(x + 0.5 * dt * k2, tau + 0.5 * dt)
+        k4 = velocity(x + dt * k3, tau + dt)
+        x = x + dt / 6.0 * (v + 2.0 * (k2 + k3) + k4)
+        tau = tau + dt if tau + dt < tau1 else tau1
+    return x
+
+
+def _lattice_widths(x: np.ndarray, z: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per member and axis (B, d), the narrowest width of the density the lattice points ``x``
+    (B, N, d) carry: in 1-D 1/(√(2π)·max density), the density from the spacing of neighbouring
+    central quantiles (|z| ≤ 5); in d-D :func:`_narrowest`."""
+    n_members, d = x.shape[0], x.shape[-1]
+    du = np.diff(ndtr(z))
+    central = np.abs(0.5 * (z[1:] + z[:-1])) <= 5.0
+    widths = np.empty((n_members, d))
+    for b in range(n_members):
+        if d == 1:
+            density = du[central] / np.maximum(np.diff(x[b, :, 0])[central], 1e-300)
+            widths[b] = 1.0 / (math.sqrt(2 * math.pi) * float(np.max(density)))
+        else:
+            widths[b] = _narrowest(x[b].reshape(shape), z)
+    return widths
 
 
 def _narrowest(x: np.ndarray, z: np.ndarray) -> float:
