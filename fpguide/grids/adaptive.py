@@ -38,13 +38,18 @@ its densities hold their mass, the coarsest stage's cells beyond.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..models.dynamics import GuidedDynamics, WeightBatch
 from .autogrid import CELLS_PER_WIDTH, MAX_CELLS, MIN_CELLS, feature_width, pilot, tilted_width
 from .grid import GradedGrid, Grid, TensorGrid, axes_of, axis_of_faces
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "OUTPUT_TAIL",
@@ -82,7 +87,18 @@ OUTPUT_TAIL = 1e-10
 @dataclass(frozen=True)
 class Stage:
     """One stage of an adaptive run: from reverse time ``start`` on, the density lives on
-    ``grid``."""
+    ``grid``.
+
+    Parameters
+    ----------
+    start : float
+        The reverse time τ the stage starts at.
+    grid : Grid or TensorGrid
+        The uniform grid of the stage.
+    seen : tuple of (float, float), optional
+        Per axis, the range (lower, upper) the pilot's quantiles visit during the stage; default
+        ``()``.
+    """
 
     start: float
     grid: Grid | TensorGrid
@@ -91,9 +107,28 @@ class Stage:
 
 
 def lattice_spacing(h: np.ndarray) -> np.ndarray:
-    """``h`` rounded down to k·2^e with k ∈ {4, 5, 6, 7}: multiples of such a spacing by integers
-    and powers of two are exact in floating point, so grids on its lattice share their faces
-    exactly."""
+    """``h`` rounded down to k·2^e with k ∈ {4, 5, 6, 7}.
+
+    With e = floor(log2 h) − 2, the result is floor(h/2^e)·2^e. Multiples of such a spacing by
+    integers and powers of two are exact in floating point, so grids on its lattice share their
+    faces exactly.
+
+    Parameters
+    ----------
+    h : numpy.ndarray
+        The spacings, > 0 (e.g. one per axis).
+
+    Returns
+    -------
+    numpy.ndarray
+        The rounded spacings, each in (0.8h, h].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lattice_spacing(np.array([0.3, 1.0, 7.9]))
+    array([0.25, 1.  , 7.  ])
+    """
     e = np.floor(np.log2(h)) - 2.0
     return np.floor(h / 2.0**e) * 2.0**e
 
@@ -101,38 +136,58 @@ def lattice_spacing(h: np.ndarray) -> np.ndarray:
 def plan_stages(
     dyn: GuidedDynamics | WeightBatch,
     t_min: float,
-    quantile,
+    quantile: Callable[[np.ndarray], ArrayLike],
     *,
     cells_per_width: float,
     widen: float = 1.0,
 ) -> tuple[list[Stage], dict]:
-    """The stages of an adaptive run of ``dyn`` (every member of a batch) from τ = 0 to T − t_min,
-    and a record of how they were chosen: the finest spacing per axis, the narrowest feature per
-    axis at t_min (``feature``, what the last grid is judged against) and, per stage, its start,
-    spacing and cells."""
+    """The stages of an adaptive run of ``dyn`` from τ = 0 to T − t_min, and how they were chosen.
+
+    Spacing, extent and boundaries as the module describes: the :func:`~.autogrid.pilot` (with
+    its points, for stochastic samplers) gives per segment between its times the feature each
+    member needs (the narrower at the segment's two ends), its spacing f/``cells_per_width``, and
+    the range [lower, upper] visited. The finest spacing h is :func:`lattice_spacing` of the
+    smallest; each segment's spacing is h·2^m, m = max(0, round(log2(spacing/(STAGE_FINER·h)))).
+    Its grid must span the range's centre ± widen·(½(upper − lower)·1.15 + 4f + SPREAD_SDS·s), s
+    the standard deviation the noise adds over the segment (0 for the ODE). A new stage starts
+    where the level m of any axis changes, or where a segment's span needs at most SHRINK of the
+    cells of the stage so far; each stage's grid lies on its lattice, with at least MIN_CELLS ×
+    ``cells_per_width`` / CELLS_PER_WIDTH cells per axis and at most MAX_CELLS in total.
+
+    Parameters
+    ----------
+    dyn : GuidedDynamics or WeightBatch
+        The dynamics of the run (every member of a batch).
+    t_min : float
+        The diffusion time the run ends at.
+    quantile : callable
+        The start law's quantile function per coordinate (see :func:`~.autogrid.pilot`).
+    cells_per_width : float
+        Cells per narrowest feature of the last stage (earlier stages take STAGE_FINER times as
+        many).
+    widen : float, optional
+        Factor on every half-span; default 1.0.
+
+    Returns
+    -------
+    stages : list of Stage
+        The stages, in order of their start (the first at τ = 0).
+    record : dict
+        ``finest_spacing`` (per axis), ``feature`` (the narrowest feature per axis at t_min, what
+        the last grid is judged against), ``cells_per_width``, ``widen`` and ``stages``: per
+        stage, its ``start``, ``spacing`` and ``cells`` per axis.
+
+    Raises
+    ------
+    NumericalError
+        If the pilot stalls (see :func:`~.autogrid.pilot`).
+    """
     members = dyn.members if isinstance(dyn, WeightBatch) else (dyn,)
     common = members[0]
     d = common.model.ndim
     seen = pilot(dyn, t_min, quantile, keep_points=common.stochastic)
     taus = seen["times"]
-    # the feature each member needs at each pilot time (K, B, d), and per segment the narrower of
-    # its two ends
-    points = seen["points_at"] or [[None] * len(members)] * taus.size
-    feature = np.array(
-        [
-            [
-                feature_width(
-                    member,
-                    common.T - tau,
-                    width,
-                    None if at is None else tilted_width(member, common.T - tau, at),
-                )
-                * np.ones(d)
-                for member, width, at in zip(members, widths, where)
-            ]
-            for tau, widths, where in zip(taus, seen["width_at"], points)
-        ]
-    )
+    feature = _pilot_features(members, seen)
     needed = np.minimum(feature[:-1], feature[1:]).min(axis=1) / cells_per_width  # (K − 1, d)
     finest = lattice_spacing(needed.min(axis=0))
     level = np.maximum(np.floor(np.log2(needed / (STAGE_FINER * finest)) + 0.5), 0.0)
@@ -150,7 +205,48 @@ def plan_stages(
     # with cells_per_width, so that half the cells per width (an error estimate's space companion)
     # halves every stage
     min_cells = MIN_CELLS[d] * cells_per_width / CELLS_PER_WIDTH
+    stages = _cut_stages(taus, level, spacing, lo, hi, lower, upper, min_cells)
+    return stages, _plan_record(finest, feature, cells_per_width, widen, stages)
 
+
+def _pilot_features(members: tuple[GuidedDynamics, ...], seen: dict) -> np.ndarray:
+    """The feature each member needs at each pilot time (K, B, d): :func:`feature_width` at
+    t = T − τ with the pilot's width and, where the pilot kept its points (stochastic samplers),
+    the tilted law's width near them."""
+    common = members[0]
+    d = common.model.ndim
+    taus = seen["times"]
+    points = seen["points_at"] or [[None] * len(members)] * taus.size
+    return np.array(
+        [
+            [
+                feature_width(
+                    member,
+                    common.T - tau,
+                    width,
+                    None if at is None else tilted_width(member, common.T - tau, at),
+                )
+                * np.ones(d)
+                for member, width, at in zip(members, widths, where)
+            ]
+            for tau, widths, where in zip(taus, seen["width_at"], points)
+        ]
+    )
+
+
+def _cut_stages(
+    taus: np.ndarray,
+    level: np.ndarray,
+    spacing: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    min_cells: float,
+) -> list[Stage]:
+    """The stages of the pilot's segments (spacing level, spacing, span [lo, hi] and range visited
+    [lower, upper] per segment): a new one where the level of any axis changes, or where a
+    segment's span needs no more than SHRINK of the cells of the stage so far."""
     stages, first = [], 0
     for k in range(1, taus.size):
         if k < taus.size - 1 and np.array_equal(level[k], level[first]):
@@ -165,7 +261,18 @@ def plan_stages(
         seen = tuple(zip(lower[first:k].min(axis=0).tolist(), upper[first:k].max(axis=0).tolist()))
         stages.append(Stage(float(taus[first]), grid, seen))
         first = k
-    record = {
+    return stages
+
+
+def _plan_record(
+    finest: np.ndarray,
+    feature: np.ndarray,
+    cells_per_width: float,
+    widen: float,
+    stages: list[Stage],
+) -> dict:
+    """The record of a stage plan (see :func:`plan_stages`)."""
+    return {
         "finest_spacing": finest.tolist(),
         "feature": feature[-1].min(axis=0).tolist(),
         "cells_per_width": cells_per_width,
@@ -179,7 +286,6 @@ def plan_stages(
             for stage in stages
         ],
     }
-    return stages, record
 
 
 def _spread(dyn: GuidedDynamics, a: float, b: float) -> float:
@@ -215,12 +321,27 @@ def _lattice_grid(
 
 
 class StageGrids:
-    """The grid callbacks of :func:`~fpguide.engine.staged.evolve_in_stages` for the ``stages`` of a
-    plan: :meth:`regrid` widens each planned grid to hold all but a TAIL_SHARE of ``wall_tol`` (at
-    most of the default 1e-9: an error estimate's companions run with wall_tol = 1, and trimming
-    that much would be their error, not the solve's), shared among the regrids and sides, of the
-    density; :meth:`widen` extends a stage's grid that lost mass through its walls by WIDEN_SHARE of
-    its extent on those sides."""
+    """The grid callbacks of :func:`~fpguide.engine.staged.evolve_in_stages` for a plan's stages.
+
+    :meth:`regrid` widens each planned grid to hold all but a TAIL_SHARE of ``wall_tol`` (at most
+    of the default 1e-9: an error estimate's companions run with wall_tol = 1, and trimming that
+    much would be their error, not the solve's), shared among the regrids and sides, of the
+    density: ``tail`` = TAIL_SHARE·min(wall_tol, 1e-9) / (2d·max(stages − 1, 1)). :meth:`widen`
+    extends a stage's grid that lost mass through its walls by WIDEN_SHARE of its extent on those
+    sides.
+
+    Parameters
+    ----------
+    stages : list of Stage
+        The stages of the plan (:func:`plan_stages`).
+    wall_tol : float
+        The run's tolerance on the mass lost through the walls.
+
+    Attributes
+    ----------
+    tail : float
+        The mass a regrid may leave out, per side and axis.
+    """
 
     def __init__(self, stages: list[Stage], wall_tol: float):
         d = len(axes_of(stages[0].grid))
@@ -229,10 +350,46 @@ class StageGrids:
     def regrid(
         self, t: float, q: np.ndarray, planned: Grid | TensorGrid, current: Grid | TensorGrid
     ) -> Grid | TensorGrid:
+        """The grid of the next stage: ``planned``, widened to hold the density (:func:`regrid`).
+
+        Parameters
+        ----------
+        t : float
+            The time of the regrid (not used).
+        q : numpy.ndarray
+            The densities (B, *current.shape).
+        planned : Grid or TensorGrid
+            The next stage's planned grid.
+        current : Grid or TensorGrid
+            The grid ``q`` lives on.
+
+        Returns
+        -------
+        Grid or TensorGrid
+            ``planned``, widened on its lattice to hold all but :attr:`tail` of the mass on
+            either side of every axis.
+        """
         return regrid(planned, q, current, self.tail)
 
     @staticmethod
     def widen(grid: Grid | TensorGrid, lower: bool, upper: bool) -> Grid | TensorGrid:
+        """``grid`` extended by WIDEN_SHARE (¼) of its extent on the sides that lost mass.
+
+        Along each axis, ceil(WIDEN_SHARE·n) cells of the same width are added below where
+        ``lower`` and above where ``upper``, on the axis's lattice j·dx.
+
+        Parameters
+        ----------
+        grid : Grid or TensorGrid
+            The stage's uniform grid.
+        lower, upper : bool
+            Whether to extend it below, above (on every axis).
+
+        Returns
+        -------
+        Grid or TensorGrid
+            The extended grid.
+        """
         axes = []
         for axis in axes_of(grid):
             h, start, stop = axis.dx, round(axis.lower / axis.dx), round(axis.upper / axis.dx)
@@ -245,8 +402,28 @@ class StageGrids:
 def regrid(
     planned: Grid | TensorGrid, q: np.ndarray, current: Grid | TensorGrid, tail: float
 ) -> Grid | TensorGrid:
-    """``planned``, widened on its own lattice until it holds all but ``tail`` of the mass of the
-    densities ``q`` (B, *current.shape) on either side of every axis."""
+    """``planned``, widened on its own lattice to hold the densities ``q``.
+
+    Along each axis, the faces that :func:`held_range` finds on ``current`` are snapped outwards
+    to ``planned``'s lattice j·dx; ``planned`` extends to them where it does not reach them
+    (an axis it already covers is kept as it is).
+
+    Parameters
+    ----------
+    planned : Grid or TensorGrid
+        The planned uniform grid, its faces on the lattice j·dx.
+    q : numpy.ndarray
+        The densities (B, *current.shape).
+    current : Grid or TensorGrid
+        The uniform grid ``q`` lives on.
+    tail : float
+        The mass that may be left out on either side of every axis.
+
+    Returns
+    -------
+    Grid or TensorGrid
+        The grid that holds all but ``tail`` of the mass of ``q`` on either side of every axis.
+    """
     axes = []
     for new, (lower, upper) in zip(axes_of(planned), held_range(q, current, tail)):
         h, planned_start, planned_stop = (
@@ -265,9 +442,27 @@ def regrid(
 
 
 def held_range(q: np.ndarray, grid: Grid | TensorGrid, tail: float) -> list[tuple[float, float]]:
-    """Per axis of the uniform ``grid``, the faces (lower, upper) of the cells between which the
-    densities ``q`` (B, *grid.shape) together hold all but at most ``tail`` of their mass on either
-    side."""
+    """Per axis, the faces between which the densities ``q`` hold all but ``tail`` of their mass.
+
+    Along each axis the densities are summed over the other axes and the members; the cumulative
+    mass from the lower end gives the first cell where it exceeds ``tail`` and the first where the
+    mass above the cell is at most ``tail``.
+
+    Parameters
+    ----------
+    q : numpy.ndarray
+        The densities (B, *grid.shape).
+    grid : Grid or TensorGrid
+        The uniform grid they live on.
+    tail : float
+        The mass that may be left out on either side.
+
+    Returns
+    -------
+    list of (float, float)
+        Per axis, the faces (lower, upper) of the cells between which ``q`` together hold all but
+        at most ``tail`` of their mass on either side.
+    """
     out = []
     for a, axis in enumerate(axes_of(grid)):
         others = tuple(b for b in range(q.ndim) if b != a + 1)
@@ -284,13 +479,31 @@ def held_range(q: np.ndarray, grid: Grid | TensorGrid, tail: float) -> list[tupl
     return out
 
 
-def output_grid(grids: list[Grid | TensorGrid], ranges: list) -> Grid | GradedGrid | TensorGrid:
-    """The grid an adaptive run's saved densities are stored on, from its stages' ``grids`` (on one
-    lattice per axis) and per grid and axis the range (lower, upper) where its densities are held:
-    along each axis the faces of every grid inside its range, the faces of the coarsest grid's
+def output_grid(
+    grids: Sequence[Grid | TensorGrid], ranges: Sequence[Sequence[tuple[float, float]]]
+) -> Grid | GradedGrid | TensorGrid:
+    """The grid an adaptive run's saved densities are stored on.
+
+    Along each axis: the faces of every grid inside its range, the faces of the coarsest grid's
     lattice between those ranges, and beyond them all cells twice as wide as the one before out to
-    the extent of every grid. Fine wherever a stage held mass with fine cells, never finer than the
-    finest stage there."""
+    the extent of every grid (the last one up to twice as wide as its doubling would be). Fine
+    wherever a stage held mass with fine cells, never finer than the finest stage there.
+
+    Parameters
+    ----------
+    grids : sequence of Grid or TensorGrid
+        The stages' uniform grids, on one lattice per axis.
+    ranges : sequence of sequence of (float, float)
+        Per grid and axis, the range (lower, upper) where its densities are held (e.g. from
+        :func:`held_range`).
+
+    Returns
+    -------
+    Grid, GradedGrid or TensorGrid
+        Per axis a :class:`~fpguide.grids.grid.GradedGrid` (a
+        :class:`~fpguide.grids.grid.Grid` where the faces are evenly spaced); a
+        :class:`~fpguide.grids.grid.TensorGrid` of them in d-D.
+    """
     out = []
     for a, axes in enumerate(zip(*(axes_of(grid) for grid in grids))):
         coarsest = max(axis.dx for axis in axes)

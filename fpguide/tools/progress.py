@@ -3,12 +3,35 @@ sweep."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 __all__ = ["progress_bar"]
 
 
-def progress_bar(progress: bool | None, **kwargs):
-    """A tqdm bar: ``progress`` None shows it on a terminal once the run has lasted 2 s; True always
-    (in Jupyter as a widget); False never."""
+def progress_bar(progress: bool | None, **kwargs: Any) -> tqdm:
+    """A tqdm bar, shown or not as ``progress`` says.
+
+    Parameters
+    ----------
+    progress : bool or None
+        None shows the bar on a terminal once the run has lasted 2 s; True always, from the start
+        (:mod:`tqdm.auto`: in Jupyter as a widget); False never.
+    **kwargs
+        Passed on to ``tqdm`` (e.g. ``total``, ``desc``, ``unit``).
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar (disabled where it is not shown).
+
+    Raises
+    ------
+    TypeError
+        If ``progress`` is not None, True or False.
+    """
     if progress not in (None, True, False):
         raise TypeError(f"progress must be None, True or False, got {progress!r}")
     if progress:

@@ -14,8 +14,16 @@ COPIES = 3
 
 
 def available_memory() -> int:
-    """Bytes of memory available now: ``MemAvailable`` of /proc/meminfo where there is one (Linux),
-    else the physical memory."""
+    """Bytes of memory available now.
+
+    ``MemAvailable`` of /proc/meminfo where there is one (Linux), else the physical memory (page
+    size times the number of physical pages).
+
+    Returns
+    -------
+    int
+        The memory available, in bytes.
+    """
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -27,9 +35,27 @@ def available_memory() -> int:
 
 
 def check_memory(densities: int, cells: int, what: str) -> None:
-    """Refuse (MemoryError) a run that will hold ``densities`` saved densities of ``cells`` cells
-    each (float64, :data:`COPIES` copies) when that exceeds :data:`MEMORY_FRACTION` of
-    :func:`available_memory`; ``what`` says which run, for the message."""
+    """Refuse a run whose saved densities would not fit in the memory available.
+
+    The run will hold ``densities`` × ``cells`` × 8 bytes (float64) × :data:`COPIES` (a saved
+    density lives in the engine's result, the item's Dataset and the sweep's combined Dataset);
+    it is refused when that exceeds :data:`MEMORY_FRACTION` (0.8) of :func:`available_memory`.
+
+    Parameters
+    ----------
+    densities : int
+        The number of densities the run saves.
+    cells : int
+        The number of cells of each.
+    what : str
+        Which run, for the message.
+
+    Raises
+    ------
+    MemoryError
+        If the estimate exceeds :data:`MEMORY_FRACTION` of the memory available; the message gives
+        the estimate and what to change (fewer saved times, fewer items at once, a coarser grid).
+    """
     needed = float(densities) * cells * 8 * COPIES
     available = available_memory()
     if needed > MEMORY_FRACTION * available:
