@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import xarray as xr
@@ -222,7 +223,9 @@ def plot_result(data: Path, out: Path, dim: str | None = None) -> None:
     print(f"wrote {out}")
 
 
-def main(argv=None) -> int:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line's parser, and those of its commands ``run`` and ``plot`` (for their
+    errors)."""
     parser = argparse.ArgumentParser(
         prog="fpguide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -291,29 +294,63 @@ def main(argv=None) -> int:
     )
     demo.add_argument("--T", type=float, default=10.0, help="start time (default 10)")
 
+    return parser, run, plot
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``fpguide COMMAND ...`` (the module docstring lists the commands).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program's name; None (default) reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 1 when a run lost mass through the walls of its grid or a
+        figure could not be drawn; 2 for an error in a configuration file. Bad arguments exit
+        through argparse (status 2) with a message.
+    """
+    parser, run, plot = _parser()
     args = parser.parse_args(argv)
     if args.command == "run":
-        if args.out is None and not args.check:
-            run.error("the output -o OUT.nc or -o OUT.zarr is required (or --check)")
-        if args.out is not None and args.out.suffix not in SUFFIXES:
-            run.error(f"the output must end in .nc or .zarr, got {str(args.out)!r}")
-        return run_config(args.config, args.out, args.check)
+        return _run_command(args, run)
     if args.command == "plot":
-        if args.data.suffix not in SUFFIXES:
-            plot.error(f"the result must be a .nc or .zarr file, got {str(args.data)!r}")
-        try:
-            plot_result(args.data, args.out, args.dim)
-        except (OSError, ValueError) as err:
-            print(f"fpguide plot: error: {err}", file=sys.stderr)
-            return 1
-        return 0
+        return _plot_command(args, plot)
     if args.command == "demo":
-        if not (math.isfinite(args.T) and args.T > 0):
-            parser.error(f"--T must be a finite number > 0, got {args.T}")
-        if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
-            parser.error(f"--t-min must be in (0, T) = (0, {args.T:g}), got {args.t_min}")
-        run_demo(args.out, T=args.T, t_min=args.t_min)
+        _demo_command(args, parser)
     return 0
+
+
+def _run_command(args: argparse.Namespace, run: argparse.ArgumentParser) -> int:
+    """``fpguide run`` with the parsed ``args``."""
+    if args.out is None and not args.check:
+        run.error("the output -o OUT.nc or -o OUT.zarr is required (or --check)")
+    if args.out is not None and args.out.suffix not in SUFFIXES:
+        run.error(f"the output must end in .nc or .zarr, got {str(args.out)!r}")
+    return run_config(args.config, args.out, args.check)
+
+
+def _plot_command(args: argparse.Namespace, plot: argparse.ArgumentParser) -> int:
+    """``fpguide plot`` with the parsed ``args``."""
+    if args.data.suffix not in SUFFIXES:
+        plot.error(f"the result must be a .nc or .zarr file, got {str(args.data)!r}")
+    try:
+        plot_result(args.data, args.out, args.dim)
+    except (OSError, ValueError) as err:
+        print(f"fpguide plot: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``fpguide demo`` with the parsed ``args``."""
+    if not (math.isfinite(args.T) and args.T > 0):
+        parser.error(f"--T must be a finite number > 0, got {args.T}")
+    if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
+        parser.error(f"--t-min must be in (0, T) = (0, {args.T:g}), got {args.t_min}")
+    run_demo(args.out, T=args.T, t_min=args.t_min)
 
 
 if __name__ == "__main__":
