@@ -45,9 +45,31 @@ DEMO_TARGETS = {
 }
 
 
-def run_demo(out: Path, weights=DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e-3) -> xr.DataTree:
-    """Solve both targets, both samplers, every weight; print the table; write demo.nc and demo.png
-    into ``out``."""
+def run_demo(
+    out: Path, weights: Sequence[float] = DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e-3
+) -> xr.DataTree:
+    """Solve the papers' two standard cases (``fpguide demo``): print a table, write demo.nc and
+    demo.png.
+
+    Both targets of ``DEMO_TARGETS`` (the Gaussians N(−1, 1) and N(1, 1), the boxes [−2, −1] and
+    [1, 2], equal weights, labels −1 and +1) are solved guided to class +1 on the OU process, with
+    both samplers and every weight. The table has one row per run: the output entropy, confidence,
+    support and edge mass, P(x ≥ √w), the grid's cells and the seconds it took.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (created if missing).
+    weights : sequence of float, default DEMO_WEIGHTS
+        The guidance weights w, (0, 1, 3, 7, 15) by default.
+    T, t_min : float, default 10.0 and 1e-3
+        The start and the early-stopping time.
+
+    Returns
+    -------
+    xarray.DataTree
+        The runs, by ``"<target>/<sampler>/w=<w>"``, as written to ``out/demo.nc``.
+    """
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, xr.Dataset] = {}
     header = (
@@ -148,8 +170,18 @@ def run_config(config_path: Path, out: Path | None, check_only: bool = False) ->
 
 
 def write_atomically(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` (.nc: netCDF with h5netcdf; .zarr) through a temporary sibling
-    renamed into place, so that ``path`` holds the complete result or what it held before."""
+    """Write a Dataset through a temporary sibling renamed into place.
+
+    ``path`` then holds the complete result or what it held before.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset to write.
+    path : Path
+        The file: ``.nc`` (netCDF with h5netcdf) or, otherwise, a zarr store (``.zarr``); its
+        folder is created if missing.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial, previous = (
         path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("partial", "previous")
@@ -232,6 +264,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     parser.add_argument("--version", action="version", version=f"fpguide {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = _add_run_parser(commands)
+    plot = _add_plot_parser(commands)
+    _add_demo_parser(commands)
+    return parser, run, plot
+
+
+def _add_run_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide run``."""
     run = commands.add_parser(
         "run",
         help="solve or sample what a TOML configuration describes (sweeps included), write "
@@ -258,7 +298,11 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
     run.add_argument(
         "--check", action="store_true", help="only check the configuration and say what it runs"
     )
+    return run
 
+
+def _add_plot_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide plot``."""
     plot = commands.add_parser(
         "plot",
         help="draw the figure of a result: a sweep's observables and output densities, or "
@@ -281,7 +325,11 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
         "swept, else the "
         "first swept parameter other than sampler)",
     )
+    return plot
 
+
+def _add_demo_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide demo``."""
     demo = commands.add_parser(
         "demo",
         help="solve the two standard cases of the papers, print a "
@@ -293,8 +341,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argpars
         "--t-min", type=float, default=1e-3, help="early-stopping time (default 1e-3)"
     )
     demo.add_argument("--T", type=float, default=10.0, help="start time (default 10)")
-
-    return parser, run, plot
+    return demo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
