@@ -1,5 +1,12 @@
 """fpguide: the exact output distribution of guided diffusion samplers, from their Fokker–Planck
-equation."""
+equation.
+
+The front doors: :func:`solve` (the density on a grid, with its observables; sweeps over its
+parameters), :func:`sample` (particles of the same dynamics), :func:`solve_pc` and
+:func:`sample_pc` (predictor–corrector guidance), :func:`solve_discrete` and
+:func:`sample_discrete` (N-step :class:`DDIM` and :class:`DDPM` chains), :func:`rerun` (the run a
+Dataset records, run again) and :func:`cross_check` (a grid solve against particles).
+"""
 
 import os
 

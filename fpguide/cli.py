@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import xarray as xr
@@ -44,9 +45,31 @@ DEMO_TARGETS = {
 }
 
 
-def run_demo(out: Path, weights=DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e-3) -> xr.DataTree:
-    """Solve both targets, both samplers, every weight; print the table; write demo.nc and demo.png
-    into ``out``."""
+def run_demo(
+    out: Path, weights: Sequence[float] = DEMO_WEIGHTS, T: float = 10.0, t_min: float = 1e-3
+) -> xr.DataTree:
+    """Solve the papers' two standard cases (``fpguide demo``): print a table, write demo.nc and
+    demo.png.
+
+    Both targets of ``DEMO_TARGETS`` (the Gaussians N(−1, 1) and N(1, 1), the boxes [−2, −1] and
+    [1, 2], equal weights, labels −1 and +1) are solved guided to class +1 on the OU process, with
+    both samplers and every weight. The table has one row per run: the output entropy, confidence,
+    support and edge mass, P(x ≥ √w), the grid's cells and the seconds it took.
+
+    Parameters
+    ----------
+    out : Path
+        The output folder (created if missing).
+    weights : sequence of float, default DEMO_WEIGHTS
+        The guidance weights w, (0, 1, 3, 7, 15) by default.
+    T, t_min : float, default 10.0 and 1e-3
+        The start and the early-stopping time.
+
+    Returns
+    -------
+    xarray.DataTree
+        The runs, by ``"<target>/<sampler>/w=<w>"``, as written to ``out/demo.nc``.
+    """
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, xr.Dataset] = {}
     header = (
@@ -147,8 +170,18 @@ def run_config(config_path: Path, out: Path | None, check_only: bool = False) ->
 
 
 def write_atomically(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``path`` (.nc: netCDF with h5netcdf; .zarr) through a temporary sibling
-    renamed into place, so that ``path`` holds the complete result or what it held before."""
+    """Write a Dataset through a temporary sibling renamed into place.
+
+    ``path`` then holds the complete result or what it held before.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset to write.
+    path : Path
+        The file: ``.nc`` (netCDF with h5netcdf) or, otherwise, a zarr store (``.zarr``); its
+        folder is created if missing.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial, previous = (
         path.with_name(f".{path.name}.{what}-{os.getpid()}") for what in ("partial", "previous")
@@ -222,13 +255,23 @@ def plot_result(data: Path, out: Path, dim: str | None = None) -> None:
     print(f"wrote {out}")
 
 
-def main(argv=None) -> int:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command line's parser, and those of its commands ``run`` and ``plot`` (for their
+    errors)."""
     parser = argparse.ArgumentParser(
         prog="fpguide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"fpguide {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = _add_run_parser(commands)
+    plot = _add_plot_parser(commands)
+    _add_demo_parser(commands)
+    return parser, run, plot
+
+
+def _add_run_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide run``."""
     run = commands.add_parser(
         "run",
         help="solve or sample what a TOML configuration describes (sweeps included), write "
@@ -255,7 +298,11 @@ def main(argv=None) -> int:
     run.add_argument(
         "--check", action="store_true", help="only check the configuration and say what it runs"
     )
+    return run
 
+
+def _add_plot_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide plot``."""
     plot = commands.add_parser(
         "plot",
         help="draw the figure of a result: a sweep's observables and output densities, or "
@@ -278,7 +325,11 @@ def main(argv=None) -> int:
         "swept, else the "
         "first swept parameter other than sampler)",
     )
+    return plot
 
+
+def _add_demo_parser(commands) -> argparse.ArgumentParser:
+    """The parser of ``fpguide demo``."""
     demo = commands.add_parser(
         "demo",
         help="solve the two standard cases of the papers, print a "
@@ -290,30 +341,63 @@ def main(argv=None) -> int:
         "--t-min", type=float, default=1e-3, help="early-stopping time (default 1e-3)"
     )
     demo.add_argument("--T", type=float, default=10.0, help="start time (default 10)")
+    return demo
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``fpguide COMMAND ...`` (the module docstring lists the commands).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program's name; None (default) reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 1 when a run lost mass through the walls of its grid or a
+        figure could not be drawn; 2 for an error in a configuration file. Bad arguments exit
+        through argparse (status 2) with a message.
+    """
+    parser, run, plot = _parser()
     args = parser.parse_args(argv)
     if args.command == "run":
-        if args.out is None and not args.check:
-            run.error("the output -o OUT.nc or -o OUT.zarr is required (or --check)")
-        if args.out is not None and args.out.suffix not in SUFFIXES:
-            run.error(f"the output must end in .nc or .zarr, got {str(args.out)!r}")
-        return run_config(args.config, args.out, args.check)
+        return _run_command(args, run)
     if args.command == "plot":
-        if args.data.suffix not in SUFFIXES:
-            plot.error(f"the result must be a .nc or .zarr file, got {str(args.data)!r}")
-        try:
-            plot_result(args.data, args.out, args.dim)
-        except (OSError, ValueError) as err:
-            print(f"fpguide plot: error: {err}", file=sys.stderr)
-            return 1
-        return 0
+        return _plot_command(args, plot)
     if args.command == "demo":
-        if not (math.isfinite(args.T) and args.T > 0):
-            parser.error(f"--T must be a finite number > 0, got {args.T}")
-        if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
-            parser.error(f"--t-min must be in (0, T) = (0, {args.T:g}), got {args.t_min}")
-        run_demo(args.out, T=args.T, t_min=args.t_min)
+        _demo_command(args, parser)
     return 0
+
+
+def _run_command(args: argparse.Namespace, run: argparse.ArgumentParser) -> int:
+    """``fpguide run`` with the parsed ``args``."""
+    if args.out is None and not args.check:
+        run.error("the output -o OUT.nc or -o OUT.zarr is required (or --check)")
+    if args.out is not None and args.out.suffix not in SUFFIXES:
+        run.error(f"the output must end in .nc or .zarr, got {str(args.out)!r}")
+    return run_config(args.config, args.out, args.check)
+
+
+def _plot_command(args: argparse.Namespace, plot: argparse.ArgumentParser) -> int:
+    """``fpguide plot`` with the parsed ``args``."""
+    if args.data.suffix not in SUFFIXES:
+        plot.error(f"the result must be a .nc or .zarr file, got {str(args.data)!r}")
+    try:
+        plot_result(args.data, args.out, args.dim)
+    except (OSError, ValueError) as err:
+        print(f"fpguide plot: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``fpguide demo`` with the parsed ``args``."""
+    if not (math.isfinite(args.T) and args.T > 0):
+        parser.error(f"--T must be a finite number > 0, got {args.T}")
+    if not (math.isfinite(args.t_min) and 0 < args.t_min < args.T):
+        parser.error(f"--t-min must be in (0, T) = (0, {args.T:g}), got {args.t_min}")
+    run_demo(args.out, T=args.T, t_min=args.t_min)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,23 @@ class RunConfig:
 
 
 def load(path: str | Path) -> RunConfig:
-    """Read and check a TOML configuration."""
+    """Read and check a TOML configuration.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file (``examples/sweep.toml`` documents every key).
+
+    Returns
+    -------
+    RunConfig
+        The checked configuration: ``config.run()`` runs it.
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read, is not valid TOML, or fails a check of :func:`parse`.
+    """
     try:
         with open(path, "rb") as file:
             doc = tomllib.load(file)
@@ -117,8 +133,42 @@ def load(path: str | Path) -> RunConfig:
 
 
 def parse(doc: dict) -> RunConfig:
-    """Check a configuration (the parsed TOML) and turn it into the solver's arguments; runs
-    nothing."""
+    """Check a configuration (the parsed TOML) and turn it into the solver's arguments.
+
+    Every key is checked, and every item of a sweep is checked as the solver will check it (without
+    running it); runs nothing.
+
+    Parameters
+    ----------
+    doc : dict
+        The parsed TOML: the tables ``run``, ``target`` and ``guidance`` (required), ``sampler``,
+        ``process``, ``grid`` and ``dask`` (see the module docstring).
+
+    Returns
+    -------
+    RunConfig
+        The checked configuration: ``solver(**kwargs)`` is the run (with ``client=scheduler`` on
+        Dask).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key (``table.key``), the value and what is allowed, for an unknown or missing
+        key, a bad value, ``[grid]`` with ``run.solver = "sample"``, or ``[dask]`` in a
+        configuration that sweeps nothing or without Dask installed.
+
+    Examples
+    --------
+    >>> from fpguide.config import parse
+    >>> config = parse(
+    ...     {
+    ...         "target": {"type": "GaussianMixture", "means": [-1.0, 1.0], "labels": [0, 1]},
+    ...         "guidance": {"label": 1, "w": [0.0, 3.0]},
+    ...     }
+    ... )
+    >>> config.describe()
+    'a solve sweep over w (2): 2 items'
+    """
     _check_keys("", doc, TABLES, required=("target", "guidance"))
     tables = {name: _table(name, doc.get(name, {})) for name in TABLES}
     run = dict(tables["run"])

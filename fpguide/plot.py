@@ -5,12 +5,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from .results.dataset import attach, config_of
 from .sweeps.sweep import outputs, sweep_dims
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = [
     "plot_dataset",
@@ -47,8 +52,27 @@ def _axes(ax):
     return ax
 
 
-def plot_density_over_time(ds: xr.Dataset, ax=None, n_curves: int = 8, cmap: str = "viridis"):
-    """The density at ``n_curves`` saved times from T (light) to t_min (dark)."""
+def plot_density_over_time(
+    ds: xr.Dataset, ax: Axes | None = None, n_curves: int = 8, cmap: str = "viridis"
+) -> Axes:
+    """Plot a 1-D density at ``n_curves`` saved times from T (light) to t_min (dark).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A 1-D Dataset of :func:`~fpguide.solve` (a single run).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw into (default: new ones).
+    n_curves : int, default 8
+        The number of saved times, evenly spaced in their index.
+    cmap : str, default "viridis"
+        The colour map.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, titled and with a legend of the times.
+    """
     import matplotlib.pyplot as plt
 
     ax = _axes(ax)
@@ -61,9 +85,27 @@ def plot_density_over_time(ds: xr.Dataset, ax=None, n_curves: int = 8, cmap: str
     return ax
 
 
-def plot_output_densities(runs: Mapping[str, xr.Dataset], ax=None, xlim=None):
-    """Output densities (at t_min) of several runs, one line per label, e.g. ``{"w=3": ds,
-    ...}``."""
+def plot_output_densities(
+    runs: Mapping[str, xr.Dataset],
+    ax: Axes | None = None,
+    xlim: tuple[float, float] | None = None,
+) -> Axes:
+    """Plot the output densities (at t_min) of several 1-D runs, one line per label.
+
+    Parameters
+    ----------
+    runs : mapping of str to xarray.Dataset
+        The runs by label, e.g. ``{"w=3": ds, ...}``.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw into (default: new ones).
+    xlim : tuple of float, optional
+        The range of x shown (default: matplotlib's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, with a legend of the labels.
+    """
     ax = _axes(ax)
     for label, ds in runs.items():
         ds["density"].isel(t=-1).plot.line(ax=ax, label=label)
@@ -74,9 +116,30 @@ def plot_output_densities(runs: Mapping[str, xr.Dataset], ax=None, xlim=None):
     return ax
 
 
-def plot_density_snapshots(ds: xr.Dataset, n_panels: int = 4, cmap: str = "magma"):
-    """A 2-D density at ``n_panels`` saved times from T to t_min, one panel each, with the target's
-    boxes outlined."""
+def plot_density_snapshots(ds: xr.Dataset, n_panels: int = 4, cmap: str = "magma") -> Figure:
+    """Plot a 2-D density at ``n_panels`` saved times from T to t_min, one panel each.
+
+    The target's boxes are outlined (for box targets that are not swept or reduced).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A 2-D Dataset of :func:`~fpguide.solve` (density on (x, y)).
+    n_panels : int, default 4
+        The number of saved times, evenly spaced in their index.
+    cmap : str, default "magma"
+        The colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure.
+
+    Raises
+    ------
+    ValueError
+        When the density is not on (x, y).
+    """
     picks = np.unique(np.linspace(0, ds.sizes["t"] - 1, n_panels).round().astype(int))
     return _panels(
         [ds.isel(t=k) for k in picks],
@@ -86,9 +149,26 @@ def plot_density_snapshots(ds: xr.Dataset, n_panels: int = 4, cmap: str = "magma
     )
 
 
-def plot_outputs_2d(runs: Mapping[str, xr.Dataset], cmap: str = "magma"):
-    """Output densities (at t_min) of several 2-D runs, one panel per label, e.g. ``{"w=3": ds,
-    ...}``."""
+def plot_outputs_2d(runs: Mapping[str, xr.Dataset], cmap: str = "magma") -> Figure:
+    """Plot the output densities (at t_min) of several 2-D runs, one panel per label.
+
+    Parameters
+    ----------
+    runs : mapping of str to xarray.Dataset
+        The runs by label, e.g. ``{"w=3": ds, ...}``.
+    cmap : str, default "magma"
+        The colour map.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure.
+
+    Raises
+    ------
+    ValueError
+        When a density is not on (x, y).
+    """
     return _panels([ds.isel(t=-1) for ds in runs.values()], list(runs), cmap, "output densities")
 
 
@@ -144,13 +224,39 @@ def _boxes(ds: xr.Dataset) -> list:
 # --- sweeps
 # --------------------------------------------------------------------------------------------------
 def plot_sweep(
-    ds: xr.Dataset, dim: str | None = None, variables: Sequence[str] = OBSERVABLES, fig=None
-):
-    """The sampler's output observables of a sweep against the swept parameter ``dim`` (default
-    ``w`` when swept, else the first swept parameter other than ``sampler``): one panel per variable
-    present, one line per sampler (and per value of every other swept parameter); particle sweeps
-    with a band of ±2 standard errors. Draws into ``fig`` (a Figure or SubFigure; a new figure when
-    None) and returns it."""
+    ds: xr.Dataset,
+    dim: str | None = None,
+    variables: Sequence[str] = OBSERVABLES,
+    fig: Figure | SubFigure | None = None,
+) -> Figure | SubFigure:
+    """Plot the sampler's output observables of a sweep against a swept parameter.
+
+    One panel per variable present, one line per sampler (and per value of every other swept
+    parameter); particle sweeps with a band of ±2 standard errors.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep of :func:`~fpguide.solve` or :func:`~fpguide.sample`.
+    dim : str, optional
+        The swept parameter on the horizontal axis (default ``w`` when swept, else the first swept
+        parameter other than ``sampler``; see :func:`sweep_parameter`).
+    variables : sequence of str, default OBSERVABLES
+        The output observables to show, where present (``entropy``, ``confidence``,
+        ``support_mass``, ``edge_mass``).
+    fig : matplotlib.figure.Figure or SubFigure, optional
+        Where to draw (a new figure when None).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or SubFigure
+        ``fig``, or the new figure.
+
+    Raises
+    ------
+    ValueError
+        When ``ds`` is not a sweep, ``dim`` is not swept, or none of ``variables`` is in ``ds``.
+    """
     out = _labelled_outputs(ds)
     dim = sweep_parameter(ds, dim)
     names = [name for name in variables if name in out]
@@ -168,11 +274,38 @@ def plot_sweep(
     return axes[0].figure
 
 
-def plot_sweep_densities(ds: xr.Dataset, dim: str | None = None, fig=None, cmap: str = "magma"):
-    """The output densities of a sweep, one panel per value of the swept parameter ``dim`` (default
-    as in :func:`plot_sweep`): in 1-D one line per sampler (and per value of every other swept
-    parameter), in 2-D one row of panels per combination of the other swept parameters. Draws into
-    ``fig`` and returns it."""
+def plot_sweep_densities(
+    ds: xr.Dataset,
+    dim: str | None = None,
+    fig: Figure | SubFigure | None = None,
+    cmap: str = "magma",
+) -> Figure | SubFigure:
+    """Plot the output densities of a sweep, one panel per value of a swept parameter.
+
+    In 1-D one line per sampler (and per value of every other swept parameter), in 2-D one row of
+    panels per combination of the other swept parameters.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep of :func:`~fpguide.solve` (with densities).
+    dim : str, optional
+        The swept parameter of the panels (default as in :func:`plot_sweep`).
+    fig : matplotlib.figure.Figure or SubFigure, optional
+        Where to draw (a new figure when None).
+    cmap : str, default "magma"
+        The colour map (2-D).
+
+    Returns
+    -------
+    matplotlib.figure.Figure or SubFigure
+        ``fig``, or the new figure.
+
+    Raises
+    ------
+    ValueError
+        When ``ds`` has no densities (particles), is not a sweep, or ``dim`` is not swept.
+    """
     out = _labelled_outputs(ds)
     if "density" not in out:
         raise ValueError(
@@ -213,10 +346,32 @@ def plot_sweep_densities(ds: xr.Dataset, dim: str | None = None, fig=None, cmap:
     return axes[0].figure
 
 
-def plot_dataset(ds: xr.Dataset, dim: str | None = None):
-    """The figure ``fpguide plot`` draws: for a sweep its observables (:func:`plot_sweep`) above its
-    output densities (:func:`plot_sweep_densities`); for a single run the density over time (1-D) or
-    snapshots (2-D), or the histogram of the output positions (particles)."""
+def plot_dataset(ds: xr.Dataset, dim: str | None = None) -> Figure:
+    """Draw the figure ``fpguide plot`` draws for a Dataset.
+
+    For a sweep its observables (:func:`plot_sweep`) above its output densities
+    (:func:`plot_sweep_densities`; a particle sweep: its observables only); for a single run the
+    density over time (1-D) or snapshots (2-D), or the histogram of the output positions
+    (particles).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of fpguide (a single run or a sweep).
+    dim : str, optional
+        (Sweeps) the swept parameter on the horizontal axis (default as in :func:`plot_sweep`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure.
+
+    Raises
+    ------
+    ValueError
+        When there is nothing to plot (not a 1-D or 2-D Dataset of fpguide), or ``dim`` is not
+        swept.
+    """
     import matplotlib.pyplot as plt
 
     if sweep_dims(ds):
@@ -256,8 +411,26 @@ def plot_dataset(ds: xr.Dataset, dim: str | None = None):
 
 
 def sweep_parameter(ds: xr.Dataset, dim: str | None = None) -> str:
-    """The swept parameter a sweep figure puts on its axis: ``dim``, else ``w`` when swept, else the
-    first swept parameter other than ``sampler`` (``sampler`` when only it is swept)."""
+    """The swept parameter a sweep figure puts on its axis.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep.
+    dim : str, optional
+        The parameter asked for.
+
+    Returns
+    -------
+    str
+        ``dim``, else ``w`` when swept, else the first swept parameter other than ``sampler``
+        (``sampler`` when only it is swept).
+
+    Raises
+    ------
+    ValueError
+        When ``ds`` is not a sweep, or ``dim`` is not one of its swept parameters.
+    """
     dims = sweep_dims(ds)
     if not dims:
         raise ValueError(

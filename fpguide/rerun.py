@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import xarray as xr
 
@@ -31,10 +32,38 @@ from .sweeps.sweep import SWEEPABLE
 __all__ = ["rerun"]
 
 
-def rerun(ds: xr.Dataset, **changes) -> xr.Dataset:
-    """Run again what made ``ds`` (a Dataset of :func:`~fpguide.solve`, :func:`~fpguide.sample`,
-    their sweeps, or of the predictor–corrector and discrete samplers), from its recorded
-    configuration; ``changes`` replace recorded arguments (e.g. ``seed=1``, ``sampler="sde"``)."""
+def rerun(ds: xr.Dataset, **changes: Any) -> xr.Dataset:
+    """Run again what made a Dataset, from its recorded configuration.
+
+    Runs are deterministic, so a rerun on the same fpguide version reproduces the Dataset bit for
+    bit (``xarray.testing.assert_identical(rerun(ds), ds)``). Where the run chose one uniform grid
+    automatically, its pilot runs again (``grid="uniform"``); where it ran on adaptive grids, they
+    are planned again; else the recorded grid is used.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of :func:`~fpguide.solve`, :func:`~fpguide.sample`, their sweeps, or of the
+        predictor–corrector and discrete samplers (particles drawn with an integer seed).
+    **changes
+        Arguments that replace recorded ones (e.g. ``seed=1``, ``sampler="sde"``).
+
+    Returns
+    -------
+    xarray.Dataset
+        The Dataset of the function that made ``ds``, called with the recorded arguments and the
+        ``changes``.
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` is not an ``xarray.Dataset`` with a ``config`` attribute.
+    ValueError
+        When the record names no function that can be rerun, or cannot rebuild a call: a sweep over
+        a ``Family`` of targets, a custom schedule or score error (a callable, recorded only by its
+        repr), or particles drawn with a seed that was not an integer; the error says what to pass
+        instead.
+    """
     if not isinstance(ds, xr.Dataset) or "config" not in ds.attrs:
         raise TypeError(
             "ds must be an xarray.Dataset made by fpguide (with its config "

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
@@ -43,6 +45,14 @@ from ..tools.validation import as_rng, check_flag, check_int, check_positive_rea
 from .grid_run import check_grid, grid_dataset, start_density
 from .particle_run import particle_observables, seed_record, start_points, with_observables
 from .solve import solve
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..engine import Scheme
+    from ..models.dynamics import Start
+    from ..models.guidance import CFG
+    from ..models.targets import Mixture
 
 __all__ = ["sample_discrete", "solve_discrete"]
 
@@ -203,15 +213,15 @@ def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
 
 
 def solve_discrete(
-    target,
-    guidance,
+    target: Mixture,
+    guidance: CFG,
     sampler: DiscreteSampler,
     *,
-    start: str = "prior",
-    grid: Grid | None = None,
-    scheme: str = "ppm",
+    start: Start = "prior",
+    grid: Grid | Literal["uniform"] | None = None,
+    scheme: Scheme = "ppm",
     delta: float = 0.1,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
     cells_per_width: float = CELLS_PER_WIDTH,
     wall_tol: float = 1e-9,
     compare: bool = True,
@@ -219,17 +229,77 @@ def solve_discrete(
     """The density after every step of an N-step :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`
     sampler (1-D).
 
-    ``start``: ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at
-    the first timestep). ``grid``: a :class:`Grid`, or None to choose it from a pilot of the
-    continuous counterpart (widened when mass reaches the walls). ``compare``: also solve the
-    continuous sampler the chain approximates (the η-sampler of ``sampler.schedule.process()`` with
-    η = ``sampler.eta``, from the same start, on the same grid; the clean output compared after the
-    chain's own last step) and report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and
-    ``gap_entropy`` = H(q) − H(q_cont) at every state. Other arguments as in :func:`~fpguide.solve`.
+    Each step x' = a x + b s_w(x, t) + c Z is applied to the density exactly: the push-forward
+    through the deterministic map, then, for stochastic steps (c > 0), the convolution with N(0,
+    c²). The result is the law of the discrete chain itself, not of the continuous sampler it
+    approximates (see the module docstring). States are labelled by diffusion time: t = (k + 1)/K
+    for training timestep k, and 0 for the clean data, whose observables that need p_t take it at
+    the noise level σ = ``CLEAN_SIGMA``.
 
-    Returns a Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start,
-    then after each step) and ``x``, and the coordinate ``timestep`` (the training timestep of each
-    state, −1 for the clean data).
+    Parameters
+    ----------
+    target : Mixture
+        The (unconditional) 1-D target mixture.
+    guidance : CFG
+        The classifier-free guidance.
+    sampler : DDIM or DDPM
+        The discrete sampler: its steps, noise schedule, η and prediction type.
+    start : {"prior", "exact"}, default "prior"
+        ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at the
+        first timestep).
+    grid : Grid, "uniform" or None, default None
+        A :class:`~fpguide.Grid`, or None (``"uniform"``) to choose it from a pilot of the
+        continuous counterpart (widened when mass reaches the walls, refined when the chain's
+        densities are narrower than ``cells_per_width`` cells).
+    scheme : {"ppm", "plm", "pcm"}, default "ppm"
+        Reconstruction of the density in the push-forward.
+    delta : float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+    cells_per_width : float, default CELLS_PER_WIDTH
+        Resolution of the automatic grid (cells across the narrowest density feature).
+    wall_tol : float, default 1e-9
+        The mass allowed to leave through the walls before the run fails.
+    compare : bool, default True
+        Also solve the continuous sampler the chain approximates (the η-sampler of
+        ``sampler.schedule.process()`` with η = ``sampler.eta``, from the same start, on the same
+        grid; the clean output compared after the chain's own last step) and report the
+        discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) − H(q_cont)
+        at every state.
+
+    Returns
+    -------
+    xarray.Dataset
+        A Dataset like :func:`~fpguide.solve`'s, with dims ``t`` (the N + 1 states: the start, then
+        after each step) and ``x``, and the coordinate ``timestep`` (the training timestep of each
+        state, −1 for the clean data).
+
+    Raises
+    ------
+    TypeError
+        When ``sampler`` is not a :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`.
+    ValueError
+        When the sampler visits fewer than two noise levels, for a target of d > 1 dimensions, or
+        for other arguments out of their ranges.
+    WallMassError
+        When more than ``wall_tol`` of the mass leaves through the walls of a given grid (or of the
+        automatic grid after it was widened).
+
+    Warns
+    -----
+    CollapsedMassWarning
+        When a step maps more than ``wall_tol`` of the mass onto single points (e.g. with
+        ``clip_sample``): the grid holds such point masses as one-cell spikes.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=1.0, labels=[0, 1])
+    >>> guidance, grid = fg.CFG(label=1, w=1.0), fg.Grid(-8.0, 8.0, 400)
+    >>> ds = fg.solve_discrete(target, guidance, fg.DDPM(steps=4), grid=grid, compare=False)
+    >>> ds.sizes["t"], ds["timestep"].values.tolist()
+    (5, [750, 500, 250, 0, -1])
     """
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
     dyn = prepared.dyn
@@ -245,6 +315,46 @@ def solve_discrete(
         if given
         else choose_grid(dyn, prepared.t_min, quantile, cells_per_width=cells_per_width)
     )
+    grid, record, q0, chain = _chain_on_grid(
+        grid, given, record, log_start, sampler, plan, dyn, scheme, wall_tol, cells_per_width
+    )
+    q = np.concatenate([q0[None], chain.q])
+    outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
+    t_obs = _observation_times(prepared, states)
+    result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
+    config = _config(prepared, sampler, states) | {
+        "function": "solve_discrete",
+        "compare": compare,
+        "grid": grid.to_dict(),
+        "scheme": scheme,
+        "cells_per_width": cells_per_width,
+        "wall_tol": wall_tol,
+    }
+    if chain.collapsed > wall_tol:
+        warnings.warn(
+            f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with "
+            "clip_sample, every x̂0 "
+            "beyond the range lands on it): the grid holds such point masses as "
+            "one-cell spikes, so the "
+            "entropy, KL and cross_check's KS test do not describe a density "
+            "there",
+            CollapsedMassWarning,
+            stacklevel=2,
+        )
+    ds = _chain_dataset(result, prepared, states, plan, config, record, chain, t_obs)
+    if compare:
+        ds = _with_gap(
+            ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
+        )
+    return attach(ds)
+
+
+def _chain_on_grid(
+    grid, given, record, log_start, sampler, plan, dyn, scheme, wall_tol, cells_per_width
+):
+    """The chain run on ``grid``; an automatic grid (not ``given``) is widened while mass escapes
+    and refined while the chain's densities are too narrow for it (up to WIDEN_TRIES times), both
+    recorded in ``record``. Returns (the grid, the record, the start density, the chain)."""
     for attempt in range(WIDEN_TRIES + 1):
         q0 = start_density(grid, log_start)
         chain = run_steps(
@@ -272,29 +382,12 @@ def solve_discrete(
             break
         grid = finer
         record.setdefault("refined_to", []).append(grid.n)
-    q = np.concatenate([q0[None], chain.q])
-    outflow = np.concatenate([[(0.0, 0.0)], chain.outflow])
-    t_obs = _observation_times(prepared, states)
-    result = EvolveResult(states, q, outflow[:, 0], outflow[:, 1], grid, scheme, n_steps=len(plan))
-    config = _config(prepared, sampler, states) | {
-        "function": "solve_discrete",
-        "compare": compare,
-        "grid": grid.to_dict(),
-        "scheme": scheme,
-        "cells_per_width": cells_per_width,
-        "wall_tol": wall_tol,
-    }
-    if chain.collapsed > wall_tol:
-        warnings.warn(
-            f"{sampler!r} maps mass {chain.collapsed:.3g} onto single points (with "
-            "clip_sample, every x̂0 "
-            "beyond the range lands on it): the grid holds such point masses as "
-            "one-cell spikes, so the "
-            "entropy, KL and cross_check's KS test do not describe a density "
-            "there",
-            CollapsedMassWarning,
-            stacklevel=2,
-        )
+    return grid, record, q0, chain
+
+
+def _chain_dataset(result, prepared, states, plan, config, record, chain, t_obs) -> xr.Dataset:
+    """The Dataset of a finished chain, with its run record and the ``timestep`` coordinate."""
+    dyn, grid, q = prepared.dyn, result.grid, result.q
     run = {
         "grid_choice": record,
         "n_steps": len(plan),
@@ -311,12 +404,7 @@ def solve_discrete(
         float(feature_width(dyn, prepared.t_min)),
         t_observe=t_obs,
     )
-    ds = ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
-    if compare:
-        ds = _with_gap(
-            ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
-        )
-    return attach(ds)
+    return ds.assign_coords(timestep=("t", np.concatenate([[plan.timestep[0]], plan.previous])))
 
 
 def _with_gap(
@@ -367,19 +455,65 @@ def _with_gap(
 
 
 def sample_discrete(
-    target,
-    guidance,
+    target: Mixture,
+    guidance: CFG,
     sampler: DiscreteSampler,
     *,
     n: int = 100_000,
-    seed=None,
-    start: str = "prior",
+    seed: int | Sequence[int] | np.random.Generator | np.random.SeedSequence | None = None,
+    start: Start = "prior",
     delta: float = 0.1,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
 ) -> xr.Dataset:
-    """Particles of the same N-step sampler, stepped with diffusers' own arithmetic for the
-    sampler's prediction type (network output → x̂0, ε̂ → update); a Dataset like
-    :func:`~fpguide.sample`'s, states as in :func:`solve_discrete`."""
+    """Particles of the N-step sampler that :func:`solve_discrete` solves (1-D).
+
+    The particles are stepped with diffusers' own arithmetic for the sampler's prediction type
+    (network output → x̂0, ε̂ → update), the network output being the exact guided score's.
+
+    Parameters
+    ----------
+    target : Mixture
+        The (unconditional) 1-D target mixture.
+    guidance : CFG
+        The classifier-free guidance.
+    sampler : DDIM or DDPM
+        The discrete sampler.
+    n : int, default 100_000
+        The number of particles (at least 2).
+    seed : int, sequence of int, numpy.random.Generator, SeedSequence or None, default None
+        The seed of ``numpy.random.default_rng`` (or a generator), as in :func:`~fpguide.sample`.
+    start : {"prior", "exact"}, default "prior"
+        The start law, as in :func:`solve_discrete`.
+    delta : float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+
+    Returns
+    -------
+    xarray.Dataset
+        A Dataset like :func:`~fpguide.sample`'s (``position`` with dims (t, particle), the
+        observables with standard errors), states as in :func:`solve_discrete` (with the
+        coordinate ``timestep``).
+
+    Raises
+    ------
+    TypeError
+        When ``sampler`` is not a :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`.
+    ValueError
+        For ``n`` < 2, a sampler that visits fewer than two noise levels, a target of d > 1
+        dimensions, or other arguments out of their ranges.
+    FloatingPointError
+        When the particles become non-finite.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    >>> ds = fg.sample_discrete(target, fg.CFG(label=1, w=2.0), fg.DDPM(steps=4), n=1000, seed=0)
+    >>> ds["position"].shape
+    (5, 1000)
+    """
     n = check_int("n", n, 2)
     rng = as_rng("seed", seed)
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)

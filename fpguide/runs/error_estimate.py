@@ -21,6 +21,7 @@ long as alone (``benchmarks/error_estimate_cost.py``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
@@ -54,11 +55,32 @@ ESTIMATED = (
 
 
 def with_error_estimates(
-    datasets: list[xr.Dataset], calls: list[dict], run_calls
+    datasets: list[xr.Dataset],
+    calls: list[dict],
+    run_calls: Callable[[list[dict]], list[xr.Dataset]],
 ) -> list[xr.Dataset]:
-    """``datasets``, made by the solve ``calls``, with the estimates from their companions, which
-    ``run_calls(companion calls)`` solves (their coarse-grid warnings silenced: a companion is
-    coarse by design)."""
+    """Solves' Datasets with the error estimates from their two companions.
+
+    For each solve, the space companion (half the cells per axis) and the time companion (steps
+    twice as long) are solved, and ``<name>_error`` = |ds[name] − space[name]| + |ds[name] −
+    time[name]| is added for every observable, with ``l1_error(t)``, the L1 distance to each
+    companion summed (see the module docstring); ``config["error_estimate"]`` is then True.
+
+    Parameters
+    ----------
+    datasets : list of xarray.Dataset
+        The Datasets the solve ``calls`` made.
+    calls : list of dict
+        The solve calls, by argument name.
+    run_calls : callable
+        ``run_calls(companion calls)`` solves a list of calls and returns their Datasets (their
+        coarse-grid warnings are silenced: a companion is coarse by design).
+
+    Returns
+    -------
+    list of xarray.Dataset
+        ``datasets`` with the estimates, in order.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CoarseGridWarning)
         space = run_calls([_space_companion(call, ds) for call, ds in zip(calls, datasets)])

@@ -5,6 +5,9 @@ one output grid)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
 import numpy as np
 import xarray as xr
 
@@ -29,6 +32,10 @@ from ..results.error_size import error_norms
 from ..tools.errors import WallMassError
 from ..tools.validation import check_positive_real
 from .monitors import act_on, monitor_variables
+
+if TYPE_CHECKING:
+    from ..grids.grid import GridChoice
+    from ..models.dynamics import GuidedDynamics
 
 __all__ = [
     "SETTINGS",
@@ -56,14 +63,47 @@ STEP_DEFAULTS = {
 
 
 def reduces(call: dict) -> bool:
-    """Whether a solve call runs through a reduction (d > 3, or reduce=True in d > 1)."""
+    """Whether a solve call runs through a reduction (d > 3, or ``reduce=True`` in d > 1).
+
+    Parameters
+    ----------
+    call : dict
+        The arguments of a :func:`~fpguide.solve` call, by name (``target`` and ``reduce`` used).
+
+    Returns
+    -------
+    bool
+        True when the call solves a reduction (see :mod:`fpguide.runs.reduction`).
+    """
     d = call["target"].ndim
     return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
 
 
 def checked_settings(stochastic: bool, call: dict) -> dict:
-    """The engine settings (:data:`SETTINGS`) of a solve call, checked, with the sampler's step
-    defaults filled in (``fpguide run`` checks a configuration with it before running)."""
+    """The engine settings of a solve call, checked, with the sampler's step defaults filled in.
+
+    ``fpguide run`` checks a configuration with it before running.
+
+    Parameters
+    ----------
+    stochastic : bool
+        Whether the sampler has noise (η > 0): the defaults of ``STEP_DEFAULTS["sde"]``, else
+        ``["ode"]``.
+    call : dict
+        The arguments of the solve call, by name (those in :data:`SETTINGS` used).
+
+    Returns
+    -------
+    dict
+        ``scheme``, ``log_snr_step``, ``lipschitz``, ``cells_per_width`` and ``wall_tol``, the step
+        settings that were None replaced by the defaults.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``scheme``, or a step setting, ``cells_per_width`` or ``wall_tol`` that is
+        not a positive real number (TypeError for one that is not a number).
+    """
     defaults = STEP_DEFAULTS["sde" if stochastic else "ode"]
     settings = {name: call[name] for name in SETTINGS}
     scheme_code(settings["scheme"])
@@ -74,13 +114,41 @@ def checked_settings(stochastic: bool, call: dict) -> dict:
     return settings
 
 
-def check_grid(grid, d: int, adaptive: bool = False):
-    """The grid a run of a d-dimensional target uses: a Grid (1-D) or a TensorGrid (a sequence of
-    Grids is made one) with one axis per dimension, as given; None for one uniform grid chosen
-    automatically (``"uniform"``, or None in 1-D); or, where ``adaptive`` (solve's grid),
-    ``"adaptive"`` for stages of their own (``"adaptive"``, or None in 2-D and 3-D: there the stages
-    cost 3-16x less than one uniform grid at the same accuracy, see :mod:`fpguide.grids.adaptive`;
-    in 1-D one grid costs at most seconds and the stages' planning is a fixed cost)."""
+def check_grid(
+    grid: Grid | TensorGrid | Sequence[Grid] | GridChoice | None, d: int, adaptive: bool = False
+) -> Grid | TensorGrid | Literal["adaptive"] | None:
+    """The grid a run of a d-dimensional target uses.
+
+    A Grid (1-D) or a TensorGrid (a sequence of Grids is made one) with one axis per dimension, as
+    given; None for one uniform grid chosen automatically (``"uniform"``, or None in 1-D); or, where
+    ``adaptive`` (solve's grid), ``"adaptive"`` for stages of their own (``"adaptive"``, or None in
+    2-D and 3-D: there the stages cost 3-16x less than one uniform grid at the same accuracy, see
+    :mod:`fpguide.grids.adaptive`; in 1-D one grid costs at most seconds and the stages' planning is
+    a fixed cost).
+
+    Parameters
+    ----------
+    grid : Grid, TensorGrid, sequence of Grid, {"uniform", "adaptive"} or None
+        The grid argument of the run.
+    d : int
+        The number of dimensions of the target (of its solved coordinates).
+    adaptive : bool, default False
+        Whether the run takes adaptive grids (:func:`~fpguide.solve` and its sweeps).
+
+    Returns
+    -------
+    Grid, TensorGrid, "adaptive" or None
+        The grid as given (a TensorGrid for a sequence of Grids), ``"adaptive"``, or None for one
+        uniform grid chosen automatically.
+
+    Raises
+    ------
+    ValueError
+        For a TensorGrid with another number of axes than d, and for ``"adaptive"`` where the run
+        does not take it.
+    TypeError
+        For anything else.
+    """
     if grid is None:
         return ADAPTIVE if adaptive and d > 1 else None
     if isinstance(grid, str) and grid == UNIFORM:
@@ -113,10 +181,29 @@ def check_grid(grid, d: int, adaptive: bool = False):
     )
 
 
-def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
-    """The start law's cell averages on ``grid``; a :class:`WallMassError` when they do not carry
-    its mass to START_MASS_TOL (an extent that cuts its bulk, or cells far wider than it): the run
-    would evolve another law."""
+def start_density(
+    grid: Grid | TensorGrid, log_start: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The start law's cell averages on ``grid``, checked to carry its mass.
+
+    Parameters
+    ----------
+    grid : Grid or TensorGrid
+        The grid of the run.
+    log_start : callable
+        The start law's log-density (as :func:`~fpguide.models.dynamics.start_law` returns it).
+
+    Returns
+    -------
+    np.ndarray
+        The cell averages, of the grid's shape.
+
+    Raises
+    ------
+    WallMassError
+        When they do not carry the law's mass to ``START_MASS_TOL`` (an extent that cuts its bulk,
+        or cells far wider than it): the run would evolve another law.
+    """
     q0 = grid.cell_averages(log_start)
     mass = float(q0.sum() * grid.cell_volume)
     if not abs(mass - 1.0) <= START_MASS_TOL:
@@ -136,13 +223,47 @@ def start_density(grid: Grid | TensorGrid, log_start) -> np.ndarray:
     return q0
 
 
-def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width: float):
-    """``run_on(grid)`` on the given ``grid``, or with None on the grid :func:`choose_grid` picks
-    from a pilot of ``dyn``, or with ``"adaptive"`` on the stages
-    :func:`~fpguide.grids.adaptive.plan_stages` picks (a list of
-    :class:`~fpguide.grids.adaptive.Stage`), picked again wider while mass leaves through its walls
-    (see :func:`~fpguide.grids.autogrid.widening`). Returns (result, the grid used, the run record:
-    ``grid_choice`` and, after widening, the errors in ``widened_after``)."""
+def on_automatic_grid(
+    run_on: Callable,
+    grid: Grid | TensorGrid | Literal["adaptive"] | None,
+    dyn: GuidedDynamics,
+    t_min: float,
+    quantile: Callable,
+    cells_per_width: float,
+) -> tuple[Any, Grid | TensorGrid | list, dict]:
+    """Run ``run_on`` on the given grid, or on one chosen automatically (widened while mass
+    leaves through its walls).
+
+    With a grid, ``run_on(grid)``; with None, on the grid :func:`choose_grid` picks from a pilot of
+    ``dyn``; with ``"adaptive"``, on the stages :func:`~fpguide.grids.adaptive.plan_stages` picks (a
+    list of :class:`~fpguide.grids.adaptive.Stage`), picked again wider while mass leaves through
+    its walls (see :func:`~fpguide.grids.autogrid.widening`).
+
+    Parameters
+    ----------
+    run_on : callable
+        ``run_on(grid or stages)``: the run, returning its result.
+    grid : Grid, TensorGrid, "adaptive" or None
+        The grid as :func:`check_grid` returns it.
+    dyn : GuidedDynamics
+        The dynamics the pilot runs.
+    t_min : float
+        The run's output time.
+    quantile : callable
+        The quantile function of the start law (from :func:`~fpguide.models.dynamics.start_law`).
+    cells_per_width : float
+        Resolution of the automatic grid (cells across the narrowest density feature).
+
+    Returns
+    -------
+    result
+        What ``run_on`` returned.
+    grid : Grid, TensorGrid or list of Stage
+        The grid used (the stages, for an adaptive run).
+    run : dict
+        The run record: ``grid_choice`` (None for a given grid) and, after widening, the errors in
+        ``widened_after``.
+    """
     run = {"grid_choice": None}
     if grid is not None and not is_adaptive(grid):
         return run_on(grid), grid, run
@@ -162,11 +283,15 @@ def on_automatic_grid(run_on, grid, dyn, t_min: float, quantile, cells_per_width
 
 
 def grid_dataset(
-    result, prepared, config, run, direction, feature_width: float | list[float], t_observe=None
+    result: EvolveResult | StagedResult,
+    prepared: Any,
+    config: dict,
+    run: dict,
+    direction: np.ndarray | None,
+    feature_width: float | list[float],
+    t_observe: np.ndarray | None = None,
 ) -> xr.Dataset:
-    """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.runs.monitors`;
-    ``feature_width``: the narrowest feature its dynamics can make, one or one per axis); p_t enters
-    the observables at ``t_observe`` (default: the saved times).
+    """The Dataset of a grid run, its monitors acted on (see :mod:`fpguide.runs.monitors`).
 
     ``result`` is an :class:`~fpguide.engine.EvolveResult`, or a
     :class:`~fpguide.engine.StagedResult` whose saved densities live on the grids of their stages:
@@ -174,7 +299,37 @@ def grid_dataset(
     representation), and the densities are stored on one graded grid (:func:`_output_grid`) by exact
     cell integrals of their reconstruction: where a stage's densities hold their mass its cells are
     subdivided, beyond that (less than OUTPUT_TAIL per side and axis) they are summed into coarser
-    cells; no mass is lost either way."""
+    cells; no mass is lost either way.
+
+    Parameters
+    ----------
+    result : EvolveResult or StagedResult
+        The engine run.
+    prepared : PreparedRun
+        The prepared run (:func:`~fpguide.models.dynamics.prepare_run`): dynamics, saved times,
+        ``delta`` and thresholds.
+    config : dict
+        The run's configuration (``attrs["config"]``); its ``wall_tol`` is used.
+    run : dict
+        The run record (``attrs["run"]``), completed here with ``mass_error``.
+    direction : np.ndarray or None
+        (d-D) the direction of the projected observables; None in 1-D.
+    feature_width : float or list of float
+        The narrowest feature its dynamics can make, one or one per axis.
+    t_observe : np.ndarray, optional
+        The times at which p_t enters the observables (default: the saved times).
+
+    Returns
+    -------
+    xarray.Dataset
+        The densities, outflow, observables, divergences to the conditional and tilted references,
+        and monitors over ``t``.
+
+    Raises
+    ------
+    NumericalError
+        When the mass balance drifts beyond the monitors' tolerance (see :func:`act_on`).
+    """
     dyn, t_save = prepared.dyn, prepared.t_save
     t_observe = t_save if t_observe is None else t_observe
     pieces = result.pieces() if isinstance(result, StagedResult) else [(slice(None), result)]

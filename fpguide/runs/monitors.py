@@ -35,12 +35,16 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..grids.autogrid import CELLS_PER_WIDTH
 from ..grids.grid import Grid, TensorGrid, axes_of
 from ..tools.errors import CoarseGridWarning, NumericalError, WallMassWarning, caller_stacklevel
+
+if TYPE_CHECKING:
+    from ..engine import EvolveResult
 
 __all__ = ["MASS_TOL", "MONITORS", "WALL_BAND", "act_on", "monitor_variables"]
 
@@ -82,12 +86,34 @@ def wall_masses(grid: Grid | TensorGrid, q: np.ndarray) -> np.ndarray:
 
 
 def monitor_variables(
-    result, mass: np.ndarray, outflow: np.ndarray, initial: float | None = None
-) -> dict:
-    """The monitors of an engine run (an EvolveResult, or a chain's result with its densities
-    only) as Dataset variables over ``t``; ``mass`` and ``outflow`` are those at the saved times,
-    ``initial`` the mass at the start (default ``mass[0]``; a stage of a staged run starts
-    later)."""
+    result: EvolveResult,
+    mass: np.ndarray,
+    outflow: np.ndarray,
+    initial: float | None = None,
+) -> dict[str, tuple[tuple[str], np.ndarray]]:
+    """The monitors of an engine run as Dataset variables over ``t``.
+
+    ``mass_balance_error`` = (mass + outflow − initial)/initial; ``min_density``, the run's own
+    record of the lowest cell average since the previous saved time, else the lowest of the saved
+    density; ``feature_cells``, the cells across each density's narrowest feature, 1/(√(2π) max p)
+    of its sharpest marginal over dx; ``wall_mass``, the mass in the outer ``WALL_BAND`` of every
+    axis' extent; and, where the run records them, ``cfl`` and ``peclet`` (see the module's table).
+
+    Parameters
+    ----------
+    result : EvolveResult
+        The engine run (or a chain's result with its densities only: ``grid``, ``q`` and None for
+        ``min_density`` and ``cfl``).
+    mass, outflow : np.ndarray
+        The mass on the grid and the cumulative outflow at the saved times.
+    initial : float, optional
+        The mass at the start (default ``mass[0]``; a stage of a staged run starts later).
+
+    Returns
+    -------
+    dict
+        ``{name: (("t",), values)}`` for each monitor, values as floats.
+    """
     grid, q = result.grid, result.q
     initial = mass[0] if initial is None else initial
     lowest = (
@@ -114,10 +140,37 @@ def act_on(
     wall_tol: float,
     feature_width: float | list[float],
 ) -> None:
-    """Fail or warn on the ``monitors`` of a run saved at the diffusion times ``t`` (see the
-    module's table), each density on its grid in ``grids``, that lost ``escaped`` through its walls;
-    ``feature_width`` is the narrowest feature the dynamics can make by the last saved time, one for
-    every axis or one per axis (the last grid's cells per width are judged against it too)."""
+    """Fail or warn on the monitors of a run (see the module's table).
+
+    Parameters
+    ----------
+    monitors : dict
+        The monitors of :func:`monitor_variables`, of a run saved at the diffusion times ``t``.
+    t : np.ndarray
+        The saved diffusion times.
+    grids : list of Grid or TensorGrid
+        The grid of each saved density.
+    escaped : float
+        The mass the run lost through its walls.
+    wall_tol : float
+        The run's tolerance for that loss.
+    feature_width : float or list of float
+        The narrowest feature the dynamics can make by the last saved time, one for every axis or
+        one per axis (the last grid's cells per width are judged against it too).
+
+    Raises
+    ------
+    NumericalError
+        When ``mass_balance_error`` exceeds ``MASS_TOL`` in magnitude at a saved time.
+
+    Warns
+    -----
+    CoarseGridWarning
+        When a density's grid has fewer than ``MIN_CELLS_PER_WIDTH`` cells across its narrowest
+        feature.
+    WallMassWarning
+        When ``escaped`` exceeds ``WALL_MARGIN``·``wall_tol``.
+    """
     balance = monitors["mass_balance_error"][1]
     if np.any(np.abs(balance) > MASS_TOL):
         k = int(np.argmax(np.abs(balance) > MASS_TOL))

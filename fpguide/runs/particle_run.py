@@ -5,6 +5,7 @@ standard errors."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -15,6 +16,13 @@ from ..results import observables_nd as obs_nd
 from ..results.dataset import attach
 from ..results.observables import far_edge, log_class_posterior
 from ..tools.validation import as_finite_array, check_positive_real
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..models.dynamics import Start
+    from ..models.guidance import GuidedModel
+    from ..models.processes import Process
 
 __all__ = [
     "particle_observables",
@@ -29,10 +37,32 @@ __all__ = [
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
-def step_taus(prepared, time_grid, log_snr_step) -> np.ndarray:
-    """The reverse times of the particle steps of a prepared run: ``time_grid`` (diffusion times in
-    [t_min, T]) or steps uniform in log-SNR (``log_snr_step``, default per sampler), with the saved
-    times and both ends added."""
+def step_taus(prepared: Any, time_grid: ArrayLike | None, log_snr_step: float | None) -> np.ndarray:
+    """The reverse times τ = T − t of the particle steps of a prepared run.
+
+    ``time_grid`` (diffusion times in [t_min, T]) or steps uniform in log-SNR (``log_snr_step``,
+    default per sampler: 0.01 with noise, 0.05 for the ODE), with the saved times and both ends
+    added.
+
+    Parameters
+    ----------
+    prepared : PreparedRun
+        The prepared run (:func:`~fpguide.models.dynamics.prepare_run`).
+    time_grid : array_like or None
+        The diffusion times of the steps, or None for steps uniform in log-SNR.
+    log_snr_step : float or None
+        The step in log-SNR when ``time_grid`` is None (None: the sampler's default).
+
+    Returns
+    -------
+    np.ndarray
+        The reverse times of the step boundaries, increasing from 0 to T − t_min.
+
+    Raises
+    ------
+    ValueError
+        For a ``time_grid`` that is empty or leaves [t_min, T], or a ``log_snr_step`` ≤ 0.
+    """
     dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
     if time_grid is None:
         default = DEFAULT_LOG_SNR_STEP["sde" if dyn.stochastic else "ode"]
@@ -52,16 +82,40 @@ def step_taus(prepared, time_grid, log_snr_step) -> np.ndarray:
     return np.union1d(np.union1d(taus, T - t_save), [0.0, T - t_min])
 
 
-def seed_record(seed):
-    """The seed as the configuration records it (a generator or sequence by its repr)."""
+def seed_record(seed: Any) -> int | str | None:
+    """The seed as the configuration records it.
+
+    Parameters
+    ----------
+    seed : int, numpy.random.Generator, sequence or None
+        The seed argument of a particle run.
+
+    Returns
+    -------
+    int, str or None
+        None or the integer as given; anything else (a generator, a sequence) by its ``str``.
+    """
     return seed if seed is None or isinstance(seed, int) else str(seed)
 
 
 def with_observables(
     ds: xr.Dataset, observables: dict[str, tuple[np.ndarray, np.ndarray]]
 ) -> xr.Dataset:
-    """The particle Dataset with each observable ``<name>`` and its standard error ``<name>_se``
-    (dims t, then threshold for tail probabilities, or dim/dim2 for d-D moments), labelled."""
+    """The particle Dataset with each observable and its standard error, labelled.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The particle Dataset (positions, coordinates, attributes).
+    observables : dict
+        ``{name: (estimate, standard error)}``, as :func:`particle_observables` returns them.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``<name>`` and ``<name>_se`` (dims t, then threshold for tail probabilities, or
+        dim/dim2 for d-D moments), labelled (:func:`~fpguide.results.dataset.attach`).
+    """
     for name, (value, se) in observables.items():
         dims = (
             ("t", "threshold")
@@ -73,20 +127,70 @@ def with_observables(
     return attach(ds)
 
 
-def start_points(model, process, T, start, n, rng):
-    """``n`` start points at time T: from the prior N(0, prior_std(T)² I) (``start="prior"``) or
-    from the noised conditional p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T),
-    plus σ(T) noise)."""
+def start_points(
+    model: GuidedModel,
+    process: Process,
+    T: float,
+    start: Start,
+    n: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``n`` start points at time T.
+
+    From the prior N(0, prior_std(T)² I) (``start="prior"``) or from the noised conditional
+    p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T), plus σ(T) noise).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided model (its conditional is sampled for ``"exact"``).
+    process : Process
+        The forward process.
+    T : float
+        The start time.
+    start : {"prior", "exact"}
+        The start law.
+    n : int
+        The number of points.
+    rng : numpy.random.Generator
+        The random numbers.
+
+    Returns
+    -------
+    np.ndarray
+        Shape (n,) in 1-D, (n, d) in d-D.
+    """
     if start == "prior":
         return process.prior_std(T) * rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
     x0 = model.cond.sample(n, rng)
     return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(x0.shape)
 
 
-def particle_step(dyn: GuidedDynamics, x, tau, dt, rng):
-    """One Euler–Maruyama (η > 0) or RK4 (the ODE) step from τ to τ + dt (end stages inside the
-    step, as the grid's trace takes them: a weight schedule that jumps at a step boundary acts on
-    the step's own side)."""
+def particle_step(
+    dyn: GuidedDynamics, x: np.ndarray, tau: float, dt: float, rng: np.random.Generator
+) -> np.ndarray:
+    """One step of the particles from reverse time τ to τ + dt.
+
+    Euler–Maruyama for η > 0, X + v(X, τ) dt + sqrt(2 D(τ) dt) Z, else classical RK4. The end
+    stages are taken inside the step (by ``STAGE_INSIDE``·dt), as the grid's trace takes them: a
+    weight schedule that jumps at a step boundary acts on the step's own side.
+
+    Parameters
+    ----------
+    dyn : GuidedDynamics
+        The dynamics: drift v, diffusion D, and whether it is stochastic.
+    x : np.ndarray
+        The positions.
+    tau, dt : float
+        The reverse time at the step's start and the step.
+    rng : numpy.random.Generator
+        The random numbers (for the noise).
+
+    Returns
+    -------
+    np.ndarray
+        The positions after the step.
+    """
     inside = STAGE_INSIDE * dt
     if dyn.stochastic:
         noise = math.sqrt(2.0 * dyn.diffusion(tau) * dt)
@@ -106,8 +210,32 @@ def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def particle_observables(
     positions: np.ndarray, t: np.ndarray, dyn: GuidedDynamics, delta: float, thresholds: np.ndarray
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(estimate, standard error) of each observable at each saved time; positions has shape (n_t,
-    n)."""
+    """(estimate, standard error) of each 1-D observable at each saved time.
+
+    Mean and variance; confidence E[p_t(c|x)] and inverse confidence E[1/p_t(c|x)] (when the
+    conditional is a class of the target); tail probabilities P(x ≥ a); for targets with supports,
+    the support, outside and edge masses; and the Vasicek m-spacing entropy estimate (m ≈ √n/2,
+    with Ebrahimi's boundary correction; biased at finite n by O(m/n + 1/m)), its standard error
+    from 10 disjoint batches.
+
+    Parameters
+    ----------
+    positions : np.ndarray
+        The positions, shape (n_t, n).
+    t : np.ndarray
+        The diffusion times at which p_t enters the observables, one per row.
+    dyn : GuidedDynamics
+        The dynamics (model and process).
+    delta : float
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : np.ndarray
+        The tail thresholds a.
+
+    Returns
+    -------
+    dict
+        ``{name: (estimate, standard error)}``, arrays over t (and threshold).
+    """
     model, n = dyn.model, positions.shape[1]
     out = {"mean": _mean_se(positions)}
     centred = positions - out["mean"][0][:, None]
@@ -132,8 +260,32 @@ def particle_observables_nd(
     thresholds: np.ndarray,
     direction: np.ndarray,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The d-D observables of :func:`fpguide.results.observables_nd.time_series` as sample means
-    with standard errors; positions has shape (n_t, n, d)."""
+    """The d-D observables as sample means with standard errors.
+
+    Those of :func:`fpguide.results.observables_nd.time_series`: mean vector, covariance (and the
+    marginal variances), projected mean ⟨mean, u⟩, confidence and tail probabilities of ⟨x, u⟩,
+    and for box targets the support, outside and edge masses; no entropy estimate.
+
+    Parameters
+    ----------
+    positions : np.ndarray
+        The positions, shape (n_t, n, d).
+    t : np.ndarray
+        The diffusion times at which p_t enters the observables, one per saved time.
+    dyn : GuidedDynamics
+        The dynamics (model and process).
+    delta : float
+        Half-width of the edge slab counted as edge mass.
+    thresholds : np.ndarray
+        The tail thresholds a of P(⟨x, u⟩ ≥ a).
+    direction : np.ndarray
+        The unit direction u of the projections.
+
+    Returns
+    -------
+    dict
+        ``{name: (estimate, standard error)}``.
+    """
     model = dyn.model
     mean, mean_se = _mean_se(np.moveaxis(positions, 1, -1))
     covariance = [_covariance_se(row - m) for row, m in zip(positions, mean)]

@@ -8,6 +8,9 @@ errors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
 
@@ -29,34 +32,45 @@ from .particle_run import (
     with_observables,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..models.dynamics import Sampler, Start
+    from ..models.processes import Process
+    from ..models.targets import Mixture
+    from ..sweeps.sweep import Family
+
 __all__ = ["sample"]
 
 
 @sweepable()
 def sample(
-    target,
+    target: Mixture | Family,
     guidance: CFG,
-    sampler: str = "ode",
+    sampler: Sampler | Sequence[Sampler] = "ode",
     *,
-    eta: float | None = None,
+    eta: float | Sequence[float] | None = None,
     n: int = 100_000,
-    seed=None,
-    T: float = 10.0,
-    t_min: float = 1e-3,
-    process=None,
-    start: str = "prior",
+    seed: int | Sequence[int] | np.random.Generator | np.random.SeedSequence | None = None,
+    T: float | Sequence[float] = 10.0,
+    t_min: float | Sequence[float] = 1e-3,
+    process: Process | str | None = None,
+    start: Start = "prior",
     n_save: int = 41,
-    t_eval=None,
-    time_grid=None,
-    log_snr_step: float | None = None,
-    delta: float = 0.1,
-    thresholds=None,
-    direction=None,
+    t_eval: ArrayLike | None = None,
+    time_grid: ArrayLike | None = None,
+    log_snr_step: float | Sequence[float] | None = None,
+    delta: float | Sequence[float] = 0.1,
+    thresholds: ArrayLike | None = None,
+    direction: ArrayLike | None = None,
     progress: bool | None = None,
 ) -> xr.Dataset:
-    """Run ``n`` particles of the guided sampler (``sampler`` and ``eta`` as in
-    :func:`~fpguide.solve`); returns positions at the saved times and observables with standard
-    errors (variables ``<name>`` and ``<name>_se``).
+    """Run ``n`` particles of the guided sampler; positions and observables with standard errors.
+
+    The sampler (``sampler`` and ``eta`` as in :func:`~fpguide.solve`) is integrated in reverse
+    time τ: with noise (η > 0) by Euler–Maruyama, X ← X + v(X, τ) dτ + sqrt(2 D(τ) dτ) Z, and the
+    probability-flow ODE by classical RK4. The observables are sample means with standard errors
+    (variables ``<name>`` and ``<name>_se``).
 
     ``time_grid`` (diffusion times, descending from T to t_min) fixes the integration steps;
     otherwise steps are uniform in log-SNR with spacing ``log_snr_step`` (default 0.01 with noise, η
@@ -65,6 +79,76 @@ def sample(
     covariance, projections on ``direction``; no entropy estimate). ``progress`` and sweeps
     (sequences for ``sampler``, the weight, ``T``, ``t_min``, ``eta``, ``delta``, ``log_snr_step``;
     every item with the same ``seed``) as in :func:`~fpguide.solve`.
+
+    Parameters
+    ----------
+    target : Mixture or Family
+        The (unconditional) target mixture; a :class:`~fpguide.sweeps.sweep.Family` sweeps it.
+    guidance : CFG
+        The classifier-free guidance (its weight may be a sequence: a sweep).
+    sampler : {"ode", "sde"} or sequence of them, default "ode"
+        ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
+    eta : float or sequence of float, optional
+        Stochasticity η ∈ [0, 1] of ``"sde"`` (default 1), as in :func:`~fpguide.solve`.
+    n : int, default 100_000
+        The number of particles (at least 2).
+    seed : int, sequence of int, numpy.random.Generator, SeedSequence or None, default None
+        The seed of ``numpy.random.default_rng`` (or a generator); an integer seed makes the run
+        repeatable (and :func:`~fpguide.rerun` able to replay it).
+    T, t_min : float or sequence of float, default 10.0 and 1e-3
+        The sampler runs in diffusion time from T down to t_min > 0.
+    process : Process, str or None, default None
+        The forward process, as in :func:`~fpguide.solve` (default OU).
+    start : {"prior", "exact"}, default "prior"
+        Start points from the prior N(0, prior_std(T)² I) or from the noised conditional
+        ``p_T(·|c)`` (clean samples of the class, scaled by m(T), plus σ(T) noise).
+    n_save : int, default 41
+        The number of saved times, uniform in log-SNR (when ``t_eval`` is None).
+    t_eval : array_like, optional
+        The saved diffusion times, explicitly.
+    time_grid : array_like, optional
+        The diffusion times of the steps, within [t_min, T] (the saved times and both ends are
+        added).
+    log_snr_step : float or sequence of float, optional
+        The step in log-SNR when ``time_grid`` is None (default 0.01 with noise, 0.05 for the ODE).
+    delta : float or sequence of float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+    direction : array_like, optional
+        (d-D) the direction of the projected observables, as in :func:`~fpguide.solve`.
+    progress : bool or None, default None
+        A progress bar over the steps (over the items, for a sweep), as in :func:`~fpguide.solve`.
+    client : dask.distributed.Client or str, optional
+        (Sweeps) run the sweep on Dask, as in :func:`~fpguide.solve`.
+    store : str or os.PathLike, optional
+        (Sweeps) the zarr path the sweep is written to as it goes, as in :func:`~fpguide.solve`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``position`` with dims (t, particle) in 1-D, (t, particle, dim) in d-D, at the saved times
+        (from T down to t_min); the observables ``<name>`` and their standard errors ``<name>_se``;
+        the configuration in ``attrs["config"]``.
+
+    Raises
+    ------
+    ValueError
+        For ``n`` < 2, a ``time_grid`` that is empty or leaves [t_min, T], or other arguments out of
+        their ranges (the message names the argument).
+    FloatingPointError
+        When the particles become non-finite (use a finer ``time_grid``).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    >>> guidance = fg.CFG(label=1, w=2.0)
+    >>> ds = fg.sample(target, guidance, n=1000, seed=0, n_save=5, log_snr_step=0.5)
+    >>> ds["position"].shape
+    (5, 1000)
+    >>> sorted(name for name in ds.data_vars if name.startswith("mean"))
+    ['mean', 'mean_se']
     """
     n = check_int("n", n, 2)
     rng = as_rng("seed", seed)

@@ -22,7 +22,9 @@ the step, so the difference to the limit halves as ``steps`` doubles.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
@@ -44,6 +46,14 @@ from .particle_run import (
     with_observables,
 )
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..engine import Scheme
+    from ..models.dynamics import Start
+    from ..models.processes import Process
+    from ..models.targets import Mixture
+
 __all__ = ["PredictorCorrector", "sample_pc", "solve_pc"]
 
 # The corrector's Langevin equation is Strang-split into drift and heat steps, whose O(dt²) error
@@ -55,9 +65,33 @@ CORRECTOR_LIPSCHITZ = 0.02
 
 @dataclass(frozen=True)
 class PredictorCorrector:
-    """``steps`` predictor intervals, each followed by Langevin correction for ρ ∫½g² of Langevin
-    time (``langevin`` = ρ ≥ 0). The corrector's power γ is the guidance's (``CFG(...,
-    gamma=γ)``)."""
+    """A predictor–corrector sampler: ``steps`` predictor intervals, each followed by Langevin
+    correction.
+
+    Each predictor interval [t_{j+1}, t_j] (uniform in log-SNR from T to t_min) is followed by
+    Langevin correction for ℓ_j = ρ ∫ ½ g² dt of Langevin time over the interval (``langevin`` =
+    ρ ≥ 0). The corrector's power γ is the guidance's (``CFG(..., gamma=γ)``): it relaxes toward
+    π_t ∝ p_t(x|c)^γ p_t(x)^(1−γ) (see the module docstring).
+
+    Parameters
+    ----------
+    steps : int
+        The number of predictor intervals (at least 1).
+    langevin : float, default 1.0
+        ρ ≥ 0, the Langevin time per unit of ½∫g² (0: no corrector).
+
+    Raises
+    ------
+    ValueError
+        For ``steps`` < 1 or ``langevin`` < 0.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> pc = fg.PredictorCorrector(steps=20, langevin=0.5)
+    >>> pc.to_dict()
+    {'type': 'PredictorCorrector', 'steps': 20, 'langevin': 0.5}
+    """
 
     steps: int
     langevin: float = 1.0
@@ -72,8 +106,37 @@ class PredictorCorrector:
             )
 
     def continuous_limit(self, guidance: CFG) -> tuple[float, CFG]:
-        """(η, guidance) of the η-sampler the chain tends to as ``steps`` grows: η² = ρ (at most 1
-        for an η-sampler), w = ρ(γ − 1)/(1 + ρ), the same score errors."""
+        """The η-sampler the chain tends to as ``steps`` grows.
+
+        As the steps shrink, C∘P tends to the single Fokker–Planck equation with drift −f x + ½ g²
+        (s_c + ρ ∇log π) and diffusion ρ ½ g²: the η-sampler with η² = ρ (at most 1 for an
+        η-sampler) and the CFG weight w = ρ(γ − 1)/(1 + ρ), with the same score errors.
+
+        Parameters
+        ----------
+        guidance : CFG
+            The guidance of the chain (its power γ = 1 + w is the corrector's).
+
+        Returns
+        -------
+        eta : float
+            η = √ρ.
+        guidance : CFG
+            The guidance with the weight ρ w/(1 + ρ), the same label, conditional and score errors.
+
+        Raises
+        ------
+        TypeError
+            When ``guidance`` is not a :class:`~fpguide.CFG`.
+        ValueError
+            For ``langevin`` > 1 (the limit is then not an η-sampler).
+
+        Examples
+        --------
+        >>> import fpguide as fg
+        >>> fg.PredictorCorrector(steps=10, langevin=1.0).continuous_limit(fg.CFG(label=1, w=3.0))
+        (1.0, CFG(label=1, w=1.5))
+        """
         if not isinstance(guidance, CFG):
             raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
         rho = self.langevin
@@ -90,6 +153,13 @@ class PredictorCorrector:
         )
 
     def to_dict(self) -> dict:
+        """The sampler as the configuration records it.
+
+        Returns
+        -------
+        dict
+            ``{"type": "PredictorCorrector", "steps": ..., "langevin": ...}``.
+        """
         return {"type": "PredictorCorrector", "steps": self.steps, "langevin": self.langevin}
 
 
@@ -187,24 +257,86 @@ def _run(q0, grid, prepared, predictor, corrector_model, pc, settings):
 
 
 def solve_pc(
-    target,
+    target: Mixture,
     guidance: CFG,
     pc: PredictorCorrector,
     *,
     T: float = 10.0,
     t_min: float = 1e-3,
-    process=None,
-    start: str = "prior",
-    grid: Grid | None = None,
-    scheme: str = "ppm",
+    process: Process | str | None = None,
+    start: Start = "prior",
+    grid: Grid | Literal["uniform"] | None = None,
+    scheme: Scheme = "ppm",
     delta: float = 0.1,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
     cells_per_width: float = CELLS_PER_WIDTH,
     wall_tol: float = 1e-9,
 ) -> xr.Dataset:
-    """The density after every step of the predictor–corrector sampler ``pc`` whose corrector
-    targets p_t(x|c)^γ p_t(x)^(1−γ), γ = ``guidance.gamma`` (1-D; other arguments as in
-    :func:`~fpguide.solve`). The Dataset has dims ``t`` (T, then the end of each step) and ``x``."""
+    """The density after every step of a predictor–corrector sampler (1-D).
+
+    Each of the ``pc.steps`` steps solves the conditional probability-flow equation ∂_τ q =
+    −∂_x(q [−f x + ½ g² s_c]) over its interval (the predictor), then the Langevin Fokker–Planck
+    equation ∂_ℓ q = −∂_x(q ∇log π_t) + ∂_xx q at the interval's end, whose corrector targets π_t ∝
+    p_t(x|c)^γ p_t(x)^(1−γ), γ = ``guidance.gamma``, for the Langevin time ℓ = ρ ∫ ½ g² dt (see the
+    module docstring). Both are solved by :func:`~fpguide.evolve` to its accuracy, so the output is
+    the exact law of the split chain. The grid is chosen (when not given) from a pilot of the
+    chain's continuous limit.
+
+    Parameters
+    ----------
+    target : Mixture
+        The (unconditional) 1-D target mixture.
+    guidance : CFG
+        The guidance: its conditional and its power γ (``CFG(..., gamma=γ)``); its ``schedule``
+        must be None.
+    pc : PredictorCorrector
+        The steps and the Langevin time of the corrector.
+    T, t_min : float, default 10.0 and 1e-3
+        The chain runs in diffusion time from T down to t_min > 0.
+    process : Process, str or None, default None
+        The forward process, as in :func:`~fpguide.solve` (default OU).
+    start : {"prior", "exact"}, default "prior"
+        The start law, as in :func:`~fpguide.solve`.
+    grid : Grid, "uniform" or None, default None
+        A 1-D :class:`~fpguide.Grid`, or None (``"uniform"``) to choose one automatically, widened
+        while mass leaves through its walls.
+    scheme : {"ppm", "plm", "pcm"}, default "ppm"
+        Reconstruction of the advection.
+    delta : float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+    cells_per_width : float, default CELLS_PER_WIDTH
+        Resolution of the automatic grid (cells across the narrowest density feature).
+    wall_tol : float, default 1e-9
+        The mass allowed to leave through the walls before the run fails.
+
+    Returns
+    -------
+    xarray.Dataset
+        With dims ``t`` (T, then the end of each step) and ``x``, the observables as in
+        :func:`~fpguide.solve`'s.
+
+    Raises
+    ------
+    TypeError
+        When ``pc`` is not a :class:`PredictorCorrector`.
+    ValueError
+        For a ``guidance`` with a schedule, a target of d > 1 dimensions, or other arguments out of
+        their ranges.
+    WallMassError
+        When more than ``wall_tol`` of the mass leaves through the walls of the grid.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    >>> pc = fg.PredictorCorrector(steps=2, langevin=0.5)
+    >>> guidance, grid = fg.CFG(label=1, gamma=2.0), fg.Grid(-8.0, 8.0, 100)
+    >>> ds = fg.solve_pc(target, guidance, pc, T=2.0, t_min=0.1, grid=grid)
+    >>> ds.sizes["t"], ds.sizes["x"]
+    (3, 100)
+    """
     prepared, predictor, corrector_model = _prepare_pc(
         target, guidance, pc, T, t_min, process, start, delta, thresholds
     )
@@ -251,25 +383,81 @@ def solve_pc(
 
 
 def sample_pc(
-    target,
+    target: Mixture,
     guidance: CFG,
     pc: PredictorCorrector,
     *,
     n: int = 100_000,
-    seed=None,
+    seed: int | Sequence[int] | np.random.Generator | np.random.SeedSequence | None = None,
     T: float = 10.0,
     t_min: float = 1e-3,
-    process=None,
-    start: str = "prior",
+    process: Process | str | None = None,
+    start: Start = "prior",
     substeps: int = 20,
     langevin_dt: float = 0.01,
     delta: float = 0.1,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
 ) -> xr.Dataset:
-    """Particles of the same split chain: each predictor interval by ``substeps`` RK4 steps of the
-    conditional probability flow, each corrector by Euler–Maruyama steps dX = ∇log π_t(X) dℓ +
-    sqrt(2 dℓ) Z of the Langevin SDE at the frozen time, dℓ ≤ ``langevin_dt``·σ(t)² (the scale on
-    which ∇log π_t varies; EM's bias is O(dℓ)). A Dataset like :func:`~fpguide.sample`'s."""
+    """Particles of the predictor–corrector chain that :func:`solve_pc` solves (1-D).
+
+    Each predictor interval is taken by ``substeps`` RK4 steps of the conditional probability flow,
+    each corrector by Euler–Maruyama steps dX = ∇log π_t(X) dℓ + sqrt(2 dℓ) Z of the Langevin SDE
+    at the frozen time, dℓ ≤ ``langevin_dt``·σ(t)² (the scale on which ∇log π_t varies; EM's bias
+    is O(dℓ)).
+
+    Parameters
+    ----------
+    target : Mixture
+        The (unconditional) 1-D target mixture.
+    guidance : CFG
+        The guidance: its conditional and its power γ; its ``schedule`` must be None.
+    pc : PredictorCorrector
+        The steps and the Langevin time of the corrector.
+    n : int, default 100_000
+        The number of particles (at least 2).
+    seed : int, sequence of int, numpy.random.Generator, SeedSequence or None, default None
+        The seed of ``numpy.random.default_rng`` (or a generator), as in :func:`~fpguide.sample`.
+    T, t_min : float, default 10.0 and 1e-3
+        The chain runs in diffusion time from T down to t_min > 0.
+    process : Process, str or None, default None
+        The forward process, as in :func:`~fpguide.solve` (default OU).
+    start : {"prior", "exact"}, default "prior"
+        The start law, as in :func:`~fpguide.sample`.
+    substeps : int, default 20
+        RK4 steps per predictor interval (at least 1).
+    langevin_dt : float, default 0.01
+        The corrector's Euler–Maruyama step in units of σ(t)² (> 0).
+    delta : float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+
+    Returns
+    -------
+    xarray.Dataset
+        A Dataset like :func:`~fpguide.sample`'s: ``position`` with dims (t, particle), ``t`` being
+        T and then the end of each step, and the observables with their standard errors.
+
+    Raises
+    ------
+    TypeError
+        When ``pc`` is not a :class:`PredictorCorrector`.
+    ValueError
+        For a ``guidance`` with a schedule, a target of d > 1 dimensions, or other arguments out of
+        their ranges.
+    FloatingPointError
+        When the particles become non-finite (use more substeps).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    >>> pc = fg.PredictorCorrector(steps=4, langevin=0.5)
+    >>> guidance = fg.CFG(label=1, gamma=2.0)
+    >>> ds = fg.sample_pc(target, guidance, pc, n=1000, seed=0, substeps=2, langevin_dt=0.5)
+    >>> ds["position"].shape
+    (5, 1000)
+    """
     n = check_int("n", n, 2)
     substeps = check_int("substeps", substeps, 1)
     langevin_dt = check_positive_real("langevin_dt", langevin_dt)

@@ -131,20 +131,23 @@ class Reduction:
             return self._gaussian_rest(dyn, t_save, start)
         return self._product_rest(factor_ds, t_save.size)
 
-    def _gaussian_rest(self, dyn: GuidedDynamics, t_save: np.ndarray, start: str) -> Rest:
-        """N(β c, V P⊥) from the linear moment ODEs of the module docstring."""
-        process, T = dyn.process, dyn.T
+    def _gain(self, dyn: GuidedDynamics, t: float) -> float:
+        """A(t) = (1 + w)/v_c − w/v_u, w = w(t)."""
         var_u, var_c = self.variances
+        process = dyn.process
+        m2, s2 = float(process.m(t)) ** 2, float(process.sigma(t)) ** 2
+        w = dyn.model.weight(t)
+        return (1.0 + w) / (m2 * var_c + s2) - w / (m2 * var_u + s2)
 
-        def gain(t):  # A(t) = (1 + w)/v_c − w/v_u, w = w(t)
-            m2, s2 = float(process.m(t)) ** 2, float(process.sigma(t)) ** 2
-            w = dyn.model.weight(t)
-            return (1.0 + w) / (m2 * var_c + s2) - w / (m2 * var_u + s2)
+    def _orthogonal_moments(self, dyn: GuidedDynamics, t_save: np.ndarray, start: str):
+        """The solution of the linear moment ODEs for β and log V at the saved times."""
+        process, T = dyn.process, dyn.T
+        _, var_c = self.variances
 
         def rhs(tau, state):
             t = T - tau
             f, g2, m = float(process.f(t)), float(process.g2(t)), float(process.m(t))
-            k = dyn.score_factor * g2 * gain(t)
+            k = dyn.score_factor * g2 * self._gain(dyn, t)
             beta, log_v = state
             return [
                 -f * beta - k * (beta - m),
@@ -168,6 +171,13 @@ class Reduction:
         )
         if not sol.success:
             raise RuntimeError(f"the orthogonal moment ODEs failed: {sol.message}")
+        return sol
+
+    def _gaussian_rest(self, dyn: GuidedDynamics, t_save: np.ndarray, start: str) -> Rest:
+        """N(β c, V P⊥) from the linear moment ODEs of the module docstring."""
+        process = dyn.process
+        _, var_c = self.variances
+        sol = self._orthogonal_moments(dyn, t_save, start)
         beta, variance = sol.y[0], np.exp(sol.y[1])
         n_rest, c2 = self.ndim - self.basis.shape[0], float(self.offset @ self.offset)
         t_out = float(t_save[-1])
@@ -181,7 +191,7 @@ class Reduction:
                 + 0.5 * precision * (beta[-1] - m) ** 2 * c2
             )
 
-        kl_cond, a = kl_to(1.0 / (m * m * var_c + s2)), gain(t_out)
+        kl_cond, a = kl_to(1.0 / (m * m * var_c + s2)), self._gain(dyn, t_out)
         kl_tilt = kl_to(a) if a > 0 else math.nan  # a ≤ 0: the tilted law is improper
         orthogonal = 1.0 - np.sum(self.basis**2, axis=0)  # diagonal of P⊥
         return Rest(
@@ -274,10 +284,33 @@ class Reduction:
 
 
 def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
-    """The exact reduction of ``model`` to at most three solved coordinates: isotropic if every
-    component is an isotropic Gaussian (one variance per model), else product; ValueError saying why
-    when neither applies (and for guidance with score errors, whose fields do not factor over the
-    solved and the other coordinates)."""
+    """The exact reduction of a guided model to at most three solved coordinates.
+
+    Tried in turn: ``"isotropic"`` when every component is an isotropic Gaussian (one variance per
+    model: N(μ_k, s_u² I) unconditional, N(μ_k, s_c² I) conditional), whose means then span the
+    solved coordinates y = U x; else ``"product"``, when every component is a product over the
+    coordinates (boxes, Gaussians with diagonal covariance) and the components share one law along
+    every coordinate outside a set of at most three (see the module docstring).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The d-dimensional guided model (the target bound to its guidance).
+    guidance : CFG
+        Its guidance, reduced to the solved coordinates with the target.
+
+    Returns
+    -------
+    Reduction
+        The model on r ≤ 3 solved coordinates y = B x (``basis`` B, orthonormal rows) times the law
+        of the rest.
+
+    Raises
+    ------
+    ValueError
+        When neither reduction applies (the message says why for each), and for guidance with score
+        errors, whose fields do not factor over the solved and the other coordinates.
+    """
     if model.has_errors:
         raise ValueError(
             f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
 
@@ -29,6 +32,16 @@ from .grid_run import (
     start_density,
 )
 from .reduction import find_reduction
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..engine import Scheme
+    from ..grids.grid import GridChoice
+    from ..models.dynamics import Sampler, Start
+    from ..models.processes import Process
+    from ..models.targets import Mixture
+    from ..sweeps.sweep import Family
 
 __all__ = ["solve"]
 
@@ -96,31 +109,37 @@ def _prepare_call(call: dict):
 
 @sweepable(plan=_plan_sweep, run_group=_solve_group)
 def solve(
-    target,
+    target: Mixture | Family,
     guidance: CFG,
-    sampler: str = "ode",
+    sampler: Sampler | Sequence[Sampler] = "ode",
     *,
-    eta: float | None = None,
-    T: float = 10.0,
-    t_min: float = 1e-3,
-    grid: Grid | TensorGrid | str | None = None,
-    process=None,
-    start: str = "prior",
+    eta: float | Sequence[float] | None = None,
+    T: float | Sequence[float] = 10.0,
+    t_min: float | Sequence[float] = 1e-3,
+    grid: Grid | TensorGrid | Sequence[Grid] | GridChoice | None = None,
+    process: Process | str | None = None,
+    start: Start = "prior",
     n_save: int = 41,
-    t_eval=None,
-    scheme: str = "ppm",
-    delta: float = 0.1,
-    thresholds=None,
-    log_snr_step: float | None = None,
-    lipschitz: float | None = None,
-    cells_per_width: float = CELLS_PER_WIDTH,
+    t_eval: ArrayLike | None = None,
+    scheme: Scheme = "ppm",
+    delta: float | Sequence[float] = 0.1,
+    thresholds: ArrayLike | None = None,
+    log_snr_step: float | Sequence[float] | None = None,
+    lipschitz: float | Sequence[float] | None = None,
+    cells_per_width: float | Sequence[float] = CELLS_PER_WIDTH,
     wall_tol: float = 1e-9,
-    direction=None,
+    direction: ArrayLike | None = None,
     reduce: bool | None = None,
     error_estimate: bool = False,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """The density of a guided sampler's output, on a grid, with its observables.
+
+    The sampler's density q(x, t) is evolved by its Fokker–Planck equation from T down to t_min,
+    ∂_τ q = −∇·(q v) + D Δq in reverse time τ = T − t, with the guided drift v = −f x + κ g² s_w
+    (κ = ½ for the probability-flow ODE, ½(1 + η²) for the η-sampler) and the diffusion D = ½ η²
+    g² (η = 1: the reverse SDE; D = 0 for the ODE), s_w the CFG score of ``guidance``. The
+    observables of the density are computed at every saved time.
 
     Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``,
     ``t_min``, ``eta``, ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a
@@ -130,67 +149,80 @@ def solve(
 
     Parameters
     ----------
-    target, guidance
-        the (unconditional) target mixture and a :class:`CFG` guidance.
-    sampler
+    target : Mixture or Family
+        The (unconditional) target mixture, e.g. a :class:`~fpguide.GaussianMixture` or
+        :class:`~fpguide.UniformMixture`; a :class:`~fpguide.sweeps.sweep.Family` sweeps it.
+    guidance : CFG
+        The classifier-free guidance (its weight w may be a sequence: a sweep).
+    sampler : {"ode", "sde"} or sequence of them, default "ode"
         ``"ode"`` (probability flow, DDIM) or ``"sde"`` (reverse SDE, DDPM).
-    eta
-        stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g²
+    eta : float or sequence of float, optional
+        Stochasticity η ∈ [0, 1] of ``"sde"``: drift −f x + ½(1 + η²) g² s_w, diffusion ½ η² g²
         (default 1, the reverse SDE; 0 is the probability-flow ODE).
-    T, t_min
-        the sampler runs in diffusion time from T down to t_min > 0 (early stopping).
-    grid
-        a :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D) — with a reduction, the grid of the
-        solved coordinates; ``"uniform"`` chooses one grid's extent and resolution from a pilot of
-        the dynamics (recorded in ``run["grid_choice"]``); ``"adaptive"`` runs in stages, each on a
-        uniform grid that fits the density at that time, and stores the densities on one graded
-        grid, fine where a stage held mass with fine cells (:class:`GradedGrid` axes; see
-        :mod:`fpguide.grids.adaptive`; ``run["grid_choice"]``, ``run["stages"]`` and
-        ``run["trimmed_mass"]`` record it; a sweep's items run one after another and share the union
-        of their grids); None (default): ``"uniform"`` in 1-D, ``"adaptive"`` in 2-D and 3-D.
-    process
+    T, t_min : float or sequence of float, default 10.0 and 1e-3
+        The sampler runs in diffusion time from T down to t_min > 0 (early stopping).
+    grid : Grid, TensorGrid, sequence of Grid, {"uniform", "adaptive"} or None, default None
+        A :class:`Grid` (1-D) or :class:`TensorGrid` (2-D, 3-D; a sequence of Grids is made one) —
+        with a reduction, the grid of the solved coordinates; ``"uniform"`` chooses one grid's
+        extent and resolution from a pilot of the dynamics (recorded in ``run["grid_choice"]``);
+        ``"adaptive"`` runs in stages, each on a uniform grid that fits the density at that time,
+        and stores the densities on one graded grid, fine where a stage held mass with fine cells
+        (:class:`GradedGrid` axes; see :mod:`fpguide.grids.adaptive`; ``run["grid_choice"]``,
+        ``run["stages"]`` and ``run["trimmed_mass"]`` record it; a sweep's items run one after
+        another and share the union of their grids); None (default): ``"uniform"`` in 1-D,
+        ``"adaptive"`` in 2-D and 3-D.
+    process : Process, str or None, default None
         :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM
         are solved in the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y;
         ``frame_scale`` holds s(t), x = s y).
-    start
+    start : {"prior", "exact"}, default "prior"
         ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional
         ``p_T(·|c)``).
-    n_save, t_eval
-        saved diffusion times: ``t_eval`` explicitly, else ``n_save`` times uniform in log-SNR.
-    scheme
-        reconstruction of the advection (``"ppm"``, ``"plm"``, ``"pcm"``).
-    delta
-        half-width of the window around the far edge of the class support counted as edge mass.
-    thresholds
-        tail thresholds a of P(x ≥ a); default √max(w, 0).
-    log_snr_step, lipschitz
-        step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz`` (L = ``max
+    n_save : int, default 41
+        The number of saved diffusion times, uniform in log-SNR (when ``t_eval`` is None).
+    t_eval : array_like, optional
+        The saved diffusion times, explicitly.
+    scheme : {"ppm", "plm", "pcm"}, default "ppm"
+        Reconstruction of the advection (piecewise parabolic, linear, constant).
+    delta : float or sequence of float, default 0.1
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : array_like, optional
+        Tail thresholds a of P(x ≥ a); default √max(w, 0).
+    log_snr_step, lipschitz : float or sequence of float, optional
+        Step control: steps at most ``log_snr_step`` in log-SNR and L·dt ≤ ``lipschitz`` (L = ``max
         |∂_x v|`` where the mass is); for ``"sde"`` with exact scores the log-SNR step is stretched
         by SNR^(−η²/4) where SNR < 1 (see :meth:`~fpguide.models.dynamics.GuidedDynamics.tau_grid`);
         defaults per sampler in ``STEP_DEFAULTS``, measured to keep the entropy and support-mass
         errors of the standard cases below 2e-4.
-    cells_per_width
-        resolution of the automatic grid (cells across the narrowest density feature).
-    wall_tol
-        the mass allowed to leave through the walls before the run fails.
-    direction
+    cells_per_width : float or sequence of float, default CELLS_PER_WIDTH
+        Resolution of the automatic grid (cells across the narrowest density feature).
+    wall_tol : float, default 1e-9
+        The mass allowed to leave through the walls before the run fails.
+    direction : array_like, optional
         (d-D) the direction u of the projected observables (``projected_mean`` = ⟨mean, u⟩, tail
         probabilities of ⟨x, u⟩); default the unit vector from the other classes' mean to the class
         mean (in a reduced solve it must lie in the solved span; the default falls back to the first
         basis vector).
-    reduce
-        solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic
+    reduce : bool or None, default None
+        Solve exactly on at most three coordinates times a closed-form or 1-D part (isotropic
         Gaussian mixtures, or product targets whose classes differ along at most three coordinates;
         see :mod:`fpguide.runs.reduction`). None (default): only when d > 3; True: always (error if
         impossible); False: never.
-    error_estimate
-        also solve two companions, one with half the cells per axis and one with steps twice as
+    error_estimate : bool, default False
+        Also solve two companions, one with half the cells per axis and one with steps twice as
         long, and store the differences as estimated errors: ``l1_error(t)`` of the density and
         ``<name>_error`` of every observable (see :mod:`fpguide.runs.error_estimate`); 2-3x the time
         of the solve alone in 1-D.
-    progress
-        a progress bar over the simulated time (over the items, for a sweep): None (default) on a
+    progress : bool or None, default None
+        A progress bar over the simulated time (over the items, for a sweep): None (default) on a
         terminal once the run has lasted 2 s, True always, False never.
+    client : dask.distributed.Client or str, optional
+        (Sweeps) run the sweep's groups of items as Dask tasks: a Client, a scheduler address
+        (``"tcp://host:8786"``) or a scheduler name (``"threads"``, ``"processes"``,
+        ``"synchronous"``).
+    store : str or os.PathLike, optional
+        (Sweeps) a zarr path: every group of items is written there as it completes, and a rerun
+        with the same store skips the groups already written.
 
     Returns
     -------
@@ -199,6 +231,28 @@ def solve(
         solve holds the density of the solved coordinates y = basis·x on ``x`` (``y``, ``z``), the
         observables of the full d-dimensional law (``mean`` and marginal ``variance`` along
         ``dim``), and no total variations.
+
+    Raises
+    ------
+    ValueError
+        For a target of d > 3 dimensions with ``reduce=False``; for ``reduce=True`` (or d > 3) when
+        the target has no exact reduction; for ``client`` or ``store`` in a call that sweeps
+        nothing; and for arguments out of their ranges (the message names the argument).
+    TypeError
+        For an argument of the wrong type, e.g. a ``grid`` that is neither a grid nor a choice.
+    WallMassError
+        When more than ``wall_tol`` of the mass leaves through the walls of a given grid (an
+        automatic grid is widened and tried again first).
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    >>> ds = fg.solve(target, fg.CFG(label=1, w=2.0), grid=fg.Grid(-8.0, 8.0, 160), n_save=5)
+    >>> ds.sizes["t"], ds.sizes["x"]
+    (5, 160)
+    >>> round(float(ds["mass"].isel(t=-1)), 6)
+    1.0
     """
     if check_flag("error_estimate", error_estimate):
         call = {name: value for name, value in locals().items() if name != "error_estimate"}

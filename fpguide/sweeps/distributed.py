@@ -36,6 +36,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numba
 import numpy as np
@@ -66,13 +67,55 @@ def run_distributed(
     planned: list[list[dict]],
     run_calls: Callable[[list[dict]], list[xr.Dataset]],
     *,
-    client=None,
-    store=None,
+    client: Any = None,
+    store: str | os.PathLike | None = None,
     progress: bool | None = None,
 ) -> xr.Dataset:
-    """Run the chunks ``groups`` (items of ``sweep``, whose calls are ``planned``) with
-    ``run_calls`` on ``client``, writing each to ``store`` as it completes; returns the combined
-    Dataset (see the module's docstring)."""
+    """Run the chunks of a sweep on Dask, writing each to a zarr store as it completes.
+
+    Each chunk (the items of a group, which differ only in w) is one task; with a store, the chunks
+    it marks done are skipped, and a plan that lost mass through the walls is recorded there (see
+    the module's docstring).
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    groups : list of list of tuple of int
+        The chunks: the positions of their items.
+    planned : list of list of dict
+        The items' calls, chunk by chunk.
+    run_calls : callable
+        ``run_calls(calls)`` runs one chunk's calls and returns their Datasets.
+    client : dask.distributed.Client, str or None, default None
+        A Client; the address of a Dask scheduler (``"tcp://host:8786"``); ``"threads"`` or
+        ``"processes"`` (a ``LocalCluster`` started for the sweep and closed after it); or None or
+        ``"synchronous"`` (here, one chunk after another).
+    store : str, os.PathLike or None, default None
+        A zarr path the chunks are written to as they complete.
+    progress : bool or None, default None
+        A bar over the items (None: on a terminal, for long runs).
+
+    Returns
+    -------
+    xarray.Dataset
+        The combined Dataset (:meth:`Sweep.combine`), the local sweep's number for number (read
+        back from the store when there is one).
+
+    Raises
+    ------
+    ValueError
+        For a ``client`` string that is neither a scheduler name nor an address, and for a store
+        that this sweep cannot use (see :meth:`SweepStore.open`).
+    TypeError
+        For a ``client`` of another type, or a ``store`` that is not a path.
+    ImportError
+        When Dask (for a client other than ``"synchronous"``) or zarr (for a store) is not
+        installed.
+    WallMassError
+        When mass left through the walls of the sweep's grid (now, or in an earlier run recorded in
+        the store).
+    """
     _check_client(client)
     zarr_store = None if store is None else SweepStore.open(store, sweep, groups, planned)
     pending = {
@@ -189,13 +232,35 @@ def _connected(client, distributed):
 
 
 class SweepStore:
-    """The zarr store of one sweep: its layout, which chunks are done, and the writes (see the
-    module docstring).
+    """The zarr store of one sweep: its layout, which chunks are done, and the writes.
 
     The group's attributes hold the sweep (every item's call, :func:`plan_record`) and the digests
     of plans that lost mass through the walls of their grid (a rerun raises :class:`WallMassError`
     for them at once, so that the sweep widens its automatic grid as the first run did, and resumes
-    the widened plan)."""
+    the widened plan). See the module docstring. Made by :meth:`open`.
+
+    Parameters
+    ----------
+    path : str
+        The store's path.
+    sweep : Sweep
+        The sweep.
+    groups : list of list of tuple of int
+        The chunks: the positions of their items.
+    planned : list of list of dict
+        The items' calls, chunk by chunk.
+    plan : dict
+        The sweep as JSON (:func:`plan_record`).
+    failed : list of str
+        The digests of the plans that lost mass through the walls.
+
+    Attributes
+    ----------
+    layout : xarray.Dataset or None
+        The store's variables (lazy), once laid out.
+    done : set of int
+        The chunks written and marked done.
+    """
 
     def __init__(
         self,
@@ -205,7 +270,7 @@ class SweepStore:
         planned: list[list[dict]],
         plan: dict,
         failed: list[str],
-    ):
+    ) -> None:
         self.path, self.sweep, self.groups, self.planned = path, sweep, groups, planned
         self.plan, self.failed = plan, failed
         self.layout: xr.Dataset | None = None  # the store's variables (lazy), once laid out
@@ -213,10 +278,43 @@ class SweepStore:
 
     @classmethod
     def open(
-        cls, store, sweep: Sweep, groups: list[Group], planned: list[list[dict]]
+        cls, store: str | os.PathLike, sweep: Sweep, groups: list[Group], planned: list[list[dict]]
     ) -> SweepStore:
-        """The store at path ``store`` for this sweep: new (created empty), or the one a run of the
-        same sweep made, with the chunks it completed; raises for a store of another sweep."""
+        """The store at path ``store`` for this sweep.
+
+        A new store is created empty, as is one whose plan lost mass through the walls of a grid
+        that this plan widens; the one a run of the same sweep made is resumed, with the chunks it
+        completed.
+
+        Parameters
+        ----------
+        store : str or os.PathLike
+            The zarr path.
+        sweep : Sweep
+            The sweep.
+        groups : list of list of tuple of int
+            The chunks: the positions of their items.
+        planned : list of list of dict
+            The items' calls, chunk by chunk.
+
+        Returns
+        -------
+        SweepStore
+            The store, new or resumed.
+
+        Raises
+        ------
+        TypeError
+            When ``store`` is not a path.
+        ValueError
+            When the items choose grids of their own (reduced solves, adaptive grids), which one
+            store cannot hold; when the path exists and is not a zarr group of an fpguide sweep; or
+            when it holds another sweep (the message names what differs).
+        WallMassError
+            When this plan lost mass through the walls of its grid in an earlier run.
+        ImportError
+            When zarr is not installed.
+        """
         zarr = _import("zarr", "store=")
         if not isinstance(store, (str, os.PathLike)):
             raise TypeError(
@@ -296,7 +394,22 @@ class SweepStore:
         )
 
     def write(self, k: int, items: list[xr.Dataset]) -> None:
-        """Write chunk ``k`` (its items' Datasets) into its region, then mark it done."""
+        """Write a chunk into its region, then mark it done.
+
+        The whole sweep is laid out from the first chunk written (NaN until written).
+
+        Parameters
+        ----------
+        k : int
+            The chunk's number.
+        items : list of xarray.Dataset
+            Its items' Datasets.
+
+        Raises
+        ------
+        ValueError
+            When an item's coordinates or variables do not fit the store's layout.
+        """
         if self.layout is None:
             self._lay_out(items[0])
         region = _region(self.sweep, self.groups[k])
@@ -392,8 +505,21 @@ class SweepStore:
         return item.reindex({dim: self.layout.indexes[dim] for dim in item.indexes})
 
     def read(self) -> xr.Dataset:
-        """The finished sweep, in memory, with the attributes of :meth:`Sweep.combine` (also set on
-        the store, whose metadata is then consolidated: ``xr.open_zarr(store)`` opens it)."""
+        """The finished sweep, in memory, with the attributes of :meth:`Sweep.combine`.
+
+        The attributes are also set on the store, whose metadata is then consolidated:
+        ``xr.open_zarr(store)`` opens it.
+
+        Returns
+        -------
+        xarray.Dataset
+            The sweep, as the local sweep returns it.
+
+        Raises
+        ------
+        RuntimeError
+            When chunks are missing.
+        """
         with xr.open_zarr(self.path, consolidated=False, chunks=None) as stored:
             ds = stored.load()
         ds = _fixed_width_strings(

@@ -26,7 +26,7 @@ import inspect
 import itertools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +60,51 @@ RUN_ARGS = (
 
 
 class Family:
-    """Targets indexed by named parameters: ``Family(make, name=values, ...)`` stands for
-    ``make(name=v, ...)`` at every combination of the values (each a non-empty 1-D sequence of
-    distinct real numbers), e.g. ``Family(lambda separation: GaussianMixture(means=[-separation / 2,
-    separation / 2], labels=[0, 1]), separation=[1.0, 2.0, 4.0])``."""
+    """Targets indexed by named parameters, for sweeps over the target.
 
-    def __init__(self, make: Callable, **values):
+    ``Family(make, name=values, ...)`` stands for ``make(name=v, ...)`` at every combination of the
+    values (each a non-empty 1-D sequence of distinct real numbers); passed as the target of
+    :func:`~fpguide.solve` or :func:`~fpguide.sample`, it sweeps them, with a dimension named after
+    each keyword.
+
+    Parameters
+    ----------
+    make : callable
+        ``make(**params)`` returns the target at one combination of the values.
+    **values : sequence of float
+        The values of each swept keyword of ``make``.
+
+    Attributes
+    ----------
+    make : callable
+        The function that makes a target.
+    values : dict of str to np.ndarray
+        The swept values of each keyword.
+
+    Raises
+    ------
+    TypeError
+        When ``make`` is not callable, or the keywords are not parameters of ``make``.
+    ValueError
+        Without swept keywords, or for values that are not a non-empty 1-D sequence of distinct
+        real numbers.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> family = fg.Family(
+    ...     lambda separation: fg.GaussianMixture(
+    ...         means=[-separation / 2, separation / 2], labels=[0, 1]
+    ...     ),
+    ...     separation=[1.0, 2.0, 4.0],
+    ... )
+    >>> family.values["separation"]
+    array([1., 2., 4.])
+    >>> family(separation=2.0).means.ravel().tolist()
+    [-1.0, 1.0]
+    """
+
+    def __init__(self, make: Callable, **values: Sequence[float]) -> None:
         if not callable(make):
             raise TypeError(
                 f"make must be a callable returning a target, got {type(make).__name__} {make!r}"
@@ -110,19 +149,49 @@ class Axis:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The outer product of the swept parameters of one call; ``items`` are the single calls, in C
-    order."""
+    """The outer product of the swept parameters of one call; the items are the single calls, in C
+    order.
+
+    Parameters
+    ----------
+    axes : tuple of Axis
+        The swept parameters, in the order of the sweep's dimensions.
+    call : dict
+        The call with the swept values, by argument name.
+    """
 
     axes: tuple[Axis, ...]
     call: dict  # the call with the swept values
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The number of values of every swept parameter."""
         return tuple(len(axis.values) for axis in self.axes)
 
     @classmethod
     def of(cls, call: dict) -> Sweep | None:
-        """The sweep of a bound call of solve or sample; None when nothing is swept."""
+        """The sweep of a bound call of solve or sample.
+
+        Swept (in this order of the dimensions): the parameters of a :class:`Family` target, a
+        sequence of ``sampler`` names, the guidance's weights (dimension ``w``), and a sequence for
+        any keyword in :data:`SWEEPABLE`.
+
+        Parameters
+        ----------
+        call : dict
+            The bound arguments of the call, by name (defaults applied).
+
+        Returns
+        -------
+        Sweep or None
+            The sweep; None when nothing is swept.
+
+        Raises
+        ------
+        ValueError
+            For an empty sequence of samplers or one with repeated names, and for swept values that
+            are not a non-empty 1-D sequence of distinct real numbers.
+        """
         axes = []
         target = call["target"]
         if isinstance(target, Family):
@@ -149,7 +218,19 @@ class Sweep:
         return cls(tuple(axes), call) if axes else None
 
     def item(self, index: tuple[int, ...]) -> dict:
-        """The single call at ``index`` (one position per axis)."""
+        """The single call at ``index``.
+
+        Parameters
+        ----------
+        index : tuple of int
+            One position per axis.
+
+        Returns
+        -------
+        dict
+            The call with every swept parameter at its value there (the target made by the
+            Family, the guidance at its weight).
+        """
         call = dict(self.call)
         family = {}
         for axis, k in zip(self.axes, index):
@@ -166,10 +247,17 @@ class Sweep:
 
     @property
     def indices(self) -> list[tuple[int, ...]]:
+        """The positions of all items, in C order."""
         return list(itertools.product(*[range(len(axis.values)) for axis in self.axes]))
 
     def groups(self) -> list[list[tuple[int, ...]]]:
-        """The items in groups that differ only in w (one group per item when w is not swept)."""
+        """The items in groups that differ only in w.
+
+        Returns
+        -------
+        list of list of tuple of int
+            The groups of positions (one group per item when w is not swept).
+        """
         names = [axis.name for axis in self.axes]
         if "w" not in names:
             return [[index] for index in self.indices]
@@ -181,8 +269,25 @@ class Sweep:
         ]
 
     def combine(self, results: dict[tuple[int, ...], xr.Dataset]) -> xr.Dataset:
-        """One Dataset from the items' Datasets: the sweep's dimensions lead, with the values as
-        coordinates."""
+        """One Dataset from the items' Datasets.
+
+        The items' variables are stacked along the sweep's dimensions when they share their
+        coordinates, else combined by an outer join (NaN where an item has no value; the saved
+        times then sorted from T down to t_min); items on adaptive grids are first put on one grid
+        (:func:`~fpguide.results.resample.on_common_grid`). The configuration is the first item's,
+        with ``sweep`` (the swept values) and ``sweep_arguments`` (the arguments the sweep filled
+        in per item, as given); the run record holds every item's (``items``).
+
+        Parameters
+        ----------
+        results : dict
+            The items' Datasets by position.
+
+        Returns
+        -------
+        xarray.Dataset
+            The sweep's dimensions lead, with the values as coordinates.
+        """
         items = [results[index] for index in self.indices]
         if all(is_adaptive(config_of(ds).get("grid")) for ds in items):  # each on a grid of its own
             items = on_common_grid(items)
@@ -221,12 +326,39 @@ class Sweep:
 
 
 def outputs(ds: xr.Dataset) -> xr.Dataset:
-    """The output (the values at the output time t_min) of every item of a Dataset from
-    :func:`~fpguide.solve`, :func:`~fpguide.sample` (and the discrete chains), or their sweeps.
+    """The output (the values at the output time t_min) of every item of a Dataset.
 
     A single run's output is its last saved time, ``ds.isel(t=-1)``. A sweep's items share their
     saved times; when ``t_min`` is swept, each item's output is at its own t_min (``t`` becomes a
-    coordinate along ``t_min``)."""
+    coordinate along ``t_min``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset from :func:`~fpguide.solve`, :func:`~fpguide.sample` (and the discrete chains),
+        or their sweeps.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` at the smallest saved time (at every item's own t_min when ``t_min`` is swept).
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` is not an ``xarray.Dataset``.
+    ValueError
+        When ``ds`` has no time dimension ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray as xr
+    >>> import fpguide as fg
+    >>> ds = xr.Dataset({"entropy": ("t", [1.4, 1.1, 0.9])}, coords={"t": [10.0, 1.0, 0.001]})
+    >>> float(fg.outputs(ds)["entropy"])
+    0.9
+    """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"ds must be an xarray.Dataset made by fpguide, got {type(ds).__name__}")
     if "t" not in ds.dims:
@@ -239,7 +371,18 @@ def outputs(ds: xr.Dataset) -> xr.Dataset:
 
 
 def sweep_dims(ds: xr.Dataset) -> tuple[str, ...]:
-    """The swept parameters of a Dataset (its leading dimensions; empty for a single run)."""
+    """The swept parameters of a Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of fpguide.
+
+    Returns
+    -------
+    tuple of str
+        Its leading dimensions that its configuration records as swept (empty for a single run).
+    """
     sweep = config_of(ds).get("sweep", {}) if "config" in ds.attrs else {}
     return tuple(dim for dim in sweep if dim in ds.dims)
 
@@ -275,9 +418,20 @@ def _nest(flat: list, shape: tuple[int, ...]) -> list:
 
 
 def common_times(calls: list[dict]) -> list[dict]:
-    """The calls with one set of saved times (the union of the items' own, each item keeping those
-    inside its [t_min, T]) and, where none were given, the union of the items' default tail
-    thresholds."""
+    """The calls with one set of saved times and tail thresholds.
+
+    Parameters
+    ----------
+    calls : list of dict
+        The items' calls, by argument name (those in :data:`RUN_ARGS` used).
+
+    Returns
+    -------
+    list of dict
+        The calls with ``t_eval`` the union of the items' own saved times, each item keeping those
+        inside its [t_min, T] (from T down), and, where none were given, ``thresholds`` the union of
+        the items' default tail thresholds.
+    """
     runs = [prepare_run(*(call[name] for name in RUN_ARGS)) for call in calls]
     times = np.unique(np.concatenate([prepared.t_save for prepared in runs]))
     thresholds = np.unique(np.concatenate([prepared.thresholds for prepared in runs]))

@@ -19,20 +19,45 @@ from .sweep import Sweep, common_times
 __all__ = ["sweepable"]
 
 
-def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
+def sweepable(
+    plan: Callable[[list[list[dict]], float], list[list[dict]]] | None = None,
+    run_group: Callable[[Callable, list[dict]], list[xr.Dataset]] | None = None,
+) -> Callable[[Callable], Callable]:
     """Decorate ``solve`` or ``sample`` so that a call with swept parameters runs as a sweep.
 
-    ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made
-    comparable (by default :func:`common_times`; a solver adds its common grid, ``widen`` times
-    wider after mass reached the walls); ``run_group(func, calls)`` runs one group (default: one
-    call after another). The decorated function takes two more keywords, for sweeps: ``client`` (a
+    The call is split into its items (:meth:`Sweep.of <fpguide.sweeps.sweep.Sweep.of>`), in groups
+    of items that differ only in w, given common saved times and thresholds
+    (:func:`~fpguide.sweeps.sweep.common_times`), run here (with a bar over the items) or on Dask,
+    and combined into one Dataset (:meth:`~fpguide.sweeps.sweep.Sweep.combine`). A call that sweeps
+    nothing runs the function itself. Where ``plan`` is given and the call's ``grid`` is None, the
+    sweep is planned again wider while mass leaves through the walls
+    (:func:`~fpguide.grids.autogrid.widening`).
+
+    The decorated function takes two more keywords, for sweeps: ``client`` (a
     ``dask.distributed.Client`` or a Dask scheduler name: the groups run as tasks there) and
     ``store`` (a zarr path: every group is written there as it completes, and a rerun with the same
     store skips the groups already written); see :mod:`fpguide.sweeps.distributed`. The function's
     own ``progress`` keyword (None: on a terminal, for long runs; True; False) also shows a bar over
-    the sweep's items."""
+    the sweep's items.
 
-    def wrap(func):
+    Parameters
+    ----------
+    plan : callable, optional
+        ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made
+        comparable (by default, None: their common times only; a solver adds its common grid,
+        ``widen`` times wider after mass reached the walls).
+    run_group : callable, optional
+        ``run_group(func, calls)`` runs one group and returns its Datasets (default: one call after
+        another).
+
+    Returns
+    -------
+    callable
+        The decorator; the decorated function raises ValueError for ``client`` or ``store`` in a
+        call that sweeps nothing.
+    """
+
+    def wrap(func: Callable) -> Callable:
         signature = inspect.signature(func)
 
         @functools.wraps(func)
@@ -75,8 +100,11 @@ def sweepable(plan: Callable | None = None, run_group: Callable | None = None):
 
         parameters = list(signature.parameters.values())
         parameters += [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
-            for name in ("client", "store")
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+            for name, kind in (
+                ("client", "dask.distributed.Client | str | None"),
+                ("store", "str | os.PathLike | None"),
+            )
         ]
         run.__signature__ = signature.replace(parameters=parameters)
         return run
