@@ -44,7 +44,15 @@ if TYPE_CHECKING:
 
     from .targets import Mixture
 
-__all__ = ["GuidedDynamics", "Sampler", "Start", "prepare_run", "start_law", "WeightBatch"]
+__all__ = [
+    "GuidedDynamics",
+    "PreparedRun",
+    "Sampler",
+    "Start",
+    "prepare_run",
+    "start_law",
+    "WeightBatch",
+]
 
 Sampler = Literal["ode", "sde"]  # the probability-flow ODE (DDIM), the reverse SDE (DDPM)
 Start = Literal["prior", "exact"]  # N(0, 1) at T, or the noised conditional p_T(·|c)

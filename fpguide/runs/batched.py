@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engine import EvolveResult, evolve
 from ..grids.grid import Grid
-from ..models.dynamics import WeightBatch, start_law
+from ..models.dynamics import PreparedRun, WeightBatch, start_law
 from ..tools.errors import in_diffusion_time
 from .grid_run import start_density
 
@@ -20,7 +20,7 @@ BATCH_STEP_RATIO = 2.0
 
 
 def evolve_batches(
-    prepared_calls: list, grid: Grid, settings: dict
+    prepared_calls: list[PreparedRun], grid: Grid, settings: dict
 ) -> tuple[list[EvolveResult], list[list[int]]]:
     """Advance the 1-D engine runs of weights that agree in everything else together, in batches.
 

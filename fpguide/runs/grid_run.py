@@ -35,7 +35,7 @@ from .monitors import act_on, monitor_variables
 
 if TYPE_CHECKING:
     from ..grids.grid import GridChoice
-    from ..models.dynamics import GuidedDynamics
+    from ..models.dynamics import GuidedDynamics, PreparedRun
 
 __all__ = [
     "SETTINGS",
@@ -284,7 +284,7 @@ def on_automatic_grid(
 
 def grid_dataset(
     result: EvolveResult | StagedResult,
-    prepared: Any,
+    prepared: PreparedRun,
     config: dict,
     run: dict,
     direction: np.ndarray | None,

@@ -20,7 +20,7 @@ from ..tools.validation import as_finite_array, check_positive_real
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-    from ..models.dynamics import Start
+    from ..models.dynamics import PreparedRun, Start
     from ..models.guidance import GuidedModel
     from ..models.processes import Process
 
@@ -37,7 +37,9 @@ __all__ = [
 DEFAULT_LOG_SNR_STEP = {"sde": 0.01, "ode": 0.05}
 
 
-def step_taus(prepared: Any, time_grid: ArrayLike | None, log_snr_step: float | None) -> np.ndarray:
+def step_taus(
+    prepared: PreparedRun, time_grid: ArrayLike | None, log_snr_step: float | None
+) -> np.ndarray:
     """The reverse times τ = T − t of the particle steps of a prepared run.
 
     ``time_grid`` (diffusion times in [t_min, T]) or steps uniform in log-SNR (``log_snr_step``,
