@@ -77,7 +77,7 @@ class Coefficient:
     (3.0, 1.0)
     """
 
-    def __init__(self, name: str, value: float | Callable[[float], float]):
+    def __init__(self, name: str, value: float | Callable[[float], float]) -> None:
         self.name = name
         self.func = value if callable(value) else None
         self._values: dict[float, float] = {}

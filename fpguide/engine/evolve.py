@@ -142,8 +142,8 @@ def evolve(
     ------
     TypeError
         When ``drift`` is neither callable nor has a method ``along``, ``grid`` is not a
-        :class:`Grid` or :class:`TensorGrid`, ``batch`` is not a bool, or the drift returns
-        something that is not real numbers.
+        :class:`Grid` or :class:`TensorGrid`, ``batch`` is not a bool, ``diffusion`` is neither a
+        number nor callable, or the drift returns something that is not real numbers.
     ValueError
         When ``q0`` has the wrong shape, is negative or (with ``batch``) has no member,
         ``t_span`` is not two increasing finite numbers, the times of ``t_eval``, ``time_grid``

@@ -152,7 +152,7 @@ class LineSweeper:
         order: int = 4,
         batch: int = 1,
         linear: Coefficient | None = None,
-    ):
+    ) -> None:
         if order not in (3, 4):
             raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
         self.grid, self.along, self.code, self.significant, self.order = (

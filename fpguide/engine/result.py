@@ -154,7 +154,7 @@ class Recorder:
         sweeper: LineSweeper,
         wall_tol: float,
         batch: bool,
-    ):
+    ) -> None:
         members = q.shape[0]
         self.tensor, self.sweeper, self.wall_tol, self.batch = tensor, sweeper, wall_tol, batch
         self.out = EvolveResult(

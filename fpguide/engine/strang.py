@@ -40,7 +40,7 @@ class StrangStep:
         The grid's dimension.
     """
 
-    def __init__(self, sweeper: LineSweeper, diff: Coefficient, ou_drift: bool, ndim: int):
+    def __init__(self, sweeper: LineSweeper, diff: Coefficient, ou_drift: bool, ndim: int) -> None:
         self.sweeper, self.diff, self.ou_drift = sweeper, diff, ou_drift
         self.ops = list(range(1, ndim)) + (["heat"] if diff.active else [])
 
