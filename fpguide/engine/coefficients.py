@@ -4,6 +4,7 @@ callable of t."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,11 +49,35 @@ class Quadratic:
 
 class Coefficient:
     """A coefficient ``name`` (e.g. ``"diffusion"``) given as a finite constant ≥ 0 or a callable of
-    t: its value at t, its :class:`Quadratic` over an interval and its integral there (exact for
-    constants; for callables Simpson's rule per interval, O(h⁵), below the O(h³) of a Strang step).
-    A callable is called once per distinct time among the last few asked for."""
+    t.
 
-    def __init__(self, name: str, value):
+    It gives its value at t, its :class:`Quadratic` over an interval and its integral there (exact
+    for constants; for callables Simpson's rule per interval, O(h⁵), below the O(h³) of a Strang
+    step). A callable is called once per distinct time among the last few (16) asked for.
+
+    Parameters
+    ----------
+    name : str
+        The coefficient's name, for the error messages.
+    value : float or callable
+        A finite number ≥ 0 (not a bool), or a callable of t returning one.
+
+    Raises
+    ------
+    TypeError
+        When ``value`` is neither a real number nor callable.
+    ValueError
+        When ``value`` is a number that is negative or not finite.
+
+    Examples
+    --------
+    >>> from fpguide.engine.coefficients import Coefficient
+    >>> d = Coefficient("diffusion", lambda t: 2.0 * t)
+    >>> d.at(1.5), d.integral(0.0, 1.0)
+    (3.0, 1.0)
+    """
+
+    def __init__(self, name: str, value: float | Callable[[float], float]) -> None:
         self.name = name
         self.func = value if callable(value) else None
         self._values: dict[float, float] = {}
@@ -73,9 +98,28 @@ class Coefficient:
 
     @property
     def active(self) -> bool:
+        """Whether the coefficient may be non-zero: a callable, or a constant > 0."""
         return self.func is not None or self.const > 0
 
     def at(self, t: float) -> float:
+        """The coefficient at time t.
+
+        Parameters
+        ----------
+        t : float
+            The time.
+
+        Returns
+        -------
+        float
+            The constant, or the callable's value at t as a float (remembered for the next
+            calls).
+
+        Raises
+        ------
+        ValueError
+            When the callable's value at t is negative or not finite.
+        """
         if self.func is None:
             return self.const
         value = self._values.get(t)
@@ -89,7 +133,19 @@ class Coefficient:
         return value
 
     def quadratic(self, a: float, b: float) -> Quadratic:
-        """The :class:`Quadratic` through the coefficient at a, (a + b)/2 and b."""
+        """The :class:`Quadratic` through the coefficient at a, (a + b)/2 and b.
+
+        Parameters
+        ----------
+        a, b : float
+            The interval's ends.
+
+        Returns
+        -------
+        Quadratic
+            The quadratic over [a, b] (the last one is kept and returned again for the same
+            interval).
+        """
         last = self._last
         if last is None or last.start != a or last.length != b - a:
             self._last = last = Quadratic(
@@ -98,7 +154,19 @@ class Coefficient:
         return last
 
     def integral(self, a: float, b: float) -> float:
-        """∫_a^b of the coefficient (b ≥ a)."""
+        """∫_a^b of the coefficient (b ≥ a).
+
+        Parameters
+        ----------
+        a, b : float
+            The interval's ends, b ≥ a.
+
+        Returns
+        -------
+        float
+            const·(b − a) for a constant; for a callable, the integral of its :meth:`quadratic`
+            (Simpson's rule).
+        """
         if self.func is None:
             return self.const * (b - a)
         return self.quadratic(a, b).integral(1.0)

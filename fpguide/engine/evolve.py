@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +31,11 @@ from .remap import scheme_code
 from .result import EvolveResult, Recorder
 from .strang import StrangStep
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .remap import Scheme
+
 __all__ = ["evolve", "time_points"]
 
 # relative density below which cells do not steer the step size (their mass is < 1e-10)
@@ -37,16 +43,16 @@ SIGNIFICANT = 1e-13
 
 
 def evolve(
-    q0,
-    drift,
+    q0: ArrayLike,
+    drift: Callable[..., ArrayLike] | Any,
     *,
     grid: Grid | TensorGrid,
     t_span: tuple[float, float],
     diffusion: float | Callable[[float], float] = 0.0,
-    t_eval=None,
-    time_grid=None,
-    drift_jumps=None,
-    scheme: str = "ppm",
+    t_eval: ArrayLike | None = None,
+    time_grid: ArrayLike | None = None,
+    drift_jumps: ArrayLike | None = None,
+    scheme: Scheme = "ppm",
     lipschitz: float = 0.25,
     max_step: float = math.inf,
     wall_tol: float = 1e-9,
@@ -57,33 +63,114 @@ def evolve(
 ) -> EvolveResult:
     """Evolve the density ``q0`` (cell averages on ``grid``) from t_span[0] to t_span[1].
 
-    On a 1-D :class:`Grid`, ``drift(x, t)`` is the velocity v at the points x (a flat array). On a
-    :class:`TensorGrid` (d = 2, 3), ``drift(x, t)`` maps points of shape (N, d) to velocities (N,
-    d), or ``drift`` is an object with a method ``along(axis, x, points, t)`` giving v_axis at
-    positions x (L, M) on the grid lines through ``points`` (L, d) (what :func:`fpguide.solve` uses:
-    a line costs one closed-form restriction per component; such an object is accepted in 1-D too).
-    With ``batch``, ``q0`` holds B independent densities along a leading axis, evolved together with
-    common steps (controlled by the largest rate of any member), and the drift takes the members as
-    a last argument: ``drift(x, t, members)`` with one member index per point, ``along(axis, x,
-    points, t, members)`` with one per line; a sweep shares its drift evaluations this way.
-    ``diffusion`` is D ≥ 0, a number or a callable of t (0: the continuity equation). Densities are
-    saved at ``t_eval`` (default: the two ends); ``time_grid`` adds step boundaries (e.g. refined
-    where the drift is steep); ``drift_jumps`` are times where the drift may jump (a guidance
-    interval): steps land on them and no sweep straddles them (the Strang half sweeps are not merged
-    across them). ``trace_order`` is the Runge–Kutta order of the departure trace, 3 or 4; None: 4
-    for the continuity equation, 3 with diffusion (see below). ``ou_drift`` says that the drift
-    holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion keeps N(0, I) (a guided
-    sampler's drift near its prior): the steps then treat that part exactly, however long they are —
-    the trace runs on X·exp(∫D) (see :class:`~.line_sweeps.LineSweeper`) and each heat step spreads
-    by (e^{2A₂} − e^{−2A₁})/2 instead of ∫D (A₁, A₂ = ∫D over the step's halves), which makes A(h/2)
-    H A(h/2) exact for v = −D x; any other step changes at O(h³). Between the half sweeps the
-    densities are held contracted by e^{−A₂} (the sweeper's frames), where that spread is (1 −
-    e^{−2A})/2: never wider than at the step's end, so that walls placed for the law hold it during
-    long steps. ``progress`` shows a bar over the simulated time (None: on a terminal once the run
-    has lasted 2 s). Raises :class:`~fpguide.WallMassError` when more than ``wall_tol`` of the mass
-    has left through the walls, ``FloatingPointError`` when the drift is not finite, and
-    :class:`~fpguide.NumericalError` when the density becomes non-finite or negative (saying when
-    and where).
+    Solves ∂_t q = −∇·(v(x, t) q) + D(t) Δq by Strang-split, dimension-split sweeps (see the module
+    docstring). With ``batch``, ``q0`` holds B independent densities along a leading axis, evolved
+    together with common steps (controlled by the largest rate of any member), and a sweep shares
+    its drift evaluations among them.
+
+    Steps are limited so that L·dt ≤ ``lipschitz``, L = ``max_a |∂_a v_a|`` on the faces traced
+    around the mass, and dt ≤ ``max_step``; they land on every time in ``t_eval``, ``time_grid``
+    and ``drift_jumps``.
+
+    With ``ou_drift`` the steps treat the Ornstein–Uhlenbeck part −D(t)·x of the drift exactly,
+    however long they are: the trace runs on X·exp(∫D) (see :class:`~.line_sweeps.LineSweeper`)
+    and each heat step spreads by (e^{2A₂} − e^{−2A₁})/2 instead of ∫D (A₁, A₂ = ∫D over the
+    step's halves), which makes A(h/2) H A(h/2) exact for v = −D x; any other step changes at
+    O(h³). Between the half sweeps the densities are held contracted by e^{−A₂} (the sweeper's
+    frames), where that spread is (1 − e^{−2A})/2: never wider than at the step's end, so that
+    walls placed for the law hold it during long steps.
+
+    Parameters
+    ----------
+    q0 : array_like
+        The initial density as non-negative cell averages, shape ``grid.shape`` (``(n,)`` in 1-D),
+        or ``(B, *grid.shape)`` with ``batch`` (B ≥ 1 members).
+    drift : callable or object with a method ``along``
+        The velocity v. On a 1-D :class:`Grid`, ``drift(x, t)`` is v at the points x (a flat
+        array). On a :class:`TensorGrid` (d = 2, 3), ``drift(x, t)`` maps points of shape (N, d)
+        to velocities (N, d). Or an object with a method ``along(axis, x, points, t)`` giving
+        v_axis at positions x (L, M) on the grid lines through ``points`` (L, d) (what
+        :func:`fpguide.solve` uses: a line costs one closed-form restriction per component; such
+        an object is accepted in 1-D too). With ``batch`` the drift takes the members as a last
+        argument: ``drift(x, t, members)`` with one member index per point, ``along(axis, x,
+        points, t, members)`` with one per line.
+    grid : Grid or TensorGrid
+        The grid the densities live on.
+    t_span : tuple of float
+        (t0, t1), increasing: the interval to evolve over.
+    diffusion : float or callable, optional
+        D ≥ 0, a finite number or a callable of t (default 0: the continuity equation).
+    t_eval : array_like or None, optional
+        The times (within ``t_span``) at which the densities are saved (default None: the two
+        ends).
+    time_grid : array_like or None, optional
+        Additional step boundaries within ``t_span`` (e.g. refined where the drift is steep).
+    drift_jumps : array_like or None, optional
+        Times where the drift may jump (a guidance interval): steps land on them and no sweep
+        straddles them (the Strang half sweeps are not merged across them).
+    scheme : {"ppm", "plm", "pcm"}, optional
+        The positive reconstruction of the remap (see :mod:`.remap`; default "ppm").
+    lipschitz : float, optional
+        The largest L·dt of a step (> 0, default 0.25): this keeps the departure maps monotone
+        and the splitting error small.
+    max_step : float, optional
+        The largest step (> 0, default inf: no limit).
+    wall_tol : float, optional
+        The mass (> 0, default 1e-9) that may leave through the walls before the run stops.
+    trace_order : {3, 4} or None, optional
+        The Runge–Kutta order of the departure trace: classical RK4 or Kutta's third-order
+        method. None (default): 4 for the continuity equation, 3 with diffusion, where the O(dt²)
+        Strang splitting error dominates the trace's (measured by
+        benchmarks/sde_step_control.py: the SDE errors of the standard cases are the same to 1 %
+        with RK3 and RK4) and a quarter of the drift calls is saved.
+    ou_drift : bool, optional
+        Whether the drift holds the Ornstein–Uhlenbeck part −D(t)·x, which with the diffusion
+        keeps N(0, I) (a guided sampler's drift near its prior); see above. Default False.
+    batch : bool, optional
+        Whether ``q0`` holds B densities along a leading axis (default False).
+    progress : bool or None, optional
+        Whether to show a bar over the simulated time (None, the default: on a terminal once the
+        run has lasted 2 s).
+
+    Returns
+    -------
+    EvolveResult
+        The densities at the saved times, the outflows through the walls and the run monitors
+        (per member with ``batch``).
+
+    Raises
+    ------
+    TypeError
+        When ``drift`` is neither callable nor has a method ``along``, ``grid`` is not a
+        :class:`Grid` or :class:`TensorGrid`, ``batch`` is not a bool, ``diffusion`` is neither a
+        number nor callable, or the drift returns something that is not real numbers.
+    ValueError
+        When ``q0`` has the wrong shape, is negative or (with ``batch``) has no member,
+        ``t_span`` is not two increasing finite numbers, the times of ``t_eval``, ``time_grid``
+        or ``drift_jumps`` lie outside ``t_span``, ``scheme`` is unknown, ``lipschitz``,
+        ``max_step`` or ``wall_tol`` is not positive, ``diffusion`` is negative or not finite,
+        ``trace_order`` is not 3 or 4, or the drift's values are not shaped like its points.
+    ~fpguide.WallMassError
+        When more than ``wall_tol`` of the mass has left through the walls.
+    FloatingPointError
+        When the drift is not finite, or its trajectories cross however short the step.
+    ~fpguide.NumericalError
+        When the density becomes non-finite or negative (saying when and where).
+
+    Examples
+    --------
+    Pure diffusion (D = 1) of a narrow Gaussian (variance 0.01) over half a unit of time adds the
+    variance 2·D·t = 1:
+
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> grid = fg.Grid(-8.0, 8.0, 160)
+    >>> q0 = np.exp(-0.5 * grid.centres**2 / 0.01) / np.sqrt(2 * np.pi * 0.01)
+    >>> res = fg.evolve(q0, lambda x, t: 0.0 * x, grid=grid, t_span=(0.0, 0.5), diffusion=1.0)
+    >>> res.q.shape, round(float(res.mass[-1]), 6)
+    ((2, 160), 1.0)
+    >>> round(float(np.sum(res.q[-1] * grid.centres**2) * grid.dx), 4)
+    1.01
     """
     run = _checked(
         q0,
@@ -117,21 +204,38 @@ def evolve(
     )
     step = StrangStep(sweeper, diff, run.ou_drift, tensor.ndim)
     recorder = Recorder(grid, tensor, scheme, run.saves, q, sweeper, wall_tol, batch)
-    saves, t0, t1 = run.saves, run.t0, run.t1
+    bar = progress_bar(
+        progress,
+        total=run.t1 - run.t0,
+        unit="t",
+        desc="evolve",
+        bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]",
+    )
+    member_rate = _step_through(run, sweeper, step, recorder, lipschitz, max_step, bar)
+    bar.close()
+    return recorder.result(member_rate)
+
+
+def _step_through(
+    run: _Inputs,
+    sweeper: LineSweeper,
+    step: StrangStep,
+    recorder: Recorder,
+    lipschitz: float,
+    max_step: float,
+    bar,
+) -> np.ndarray:
+    """The stepping loop of :func:`evolve`: the steps from run.t0 to every break, the pending half
+    sweeps closed and the densities saved where asked; returns each member's largest rate."""
+    q, diff = run.q, run.diff
+    saves, t0 = run.saves, run.t0
     k_save = 0
     if saves[0] == t0:
         recorder.save(0, t0, q)
         k_save = 1
     t, advected = t0, t0
-    lip = max(sweeper.rates(q, axis, t0) for axis in range(tensor.ndim))
+    lip = max(sweeper.rates(q, axis, t0) for axis in range(run.tensor.ndim))
     member_rate = sweeper.member_lip.max(axis=1)
-    bar = progress_bar(
-        progress,
-        total=t1 - t0,
-        unit="t",
-        desc="evolve",
-        bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]",
-    )
     for t_next in run.breaks:
         while t < t_next:
             remaining = t_next - t
@@ -155,8 +259,7 @@ def evolve(
         if k_save < saves.size and t == saves[k_save]:
             recorder.save(k_save, t, q)
             k_save += 1
-    bar.close()
-    return recorder.result(member_rate)
+    return member_rate
 
 
 @dataclass(frozen=True)
@@ -241,9 +344,32 @@ def _checked(
     return _Inputs(q, tensor, t0, t1, code, diff, ou_drift, saves, closes, breaks[breaks > t0])
 
 
-def time_points(name, values, t0, t1, default):
-    """The times ``values`` (sorted, unique) checked to lie within [t0, t1]; ``default`` when
-    None."""
+def time_points(
+    name: str, values: ArrayLike | None, t0: float, t1: float, default: ArrayLike
+) -> np.ndarray:
+    """The times ``values`` (sorted, unique) checked to lie within [t0, t1]; ``default`` when None.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error messages.
+    values : array_like or None
+        The times, a flat array of finite numbers.
+    t0, t1 : float
+        The interval the times must lie within.
+    default : array_like
+        The times returned when ``values`` is None.
+
+    Returns
+    -------
+    numpy.ndarray
+        The sorted unique times (``default`` as a float array when ``values`` is None).
+
+    Raises
+    ------
+    ValueError
+        When ``values`` is not a flat array of finite numbers, or a time lies outside [t0, t1].
+    """
     if values is None:
         return np.asarray(default, dtype=float)
     values = np.unique(as_finite_array(name, values, ndim=1))

@@ -42,6 +42,30 @@ def heat_kernel(r: float) -> np.ndarray:
     * r < 1/6: no positive lattice kernel has both moments (m₄ ≥ m₂ on the integers), so the
       discrete heat kernel, exact for the second-order scheme (second order in dx; only the shortest
       steps, near t_min, land here).
+
+    Every kernel is positive and sums to one (K_0 + 2 Σ_{k≥1} K_k = 1). Kernels are cached (the
+    last 64 values of r): steps of equal length reuse theirs.
+
+    Parameters
+    ----------
+    r : float
+        ∫D dt / dx² over the step, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        The one-sided kernel K_0 … K_H, read-only (shared by the cache).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpguide.engine import heat_kernel
+    >>> kernel = heat_kernel(2.0)
+    >>> round(float(kernel[0] + 2.0 * kernel[1:].sum()), 12)
+    1.0
+    >>> k = np.arange(kernel.size)
+    >>> round(float(2.0 * np.sum(kernel * k**2)), 12)  # the variance 2r (in cells²)
+    4.0
     """
     kernel = _kernel(r)
     kernel.flags.writeable = False

@@ -13,6 +13,8 @@ time. Lines are processed in parallel (numba ``prange``); memory is a few copies
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numba as nb
 import numpy as np
@@ -22,6 +24,9 @@ from .coefficients import Coefficient
 from .heat import heat_kernel, heat_step
 from .remap import reconstruct, remap
 from .steps import assemble_departures, significant_faces, significant_window, steepest
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["STAGE_INSIDE", "line_drift", "LineSweeper"]
 
@@ -82,16 +87,10 @@ def _heat_lines(lines, kernel, out, lower, upper):
 
 class LineSweeper:
     """Sweeps of a batch of densities on a :class:`TensorGrid`: advection along an axis over [ta,
-    tb], diffusion along all. The densities have shape (B, *grid.shape): B independent members (B =
-    1 for a single density) whose lines are processed together.
+    tb], diffusion along all.
 
-    ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x (L, M)
-    on the lines through ``points`` (L, d) of the members ``members`` (L,). ``significant`` is the
-    relative density below which cells neither steer the traced window nor are remapped (lines whose
-    every cell is below it stay put: their mass is negligible and still conserved). ``order`` (3 or
-    4) is the order of the Runge–Kutta trace of the departure points; ``linear`` (a
-    :class:`~.coefficients.Coefficient`) the rate a(t) of a part −a(t)·x of the drift that the trace
-    integrates exactly.
+    The densities have shape (B, *grid.shape): B independent members (B = 1 for a single density)
+    whose lines are processed together.
 
     Frames: along each axis a the densities may be held as the law of c_a·X_a instead of X_a
     (``frame[a]`` = c_a, 1 at the start; each :meth:`advect` says the frame its axis ends in, and
@@ -99,18 +98,61 @@ class LineSweeper:
     With a linear part, :func:`~.evolve.evolve` holds the densities contracted by the second half
     step's linear part while it diffuses, so that between the half sweeps they are no wider than at
     the step's end.
+
+    Parameters
+    ----------
+    grid : TensorGrid
+        The grid (a 1-D grid as a TensorGrid of one axis).
+    along : callable
+        ``along(axis, x, points, t, members)`` gives the velocity component v_axis at positions x
+        (L, M) on the lines through ``points`` (L, d) of the members ``members`` (L,) (see
+        :func:`line_drift`).
+    code : int
+        The reconstruction of the remap (:func:`~.remap.scheme_code`).
+    significant : float
+        The relative density below which cells neither steer the traced window nor are remapped
+        (lines whose every cell is below it stay put: their mass is negligible and still
+        conserved).
+    order : {3, 4}, optional
+        The order of the Runge–Kutta trace of the departure points (default 4).
+    batch : int, optional
+        The number B of members (default 1).
+    linear : Coefficient or None, optional
+        The rate a(t) of a part −a(t)·x of the drift that the trace integrates exactly (default
+        None: none; an inactive coefficient counts as none).
+
+    Attributes
+    ----------
+    outflow : numpy.ndarray
+        The cumulative mass through the (lower, upper) walls per member and axis, shape (B, d, 2).
+    lip, speed : numpy.ndarray
+        The latest max |∂_a v_a| and max |v_a| per axis (over all members).
+    member_lip, member_speed : numpy.ndarray
+        The same per member, where its own mass is, shape (B, d).
+    frame : numpy.ndarray
+        The frame c_a each axis is held in.
+    spacing : numpy.ndarray
+        Per axis, the cells' width in the true positions where the latest rates were measured
+        (dx / frame).
+    n_drift_evals, n_rejected : int
+        The drift evaluations and the rejected (halved) sweeps so far.
+
+    Raises
+    ------
+    ValueError
+        When ``order`` is not 3 or 4.
     """
 
     def __init__(
         self,
         grid: TensorGrid,
-        along,
+        along: Callable[..., np.ndarray],
         code: int,
         significant: float,
         order: int = 4,
         batch: int = 1,
         linear: Coefficient | None = None,
-    ):
+    ) -> None:
         if order not in (3, 4):
             raise ValueError(f"trace_order must be 3 or 4, got {order!r}")
         self.grid, self.along, self.code, self.significant, self.order = (
@@ -159,7 +201,30 @@ class LineSweeper:
         self, q: np.ndarray, axis: int, ta: float, tb: float, frame: float = 1.0
     ) -> np.ndarray:
         """q advanced by ∂_t q = −∂_a(v_a q) from ta to tb, ending in the ``frame`` c_a along
-        ``axis`` (see the class); halves the interval while trajectories cross."""
+        ``axis`` (see the class); halves the interval while trajectories cross.
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+        axis : int
+            The axis to advect along.
+        ta, tb : float
+            The interval.
+        frame : float, optional
+            The frame c_a the axis ends in (default 1.0: the true positions).
+
+        Returns
+        -------
+        numpy.ndarray
+            The advected densities (the lines remapped in place where q's rows are its own).
+
+        Raises
+        ------
+        FloatingPointError
+            When trajectories cross however short the interval (the drift is not Lipschitz where
+            the mass is), or the drift is not finite.
+        """
         lines, shape = self._lines(q, axis)
         if self._remap(lines, shape, axis, ta, tb, frame):
             self.frame[axis] = frame
@@ -187,8 +252,30 @@ class LineSweeper:
         return floor, active, first, last, points, members
 
     def rates(self, q: np.ndarray, axis: int, t: float) -> float:
-        """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass; returns the
-        former."""
+        """Measure max |∂_a v_a| and max |v_a| at time t on the faces around the mass.
+
+        Both are stored per axis and per member (:attr:`lip`, :attr:`speed`,
+        :attr:`member_lip`, :attr:`member_speed`); nothing is measured when q is zero.
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+        axis : int
+            The axis along which to measure.
+        t : float
+            The time.
+
+        Returns
+        -------
+        float
+            The latest max |∂_a v_a| along ``axis``.
+
+        Raises
+        ------
+        FloatingPointError
+            When the drift is not finite there.
+        """
         lines, shape = self._lines(q, axis)
         window = self._window(lines, shape, axis)
         if window is not None:
@@ -357,7 +444,22 @@ class LineSweeper:
 
     def diffuse(self, q: np.ndarray, amount: float) -> np.ndarray:
         """The exact heat step exp(amount·Δ) of the true positions, one 1-D kernel per axis
-        (amount·c_a² in the axis's frame c_a)."""
+        (amount·c_a² in the axis's frame c_a).
+
+        The mass carried past the walls is added to :attr:`outflow`.
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+        amount : float
+            ∫D over the step (≤ 0: q is returned as it is).
+
+        Returns
+        -------
+        numpy.ndarray
+            The diffused densities.
+        """
         if amount <= 0:
             return q
         for axis, g in enumerate(self.grid.axes):
@@ -386,11 +488,31 @@ def _velocities(values) -> np.ndarray:
         ) from err
 
 
-def line_drift(drift, ndim: int, batch: bool):
-    """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls, from a
-    drift given as (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or an object
-    with a method ``along(axis, x, points, t)``. With ``batch`` each takes the members as a last
-    argument: one per point (flat or (N,)) for the point forms, one per line for ``along``."""
+def line_drift(
+    drift: Callable[..., ArrayLike] | Any, ndim: int, batch: bool
+) -> Callable[..., np.ndarray]:
+    """The line form along(axis, x (L, M), points (L, d), t, members (L,)) the sweeper calls.
+
+    Parameters
+    ----------
+    drift : callable or object with a method ``along``
+        The drift given as (1-D) v(x, t) on flat arrays, (d-D) v(points (N, d), t) → (N, d), or
+        an object with a method ``along(axis, x, points, t)``. With ``batch`` each takes the
+        members as a last argument: one per point (flat or (N,)) for the point forms, one per
+        line for ``along``.
+    ndim : int
+        The grid's dimension d.
+    batch : bool
+        Whether the drift takes the members as a last argument.
+
+    Returns
+    -------
+    callable
+        ``along(axis, x, points, t, members)``: v_axis at the positions x (L, M) on the lines
+        through ``points`` (L, d), shaped like x. For the point forms it raises ValueError when
+        the drift's values are not shaped like its points, and TypeError when they are not real
+        numbers.
+    """
     if hasattr(drift, "along"):
         if batch:
             return drift.along

@@ -43,7 +43,30 @@ SCHEMES: tuple[Scheme, ...] = get_args(Scheme)
 _SCHEME_CODE = {name: code for code, name in enumerate(SCHEMES)}
 
 
-def scheme_code(scheme: str) -> int:
+def scheme_code(scheme: Scheme) -> int:
+    """The integer code of a reconstruction, as the compiled kernels take it.
+
+    Parameters
+    ----------
+    scheme : {"ppm", "plm", "pcm"}
+        The reconstruction: piecewise parabolic, linear or constant.
+
+    Returns
+    -------
+    int
+        0, 1 or 2, its position in :data:`SCHEMES`.
+
+    Raises
+    ------
+    ValueError
+        When ``scheme`` is not one of :data:`SCHEMES` (a list is refused too).
+
+    Examples
+    --------
+    >>> from fpguide.engine import scheme_code
+    >>> scheme_code("plm")
+    1
+    """
     # compares without hashing: a list is refused, not a TypeError
     check_choice("scheme", scheme, SCHEMES)
     return _SCHEME_CODE[scheme]

@@ -18,9 +18,43 @@ __all__ = ["EvolveResult", "Recorder"]
 
 @dataclass
 class EvolveResult:
-    """What :func:`~.evolve.evolve` returns; ``q[k]`` is the density (cell averages) at ``t[k]``
-    (with ``batch``, ``q[k, b]`` that of member b, and the fields in :data:`PER_MEMBER` are per
-    member)."""
+    """What :func:`~.evolve.evolve` returns: the saved densities, outflows and run monitors.
+
+    ``q[k]`` is the density (cell averages) at ``t[k]`` (with ``batch``, ``q[k, b]`` that of
+    member b, and the fields in :data:`PER_MEMBER` are per member).
+
+    Attributes
+    ----------
+    t : numpy.ndarray
+        The saved times.
+    q : numpy.ndarray
+        The densities (cell averages) at the saved times, shape ``(n_t, *grid.shape)``, with
+        ``batch`` ``(n_t, B, *grid.shape)``.
+    outflow_lower, outflow_upper : numpy.ndarray
+        The cumulative mass through the lower (upper) walls at each saved time (with ``batch``,
+        per member).
+    grid : Grid or TensorGrid
+        The grid of the densities.
+    scheme : str
+        The reconstruction of the remap.
+    n_steps, n_rejected, n_drift_evals : int
+        The steps, the rejected sweeps (halved where trajectories crossed) and the drift
+        evaluations.
+    max_lipschitz_dt : float
+        The largest L·dt taken.
+    flushed_mass : float or numpy.ndarray
+        The total mass of the sub-1e-300 densities set to zero (with ``batch``, per member).
+    batch : bool
+        Whether the result holds a batch of members.
+    member_rate : numpy.ndarray or None
+        With ``batch``: the largest L of each member where its own mass is.
+    min_density, cfl, peclet : numpy.ndarray or None
+        The monitors per saved time (with ``batch``, per member), over the steps since the
+        previous one: the lowest density, the CFL number ``max_a |v_a| dt/dx_a`` and the cell
+        Péclet number ``max_a |v_a| dx_a / D`` (inf without diffusion), with the speeds where the
+        mass is;
+        neither number limits this scheme (see :mod:`fpguide.runs.monitors`).
+    """
 
     t: np.ndarray
     q: np.ndarray
@@ -46,12 +80,30 @@ class EvolveResult:
 
     @property
     def mass(self) -> np.ndarray:
+        """The total mass on the grid at each saved time (with ``batch``, per member)."""
         return (
             self.q.reshape(*self.q.shape[: 1 + self.batch], -1).sum(axis=-1) * self.grid.cell_volume
         )
 
     def member(self, b: int) -> EvolveResult:
-        """The result of member b of a batch, as if it had been evolved alone (same steps)."""
+        """The result of member b of a batch, as if it had been evolved alone (same steps).
+
+        Parameters
+        ----------
+        b : int
+            The member's index in the batch.
+
+        Returns
+        -------
+        EvolveResult
+            The unbatched result of member b: its densities, outflows, flushed mass and monitors,
+            with the batch's times, grid and counts of steps.
+
+        Raises
+        ------
+        ValueError
+            When the result is not batched (``evolve(..., batch=True)``).
+        """
         if not self.batch:
             raise ValueError("member() needs a batched result (evolve(..., batch=True))")
         own = {name: getattr(self, name)[:, b] for name in PER_MEMBER if name != "flushed_mass"}
@@ -66,10 +118,31 @@ PER_MEMBER = ("q", "outflow_lower", "outflow_upper", "flushed_mass", "min_densit
 
 
 class Recorder:
-    """Fills the :class:`EvolveResult` of a run of ``members`` densities on ``grid`` saved at
-    ``saves``: the monitors accumulate over the steps between two saved times (:meth:`step`,
-    :meth:`scan`) and are stored with the densities and outflows at each saved time (:meth:`save`),
-    where mass beyond ``wall_tol`` through the walls stops the run."""
+    """Fills the :class:`EvolveResult` of a run of densities on ``grid`` saved at ``saves``.
+
+    The monitors accumulate over the steps between two saved times (:meth:`step`, :meth:`scan`)
+    and are stored with the densities and outflows at each saved time (:meth:`save`), where mass
+    beyond ``wall_tol`` through the walls stops the run.
+
+    Parameters
+    ----------
+    grid : Grid or TensorGrid
+        The grid the result names.
+    tensor : TensorGrid
+        The same grid as a TensorGrid (a 1-D grid as one axis).
+    scheme : str
+        The reconstruction of the remap.
+    saves : numpy.ndarray
+        The saved times.
+    q : numpy.ndarray
+        The initial densities, shape (B, *tensor.shape): B members.
+    sweeper : LineSweeper
+        The sweeper of the run, whose outflows, speeds and counts are recorded.
+    wall_tol : float
+        The mass a member may lose through the walls.
+    batch : bool
+        Whether the run is batched (else its one member's result is returned).
+    """
 
     def __init__(
         self,
@@ -81,7 +154,7 @@ class Recorder:
         sweeper: LineSweeper,
         wall_tol: float,
         batch: bool,
-    ):
+    ) -> None:
         members = q.shape[0]
         self.tensor, self.sweeper, self.wall_tol, self.batch = tensor, sweeper, wall_tol, batch
         self.out = EvolveResult(
@@ -103,8 +176,22 @@ class Recorder:
         }
 
     def save(self, k: int, t: float, q: np.ndarray) -> None:
-        """Store the densities q at saved time k (time t), with the monitors since the previous one;
-        a :class:`WallMassError` when a member has lost more than ``wall_tol`` through the walls."""
+        """Store the densities q at saved time k (time t), with the monitors since the previous one.
+
+        Parameters
+        ----------
+        k : int
+            The index of the saved time.
+        t : float
+            The saved time.
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+
+        Raises
+        ------
+        ~fpguide.WallMassError
+            When a member has lost more than ``wall_tol`` through the walls (saying where).
+        """
         out, since, sweeper = self.out, self.since, self.sweeper
         members = q.shape[0]
         out.q[k] = q
@@ -134,7 +221,20 @@ class Recorder:
 
     def scan(self, q: np.ndarray, t: float) -> None:
         """Flush the sub-FLUSH densities of q (after a step to t) and note their mass and q's lowest
-        value."""
+        value.
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities after the step, shape (B, *grid.shape); changed in place.
+        t : float
+            The time the step reached.
+
+        Raises
+        ------
+        ~fpguide.NumericalError
+            When a density is not finite or negative (see :func:`~.steps.flush_checked`).
+        """
         members = q.shape[0]
         flushed, lowest = flush_checked(
             q.reshape(members, *self.tensor.shape), self.tensor, t, self.batch, self.sweeper.frame
@@ -143,9 +243,18 @@ class Recorder:
         self.since["lowest"] = np.minimum(self.since["lowest"], lowest)
 
     def step(self, lip_dt: float, dt: float, mean_diffusion: float) -> None:
-        """Note a step of length dt at L·dt = ``lip_dt`` with the mean diffusion coefficient
-        ``mean_diffusion``: the CFL and Péclet numbers of the speeds the sweeper measured where the
-        mass is."""
+        """Note a step: the CFL and Péclet numbers of the speeds the sweeper measured where the
+        mass is.
+
+        Parameters
+        ----------
+        lip_dt : float
+            The step's L·dt.
+        dt : float
+            The step's length.
+        mean_diffusion : float
+            The mean diffusion coefficient over the step (0: no diffusion, Péclet number inf).
+        """
         sweeper, since = self.sweeper, self.since
         self.out.max_lipschitz_dt = max(self.out.max_lipschitz_dt, lip_dt)
         since["cfl"] = np.maximum(
@@ -158,8 +267,18 @@ class Recorder:
         self.out.n_steps += 1
 
     def result(self, member_rate: np.ndarray) -> EvolveResult:
-        """The finished result: batched (with each member's largest rate ``member_rate``), or the
-        one member's."""
+        """The finished result: batched, or the one member's.
+
+        Parameters
+        ----------
+        member_rate : numpy.ndarray
+            Each member's largest rate L where its own mass is (kept with ``batch``).
+
+        Returns
+        -------
+        EvolveResult
+            The result with the sweeper's counts of rejected sweeps and drift evaluations.
+        """
         out = self.out
         out.n_rejected, out.n_drift_evals = self.sweeper.n_rejected, self.sweeper.n_drift_evals
         out.batch = True

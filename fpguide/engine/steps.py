@@ -114,12 +114,47 @@ def steepest(v):
     return jump, speed
 
 
-def flush_checked(q: np.ndarray, grid: TensorGrid, t: float, batch: bool = True, frame=None):
-    """:func:`flush_below` on the densities q (B, *grid.shape), in place: the mass flushed (per unit
-    cell volume) and the lowest value of each; a :class:`NumericalError` saying when and where when
-    one is not finite or negative (which the positive schemes never make), at the true position of a
-    density held in ``frame`` (per axis, see :class:`~.line_sweeps.LineSweeper`; None: the grid's
-    own)."""
+def flush_checked(
+    q: np.ndarray,
+    grid: TensorGrid,
+    t: float,
+    batch: bool = True,
+    frame: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`flush_below` on the densities q (B, *grid.shape), in place, with a check that they are
+    sound.
+
+    Densities in [0, FLUSH) (FLUSH = 1e-300) are set to zero: subnormal arithmetic made
+    contracting flows 7-11x slower.
+
+    Parameters
+    ----------
+    q : numpy.ndarray
+        The densities, shape (B, *grid.shape); flushed in place.
+    grid : TensorGrid
+        Their grid.
+    t : float
+        The time, for the error message.
+    batch : bool, optional
+        Whether the error message names the member (default True).
+    frame : numpy.ndarray or None, optional
+        The frame c_a per axis the densities are held in (see
+        :class:`~.line_sweeps.LineSweeper`; None, the default: the grid's own), so that the error
+        names the true position.
+
+    Returns
+    -------
+    flushed : numpy.ndarray
+        The mass flushed from each density (per unit cell volume).
+    lowest : numpy.ndarray
+        The lowest value of each density.
+
+    Raises
+    ------
+    ~fpguide.NumericalError
+        When a density is not finite or negative (which the positive schemes never make), saying
+        when and where.
+    """
     flushed, lowest, broken = flush_below(q.reshape(q.shape[0], -1), FLUSH)
     if np.any(broken >= 0):
         b = int(np.argmax(broken >= 0))

@@ -22,43 +22,120 @@ __all__ = ["StrangStep"]
 
 
 class StrangStep:
-    """The split step of ``sweeper``'s advection along ``ndim`` axes and the diffusion ``diff``;
-    with ``ou_drift`` the drift's linear part −D(t)·x is treated exactly (see
-    :func:`~.evolve.evolve`)."""
+    """The split step of ``sweeper``'s advection along ``ndim`` axes and the diffusion ``diff``.
 
-    def __init__(self, sweeper: LineSweeper, diff: Coefficient, ou_drift: bool, ndim: int):
+    The inner operators are the advection along axes 1 … ndim − 1 and, with active diffusion, the
+    heat step; without any, a step is one sweep of axis 0.
+
+    Parameters
+    ----------
+    sweeper : LineSweeper
+        The sweeps along the grid lines.
+    diff : Coefficient
+        The diffusion coefficient D(t).
+    ou_drift : bool
+        Whether the drift's linear part −D(t)·x is treated exactly (see
+        :func:`~.evolve.evolve`).
+    ndim : int
+        The grid's dimension.
+    """
+
+    def __init__(self, sweeper: LineSweeper, diff: Coefficient, ou_drift: bool, ndim: int) -> None:
         self.sweeper, self.diff, self.ou_drift = sweeper, diff, ou_drift
         self.ops = list(range(1, ndim)) + (["heat"] if diff.active else [])
 
     def advance(
         self, q: np.ndarray, t: float, dt: float, t_end: float, advected: float
     ) -> tuple[np.ndarray, float]:
-        """One step from t to t_end (= t + dt, or the break it lands on) of densities advected
-        along axis 0 up to ``advected``: the densities after it, and the time up to which axis 0
-        is now advected (t + dt/2, the closing half sweep left pending, where there are inner
-        operators)."""
+        """One step from t to t_end of densities advected along axis 0 up to ``advected``.
+
+        The opening half sweep of axis 0 runs from ``advected`` to t + dt/2 (it merges the
+        previous step's closing half sweep), then the inner operators compose symmetrically over
+        [t, t_end].
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+        t : float
+            The step's start.
+        dt : float
+            The step's length.
+        t_end : float
+            The step's end: t + dt, or the break it lands on.
+        advected : float
+            The time up to which axis 0 is advected.
+
+        Returns
+        -------
+        q : numpy.ndarray
+            The densities after the step.
+        advected : float
+            The time up to which axis 0 is now advected: t + dt/2 (the closing half sweep left
+            pending) where there are inner operators, else t_end.
+        """
         if not self.ops:
             return self.sweeper.advect(q, 0, t, t_end), t_end
         q = self.sweeper.advect(q, 0, advected, t + 0.5 * dt, self.contracted(t, t_end))
         return self._inner(q, self.ops, t, t_end), t + 0.5 * dt
 
     def close(self, q: np.ndarray, advected: float, t: float) -> np.ndarray:
-        """The pending half sweep of axis 0, from ``advected`` to t."""
+        """The pending half sweep of axis 0, from ``advected`` to t.
+
+        Parameters
+        ----------
+        q : numpy.ndarray
+            The densities, shape (B, *grid.shape).
+        advected : float
+            The time up to which axis 0 is advected.
+        t : float
+            The time to close at.
+
+        Returns
+        -------
+        numpy.ndarray
+            The densities advected along axis 0 up to t.
+        """
         return self.sweeper.advect(q, 0, advected, t)
 
     def halves(self, ta: float, tb: float) -> tuple[float, float]:
         """(A₁, A₂): ∫D over the first and the second half of the step [ta, tb], from one
-        quadratic."""
+        quadratic.
+
+        Parameters
+        ----------
+        ta, tb : float
+            The step's ends.
+
+        Returns
+        -------
+        first, second : float
+            ∫D over [ta, (ta + tb)/2] and over [(ta + tb)/2, tb], by the quadratic through D at
+            ta, the middle and tb.
+        """
         quad = self.diff.quadratic(ta, tb)
         first = quad.integral(0.5)
         return first, quad.integral(1.0) - first
 
     def contracted(self, ta: float, tb: float) -> float:
-        """The frame the first half sweeps of the step [ta, tb] end in: with the linear part,
-        contracted by that part over the second half, e^{−A₂}, so that the heat step spreads them by
-        (1 − e^{−2A})/2 ≤ ½ (A = ∫D over the step) and the density is never wider than at the step's
-        end (in the true positions, the heat step's (e^{2A₂} − e^{−2A₁})/2 would leave it e^{A₂} as
-        wide: 2.9x for a step of A = 2.1); 1 without."""
+        """The frame the first half sweeps of the step [ta, tb] end in.
+
+        With the linear part (``ou_drift`` and active diffusion), contracted by that part over
+        the second half, e^{−A₂}, so that the heat step spreads them by (1 − e^{−2A})/2 ≤ ½ (A =
+        ∫D over the step) and the density is never wider than at the step's end (in the true
+        positions, the heat step's (e^{2A₂} − e^{−2A₁})/2 would leave it e^{A₂} as wide: 2.9x for
+        a step of A = 2.1); 1 without.
+
+        Parameters
+        ----------
+        ta, tb : float
+            The step's ends.
+
+        Returns
+        -------
+        float
+            The frame c = e^{−A₂}, or 1.0.
+        """
         if not (self.ou_drift and self.diff.active):
             return 1.0
         return math.exp(-self.halves(ta, tb)[1])

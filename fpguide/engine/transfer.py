@@ -81,10 +81,36 @@ def _collect_lines(masses, faces, new_faces, out):
 def collect_masses(
     cell_mass: np.ndarray, faces: np.ndarray, new_faces: np.ndarray, axis: int
 ) -> np.ndarray:
-    """The masses of the cells between ``faces`` (along ``axis`` of ``cell_mass``) collected into
-    the cells between ``new_faces`` (both increasing), each old cell's mass spread evenly over it
-    (the density constant inside: what cell averages on any, also graded, cells say); mass beyond
-    the new faces is left out. Non-negative, and conservative to round-off."""
+    """The masses of the cells between ``faces`` collected into the cells between ``new_faces``.
+
+    Each old cell's mass is spread evenly over it (the density constant inside: what cell
+    averages on any, also graded, cells say); mass beyond the new faces is left out. Non-negative,
+    and conservative to round-off.
+
+    Parameters
+    ----------
+    cell_mass : numpy.ndarray
+        The masses of the old cells along ``axis`` (any other axes are independent lines).
+    faces : numpy.ndarray
+        The old cells' faces along ``axis``, increasing (one more than the cells).
+    new_faces : numpy.ndarray
+        The new cells' faces, increasing.
+    axis : int
+        The axis of ``cell_mass`` the cells lie along.
+
+    Returns
+    -------
+    numpy.ndarray
+        The masses of the new cells, shaped like ``cell_mass`` with ``len(new_faces) − 1`` cells
+        along ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpguide.engine import collect_masses
+    >>> collect_masses(np.array([1.0, 2.0]), np.array([0.0, 1.0, 2.0]), np.array([0.5, 2.0]), 0)
+    array([2.5])
+    """
     moved = np.moveaxis(np.asarray(cell_mass, dtype=float), axis, -1)
     lines = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
     new_faces = np.ascontiguousarray(new_faces, dtype=float)
@@ -96,14 +122,36 @@ def collect_masses(
 def transfer(
     q: np.ndarray, old: Grid | TensorGrid, new: Grid | GradedGrid | TensorGrid, code: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The densities ``q`` (shape (B, *old.shape): B members) on the grid ``new``, and the mass each
-    member lost beyond the new extent, per axis and side: an array (B, d, 2) of (below the lower,
-    above the upper face).
+    """The densities ``q`` on the grid ``new``, and the mass each member lost beyond the new extent.
 
-    ``old`` is uniform along every axis; ``new`` may have any increasing faces (a
-    :class:`~fpguide.GradedGrid` axis); ``code`` is the reconstruction
-    (:func:`~.remap.scheme_code`). The new masses plus the trimmed masses equal the old masses to
-    round-off, and every new cell average is non-negative.
+    Each new cell gets the exact integral of the positive reconstruction over it, one axis at a
+    time (the axes that lose the most cells first). The new masses plus the trimmed masses equal
+    the old masses to round-off, and every new cell average is non-negative.
+
+    Parameters
+    ----------
+    q : numpy.ndarray
+        The densities, shape (B, *old.shape): B members.
+    old : Grid or TensorGrid
+        Their grid, uniform along every axis.
+    new : Grid, GradedGrid or TensorGrid
+        The new grid, of the same dimension: any increasing faces (a
+        :class:`~fpguide.GradedGrid` axis).
+    code : int
+        The reconstruction (:func:`~.remap.scheme_code`).
+
+    Returns
+    -------
+    q : numpy.ndarray
+        The densities on ``new``, shape (B, *new.shape).
+    trimmed : numpy.ndarray
+        The mass each member lost beyond the new extent, per axis and side: an array (B, d, 2) of
+        (below the lower, above the upper face).
+
+    Raises
+    ------
+    ValueError
+        When the grids differ in dimension or q is not shaped (B, *old.shape).
     """
     old_axes, new_axes = axes_of(old), axes_of(new)
     if len(old_axes) != len(new_axes) or q.ndim != len(old_axes) + 1:

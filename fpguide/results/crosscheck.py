@@ -81,9 +81,44 @@ SEED = 0
 
 @dataclass
 class CrossCheck:
-    """The agreement statistics; ``passed`` is the verdict and ``rows`` the per-observable
-    comparison. ``ks`` and ``ks_bound`` are set in 1-D, the chi-square and sliced-Wasserstein fields
-    in 2-D and 3-D (None otherwise)."""
+    """The agreement statistics of :func:`cross_check`: the verdict and the per-observable
+    comparison.
+
+    ``ks`` and ``ks_bound`` are set in 1-D, the chi-square and sliced-Wasserstein fields in 2-D and
+    3-D (None otherwise). ``str()`` of it is a table of the comparison.
+
+    Attributes
+    ----------
+    passed : bool
+        The verdict: every ``|z| ≤ z_max``, and in 1-D KS ≤ ε; in d-D p ≥ α and SW ≤
+        ``sw_bound``.
+    ks : float or None
+        1-D: the Kolmogorov–Smirnov distance between the particles and the grid CDF.
+    ks_bound : float or None
+        1-D: the Dvoretzky–Kiefer–Wolfowitz bound ε = ``sqrt(log(2/α)/(2n))``.
+    alpha : float
+        The significance level α.
+    z_max : float
+        The largest ``|z|`` that agrees.
+    n : int
+        The number of particles.
+    rows : list of dict
+        The per-observable comparison: one dict per component with keys ``name``, ``grid``,
+        ``particles``, ``se`` (the particles' standard error), ``z`` and ``ok`` (``|z| ≤
+        z_max``).
+    chi2 : float or None
+        d-D: Pearson's X² of the particle counts in grid-aligned bins.
+    chi2_dof : int or None
+        d-D: its degrees of freedom B − 1.
+    chi2_p : float or None
+        d-D: its p-value P(χ²_{B−1} ≥ X²).
+    sw : float or None
+        d-D: the sliced Wasserstein-1 distance between the particles and the grid law.
+    sw_noise : float or None
+        d-D: the same statistic for an independent sample of the grid law of the same size.
+    sw_bound : float or None
+        d-D: ``3·sw_noise + max_a dx_a/2``.
+    """
 
     passed: bool
     ks: float | None
@@ -119,8 +154,14 @@ class CrossCheck:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
-        """The fields that are set (1-D: the KS ones; d-D: the chi-square and sliced-Wasserstein
-        ones)."""
+        """The fields that are set, as a dict (1-D: the KS ones; d-D: the chi-square and
+        sliced-Wasserstein ones).
+
+        Returns
+        -------
+        dict
+            {field name: value} of the fields that are not None, ``rows`` included.
+        """
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
@@ -135,8 +176,83 @@ def cross_check(
     grid_error: float = 1e-4,
 ) -> CrossCheck:
     """Compare a :func:`solve` Dataset with a :func:`sample` Dataset of the same configuration at
-    the output time (1-D, 2-D or 3-D; the statistics and the verdict are in the module
-    docstring)."""
+    the output time, with error bars.
+
+    Works in 1-D, 2-D or 3-D; the statistics and the verdict are those of the module docstring:
+    in 1-D the Kolmogorov–Smirnov distance against the DKW bound; in 2-D and 3-D Pearson's
+    chi-square test in grid-aligned bins and the sliced Wasserstein-1 distance against its
+    sampling-noise reference; in both, a z-score ``z = (grid − particles)/sqrt(se² +
+    grid_error²)`` per observable. A density on an adaptive (graded) grid is first resampled onto
+    the uniform grid of its finest cells; a reduced solve is compared on its solved coordinates.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset of :func:`fpguide.solve`.
+    ps : xarray.Dataset
+        The Dataset of :func:`fpguide.sample`, made with the same target, guidance, sampler, eta,
+        T, t_min, process and start.
+    alpha : float, optional
+        The significance level of the KS and chi-square tests, in (0, 1) (default 1e-3).
+    z_max : float, optional
+        The largest ``|z|`` that agrees, > 0 (default 4.0).
+    grid_error : float, optional
+        The absolute accuracy of the grid observables, > 0 (default 1e-4, above what
+        benchmarks/README.md measures at default settings).
+
+    Returns
+    -------
+    CrossCheck
+        The statistics, the per-observable rows and the verdict ``passed``.
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` or ``ps`` is not a Dataset made by fpguide.
+    ValueError
+        When ``ds`` is not from :func:`fpguide.solve` or ``ps`` not from :func:`fpguide.sample`,
+        they were made with a different configuration or dimension, ``alpha`` is not in (0, 1),
+        ``z_max`` or ``grid_error`` is not positive, or the density at the output time is not
+        finite with positive mass.
+    """
+    alpha, z_max, grid_error, cfg_grid = _checked(ds, ps, alpha, z_max, grid_error)
+
+    # its density, resampled onto the uniform grid of its finest cells
+    if is_adaptive(cfg_grid["grid"]):
+        ds = on_uniform_grid(ds)
+        cfg_grid = config_of(ds)
+    grid = grid_from_dict(cfg_grid["grid"])
+    d = grid.ndim if isinstance(grid, TensorGrid) else 1
+    if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x
+        positions = _output_positions(ps, ds.sizes["dim"]) @ ds["basis"].values.T
+    else:
+        positions = _output_positions(ps, d)
+    n = positions.shape[0]
+    rows = _z_rows(ds, ps, n, z_max, grid_error)
+    if d == 1:
+        ks, bound = _ks(
+            grid, ds["density"].isel(t=-1).values, cfg_grid["scheme"], positions[:, 0], alpha
+        )
+        return CrossCheck(
+            ks <= bound and all(row["ok"] for row in rows), ks, bound, alpha, z_max, n, rows
+        )
+
+    masses = _cell_masses(ds, grid)
+    stat, dof, p = chi_square(positions, grid, masses)
+    sw = sliced_wasserstein(positions, grid, masses)
+    sw_noise = sliced_wasserstein(_sample_grid_law(grid, masses, n), grid, masses)
+    sw_bound = SW_NOISE_FACTOR * sw_noise + 0.5 * max(axis.dx for axis in grid.axes)
+    passed = p >= alpha and sw <= sw_bound and all(row["ok"] for row in rows)
+    return CrossCheck(
+        passed, None, None, alpha, z_max, n, rows, stat, dof, p, sw, sw_noise, sw_bound
+    )
+
+
+def _checked(
+    ds: xr.Dataset, ps: xr.Dataset, alpha: float, z_max: float, grid_error: float
+) -> tuple[float, float, float, dict]:
+    """:func:`cross_check`'s arguments checked (a clear error for each): (alpha, z_max,
+    grid_error, the configuration of ds)."""
     for name, data in (("ds", ds), ("ps", ps)):
         if not isinstance(data, xr.Dataset) or "config" not in data.attrs:
             what = (
@@ -168,36 +284,7 @@ def cross_check(
         raise ValueError(
             "ds has no grid in its configuration: it must be a Dataset made by fpguide.solve"
         )
-
-    # its density, resampled onto the uniform grid of its finest cells
-    if is_adaptive(cfg_grid["grid"]):
-        ds = on_uniform_grid(ds)
-        cfg_grid = config_of(ds)
-    grid = grid_from_dict(cfg_grid["grid"])
-    d = grid.ndim if isinstance(grid, TensorGrid) else 1
-    if "basis" in ds:  # a reduced solve: compare the particles' solved coordinates y = basis·x
-        positions = _output_positions(ps, ds.sizes["dim"]) @ ds["basis"].values.T
-    else:
-        positions = _output_positions(ps, d)
-    n = positions.shape[0]
-    rows = _z_rows(ds, ps, n, z_max, grid_error)
-    if d == 1:
-        ks, bound = _ks(
-            grid, ds["density"].isel(t=-1).values, cfg_grid["scheme"], positions[:, 0], alpha
-        )
-        return CrossCheck(
-            ks <= bound and all(row["ok"] for row in rows), ks, bound, alpha, z_max, n, rows
-        )
-
-    masses = _cell_masses(ds, grid)
-    stat, dof, p = chi_square(positions, grid, masses)
-    sw = sliced_wasserstein(positions, grid, masses)
-    sw_noise = sliced_wasserstein(_sample_grid_law(grid, masses, n), grid, masses)
-    sw_bound = SW_NOISE_FACTOR * sw_noise + 0.5 * max(axis.dx for axis in grid.axes)
-    passed = p >= alpha and sw <= sw_bound and all(row["ok"] for row in rows)
-    return CrossCheck(
-        passed, None, None, alpha, z_max, n, rows, stat, dof, p, sw, sw_noise, sw_bound
-    )
+    return alpha, z_max, grid_error, cfg_grid
 
 
 def _output_positions(ps: xr.Dataset, d: int) -> np.ndarray:
@@ -259,8 +346,31 @@ def chi_square(
     positions: np.ndarray, grid: TensorGrid, masses: np.ndarray
 ) -> tuple[float, int, float]:
     """Pearson's X², its degrees of freedom B − 1 and p-value for the particle counts in
-    grid-aligned blocks (plus an outside bin) against the grid's cell masses; bins expecting < 5
-    counts are pooled (module docstring)."""
+    grid-aligned blocks (plus an outside bin) against the grid's cell masses.
+
+    Along each axis the cells are grouped into k = min(64, n_a, ⌊(n/50)^(1/d)⌋) blocks whose edges
+    are the cell faces nearest the marginal quantiles j/k of the grid law; a further "outside" bin
+    holds the particles off the grid, with expected mass max(1 − Σ m_c, 0). Bins expecting < 5
+    counts are pooled (see the module docstring).
+
+    Parameters
+    ----------
+    positions : numpy.ndarray
+        The particles, shape (n, d).
+    grid : TensorGrid
+        The grid of the cell masses.
+    masses : numpy.ndarray
+        The cell masses m_c ≥ 0, shape ``grid.shape``.
+
+    Returns
+    -------
+    stat : float
+        X² = Σ (O_b − E_b)²/E_b.
+    dof : int
+        The degrees of freedom B − 1.
+    p : float
+        P(χ²_{B−1} ≥ X²); 1.0 (with X² = 0) when B = 1, no test possible.
+    """
     n, d = positions.shape
     k = max(1, min(MAX_BLOCKS, int((n // MIN_PER_BIN) ** (1.0 / d) + 1e-9)))
     block_mass, edges = masses, []

@@ -4,12 +4,16 @@ as JSON."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from .._version import __version__
 from ..tools.records import json_default
+
+if TYPE_CHECKING:
+    from ..models.processes import Process
 
 __all__ = ["attach", "config_attr", "config_of", "frame_variables", "global_attrs"]
 
@@ -103,9 +107,22 @@ COORDS = {
 }
 
 
-def frame_variables(process, t: np.ndarray) -> dict:
+def frame_variables(process: Process, t: np.ndarray) -> dict:
     """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM; see
-    :mod:`fpguide.models.processes`), else nothing."""
+    :mod:`fpguide.models.processes`), else nothing.
+
+    Parameters
+    ----------
+    process : Process
+        The noising process.
+    t : numpy.ndarray
+        The saved diffusion times.
+
+    Returns
+    -------
+    dict
+        ``{"frame_scale": (("t",), s(t))}`` when s(t) ≠ 1 at some time, else ``{}``.
+    """
     scale = process.frame_scale(t)
     return {"frame_scale": (("t",), scale)} if np.any(scale != 1.0) else {}
 
@@ -116,7 +133,30 @@ DERIVED = {"_se": "standard error of the {}", "_error": "estimated error of the 
 
 def attach(ds: xr.Dataset) -> xr.Dataset:
     """Set long_name/units on every variable and coordinate that fpguide knows (and their ``_se``,
-    ``_error``)."""
+    ``_error``).
+
+    Attributes already set are kept. A variable ``<name>_se`` or ``<name>_error`` of a known
+    variable gets the long name "standard error of the …" or "estimated error of the …" and
+    the base variable's units.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset, changed in place.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from fpguide.results.dataset import attach
+    >>> ds = attach(xr.Dataset({"entropy_se": ("t", [0.1])}, coords={"t": [1.0]}))
+    >>> ds["entropy_se"].attrs
+    {'long_name': 'standard error of the differential entropy', 'units': 'nats'}
+    """
     known = VARIABLES | COORDS
     for name, var in ds.variables.items():
         if name in known:
@@ -134,7 +174,31 @@ def attach(ds: xr.Dataset) -> xr.Dataset:
 
 def global_attrs(title: str, config: dict, run: dict) -> dict:
     """title, source, history and the configuration (to re-run) and run record (what happened), as
-    JSON. No creation time: identical runs give identical Datasets (see :mod:`fpguide.rerun`)."""
+    JSON.
+
+    No creation time: identical runs give identical Datasets (see :mod:`fpguide.rerun`).
+
+    Parameters
+    ----------
+    title : str
+        The Dataset's title.
+    config : dict
+        The configuration, stored as :func:`config_attr` makes it.
+    run : dict
+        The run record, stored as JSON (numpy values as plain ones, objects with a record by
+        their ``to_dict()``).
+
+    Returns
+    -------
+    dict
+        The attributes ``title``, ``source`` and ``history`` (naming fpguide's version),
+        ``Conventions`` (CF-1.10), ``config`` and ``run``.
+
+    Raises
+    ------
+    TypeError
+        When the configuration or the run record holds a value that cannot be stored.
+    """
     return {
         "title": title,
         "source": f"fpguide {__version__}",
@@ -147,11 +211,50 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
 
 def config_attr(config: dict) -> str:
     """The configuration as the ``config`` attribute holds it (JSON; numpy arrays and numbers as
-    plain ones)."""
+    plain ones).
+
+    Parameters
+    ----------
+    config : dict
+        The configuration.
+
+    Returns
+    -------
+    str
+        Its JSON, keys sorted.
+
+    Raises
+    ------
+    TypeError
+        When a value cannot be stored.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fpguide.results.dataset import config_attr
+    >>> config_attr({"w": np.float64(3.0), "T": 1})
+    '{"T": 1, "w": 3.0}'
+    """
     return json.dumps(config, sort_keys=True, default=json_default)
 
 
 def config_of(ds: xr.Dataset) -> dict:
     """The configuration a Dataset was made with (the inverse of what :func:`global_attrs`
-    stored)."""
+    stored).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset made by fpguide.
+
+    Returns
+    -------
+    dict
+        The configuration, read from the JSON of ``ds.attrs["config"]``.
+
+    Raises
+    ------
+    KeyError
+        When ``ds`` has no ``config`` attribute.
+    """
     return json.loads(ds.attrs["config"])

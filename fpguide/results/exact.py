@@ -13,11 +13,16 @@ moments of a linear-Gaussian predictor–corrector chain.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from findiff import coefficients
 from scipy.integrate import solve_ivp
 from scipy.special import ndtri
+
+if TYPE_CHECKING:
+    from ..models.guidance import GuidedModel
+    from ..models.processes import Process
 
 __all__ = [
     "characteristic_entropy",
@@ -38,7 +43,35 @@ def characteristic_masses(
     atol: float = 1e-12,
 ) -> np.ndarray:
     """Exact masses of the cells between ``faces`` at t_span[1], for the start law with CDF
-    ``start_cdf`` at t_span[0]."""
+    ``start_cdf`` at t_span[0].
+
+    The faces are traced backwards along dX/dτ = v(X, τ) from t_span[1] to t_span[0] (scipy
+    ``solve_ivp``, DOP853); the mass between two faces is the start CDF's difference at their
+    departure points (the 1-D flow map is monotone).
+
+    Parameters
+    ----------
+    drift : callable
+        v(x, t) on arrays of points.
+    start_cdf : callable
+        The CDF F_0 of the start law, on arrays.
+    faces : numpy.ndarray
+        The cell faces at t_span[1], increasing.
+    t_span : tuple of float
+        (t0, t1): the start law's time and the output time.
+    rtol, atol : float, optional
+        The tolerances of the integration (defaults 1e-11, 1e-12).
+
+    Returns
+    -------
+    numpy.ndarray
+        The masses of the cells, one fewer than the faces.
+
+    Raises
+    ------
+    RuntimeError
+        When the integration of the characteristics fails.
+    """
     t0, t1 = t_span
     sol = solve_ivp(
         lambda t, x: drift(x, t),
@@ -63,10 +96,39 @@ def characteristic_entropy(
     atol: float = 1e-12,
     fd_step: float = 1e-4,
 ) -> float:
-    """Exact entropy of the output: H = −∫ log q(X(z)) φ(z) dz, Gauss–Legendre in z ∈ [−8.5, 8.5],
-    where ``start_map(z)`` is the start law's quantile at level Φ(z) (z itself for N(0, 1)),
-    integrating d log q/dτ = −∂_x v along each characteristic (∂_x v by findiff's sixth-order
-    central stencil of step ``fd_step``·(1 + |x|))."""
+    """Exact entropy of the output: H = −∫ log q(X(z)) φ(z) dz, Gauss–Legendre in z ∈ [−8.5, 8.5].
+
+    Along each characteristic from the start law's quantile at level Φ(z), d log q/dτ = −∂_x v is
+    integrated with the characteristic itself (scipy ``solve_ivp``, DOP853; ∂_x v by findiff's
+    sixth-order central stencil of step ``fd_step``·(1 + |x|)).
+
+    Parameters
+    ----------
+    drift : callable
+        v(x, t) on arrays of points.
+    start_map : callable
+        z ↦ the start law's quantile at level Φ(z) (z itself for N(0, 1)), on arrays.
+    start_log_density : callable
+        log q at t_span[0], on arrays.
+    t_span : tuple of float
+        (t0, t1): the start law's time and the output time.
+    n_nodes : int, optional
+        The Gauss–Legendre nodes (default 400).
+    rtol, atol : float, optional
+        The tolerances of the integration (defaults 1e-10, 1e-12).
+    fd_step : float, optional
+        The relative step of the finite differences of v (default 1e-4).
+
+    Returns
+    -------
+    float
+        The differential entropy H of the output law.
+
+    Raises
+    ------
+    RuntimeError
+        When the integration of the characteristics fails.
+    """
     z, weights = np.polynomial.legendre.leggauss(n_nodes)
     z, weights = 8.5 * z, 8.5 * weights * np.exp(-0.5 * (8.5 * z) ** 2) / np.sqrt(2 * np.pi)
     x0 = start_map(z)
@@ -114,18 +176,47 @@ class _PlainFrame:
 
 
 def plain_frame_quantiles(
-    model,
-    process,
+    model: GuidedModel,
+    process: Process,
     T: float,
     t_min: float,
     levels: np.ndarray,
     rtol: float = 1e-10,
     atol: float = 1e-10,
 ) -> np.ndarray:
-    """Where the guided probability flow of X itself, dX/dt = −½ (dσ²/dt) s_w(X, t) with the scores
-    of X_t = X_0 + σ(t) Z, carries the prior quantiles at ``levels`` (X_T ~ N(0, σ(T)²)) by t_min,
-    divided by s(t_min) = sqrt(1 + σ(t_min)²): the quantiles of the output of fpguide's frame for a
-    VE or EDM ``process``."""
+    """The quantiles of the output of fpguide's frame for a VE or EDM ``process``, from the flow of
+    X itself.
+
+    The guided probability flow of X itself, dX/dt = −½ (dσ²/dt) s_w(X, t) with the scores of X_t
+    = X_0 + σ(t) Z and s_w = (1 + w) s_c − w s_u, carries the prior quantiles at ``levels`` (X_T ~
+    N(0, σ(T)²)) to t_min (scipy ``solve_ivp``, DOP853); they are divided by s(t_min) = sqrt(1 +
+    σ(t_min)²).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided model.
+    process : Process
+        A variance-exploding process (VE or EDM).
+    T : float
+        The start time.
+    t_min : float
+        The output time.
+    levels : numpy.ndarray
+        The quantile levels, in (0, 1).
+    rtol, atol : float, optional
+        The tolerances of the integration (defaults 1e-10).
+
+    Returns
+    -------
+    numpy.ndarray
+        The quantiles at ``levels`` of the output law in fpguide's frame y = x/s(t_min).
+
+    Raises
+    ------
+    RuntimeError
+        When the integration of the characteristics fails.
+    """
     plain = _PlainFrame(process)
 
     def rhs(t, x):
@@ -150,7 +241,28 @@ def predictor_corrector_gaussian_moments(
     Predictor: the conditional probability flow v = x − (x − m mu_c)/A (A = m²a + σ², B = m²b + σ²)
     is linear, so dμ/dτ = μ − (μ − m mu_c)/A and dV/dτ = 2(1 − 1/A)V. Corrector: dX = (αX + β) dℓ +
     sqrt(2) dB with ∇log π = αx + β, α = −γ/A + (γ − 1)/B, β = γ m mu_c/A, for ℓ = ρ Δt: an
-    Ornstein–Uhlenbeck relaxation to N(−β/α, −1/α), exact in closed form.
+    Ornstein–Uhlenbeck relaxation to N(−β/α, −1/α), exact in closed form. The predictor's
+    moment equations are integrated by scipy ``solve_ivp`` (rtol 1e-12, atol 1e-14).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        The step ends, descending from T (``t[0]`` = T).
+    mu_c : float
+        The mean of the conditional law p_0(x|c).
+    a, b : float
+        The variances of p_0(x|c) and p_0(x).
+    gamma : float
+        The power γ of the corrector's target π ∝ p_t(x|c)^γ p_t(x)^{1−γ}.
+    rho : float
+        The corrector's step ℓ per unit of time: ℓ = ρ Δt.
+    T : float
+        The start time.
+
+    Returns
+    -------
+    mean, var : numpy.ndarray
+        The means and the variances at the step ends ``t``.
     """
 
     def laws(s):

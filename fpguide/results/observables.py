@@ -9,6 +9,7 @@ midpoint rule.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import logsumexp
@@ -18,6 +19,11 @@ from ..grids.grid import Grid
 from ..models.guidance import GuidedModel
 from ..models.processes import Process
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..engine import Scheme
+
 __all__ = ["far_edge", "log_class_posterior", "Reconstruction"]
 
 _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
@@ -26,9 +32,37 @@ _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 class Reconstruction:
     """The positive sub-cell reconstruction of one density (q of shape (n,)) or of several (rows of
     q, e.g. one per saved time), for masses of arbitrary intervals and integrals; results have q's
-    leading shape."""
+    leading shape.
 
-    def __init__(self, grid: Grid, q: np.ndarray, scheme: str = "ppm"):
+    Inside cell k the density is q(s) = 6 q_k s(1 − s) + dL (1 − s)(1 − 3s) + dR s(3s − 2), s ∈
+    [0, 1], with the face values dL, dR of the engine's reconstruction
+    (:mod:`fpguide.engine.remap`).
+
+    Parameters
+    ----------
+    grid : Grid
+        The 1-D grid.
+    q : numpy.ndarray
+        The cell averages, shape (..., grid.n).
+    scheme : {"ppm", "plm", "pcm"}, optional
+        The reconstruction (default "ppm").
+
+    Raises
+    ------
+    ValueError
+        When ``scheme`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> from fpguide.results.observables import Reconstruction
+    >>> rec = Reconstruction(fg.Grid(0.0, 1.0, 10), np.ones(10))
+    >>> float(rec.mass(0.25, 0.5)), float(rec.mass(-1.0, 2.0))
+    (0.25, 1.0)
+    """
+
+    def __init__(self, grid: Grid, q: np.ndarray, scheme: Scheme = "ppm") -> None:
         self.grid, self.q = grid, np.ascontiguousarray(q, dtype=float)
         self.d_left, self.d_right = np.empty_like(self.q), np.empty_like(self.q)
         code = scheme_code(scheme)
@@ -40,9 +74,20 @@ class Reconstruction:
     def _rows(self, values):
         return values.reshape(-1, self.grid.n)
 
-    def mass(self, a, b) -> np.ndarray:
+    def mass(self, a: ArrayLike, b: ArrayLike) -> np.ndarray:
         """∫_a^b q dx (the part of [a, b] inside the grid) for every density (leading shape of q)
-        and interval (the shape of a and b)."""
+        and interval (the shape of a and b).
+
+        Parameters
+        ----------
+        a, b : array_like
+            The intervals' ends (broadcast against each other); empty where b ≤ a.
+
+        Returns
+        -------
+        numpy.ndarray
+            The masses, shape q.shape[:-1] + the broadcast shape of a and b.
+        """
         g = self.grid
         xa = np.clip((np.asarray(a, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
         xb = np.clip((np.asarray(b, dtype=float) - g.lower) / g.dx, 0.0, float(g.n))
@@ -56,8 +101,18 @@ class Reconstruction:
         return out.reshape(self.q.shape[:-1] + shape)
 
     def values(self, s: np.ndarray) -> np.ndarray:
-        """The reconstructed density at fractions s ∈ [0, 1] of every cell: shape q.shape +
-        (len(s),), non-negative."""
+        """The reconstructed density at fractions s ∈ [0, 1] of every cell.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            The fractions of the cell, a flat array in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            The density, non-negative, shape q.shape + (len(s),).
+        """
         s = np.asarray(s)
         q, dl, dr = self.q[..., None], self.d_left[..., None], self.d_right[..., None]
         return np.maximum(
@@ -71,27 +126,53 @@ class Reconstruction:
         x = self.grid.faces[:-1, None] + self.grid.dx * s[None, :]
         return (f(x, self.values(s)) @ (0.5 * _GL3_WEIGHTS)).sum(axis=-1) * self.grid.dx
 
-    def moments(self):
-        """Mean and variance of the normalised reconstruction (exact: the integrands are polynomials
-        of degree ≤ 4 in each cell; the cell-centre sums Σ q x² dx would miss the within-cell
-        variance, about dx²/12)."""
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of the normalised reconstruction.
+
+        Exact: the integrands are polynomials of degree ≤ 4 in each cell, integrated by 3-point
+        Gauss–Legendre; the cell-centre sums Σ q x² dx would miss the within-cell variance, about
+        dx²/12.
+
+        Returns
+        -------
+        mean, variance : numpy.ndarray
+            One value per density (the leading shape of q).
+        """
         mass = self.q.sum(axis=-1) * self.grid.dx
         mean = self._integrate(lambda x, v: x * v) / mass
         centred = np.asarray(mean)[..., None, None]
         return mean, self._integrate(lambda x, v: (x - centred) ** 2 * v) / mass
 
-    def entropy(self):
+    def entropy(self) -> np.ndarray:
         """−∫ q log q of the reconstruction (3-point Gauss–Legendre per cell, 0 log 0 = 0).
 
         The entropy of the cell averages themselves, −Σ q̄ log q̄ dx, is biased by about +dx²/24 ·
         (Fisher information); integrating the sub-cell reconstruction removes that leading error.
+
+        Returns
+        -------
+        numpy.ndarray
+            The entropy of each density (the leading shape of q).
         """
         return -self._integrate(lambda x, v: v * np.log(np.where(v > 0, v, 1.0)))
 
 
 def far_edge(model: GuidedModel) -> float | None:
     """The end of the class support farthest from the other classes (None without compact
-    classes)."""
+    classes).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided 1-D model.
+
+    Returns
+    -------
+    float or None
+        The upper end of the class's support when its centre lies at or above the mass-weighted
+        centre of the other classes' supports, else the lower end; None when the class has no
+        compact support, there is no label or there is no other class.
+    """
     supports = model.cond.supports()
     if supports is None or model.label is None:
         return None
@@ -107,7 +188,24 @@ def far_edge(model: GuidedModel) -> float | None:
 def log_class_posterior(
     model: GuidedModel, x: np.ndarray, t: float, process: Process
 ) -> np.ndarray:
-    """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x)."""
+    """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x).
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided model, with its class weight π_c.
+    x : numpy.ndarray
+        The points.
+    t : float
+        The diffusion time.
+    process : Process
+        The noising process.
+
+    Returns
+    -------
+    numpy.ndarray
+        The log class posterior at the points.
+    """
     logp_u, _, logp_c, _ = model.scores(x, t, process)
     return model.log_class_weight + logp_c - logp_u
 

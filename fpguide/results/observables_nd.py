@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
@@ -32,6 +33,11 @@ from ..tools.validation import as_finite_array
 from .dataset import config_of
 from .observables import log_class_posterior
 from .resample import dataset_grid
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..engine import Scheme
 
 __all__ = ["check_direction", "marginal", "time_series"]
 
@@ -124,9 +130,30 @@ def default_direction(model: GuidedModel) -> np.ndarray:
     return np.eye(d)[0]
 
 
-def check_direction(direction, model: GuidedModel) -> np.ndarray | None:
+def check_direction(direction: ArrayLike | None, model: GuidedModel) -> np.ndarray | None:
     """The unit direction of the projected observables (d-D only): given, or
-    :func:`default_direction`."""
+    :func:`default_direction`.
+
+    Parameters
+    ----------
+    direction : array_like or None
+        A non-zero vector of length d, or None: the unit vector from the other classes' mean to
+        the class mean under p_0 (the first axis when there is no other class). Must be None for
+        a 1-D target.
+    model : GuidedModel
+        The guided model.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The direction normalised to unit length; None for a 1-D target.
+
+    Raises
+    ------
+    ValueError
+        When a direction is given for a 1-D target, or it is not a finite non-zero vector of
+        length d.
+    """
     if model.ndim == 1:
         if direction is not None:
             raise ValueError(
@@ -171,10 +198,37 @@ def beyond_fractions(grid: TensorGrid, u: np.ndarray, thresholds: np.ndarray) ->
     return np.stack([(positions >= a).mean(axis=1) for a in thresholds], axis=1)
 
 
-def marginal(ds: xr.Dataset, direction, bins) -> xr.DataArray:
+def marginal(ds: xr.Dataset, direction: ArrayLike, bins: int | ArrayLike) -> xr.DataArray:
     """The density of ⟨x, u⟩ (u = ``direction`` normalised) at every saved time of a 2-D/3-D
-    :func:`~fpguide.solve` Dataset, on the bin edges ``bins`` (each cell's mass spread over its
-    sub-lattice, piecewise constant)."""
+    :func:`~fpguide.solve` Dataset.
+
+    Each cell's mass is spread over a cell-centred sub-lattice of 4^d points (piecewise
+    constant), exact for axis directions up to the cell width; an adaptive run's graded grid is
+    read from the Dataset's cell bounds.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A 2-D or 3-D Dataset of :func:`fpguide.solve`.
+    direction : array_like
+        A non-zero vector of length d.
+    bins : int or array_like
+        The bins, as :func:`numpy.histogram_bin_edges` takes them: a number of equal bins over
+        the projected points' range, or the bin edges.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``marginal``, the density of ⟨x, u⟩ with dims (``t``, ``s``), ``s`` the bin centres.
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` is not an xarray.Dataset.
+    ValueError
+        When ``ds`` has no 2-D or 3-D density, or ``direction`` is not a finite non-zero vector
+        of length d.
+    """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(
             f"ds must be an xarray.Dataset made by fpguide.solve, got {type(ds).__name__}"
@@ -216,13 +270,47 @@ def time_series(
     model: GuidedModel,
     process: Process,
     *,
-    scheme: str,
+    scheme: Scheme,
     delta: float,
     thresholds: np.ndarray,
     direction: np.ndarray,
 ) -> dict[str, tuple]:
-    """Observables at every saved time, as {name: (dims, values)}; q has shape (n_t,
-    *grid.shape)."""
+    """Observables at every saved time, as {name: (dims, values)}.
+
+    The mass, the entropy (less its leading midpoint-rule error), the mean and covariance (cell
+    centres, less dx_a²/12 per variance), the projected mean ⟨mean, u⟩, with a class weight the
+    confidence E_q[p_t(c|x)] and the inverse confidence E_q[1/p_t(c|x)] (midpoint rule), the tail
+    probabilities P(⟨x, u⟩ ≥ a) (normalised; exact boxes on the reconstruction for an axis
+    direction, the sub-lattice otherwise), and with compact classes the support, outside and
+    edge masses (boxes integrated on the reconstruction).
+
+    Parameters
+    ----------
+    grid : TensorGrid
+        The grid.
+    q : numpy.ndarray
+        The densities, shape (n_t, *grid.shape).
+    t : numpy.ndarray
+        The diffusion times.
+    model : GuidedModel
+        The guided model.
+    process : Process
+        The noising process.
+    scheme : {"ppm", "plm", "pcm"}
+        The reconstruction for the box masses.
+    delta : float
+        The half-width δ of the slab at the far face of the class box (``edge_mass``).
+    thresholds : numpy.ndarray
+        The thresholds a of the tail probabilities.
+    direction : numpy.ndarray
+        The unit direction u.
+
+    Returns
+    -------
+    dict
+        {name: (dims, values)} of the observables along ``t`` (and ``dim``, ``dim2``,
+        ``threshold``).
+    """
     vol, d = grid.cell_volume, grid.ndim
     flat = q.reshape(q.shape[0], -1)
     mass = flat.sum(axis=1) * vol

@@ -32,7 +32,24 @@ MAX_UNIFORM_CELLS = {1: 1 << 20, 2: 1 << 22, 3: 1 << 22}
 
 def dataset_grid(ds: xr.Dataset) -> Grid | GradedGrid | TensorGrid:
     """The grid of a solve Dataset's density, from its cell bounds (a :class:`Grid` per uniform
-    axis, a :class:`GradedGrid` otherwise)."""
+    axis, a :class:`GradedGrid` otherwise).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of :func:`fpguide.solve`, with a density and its cell bounds ``x_bounds``
+        (``y_bounds``, ``z_bounds``).
+
+    Returns
+    -------
+    Grid, GradedGrid or TensorGrid
+        The grid of the density: one axis in 1-D, a TensorGrid of the axes otherwise.
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` is not an xarray.Dataset with a density.
+    """
     if not isinstance(ds, xr.Dataset) or "density" not in ds:
         raise TypeError(
             f"ds must be an xarray.Dataset made by fpguide.solve (with a density), got "
@@ -56,11 +73,31 @@ def resample(ds: xr.Dataset, grid: Grid | GradedGrid | TensorGrid) -> xr.Dataset
     """The density of the solve Dataset ``ds`` (every saved time) on ``grid``, conservatively (see
     the module).
 
-    ``grid`` has one axis per spatial dimension of ``ds`` (a :class:`Grid` or :class:`GradedGrid` in
-    1-D, a :class:`TensorGrid` otherwise). Returns a Dataset with ``density`` (the Dataset's other
-    dimensions, then the new axes), the new cell centres and bounds as coordinates, and
-    ``attrs["outside_mass"]``: the largest mass, over the saved times, that lies outside the new
-    extent.
+    The density is taken constant inside each stored cell; along each axis the new cell's mass is
+    the sum of the stored cells' masses over their overlaps with it. The result is positive and
+    conserves the mass inside the new extent.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of :func:`fpguide.solve`.
+    grid : Grid, GradedGrid or TensorGrid
+        The new grid, one axis per spatial dimension of ``ds`` (a :class:`Grid` or
+        :class:`GradedGrid` in 1-D, a :class:`TensorGrid` otherwise).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``density`` (the Dataset's other dimensions, then the new axes), the new cell centres and
+        bounds as coordinates, and ``attrs["outside_mass"]``: the largest mass, over the saved
+        times, that lies outside the new extent.
+
+    Raises
+    ------
+    TypeError
+        When ``ds`` is not a Dataset with a density, or ``grid`` is not a grid.
+    ValueError
+        When ``grid`` does not have one axis per spatial dimension of ``ds``.
     """
     old = dataset_grid(ds)
     old_axes, new_axes = axes_of(old), _axes("grid", grid)
@@ -95,8 +132,22 @@ def resample(ds: xr.Dataset, grid: Grid | GradedGrid | TensorGrid) -> xr.Dataset
 
 def on_uniform_grid(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with its density resampled onto the uniform grid with the finest cell width of its
-    grid over the same extent (coarsened evenly beyond MAX_UNIFORM_CELLS), its ``config["grid"]``
-    that grid: a Dataset of an adaptive run as the tools made for uniform grids read it."""
+    grid over the same extent.
+
+    The grid is coarsened evenly beyond MAX_UNIFORM_CELLS cells in all (2²⁰ in 1-D, 2²² in 2-D and
+    3-D), with at least 8 cells per axis.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset of :func:`fpguide.solve`, typically of an adaptive run.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with the resampled density and its axes' coordinates, and its ``config["grid"]``
+        that grid: a Dataset of an adaptive run as the tools made for uniform grids read it.
+    """
     old_axes = axes_of(dataset_grid(ds))
     d = len(old_axes)
     counts = np.array(
@@ -120,10 +171,27 @@ def on_uniform_grid(ds: xr.Dataset) -> xr.Dataset:
 
 def on_common_grid(items: list[xr.Dataset]) -> list[xr.Dataset]:
     """The solve Datasets ``items`` (a sweep's, on adaptive grids) with their densities on one grid:
-    per axis the union of their grids' faces. Every cell of that grid lies inside one cell of each
-    item's grid, so each item's stored density (constant inside its cells) is kept exactly, as is
-    its mass. Items on one grid already come back as they are; the union is refused (MemoryError)
-    when the items' densities on it would not fit in memory."""
+    per axis the union of their grids' faces.
+
+    Every cell of that grid lies inside one cell of each item's grid, so each item's stored
+    density (constant inside its cells) is kept exactly, as is its mass.
+
+    Parameters
+    ----------
+    items : list of xarray.Dataset
+        Datasets of :func:`fpguide.solve` of the same dimension.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        The items with their densities on the common grid; items on one grid already come back
+        as they are.
+
+    Raises
+    ------
+    MemoryError
+        When the items' densities on the union would not fit in memory.
+    """
     grids = [dataset_grid(ds) for ds in items]
     if all(grid == grids[0] for grid in grids[1:]):
         return items
