@@ -450,18 +450,46 @@ def start_law(
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """The validated inputs shared by :func:`~fpguide.solve` and :func:`~fpguide.sample`."""
+    """The checked inputs of one guided run, what :func:`prepare_run` returns.
+
+    Every front door (:func:`~fpguide.solve`, :func:`~fpguide.sample` and the predictor–corrector
+    and discrete samplers) starts from one, and their sweeps prepare each item with it.
+
+    Attributes
+    ----------
+    dyn : GuidedDynamics
+        The sampler's drift and diffusion, bound to the target, guidance and process.
+    guidance : CFG
+        The guidance as given.
+    t_min : float
+        The diffusion time the sampler stops at.
+    start : {"prior", "exact"}
+        The start law (see :func:`start_law`).
+    t_save : numpy.ndarray
+        The saved diffusion times, descending from T to t_min.
+    delta : float
+        Half-width of the window around the far edge of the class support counted as edge mass.
+    thresholds : numpy.ndarray
+        Tail thresholds a of P(x ≥ a), at least 1-D.
+    """
 
     dyn: GuidedDynamics
     guidance: CFG
     t_min: float
-    start: str
-    t_save: np.ndarray  # saved diffusion times, descending from T to t_min
+    start: Start
+    t_save: np.ndarray
     delta: float
     thresholds: np.ndarray
 
     def config(self) -> dict:
-        """The part of the configuration both solvers record (and ``cross_check`` compares)."""
+        """The part of the configuration every run records (and ``cross_check`` compares).
+
+        Returns
+        -------
+        dict
+            The target, guidance, sampler, η, T, t_min, process, start, saved times, delta and
+            thresholds, as JSON-ready values (objects by their ``to_dict()``).
+        """
         dyn = self.dyn
         return {
             "target": dyn.model.uncond.to_dict(),
