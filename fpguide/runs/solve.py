@@ -305,25 +305,35 @@ def solve(
     return _finish(result, prepared, settings, run, direction)
 
 
+def _engine_options(prepared, settings: dict, progress: bool | None) -> dict:
+    """The engine arguments both kinds of solve run share: the span in reverse time τ = T − t, the
+    diffusion with the drift's Ornstein–Uhlenbeck part treated exactly, the saved times, the step
+    boundaries (uniform in log-SNR, longer where SNR < 1 for exact scores), the drift's jumps, and
+    the settings."""
+    dyn, t_min = prepared.dyn, prepared.t_min
+    return {
+        "t_span": (0.0, dyn.T - t_min),
+        "diffusion": dyn.engine_diffusion,
+        "ou_drift": True,
+        "t_eval": dyn.T - prepared.t_save,
+        "time_grid": dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
+        "drift_jumps": dyn.schedule_taus("jumps", t_min),
+        "scheme": settings["scheme"],
+        "lipschitz": settings["lipschitz"],
+        "wall_tol": settings["wall_tol"],
+        "progress": progress,
+    }
+
+
 def _evolve(q0, drift, prepared, grid, settings: dict, progress: bool | None = None):
     """The engine run of a prepared solve."""
-    dyn, t_min = prepared.dyn, prepared.t_min
     check_memory(prepared.t_save.size, q0.size, "this solve")
-    with in_diffusion_time(dyn.T):
+    with in_diffusion_time(prepared.dyn.T):
         return evolve(
             q0,
             drift,
             grid=grid,
-            t_span=(0.0, dyn.T - t_min),
-            diffusion=dyn.engine_diffusion,
-            ou_drift=True,
-            t_eval=dyn.T - prepared.t_save,
-            time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
-            drift_jumps=dyn.schedule_taus("jumps", t_min),
-            scheme=settings["scheme"],
-            lipschitz=settings["lipschitz"],
-            wall_tol=settings["wall_tol"],
-            progress=progress,
+            **_engine_options(prepared, settings, progress),
         )
 
 
@@ -335,11 +345,10 @@ def _evolve_staged(
     the density, see :func:`~fpguide.grids.adaptive.regrid`); refused when its saved densities would
     not fit in memory on the output grid the pilot's ranges give
     (:func:`~fpguide.grids.adaptive.output_grid`)."""
-    dyn, t_min = prepared.dyn, prepared.t_min
     output = output_grid([stage.grid for stage in stages], [stage.seen for stage in stages])
     check_memory(prepared.t_save.size, output.size, "this solve")
     callbacks = StageGrids(stages, settings["wall_tol"])
-    with in_diffusion_time(dyn.T):
+    with in_diffusion_time(prepared.dyn.T):
         return evolve_in_stages(
             q0,
             drift,
@@ -347,16 +356,7 @@ def _evolve_staged(
             grids=[stage.grid for stage in stages],
             regrid=callbacks.regrid,
             widen=callbacks.widen,
-            t_span=(0.0, dyn.T - t_min),
-            diffusion=dyn.engine_diffusion,
-            ou_drift=True,
-            t_eval=dyn.T - prepared.t_save,
-            time_grid=dyn.tau_grid(t_min, settings["log_snr_step"], quiet=True),
-            drift_jumps=dyn.schedule_taus("jumps", t_min),
-            scheme=settings["scheme"],
-            lipschitz=settings["lipschitz"],
-            wall_tol=settings["wall_tol"],
-            progress=progress,
+            **_engine_options(prepared, settings, progress),
         )
 
 
