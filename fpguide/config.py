@@ -33,24 +33,21 @@ from pathlib import Path
 import xarray as xr
 
 from .grids.grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
-from .models.dynamics import prepare_run
 from .models.guidance import CFG
 from .models.processes import PROCESSES
 from .models.schedules import Cosine, Interval, Linear, Step
 from .models.score_errors import Bump, Scaled, Smoothed
 from .models.targets import TARGETS
 from .results.dataset import attach
-from .results.observables_nd import check_direction
-from .runs.grid_run import check_grid, checked_settings, reduces
-from .runs.particle_run import step_taus
-from .runs.particles import sample
-from .runs.solve import solve
-from .sweeps.sweep import RUN_ARGS, Family, Sweep
-from .tools.validation import check_flag, check_int
+from .runs.particles import check_sample, sample
+from .runs.solve import check_solve, solve
+from .sweeps.sweep import Family, Sweep
 
 __all__ = ["ConfigError", "load", "parse"]
 
 SOLVERS = {"solve": solve, "sample": sample}
+# every check a solver makes before it runs, on a call
+CHECKS = {"solve": check_solve, "sample": check_sample}
 TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
 SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
 SCORE_ERRORS = {cls.__name__: cls for cls in (Scaled, Bump, Smoothed)}
@@ -406,19 +403,7 @@ def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
     try:
         sweep = Sweep.of(call)
         for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:
-            prepared = prepare_run(*(item[name] for name in RUN_ARGS))
-            check_direction(item["direction"], prepared.dyn.model)
-            if solver == "solve":
-                checked_settings(prepared.dyn.stochastic, item)
-                check_flag("reduce", item["reduce"], allow_none=True)
-                check_flag("error_estimate", item["error_estimate"])
-                if not reduces(item):
-                    check_grid(item["grid"], prepared.dyn.model.ndim, adaptive=True)
-            else:
-                check_int("n", item["n"], 2)
-                if item["seed"] is not None:
-                    check_int("seed", item["seed"], 0)
-                step_taus(prepared, item["time_grid"], item["log_snr_step"])
+            CHECKS[solver](item)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{sources.get(_leading_name(err), 'configuration')}: {err}") from None
     return sweep

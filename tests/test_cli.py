@@ -201,6 +201,13 @@ BAD_CONFIGS = {
         ["process.sigma_min", "real number"],
     ),
     "T beyond the process": (GM_TOML + '[process]\ntype = "VE"\n', ["run.T", "T must be <= 1"]),
+    # caught before any run by the solver's own checks (fpguide.runs.solve.check_solve)
+    "too many dimensions for a grid": (
+        GM_TOML.replace("means = [-1.0, 1.0]", "means = [[-1.0, 0, 0, 0], [1.0, 0, 0, 0]]").replace(
+            "n_save = 5", "n_save = 5\nreduce = false"
+        ),
+        ["d=4 dimensions", "a grid holds at most 3", "reduce=None"],
+    ),
     "grid for particles": (
         SAMPLE_TOML + "[grid]\nlower = -8.0\nupper = 8.0\nn = 256\n",
         ["[grid]", "'solve'"],

@@ -9,16 +9,18 @@ errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from ..grids.grid import axis_labels
-from ..models.dynamics import prepare_run
+from ..models.dynamics import PreparedRun, prepare_run
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import frame_variables, global_attrs
+from ..sweeps.sweep import RUN_ARGS
 from ..sweeps.sweepable import sweepable
 from ..tools.progress import progress_bar
 from ..tools.validation import as_rng, check_int
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from ..models.targets import Mixture
     from ..sweeps.sweep import Family
 
-__all__ = ["sample"]
+__all__ = ["CheckedSample", "check_sample", "sample"]
 
 
 @sweepable()
@@ -150,15 +152,11 @@ def sample(
     >>> sorted(name for name in ds.data_vars if name.startswith("mean"))
     ['mean', 'mean_se']
     """
-    n = check_int("n", n, 2)
-    rng = as_rng("seed", seed)
-    prepared = prepare_run(
-        target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta
-    )
+    checked = check_sample(dict(locals()))
+    n, rng, prepared, taus = checked.n, checked.rng, checked.prepared, checked.taus
     dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
-    taus = step_taus(prepared, time_grid, log_snr_step)
     d = dyn.model.ndim
-    direction = obs_nd.check_direction(direction, dyn.model)
+    direction = checked.direction
     x = start_points(dyn.model, dyn.process, T, start, n, rng)
     positions = np.empty((t_save.size, *x.shape))
     save_taus = T - t_save
@@ -204,3 +202,56 @@ def sample(
         )
     )
     return with_observables(ds, observables)
+
+
+@dataclass(frozen=True)
+class CheckedSample:
+    """A :func:`sample` call with every argument checked, what :func:`check_sample` returns.
+
+    Attributes
+    ----------
+    n : int
+        The number of particles.
+    rng : numpy.random.Generator
+        The generator the seed gives.
+    prepared : PreparedRun
+        The target, guidance, process and sampler bound into their dynamics, with the saved times.
+    taus : numpy.ndarray
+        The reverse times of the particle steps (see :func:`~fpguide.runs.particle_run.step_taus`).
+    direction : numpy.ndarray
+        The direction of the projected observables (d-D).
+    """
+
+    n: int
+    rng: np.random.Generator
+    prepared: PreparedRun
+    taus: np.ndarray
+    direction: np.ndarray
+
+
+def check_sample(call: dict) -> CheckedSample:
+    """Every check :func:`sample` makes before it draws anything, on the call's arguments.
+
+    ``fpguide run`` checks each item of a configuration with it before running any.
+
+    Parameters
+    ----------
+    call : dict
+        Every argument of :func:`sample` by name (its signature's defaults filled in).
+
+    Returns
+    -------
+    CheckedSample
+        The checked call.
+
+    Raises
+    ------
+    TypeError, ValueError
+        The errors of :func:`sample` for a bad argument, naming it, its value and what is allowed.
+    """
+    n = check_int("n", call["n"], 2)
+    rng = as_rng("seed", call["seed"])
+    prepared = prepare_run(*(call[name] for name in RUN_ARGS))
+    taus = step_taus(prepared, call["time_grid"], call["log_snr_step"])
+    direction = obs_nd.check_direction(call["direction"], prepared.dyn.model)
+    return CheckedSample(n, rng, prepared, taus, direction)

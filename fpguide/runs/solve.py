@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..engine import StagedResult, evolve, evolve_in_stages
 from ..grids.adaptive import Stage, StageGrids, output_grid
 from ..grids.autogrid import CELLS_PER_WIDTH, choose_grid, covering_grid, feature_width
 from ..grids.grid import ADAPTIVE, MAX_GRID_DIM, Grid, TensorGrid, is_adaptive
-from ..models.dynamics import WeightBatch, prepare_run, start_law
+from ..models.dynamics import PreparedRun, WeightBatch, prepare_run, start_law
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import config_of
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from ..models.targets import Mixture
     from ..sweeps.sweep import Family
 
-__all__ = ["solve"]
+__all__ = ["CheckedSolve", "check_solve", "solve"]
 
 
 def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
@@ -254,41 +255,19 @@ def solve(
     >>> round(float(ds["mass"].isel(t=-1)), 6)
     1.0
     """
-    if check_flag("error_estimate", error_estimate):
-        call = {name: value for name, value in locals().items() if name != "error_estimate"}
+    arguments = dict(locals())
+    checked = check_solve(arguments)
+    if error_estimate:
+        call = {name: value for name, value in arguments.items() if name != "error_estimate"}
         return with_error_estimates(
             [solve(**call)], [call], lambda companions: [solve(**companions[0])]
         )[0]
-    prepared = prepare_run(
-        target, guidance, sampler, T, t_min, process, start, n_save, t_eval, delta, thresholds, eta
-    )
+    prepared, settings, direction = checked.prepared, checked.settings, checked.direction
     dyn, t_min = prepared.dyn, prepared.t_min
-    settings = checked_settings(
-        dyn.stochastic,
-        {
-            "scheme": scheme,
-            "log_snr_step": log_snr_step,
-            "lipschitz": lipschitz,
-            "cells_per_width": cells_per_width,
-            "wall_tol": wall_tol,
-        },
-    )
     d = dyn.model.ndim
-    reduce = check_flag("reduce", reduce, allow_none=True)
-    if d > MAX_GRID_DIM and reduce is False:
-        raise ValueError(
-            f"the target has d={d} dimensions but a grid holds at most "
-            f"{MAX_GRID_DIM}: use reduce=None "
-            "or True (targets that reduce exactly to <= 3 solved coordinates)"
-        )
-    given = direction is not None
-    direction = obs_nd.check_direction(direction, dyn.model)
-    if d > MAX_GRID_DIM or (reduce and d > 1):
-        reduction = find_reduction(dyn.model, prepared.guidance)
-        return _solve_reduced(
-            *reduction.oriented(direction, given), prepared, settings | {"grid": grid}
-        )
-    grid = check_grid(grid, d, adaptive=True)
+    if checked.reduction is not None:
+        return _solve_reduced(*checked.reduction, prepared, settings | {"grid": grid})
+    grid = checked.grid
     log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
 
     def run_on(use):
@@ -303,6 +282,76 @@ def solve(
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, prepared, settings, run, direction)
+
+
+@dataclass(frozen=True)
+class CheckedSolve:
+    """A :func:`solve` call with every argument checked, what :func:`check_solve` returns.
+
+    Attributes
+    ----------
+    prepared : PreparedRun
+        The target, guidance, process and sampler bound into their dynamics, with the saved times.
+    settings : dict
+        The engine settings (``SETTINGS`` of :mod:`fpguide.runs.grid_run`), defaults filled in.
+    direction : numpy.ndarray
+        The direction of the projected observables (d-D).
+    reduction : tuple or None
+        For a reduced solve, the oriented reduction, the direction and the direction in the solved
+        coordinates (see :meth:`~fpguide.runs.reduction.Reduction.oriented`); else None.
+    grid : Grid, TensorGrid, str or None
+        The grid as :func:`~fpguide.runs.grid_run.check_grid` returns it (the grid as given for a
+        reduced solve, whose solved coordinates check it).
+    """
+
+    prepared: PreparedRun
+    settings: dict
+    direction: np.ndarray
+    reduction: tuple | None
+    grid: Grid | TensorGrid | str | None
+
+
+def check_solve(call: dict) -> CheckedSolve:
+    """Every check :func:`solve` makes before it runs anything, on the call's arguments.
+
+    ``fpguide run`` checks each item of a configuration with it before running any: a bad value
+    stops the run before a solve starts, with the same error the solve would raise.
+
+    Parameters
+    ----------
+    call : dict
+        Every argument of :func:`solve` by name (its signature's defaults filled in).
+
+    Returns
+    -------
+    CheckedSolve
+        The checked call.
+
+    Raises
+    ------
+    TypeError, ValueError
+        The errors of :func:`solve` for a bad argument, naming it, its value and what is allowed.
+    """
+    check_flag("error_estimate", call["error_estimate"])
+    prepared = prepare_run(*(call[name] for name in RUN_ARGS))
+    dyn = prepared.dyn
+    settings = checked_settings(dyn.stochastic, call)
+    d = dyn.model.ndim
+    reduce = check_flag("reduce", call["reduce"], allow_none=True)
+    if d > MAX_GRID_DIM and reduce is False:
+        raise ValueError(
+            f"the target has d={d} dimensions but a grid holds at most "
+            f"{MAX_GRID_DIM}: use reduce=None "
+            "or True (targets that reduce exactly to <= 3 solved coordinates)"
+        )
+    given = call["direction"] is not None
+    direction = obs_nd.check_direction(call["direction"], dyn.model)
+    if d > MAX_GRID_DIM or (reduce and d > 1):
+        reduction = find_reduction(dyn.model, prepared.guidance)
+        oriented = reduction.oriented(direction, given)
+        return CheckedSolve(prepared, settings, direction, oriented, call["grid"])
+    grid = check_grid(call["grid"], d, adaptive=True)
+    return CheckedSolve(prepared, settings, direction, None, grid)
 
 
 def _engine_options(prepared, settings: dict, progress: bool | None) -> dict:
