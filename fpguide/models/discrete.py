@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -54,12 +54,28 @@ from .processes import Process
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["DDIM", "DDPM", "DiscreteSampler", "NoiseSchedule", "sampler_from_dict", "Steps"]
+__all__ = [
+    "BetaSchedule",
+    "DDIM",
+    "DDPM",
+    "DiscreteSampler",
+    "NoiseSchedule",
+    "PredictionType",
+    "sampler_from_dict",
+    "Steps",
+    "TimestepSpacing",
+    "VarianceType",
+]
 
-BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
-SPACINGS = ("leading", "trailing", "linspace")
-PREDICTIONS = ("epsilon", "sample", "v_prediction")
-VARIANCES = ("fixed_small", "fixed_large")
+# diffusers' configuration values fpguide reproduces exactly
+BetaSchedule = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
+TimestepSpacing = Literal["leading", "trailing", "linspace"]
+PredictionType = Literal["epsilon", "sample", "v_prediction"]
+VarianceType = Literal["fixed_small", "fixed_large"]
+BETA_SCHEDULES: tuple[BetaSchedule, ...] = get_args(BetaSchedule)
+SPACINGS: tuple[TimestepSpacing, ...] = get_args(TimestepSpacing)
+PREDICTIONS: tuple[PredictionType, ...] = get_args(PredictionType)
+VARIANCES: tuple[VarianceType, ...] = get_args(VarianceType)
 _COSINE_OFFSET, _MAX_BETA = 0.008, 0.999
 
 
@@ -104,11 +120,11 @@ class NoiseSchedule:
     array([999, 749, 499, 249])
     """
 
-    beta_schedule: str = "linear"
+    beta_schedule: BetaSchedule = "linear"
     num_train_timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    timestep_spacing: str = "leading"
+    timestep_spacing: TimestepSpacing = "leading"
     steps_offset: int = 0
 
     def __post_init__(self):
@@ -372,7 +388,7 @@ class DiscreteSampler(Recorded):
         self,
         steps: int,
         schedule: NoiseSchedule | None,
-        prediction_type: str,
+        prediction_type: PredictionType,
         clip_sample: float | None,
     ):
         self.schedule = NoiseSchedule() if schedule is None else schedule
@@ -595,7 +611,7 @@ class DDIM(DiscreteSampler):
         eta: float = 0.0,
         schedule: NoiseSchedule | None = None,
         *,
-        prediction_type: str = "epsilon",
+        prediction_type: PredictionType = "epsilon",
         set_alpha_to_one: bool = True,
         clip_sample: float | None = None,
     ):
@@ -720,8 +736,8 @@ class DDPM(DiscreteSampler):
         steps: int,
         schedule: NoiseSchedule | None = None,
         *,
-        variance_type: str = "fixed_small",
-        prediction_type: str = "epsilon",
+        variance_type: VarianceType = "fixed_small",
+        prediction_type: PredictionType = "epsilon",
         clip_sample: float | None = None,
     ):
         super().__init__(steps, schedule, prediction_type, clip_sample)
