@@ -165,6 +165,7 @@ class Recorder:
             grid,
             scheme,
             flushed_mass=np.zeros(members),
+            batch=True,
             min_density=np.empty((saves.size, members)),
             cfl=np.zeros((saves.size, members)),
             peclet=np.zeros((saves.size, members)),
@@ -281,7 +282,6 @@ class Recorder:
         """
         out = self.out
         out.n_rejected, out.n_drift_evals = self.sweeper.n_rejected, self.sweeper.n_drift_evals
-        out.batch = True
         if self.batch:
             out.member_rate = member_rate
             return out

@@ -388,33 +388,16 @@ def _observables(result, prepared, t_observe, direction) -> dict:
     their own grid, as Dataset variables (dims, values) with a ``t`` dimension."""
     grid, dyn, q = result.grid, prepared.dyn, result.q
     model = dyn.model
+    where = (grid, q, t_observe, model, dyn.process)
+    options = {"scheme": result.scheme, "delta": prepared.delta, "thresholds": prepared.thresholds}
     if dyn.model.ndim == 1:
-        series = obs.time_series(
-            grid,
-            q,
-            t_observe,
-            model,
-            dyn.process,
-            scheme=result.scheme,
-            delta=prepared.delta,
-            thresholds=prepared.thresholds,
-        )
+        series = obs.time_series(*where, **options)
         data = {
             name: (("t", "threshold") if name == "tail_probability" else ("t",), values)
             for name, values in series.items()
         }
     else:
-        data = obs_nd.time_series(
-            grid,
-            q,
-            t_observe,
-            model,
-            dyn.process,
-            scheme=result.scheme,
-            delta=prepared.delta,
-            thresholds=prepared.thresholds,
-            direction=direction,
-        )
+        data = obs_nd.time_series(*where, **options, direction=direction)
         data["direction"] = (("dim",), direction)
     if model.has_errors:
         data |= {

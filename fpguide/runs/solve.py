@@ -256,12 +256,12 @@ def solve(
     1.0
     """
     arguments = dict(locals())
-    checked = check_solve(arguments)
-    if error_estimate:
+    if check_flag("error_estimate", error_estimate):  # the solves it runs check the rest
         call = {name: value for name, value in arguments.items() if name != "error_estimate"}
         return with_error_estimates(
             [solve(**call)], [call], lambda companions: [solve(**companions[0])]
         )[0]
+    checked = check_solve(arguments)
     prepared, settings, direction = checked.prepared, checked.settings, checked.direction
     dyn, t_min = prepared.dyn, prepared.t_min
     d = dyn.model.ndim
