@@ -33,7 +33,8 @@ from .runs.discrete_run import sample_discrete, solve_discrete
 from .runs.particles import sample
 from .runs.predictor_corrector import PredictorCorrector, sample_pc, solve_pc
 from .runs.solve import solve
-from .sweeps.sweep import Family, outputs
+from .sweeps.family import Family
+from .sweeps.sweep import outputs
 from .tools.errors import (
     CoarseGridWarning,
     CollapsedMassWarning,

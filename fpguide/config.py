@@ -41,12 +41,15 @@ from .models.targets import TARGETS
 from .results.dataset import attach
 from .runs.particles import check_sample, sample
 from .runs.solve import check_solve, solve
-from .sweeps.sweep import Family, Sweep
+from .sweeps.calls import RunCall, SampleCall, SolveCall
+from .sweeps.family import Family
+from .sweeps.sweep import Sweep
 
 __all__ = ["ConfigError", "load", "parse"]
 
 SOLVERS = {"solve": solve, "sample": sample}
-# every check a solver makes before it runs, on a call
+# the solver's typed call, and every check the solver makes on it before it runs
+CALLS = {"solve": SolveCall, "sample": SampleCall}
 CHECKS = {"solve": check_solve, "sample": check_sample}
 TABLES = ("run", "target", "guidance", "sampler", "process", "grid", "dask")
 SCHEDULES = {cls.__name__: cls for cls in (Interval, Linear, Cosine, Step)}
@@ -71,11 +74,11 @@ class ConfigError(ValueError):
 
 @dataclass
 class RunConfig:
-    """A checked configuration: ``solver(**kwargs)`` is the run (with ``client=scheduler`` on
-    Dask)."""
+    """A checked configuration: ``solver(**call.arguments())`` is the run (with
+    ``client=scheduler`` on Dask)."""
 
     solver: str
-    kwargs: dict
+    call: RunCall
     scheduler: str | None = None
     # {dimension of a swept target field: (long_name, units)}
     labels: dict = field(default_factory=dict)
@@ -95,7 +98,7 @@ class RunConfig:
         """Run it (on Dask when ``[dask]`` was given, writing into the zarr ``store`` as items
         complete)."""
         dask = {} if self.scheduler is None else {"client": self.scheduler, "store": store}
-        ds = attach(self.function(**self.kwargs, **dask))
+        ds = attach(self.function(**self.call.arguments(), **dask))
         for dim, (long_name, units) in self.labels.items():
             ds[dim].attrs.update(long_name=long_name, units=units)
         return ds
@@ -210,7 +213,8 @@ def parse(doc: dict) -> RunConfig:
         "grid": "grid",
         "label": "guidance.label",
     }
-    sweep = _dry_run(solver, kwargs, sources)
+    call = CALLS[solver](**kwargs)
+    sweep = _dry_run(solver, call, sources)
     if scheduler is not None and sweep is None:
         raise ConfigError(
             "dask.scheduler: Dask runs the items of a sweep, and this configuration "
@@ -219,7 +223,7 @@ def parse(doc: dict) -> RunConfig:
         )
     if scheduler is not None and importlib.util.find_spec("distributed") is None:
         raise ConfigError('dask.scheduler: Dask is not installed (pip install "fpguide[dask]")')
-    return RunConfig(solver, kwargs, scheduler, labels, sweep)
+    return RunConfig(solver, call, scheduler, labels, sweep)
 
 
 # --- keys, tables and objects
@@ -394,12 +398,9 @@ def _grid(spec: dict) -> Grid | TensorGrid | str:
     return _construct("grid", Grid, spec)
 
 
-def _dry_run(solver: str, kwargs: dict, sources: dict) -> Sweep | None:
-    """Check every item's arguments as the solver will (without running it); errors name the key in
+def _dry_run(solver: str, call: RunCall, sources: dict) -> Sweep | None:
+    """Check every item of the call as the solver will (without running it); errors name the key in
     the file."""
-    bound = inspect.signature(SOLVERS[solver]).bind(**kwargs)
-    bound.apply_defaults()
-    call = bound.arguments
     try:
         sweep = Sweep.of(call)
         for item in [call] if sweep is None else [sweep.item(index) for index in sweep.indices]:

@@ -1,6 +1,7 @@
 """Sweeps: a sequence for a parameter gives one Dataset whose items are the single calls, number for
 number."""
 
+import inspect
 import json
 
 import numpy as np
@@ -294,3 +295,29 @@ def test_batched_evolve_members_equal_single_evolves():
         )
     with pytest.raises(ValueError, match=r"shape \(B, 300\)"):
         fg.evolve(q0, lambda x, t, m: x, grid=g, t_span=(0.0, 1.0), batch=True)
+
+
+def test_typed_calls_hold_the_signatures():
+    """solve and sample bind their arguments into SolveCall / SampleCall, whose fields must be their
+    parameters with the same defaults: checked when decorated, so a renamed argument fails at
+    import."""
+    from fpguide.sweeps.calls import SampleCall, SolveCall
+    from fpguide.sweeps.sweepable import sweepable
+
+    def renamed(target, guidance, sampler="ode", *, eta=None, steps=10):
+        pass
+
+    with pytest.raises(TypeError, match=r"SampleCall must hold the parameters of renamed.*'steps'"):
+        sweepable(SampleCall)(renamed)
+
+    def other_default(target, guidance, sampler="sde", *, eta=None):
+        pass
+
+    with pytest.raises(TypeError, match=r"\('sampler', 'sde'\), \('sampler', 'ode'\)"):
+        sweepable(SampleCall)(other_default)
+    assert (
+        list(SolveCall(target=None, guidance=None).arguments())
+        == list(inspect.signature(fg.solve).parameters)[:-2]
+    )  # solve's wrapper adds client and store, which are not part of a call
+    with pytest.raises(TypeError, match="steps"):
+        SolveCall(target=None, guidance=None).replace(steps=3)

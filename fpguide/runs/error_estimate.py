@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -30,6 +31,9 @@ from ..engine import collect_masses
 from ..grids.grid import AXIS_NAMES, Grid, TensorGrid, axes_of, grid_from_dict, is_adaptive
 from ..results.dataset import attach, config_attr, config_of
 from ..tools.errors import CoarseGridWarning
+
+if TYPE_CHECKING:
+    from ..sweeps.calls import SolveCall
 
 __all__ = ["with_error_estimates"]
 
@@ -56,8 +60,8 @@ ESTIMATED = (
 
 def with_error_estimates(
     datasets: list[xr.Dataset],
-    calls: list[dict],
-    run_calls: Callable[[list[dict]], list[xr.Dataset]],
+    calls: list[SolveCall],
+    run_calls: Callable[[list[SolveCall]], list[xr.Dataset]],
 ) -> list[xr.Dataset]:
     """Solves' Datasets with the error estimates from their two companions.
 
@@ -70,8 +74,8 @@ def with_error_estimates(
     ----------
     datasets : list of xarray.Dataset
         The Datasets the solve ``calls`` made.
-    calls : list of dict
-        The solve calls, by argument name.
+    calls : list of SolveCall
+        The solve calls.
     run_calls : callable
         ``run_calls(companion calls)`` solves a list of calls and returns their Datasets (their
         coarse-grid warnings are silenced: a companion is coarse by design).
@@ -88,42 +92,41 @@ def with_error_estimates(
     return [with_error_estimate(*runs) for runs in zip(datasets, space, time)]
 
 
-def _space_companion(call: dict, ds: xr.Dataset) -> dict:
+def _space_companion(call: SolveCall, ds: xr.Dataset) -> SolveCall:
     """The solve ``call`` (that returned ``ds``) on its grid with half the cells per axis."""
     config = config_of(ds)
     if is_adaptive(config["grid"]):  # its stages are planned again with half the cells per width
-        return _companion(call, config) | {"cells_per_width": config["cells_per_width"] / 2}
+        return _companion(call, config).replace(cells_per_width=config["cells_per_width"] / 2)
     grid = grid_from_dict(config["grid"])
     axes = axes_of(grid)
     coarse = tuple(Grid(axis.lower, axis.upper, max(axis.n // 2, 2)) for axis in axes)
-    return _companion(call, config) | {
-        "grid": TensorGrid(coarse) if isinstance(grid, TensorGrid) else coarse[0],
-        "cells_per_width": config["cells_per_width"] / 2,
-    }
+    return _companion(call, config).replace(
+        grid=TensorGrid(coarse) if isinstance(grid, TensorGrid) else coarse[0],
+        cells_per_width=config["cells_per_width"] / 2,
+    )
 
 
-def _time_companion(call: dict, ds: xr.Dataset) -> dict:
+def _time_companion(call: SolveCall, ds: xr.Dataset) -> SolveCall:
     """The solve ``call`` (that returned ``ds``) with steps twice as long."""
     config = config_of(ds)
-    return _companion(call, config) | {
-        "log_snr_step": 2 * config["log_snr_step"],
-        "lipschitz": 2 * config["lipschitz"],
-    }
+    return _companion(call, config).replace(
+        log_snr_step=2 * config["log_snr_step"], lipschitz=2 * config["lipschitz"]
+    )
 
 
-def _companion(call: dict, config: dict) -> dict:
+def _companion(call: SolveCall, config: dict) -> SolveCall:
     """The solve ``call`` as it ran (its grid and step settings, from its ``config``), without
     estimates. The mass a companion loses through the walls (its coarser cells diffuse more) is part
     of its difference, not a failure."""
     grid = config["grid"] if is_adaptive(config["grid"]) else grid_from_dict(config["grid"])
-    return call | {
-        "grid": grid,
-        "log_snr_step": config["log_snr_step"],
-        "lipschitz": config["lipschitz"],
-        "wall_tol": 1.0,
-        "error_estimate": False,
-        "progress": False,
-    }
+    return call.replace(
+        grid=grid,
+        log_snr_step=config["log_snr_step"],
+        lipschitz=config["lipschitz"],
+        wall_tol=1.0,
+        error_estimate=False,
+        progress=False,
+    )
 
 
 def with_error_estimate(ds: xr.Dataset, space: xr.Dataset, time: xr.Dataset) -> xr.Dataset:

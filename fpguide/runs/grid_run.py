@@ -36,6 +36,7 @@ from .monitors import act_on, monitor_variables
 if TYPE_CHECKING:
     from ..grids.grid import GridChoice
     from ..models.dynamics import GuidedDynamics, PreparedRun
+    from ..sweeps.calls import SolveCall
 
 __all__ = [
     "SETTINGS",
@@ -62,24 +63,24 @@ STEP_DEFAULTS = {
 }
 
 
-def reduces(call: dict) -> bool:
+def reduces(call: SolveCall) -> bool:
     """Whether a solve call runs through a reduction (d > 3, or ``reduce=True`` in d > 1).
 
     Parameters
     ----------
-    call : dict
-        The arguments of a :func:`~fpguide.solve` call, by name (``target`` and ``reduce`` used).
+    call : SolveCall
+        A :func:`~fpguide.solve` call (``target`` and ``reduce`` used).
 
     Returns
     -------
     bool
         True when the call solves a reduction (see :mod:`fpguide.runs.reduction`).
     """
-    d = call["target"].ndim
-    return d > MAX_GRID_DIM or (call["reduce"] is True and d > 1)
+    d = call.target.ndim
+    return d > MAX_GRID_DIM or (call.reduce is True and d > 1)
 
 
-def checked_settings(stochastic: bool, call: dict) -> dict:
+def checked_settings(stochastic: bool, call: SolveCall) -> dict:
     """The engine settings of a solve call, checked, with the sampler's step defaults filled in.
 
     ``fpguide run`` checks a configuration with it before running.
@@ -89,8 +90,8 @@ def checked_settings(stochastic: bool, call: dict) -> dict:
     stochastic : bool
         Whether the sampler has noise (η > 0): the defaults of ``STEP_DEFAULTS["sde"]``, else
         ``["ode"]``.
-    call : dict
-        The arguments of the solve call, by name (those in :data:`SETTINGS` used).
+    call : SolveCall
+        The solve call (its arguments in :data:`SETTINGS` used).
 
     Returns
     -------
@@ -105,7 +106,7 @@ def checked_settings(stochastic: bool, call: dict) -> dict:
         not a positive real number (TypeError for one that is not a number).
     """
     defaults = STEP_DEFAULTS["sde" if stochastic else "ode"]
-    settings = {name: call[name] for name in SETTINGS}
+    settings = {name: getattr(call, name) for name in SETTINGS}
     scheme_code(settings["scheme"])
     for name in ("log_snr_step", "lipschitz"):
         settings[name] = defaults[name] if settings[name] is None else settings[name]

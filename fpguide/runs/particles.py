@@ -16,11 +16,11 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import axis_labels
-from ..models.dynamics import PreparedRun, prepare_run
+from ..models.dynamics import PreparedRun
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import frame_variables, global_attrs
-from ..sweeps.sweep import RUN_ARGS
+from ..sweeps.calls import SampleCall
 from ..sweeps.sweepable import sweepable
 from ..tools.progress import progress_bar
 from ..tools.validation import as_rng, check_int
@@ -40,12 +40,12 @@ if TYPE_CHECKING:
     from ..models.dynamics import Sampler, Start
     from ..models.processes import Process
     from ..models.targets import Mixture
-    from ..sweeps.sweep import Family
+    from ..sweeps.family import Family
 
 __all__ = ["CheckedSample", "check_sample", "sample"]
 
 
-@sweepable()
+@sweepable(SampleCall)
 def sample(
     target: Mixture | Family,
     guidance: CFG,
@@ -85,7 +85,7 @@ def sample(
     Parameters
     ----------
     target : Mixture or Family
-        The (unconditional) target mixture; a :class:`~fpguide.sweeps.sweep.Family` sweeps it.
+        The (unconditional) target mixture; a :class:`~fpguide.Family` sweeps it.
     guidance : CFG
         The classifier-free guidance (its weight may be a sequence: a sweep).
     sampler : {"ode", "sde"} or sequence of them, default "ode"
@@ -152,7 +152,7 @@ def sample(
     >>> sorted(name for name in ds.data_vars if name.startswith("mean"))
     ['mean', 'mean_se']
     """
-    checked = check_sample(dict(locals()))
+    checked = check_sample(SampleCall(**locals()))
     n, rng, prepared, taus = checked.n, checked.rng, checked.prepared, checked.taus
     dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
     d = dyn.model.ndim
@@ -229,15 +229,15 @@ class CheckedSample:
     direction: np.ndarray
 
 
-def check_sample(call: dict) -> CheckedSample:
+def check_sample(call: SampleCall) -> CheckedSample:
     """Every check :func:`sample` makes before it draws anything, on the call's arguments.
 
     ``fpguide run`` checks each item of a configuration with it before running any.
 
     Parameters
     ----------
-    call : dict
-        Every argument of :func:`sample` by name (its signature's defaults filled in).
+    call : SampleCall
+        Every argument of :func:`sample`.
 
     Returns
     -------
@@ -249,9 +249,9 @@ def check_sample(call: dict) -> CheckedSample:
     TypeError, ValueError
         The errors of :func:`sample` for a bad argument, naming it, its value and what is allowed.
     """
-    n = check_int("n", call["n"], 2)
-    rng = as_rng("seed", call["seed"])
-    prepared = prepare_run(*(call[name] for name in RUN_ARGS))
-    taus = step_taus(prepared, call["time_grid"], call["log_snr_step"])
-    direction = obs_nd.check_direction(call["direction"], prepared.dyn.model)
+    n = check_int("n", call.n, 2)
+    rng = as_rng("seed", call.seed)
+    prepared = call.prepared()
+    taus = step_taus(prepared, call.time_grid, call.log_snr_step)
+    direction = obs_nd.check_direction(call.direction, prepared.dyn.model)
     return CheckedSample(n, rng, prepared, taus, direction)

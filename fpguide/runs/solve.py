@@ -13,11 +13,11 @@ from ..engine import StagedResult, evolve, evolve_in_stages
 from ..grids.adaptive import Stage, StageGrids, output_grid
 from ..grids.autogrid import CELLS_PER_WIDTH, choose_grid, covering_grid, feature_width
 from ..grids.grid import ADAPTIVE, MAX_GRID_DIM, Grid, TensorGrid, is_adaptive
-from ..models.dynamics import PreparedRun, WeightBatch, prepare_run, start_law
+from ..models.dynamics import PreparedRun, WeightBatch, start_law
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import config_of
-from ..sweeps.sweep import RUN_ARGS
+from ..sweeps.calls import SolveCall
 from ..sweeps.sweepable import sweepable
 from ..tools.errors import in_diffusion_time
 from ..tools.resources import check_memory
@@ -42,12 +42,12 @@ if TYPE_CHECKING:
     from ..models.dynamics import Sampler, Start
     from ..models.processes import Process
     from ..models.targets import Mixture
-    from ..sweeps.sweep import Family
+    from ..sweeps.family import Family
 
 __all__ = ["CheckedSolve", "check_solve", "solve"]
 
 
-def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
+def _plan_sweep(groups: list[list[SolveCall]], widen: float) -> list[list[SolveCall]]:
     """The sweep's items on one grid: the grid given, or every group's automatic grid (one pilot per
     group of weights) covered by one (see :func:`~fpguide.grids.autogrid.covering_grid`); refused up
     front when the sweep's saved densities would not fit in memory. Reduced items and items on
@@ -56,59 +56,55 @@ def _plan_sweep(groups: list[list[dict]], widen: float) -> list[list[dict]]:
     :func:`~fpguide.results.resample.on_common_grid`)."""
     if any(reduces(call) for group in groups for call in group):
         return groups
-    grid = check_grid(groups[0][0]["grid"], groups[0][0]["target"].ndim, adaptive=True)
+    grid = check_grid(groups[0][0].grid, groups[0][0].target.ndim, adaptive=True)
     if is_adaptive(grid):
-        return [[call | {"grid": grid} for call in group] for group in groups]
+        return [[call.replace(grid=grid) for call in group] for group in groups]
     if grid is None:
         grids = []
         for group in groups:
-            prepared_calls = [_prepare_call(call) for call in group]
+            prepared_calls = [call.prepared() for call in group]
             dyn = prepared_calls[0].dyn
-            _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0]["start"])
+            _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0].start)
             batch = WeightBatch(tuple(prepared.dyn for prepared in prepared_calls))
             grids.append(
                 choose_grid(
                     batch,
                     prepared_calls[0].t_min,
                     quantile,
-                    cells_per_width=group[0]["cells_per_width"],
+                    cells_per_width=group[0].cells_per_width,
                     widen=widen,
                 )[0]
             )
         grid = covering_grid(grids)
-    planned = [[call | {"grid": grid} for call in group] for group in groups]
-    saved = sum(_prepare_call(call).t_save.size for group in planned for call in group)
+    planned = [[call.replace(grid=grid) for call in group] for group in groups]
+    saved = sum(call.prepared().t_save.size for group in planned for call in group)
     check_memory(saved, grid.size, f"this sweep of {sum(len(group) for group in planned)} items")
     return planned
 
 
-def _solve_group(solve_one, calls: list[dict]) -> list[xr.Dataset]:
+def _solve_group(solve_one, calls: list[SolveCall]) -> list[xr.Dataset]:
     """Solves that differ only in w: on a 1-D grid, in batched engine runs that share the score
     evaluations (see :func:`evolve_batches`); one after another otherwise."""
-    prepared_calls = [_prepare_call(call) for call in calls]
+    prepared_calls = [call.prepared() for call in calls]
     first, dyn = calls[0], prepared_calls[0].dyn
-    own_grids = first["grid"] is None or is_adaptive(first["grid"])  # reduced, or adaptive
+    own_grids = first.grid is None or is_adaptive(first.grid)  # reduced, or adaptive
     if len(calls) == 1 or dyn.model.ndim > 1 or reduces(first) or own_grids:
-        return [solve_one(**call) for call in calls]
+        return [solve_one(**call.arguments()) for call in calls]
     settings = checked_settings(dyn.stochastic, first)
-    grid = check_grid(first["grid"], 1)
+    grid = check_grid(first.grid, 1)
     results, sizes = evolve_batches(prepared_calls, grid, settings)
     datasets = [
         _finish(result, prepared, settings, {"grid_choice": None, "batch_sizes": size}, None)
         for result, prepared, size in zip(results, prepared_calls, sizes)
     ]
-    if not first["error_estimate"]:
+    if not first.error_estimate:
         return datasets
     return with_error_estimates(
         datasets, calls, lambda companions: _solve_group(solve_one, companions)
     )
 
 
-def _prepare_call(call: dict):
-    return prepare_run(*(call[name] for name in RUN_ARGS))
-
-
-@sweepable(plan=_plan_sweep, run_group=_solve_group)
+@sweepable(SolveCall, plan=_plan_sweep, run_group=_solve_group)
 def solve(
     target: Mixture | Family,
     guidance: CFG,
@@ -144,7 +140,7 @@ def solve(
 
     Sweeps: a sequence for ``sampler``, the guidance weight (``CFG(label, w=[...])``), ``T``,
     ``t_min``, ``eta``, ``delta``, ``log_snr_step``, ``lipschitz`` or ``cells_per_width``, or a
-    :class:`~fpguide.sweeps.sweep.Family` of targets, gives one Dataset with those parameters as
+    :class:`~fpguide.Family` of targets, gives one Dataset with those parameters as
     leading dimensions (see :mod:`fpguide.sweeps.sweep`); ``client`` and ``store`` run it on Dask
     and write it to zarr as it goes (see :mod:`fpguide.sweeps.distributed`).
 
@@ -152,7 +148,7 @@ def solve(
     ----------
     target : Mixture or Family
         The (unconditional) target mixture, e.g. a :class:`~fpguide.GaussianMixture` or
-        :class:`~fpguide.UniformMixture`; a :class:`~fpguide.sweeps.sweep.Family` sweeps it.
+        :class:`~fpguide.UniformMixture`; a :class:`~fpguide.Family` sweeps it.
     guidance : CFG
         The classifier-free guidance (its weight w may be a sequence: a sweep).
     sampler : {"ode", "sde"} or sequence of them, default "ode"
@@ -255,13 +251,15 @@ def solve(
     >>> round(float(ds["mass"].isel(t=-1)), 6)
     1.0
     """
-    arguments = dict(locals())
+    call = SolveCall(**locals())
     if check_flag("error_estimate", error_estimate):  # the solves it runs check the rest
-        call = {name: value for name, value in arguments.items() if name != "error_estimate"}
+        call = call.replace(error_estimate=False)
         return with_error_estimates(
-            [solve(**call)], [call], lambda companions: [solve(**companions[0])]
+            [solve(**call.arguments())],
+            [call],
+            lambda companions: [solve(**companions[0].arguments())],
         )[0]
-    checked = check_solve(arguments)
+    checked = check_solve(call)
     prepared, settings, direction = checked.prepared, checked.settings, checked.direction
     dyn, t_min = prepared.dyn, prepared.t_min
     d = dyn.model.ndim
@@ -311,7 +309,7 @@ class CheckedSolve:
     grid: Grid | TensorGrid | str | None
 
 
-def check_solve(call: dict) -> CheckedSolve:
+def check_solve(call: SolveCall) -> CheckedSolve:
     """Every check :func:`solve` makes before it runs anything, on the call's arguments.
 
     ``fpguide run`` checks each item of a configuration with it before running any: a bad value
@@ -319,8 +317,8 @@ def check_solve(call: dict) -> CheckedSolve:
 
     Parameters
     ----------
-    call : dict
-        Every argument of :func:`solve` by name (its signature's defaults filled in).
+    call : SolveCall
+        Every argument of :func:`solve`.
 
     Returns
     -------
@@ -332,25 +330,25 @@ def check_solve(call: dict) -> CheckedSolve:
     TypeError, ValueError
         The errors of :func:`solve` for a bad argument, naming it, its value and what is allowed.
     """
-    check_flag("error_estimate", call["error_estimate"])
-    prepared = prepare_run(*(call[name] for name in RUN_ARGS))
+    check_flag("error_estimate", call.error_estimate)
+    prepared = call.prepared()
     dyn = prepared.dyn
     settings = checked_settings(dyn.stochastic, call)
     d = dyn.model.ndim
-    reduce = check_flag("reduce", call["reduce"], allow_none=True)
+    reduce = check_flag("reduce", call.reduce, allow_none=True)
     if d > MAX_GRID_DIM and reduce is False:
         raise ValueError(
             f"the target has d={d} dimensions but a grid holds at most "
             f"{MAX_GRID_DIM}: use reduce=None "
             "or True (targets that reduce exactly to <= 3 solved coordinates)"
         )
-    given = call["direction"] is not None
-    direction = obs_nd.check_direction(call["direction"], dyn.model)
+    given = call.direction is not None
+    direction = obs_nd.check_direction(call.direction, dyn.model)
     if d > MAX_GRID_DIM or (reduce and d > 1):
         reduction = find_reduction(dyn.model, prepared.guidance)
         oriented = reduction.oriented(direction, given)
-        return CheckedSolve(prepared, settings, direction, oriented, call["grid"])
-    grid = check_grid(call["grid"], d, adaptive=True)
+        return CheckedSolve(prepared, settings, direction, oriented, call.grid)
+    grid = check_grid(call.grid, d, adaptive=True)
     return CheckedSolve(prepared, settings, direction, None, grid)
 
 

@@ -43,11 +43,11 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import ADAPTIVE, UNIFORM, is_adaptive
-from ..models.dynamics import prepare_run
 from ..tools.errors import WallMassError
 from ..tools.progress import progress_bar
 from ..tools.records import json_default_or_type
-from .sweep import RUN_ARGS, Sweep
+from .calls import RunCall
+from .sweep import Sweep
 
 __all__ = ["run_distributed", "SweepStore"]
 
@@ -64,8 +64,8 @@ Group = list[tuple[int, ...]]
 def run_distributed(
     sweep: Sweep,
     groups: list[Group],
-    planned: list[list[dict]],
-    run_calls: Callable[[list[dict]], list[xr.Dataset]],
+    planned: list[list[RunCall]],
+    run_calls: Callable[[list[RunCall]], list[xr.Dataset]],
     *,
     client: Any = None,
     store: str | os.PathLike | None = None,
@@ -83,7 +83,7 @@ def run_distributed(
         The sweep.
     groups : list of list of tuple of int
         The chunks: the positions of their items.
-    planned : list of list of dict
+    planned : list of list of RunCall
         The items' calls, chunk by chunk.
     run_calls : callable
         ``run_calls(calls)`` runs one chunk's calls and returns their Datasets.
@@ -174,7 +174,7 @@ def _import(module: str, needed_by: str):
 
 
 def _completed(
-    client, run_calls: Callable, pending: dict[int, list[dict]]
+    client, run_calls: Callable, pending: dict[int, list[RunCall]]
 ) -> Iterator[tuple[int, list]]:
     """(chunk number, its items' Datasets) for every pending chunk, as it completes: here, one after
     another, for ``client`` None or ``"synchronous"``; else as one Dask task per chunk, those not
@@ -200,7 +200,7 @@ def _completed(
             dask_client.cancel(list(futures))
 
 
-def run_chunk(run_calls: Callable, calls: list[dict]) -> list[xr.Dataset]:
+def run_chunk(run_calls: Callable, calls: list[RunCall]) -> list[xr.Dataset]:
     """A chunk as a Dask task, on one numba thread: Dask runs a task per worker thread, and numba
     threads on top of that would oversubscribe the cores (stalled parallel regions cost far more
     than they gain)."""
@@ -247,7 +247,7 @@ class SweepStore:
         The sweep.
     groups : list of list of tuple of int
         The chunks: the positions of their items.
-    planned : list of list of dict
+    planned : list of list of RunCall
         The items' calls, chunk by chunk.
     plan : dict
         The sweep as JSON (:func:`plan_record`).
@@ -267,7 +267,7 @@ class SweepStore:
         path: str,
         sweep: Sweep,
         groups: list[Group],
-        planned: list[list[dict]],
+        planned: list[list[RunCall]],
         plan: dict,
         failed: list[str],
     ) -> None:
@@ -278,7 +278,11 @@ class SweepStore:
 
     @classmethod
     def open(
-        cls, store: str | os.PathLike, sweep: Sweep, groups: list[Group], planned: list[list[dict]]
+        cls,
+        store: str | os.PathLike,
+        sweep: Sweep,
+        groups: list[Group],
+        planned: list[list[RunCall]],
     ) -> SweepStore:
         """The store at path ``store`` for this sweep.
 
@@ -294,7 +298,7 @@ class SweepStore:
             The sweep.
         groups : list of list of tuple of int
             The chunks: the positions of their items.
-        planned : list of list of dict
+        planned : list of list of RunCall
             The items' calls, chunk by chunk.
 
         Returns
@@ -323,7 +327,7 @@ class SweepStore:
             )
         path = os.fspath(store)
         if any(
-            "grid" in call and (call["grid"] is None or is_adaptive(call["grid"]))
+            hasattr(call, "grid") and (call.grid is None or is_adaptive(call.grid))
             for calls in planned
             for call in calls
         ):
@@ -426,7 +430,7 @@ class SweepStore:
         like it (each with its own saved times), NaN-filled, ``_done`` all False, one zarr chunk per
         sweep chunk; then record the variables (a store without that record is laid out again)."""
         saved = {
-            index: prepare_run(*(call[name] for name in RUN_ARGS)).t_save
+            index: call.prepared().t_save
             for group, calls in zip(self.groups, self.planned)
             for index, call in zip(group, calls)
         }
@@ -565,7 +569,7 @@ def _fixed_width_strings(ds: xr.Dataset) -> xr.Dataset:
     ).assign({name: value for name, value in strings.items() if name not in ds.coords})
 
 
-def plan_record(sweep: Sweep, groups: list[Group], planned: list[list[dict]]) -> dict:
+def plan_record(sweep: Sweep, groups: list[Group], planned: list[list[RunCall]]) -> dict:
     """The sweep as JSON: its axes and every item's call (objects by their ``to_dict``; arrays as
     lists; other objects, e.g. a random generator, only by type), in C order of the items."""
     by_index = {
@@ -574,7 +578,11 @@ def plan_record(sweep: Sweep, groups: list[Group], planned: list[list[dict]]) ->
     record = {
         "axes": {axis.name: list(axis.values) for axis in sweep.axes},
         "items": [
-            {name: value for name, value in by_index[index].items() if name != "progress"}
+            {
+                name: value
+                for name, value in by_index[index].arguments().items()
+                if name != "progress"
+            }
             for index in sweep.indices
         ],
     }

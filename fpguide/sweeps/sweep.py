@@ -22,120 +22,26 @@ accurate of the two. Reduced solves (d > 3) keep each item's own grid of the sol
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import json
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from ..grids.grid import is_adaptive
-from ..models.dynamics import prepare_run
 from ..results.dataset import attach, config_of, global_attrs
 from ..results.resample import on_common_grid
 from ..tools.validation import check_swept
+from .calls import RunCall
+from .family import Family
 
-__all__ = ["RUN_ARGS", "SWEEPABLE", "common_times", "Family", "outputs", "Sweep", "sweep_dims"]
+__all__ = ["SWEEPABLE", "common_times", "outputs", "Sweep", "sweep_dims"]
 
 # filled in per item
 PER_ITEM = ("n_save", "t_eval", "thresholds", "eta", "log_snr_step", "lipschitz")
 SWEEPABLE = ("T", "t_min", "eta", "delta", "log_snr_step", "lipschitz", "cells_per_width")
-RUN_ARGS = (
-    "target",
-    "guidance",
-    "sampler",
-    "T",
-    "t_min",
-    "process",
-    "start",
-    "n_save",
-    "t_eval",
-    "delta",
-    "thresholds",
-    "eta",
-)
-
-
-class Family:
-    """Targets indexed by named parameters, for sweeps over the target.
-
-    ``Family(make, name=values, ...)`` stands for ``make(name=v, ...)`` at every combination of the
-    values (each a non-empty 1-D sequence of distinct real numbers); passed as the target of
-    :func:`~fpguide.solve` or :func:`~fpguide.sample`, it sweeps them, with a dimension named after
-    each keyword.
-
-    Parameters
-    ----------
-    make : callable
-        ``make(**params)`` returns the target at one combination of the values.
-    **values : sequence of float
-        The values of each swept keyword of ``make``.
-
-    Attributes
-    ----------
-    make : callable
-        The function that makes a target.
-    values : dict of str to np.ndarray
-        The swept values of each keyword.
-
-    Raises
-    ------
-    TypeError
-        When ``make`` is not callable, or the keywords are not parameters of ``make``.
-    ValueError
-        Without swept keywords, or for values that are not a non-empty 1-D sequence of distinct
-        real numbers.
-
-    Examples
-    --------
-    >>> import fpguide as fg
-    >>> family = fg.Family(
-    ...     lambda separation: fg.GaussianMixture(
-    ...         means=[-separation / 2, separation / 2], labels=[0, 1]
-    ...     ),
-    ...     separation=[1.0, 2.0, 4.0],
-    ... )
-    >>> family.values["separation"]
-    array([1., 2., 4.])
-    >>> family(separation=2.0).means.ravel().tolist()
-    [-1.0, 1.0]
-    """
-
-    def __init__(self, make: Callable, **values: Sequence[float]) -> None:
-        if not callable(make):
-            raise TypeError(
-                f"make must be a callable returning a target, got {type(make).__name__} {make!r}"
-            )
-        if not values:
-            raise ValueError(
-                "Family needs at least one swept parameter, e.g. Family(make, separation=[1, 2])"
-            )
-        try:
-            signature = inspect.signature(make)
-        # no signature to check (some builtins): calling it will tell
-        except (TypeError, ValueError):
-            signature = None
-        if signature is not None:
-            try:
-                signature.bind(**values)
-            except TypeError as err:
-                raise TypeError(
-                    f"the swept parameters must be keywords of make{signature}, got "
-                    f"{sorted(values)} "
-                    f"({err})"
-                ) from None
-        self.make = make
-        self.values = {name: check_swept(name, value) for name, value in values.items()}
-
-    def __call__(self, **params):
-        return self.make(**params)
-
-    def __repr__(self) -> str:
-        values = ", ".join(f"{name}={value.tolist()}" for name, value in self.values.items())
-        return f"Family({getattr(self.make, '__name__', 'make')}, {values})"
 
 
 @dataclass(frozen=True)
@@ -156,12 +62,12 @@ class Sweep:
     ----------
     axes : tuple of Axis
         The swept parameters, in the order of the sweep's dimensions.
-    call : dict
-        The call with the swept values, by argument name.
+    call : RunCall
+        The call with the swept values.
     """
 
     axes: tuple[Axis, ...]
-    call: dict  # the call with the swept values
+    call: RunCall
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -169,8 +75,8 @@ class Sweep:
         return tuple(len(axis.values) for axis in self.axes)
 
     @classmethod
-    def of(cls, call: dict) -> Sweep | None:
-        """The sweep of a bound call of solve or sample.
+    def of(cls, call: RunCall) -> Sweep | None:
+        """The sweep of a call of solve or sample.
 
         Swept (in this order of the dimensions): the parameters of a :class:`Family` target, a
         sequence of ``sampler`` names, the guidance's weights (dimension ``w``), and a sequence for
@@ -178,8 +84,9 @@ class Sweep:
 
         Parameters
         ----------
-        call : dict
-            The bound arguments of the call, by name (defaults applied).
+        call : RunCall
+            The call (:class:`~fpguide.sweeps.calls.SolveCall` or
+            :class:`~fpguide.sweeps.calls.SampleCall`).
 
         Returns
         -------
@@ -193,13 +100,13 @@ class Sweep:
             are not a non-empty 1-D sequence of distinct real numbers.
         """
         axes = []
-        target = call["target"]
+        target = call.target
         if isinstance(target, Family):
             axes += [
                 Axis(name, tuple(values.tolist()), "target")
                 for name, values in target.values.items()
             ]
-        sampler = call.get("sampler")
+        sampler = call.sampler
         if isinstance(sampler, (list, tuple)):
             if len(sampler) == 0 or len(set(sampler)) != len(sampler):
                 raise ValueError(
@@ -207,17 +114,16 @@ class Sweep:
                     f"names, got {sampler!r}"
                 )
             axes.append(Axis("sampler", tuple(sampler), "call"))
-        guidance = call.get("guidance")
-        if getattr(guidance, "swept", False):
-            axes.append(Axis("w", tuple(guidance.w.tolist()), "guidance"))
+        if getattr(call.guidance, "swept", False):
+            axes.append(Axis("w", tuple(call.guidance.w.tolist()), "guidance"))
         for name in SWEEPABLE:
-            value = call.get(name)
-            if name in call and value is not None and np.ndim(value) > 0:
+            value = getattr(call, name, None)  # sample has no cells_per_width, no lipschitz
+            if value is not None and np.ndim(value) > 0:
                 values = check_swept(name, value)
                 axes.append(Axis(name, tuple(values.tolist()), "call"))
         return cls(tuple(axes), call) if axes else None
 
-    def item(self, index: tuple[int, ...]) -> dict:
+    def item(self, index: tuple[int, ...]) -> RunCall:
         """The single call at ``index``.
 
         Parameters
@@ -227,23 +133,22 @@ class Sweep:
 
         Returns
         -------
-        dict
+        RunCall
             The call with every swept parameter at its value there (the target made by the
             Family, the guidance at its weight).
         """
-        call = dict(self.call)
-        family = {}
+        changes, family = {}, {}
         for axis, k in zip(self.axes, index):
             value = axis.values[k]
             if axis.where == "target":
                 family[axis.name] = value
             elif axis.where == "guidance":
-                call["guidance"] = call["guidance"].at_weight(value)
+                changes["guidance"] = self.call.guidance.at_weight(value)
             else:
-                call[axis.name] = value
+                changes[axis.name] = value
         if family:
-            call["target"] = self.call["target"](**family)
-        return call
+            changes["target"] = self.call.target(**family)
+        return self.call.replace(**changes)
 
     @property
     def indices(self) -> list[tuple[int, ...]]:
@@ -315,7 +220,7 @@ class Sweep:
         # times and thresholds common to all, eta and step settings per sampler), as given
         # (fpguide.rerun)
         config["sweep_arguments"] = {
-            name: self.call[name] for name in PER_ITEM if name in self.call
+            name: getattr(self.call, name) for name in PER_ITEM if hasattr(self.call, name)
         }
         runs = [json.loads(results[index].attrs["run"]) for index in self.indices]
         what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
@@ -417,32 +322,31 @@ def _nest(flat: list, shape: tuple[int, ...]) -> list:
     return [_nest(flat[k * size : (k + 1) * size], shape[1:]) for k in range(shape[0])]
 
 
-def common_times(calls: list[dict]) -> list[dict]:
+def common_times(calls: list[RunCall]) -> list[RunCall]:
     """The calls with one set of saved times and tail thresholds.
 
     Parameters
     ----------
-    calls : list of dict
-        The items' calls, by argument name (those in :data:`RUN_ARGS` used).
+    calls : list of RunCall
+        The items' calls.
 
     Returns
     -------
-    list of dict
+    list of RunCall
         The calls with ``t_eval`` the union of the items' own saved times, each item keeping those
         inside its [t_min, T] (from T down), and, where none were given, ``thresholds`` the union of
         the items' default tail thresholds.
     """
-    runs = [prepare_run(*(call[name] for name in RUN_ARGS)) for call in calls]
+    runs = [call.prepared() for call in calls]
     times = np.unique(np.concatenate([prepared.t_save for prepared in runs]))
     thresholds = np.unique(np.concatenate([prepared.thresholds for prepared in runs]))
     out = []
     for call, prepared in zip(calls, runs):
         inside = times[(times >= prepared.t_min) & (times <= prepared.dyn.T)]
         out.append(
-            call
-            | {
-                "t_eval": inside[::-1],
-                "thresholds": call["thresholds"] if call["thresholds"] is not None else thresholds,
-            }
+            call.replace(
+                t_eval=inside[::-1],
+                thresholds=call.thresholds if call.thresholds is not None else thresholds,
+            )
         )
     return out

@@ -13,6 +13,7 @@ import xarray as xr
 
 from ..grids.autogrid import widening
 from ..tools.progress import progress_bar
+from .calls import RunCall, check_signature
 from .distributed import run_distributed
 from .sweep import Sweep, common_times
 
@@ -20,12 +21,14 @@ __all__ = ["sweepable"]
 
 
 def sweepable(
-    plan: Callable[[list[list[dict]], float], list[list[dict]]] | None = None,
-    run_group: Callable[[Callable, list[dict]], list[xr.Dataset]] | None = None,
+    call_type: type[RunCall],
+    plan: Callable[[list[list[RunCall]], float], list[list[RunCall]]] | None = None,
+    run_group: Callable[[Callable, list[RunCall]], list[xr.Dataset]] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Decorate ``solve`` or ``sample`` so that a call with swept parameters runs as a sweep.
 
-    The call is split into its items (:meth:`Sweep.of <fpguide.sweeps.sweep.Sweep.of>`), in groups
+    The arguments are bound into one ``call_type`` (the function's typed call), which is split
+    into its items (:meth:`Sweep.of <fpguide.sweeps.sweep.Sweep.of>`), in groups
     of items that differ only in w, given common saved times and thresholds
     (:func:`~fpguide.sweeps.sweep.common_times`), run here (with a bar over the items) or on Dask,
     and combined into one Dataset (:meth:`~fpguide.sweeps.sweep.Sweep.combine`). A call that sweeps
@@ -42,6 +45,9 @@ def sweepable(
 
     Parameters
     ----------
+    call_type : type
+        The typed call of the function (:class:`~fpguide.sweeps.calls.SolveCall`,
+        :class:`~fpguide.sweeps.calls.SampleCall`): its fields must be the function's parameters.
     plan : callable, optional
         ``plan(groups, widen)`` returns the groups of calls (items that differ only in w) made
         comparable (by default, None: their common times only; a solver adds its common grid,
@@ -54,17 +60,20 @@ def sweepable(
     -------
     callable
         The decorator; the decorated function raises ValueError for ``client`` or ``store`` in a
-        call that sweeps nothing.
+        call that sweeps nothing. Decorating raises TypeError when the fields of ``call_type`` are
+        not the function's parameters (:func:`~fpguide.sweeps.calls.check_signature`).
     """
 
     def wrap(func: Callable) -> Callable:
         signature = inspect.signature(func)
+        check_signature(func, call_type)
 
         @functools.wraps(func)
         def run(*args, client=None, store=None, **kwargs):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            sweep = Sweep.of(bound.arguments)
+            call = call_type(**bound.arguments)
+            sweep = Sweep.of(call)
             if sweep is None:
                 if client is not None or store is not None:
                     raise ValueError(
@@ -73,29 +82,34 @@ def sweepable(
                         "this call sweeps nothing"
                     )
                 return func(*args, **kwargs)
-            progress = bound.arguments.get("progress")
             groups = sweep.groups()
             calls = common_times(
-                [sweep.item(index) | {"progress": False} for group in groups for index in group]
+                [sweep.item(index).replace(progress=False) for group in groups for index in group]
             )
             sizes = np.cumsum([0] + [len(group) for group in groups])
             plain = [calls[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
 
-            def run_calls(group_calls: list[dict]) -> list[xr.Dataset]:
+            def run_calls(group_calls: list[RunCall]) -> list[xr.Dataset]:
                 if run_group is not None:
                     return run_group(func, group_calls)
-                return [func(**call) for call in group_calls]
+                return [func(**call.arguments()) for call in group_calls]
 
             def run_planned(widen: float) -> xr.Dataset:
                 planned = plain if plan is None else plan(plain, widen)
                 if client is None and store is None:
-                    return _run_locally(sweep, groups, planned, run_calls, progress)
+                    return _run_locally(sweep, groups, planned, run_calls, call.progress)
                 return run_distributed(
-                    sweep, groups, planned, run_calls, client=client, store=store, progress=progress
+                    sweep,
+                    groups,
+                    planned,
+                    run_calls,
+                    client=client,
+                    store=store,
+                    progress=call.progress,
                 )
 
             return widening(
-                run_planned, retry=plan is not None and bound.arguments.get("grid") is None
+                run_planned, retry=plan is not None and getattr(call, "grid", None) is None
             )
 
         parameters = list(signature.parameters.values())
