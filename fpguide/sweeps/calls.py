@@ -106,7 +106,15 @@ class RunCall:
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class SolveCall(RunCall):
-    """One call of :func:`~fpguide.solve`: its arguments (see there), by name, with its defaults.
+    """One call of :func:`~fpguide.solve`: its arguments, by name, with its defaults.
+
+    Parameters
+    ----------
+    target, guidance, sampler, eta, T, t_min, grid, process, start, n_save, t_eval, scheme, delta, \
+thresholds, log_snr_step, lipschitz, cells_per_width, wall_tol, direction, reduce, \
+error_estimate, progress
+        The arguments of :func:`~fpguide.solve` (see there), keywords only; ``target`` and
+        ``guidance`` are required.
 
     Examples
     --------
@@ -144,7 +152,14 @@ class SolveCall(RunCall):
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class SampleCall(RunCall):
-    """One call of :func:`~fpguide.sample`: its arguments (see there), by name, with its defaults.
+    """One call of :func:`~fpguide.sample`: its arguments, by name, with its defaults.
+
+    Parameters
+    ----------
+    target, guidance, sampler, eta, n, seed, T, t_min, process, start, n_save, t_eval, time_grid, \
+log_snr_step, delta, thresholds, direction, progress
+        The arguments of :func:`~fpguide.sample` (see there), keywords only; ``target`` and
+        ``guidance`` are required.
 
     Examples
     --------

@@ -82,35 +82,7 @@ def sweepable(
                         "this call sweeps nothing"
                     )
                 return func(*args, **kwargs)
-            groups = sweep.groups()
-            calls = common_times(
-                [sweep.item(index).replace(progress=False) for group in groups for index in group]
-            )
-            sizes = np.cumsum([0] + [len(group) for group in groups])
-            plain = [calls[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
-
-            def run_calls(group_calls: list[RunCall]) -> list[xr.Dataset]:
-                if run_group is not None:
-                    return run_group(func, group_calls)
-                return [func(**call.arguments()) for call in group_calls]
-
-            def run_planned(widen: float) -> xr.Dataset:
-                planned = plain if plan is None else plan(plain, widen)
-                if client is None and store is None:
-                    return _run_locally(sweep, groups, planned, run_calls, call.progress)
-                return run_distributed(
-                    sweep,
-                    groups,
-                    planned,
-                    run_calls,
-                    client=client,
-                    store=store,
-                    progress=call.progress,
-                )
-
-            return widening(
-                run_planned, retry=plan is not None and getattr(call, "grid", None) is None
-            )
+            return _run_sweep(func, call, sweep, plan, run_group, client, store)
 
         parameters = list(signature.parameters.values())
         parameters += [
@@ -124,6 +96,33 @@ def sweepable(
         return run
 
     return wrap
+
+
+def _run_sweep(func, call: RunCall, sweep: Sweep, plan, run_group, client, store) -> xr.Dataset:
+    """Run the items of ``sweep`` (of ``call``) in their groups, planned by ``plan``, here or on
+    Dask, and combine them; planned again wider while mass leaves through the walls of an automatic
+    grid."""
+    groups = sweep.groups()
+    calls = common_times(
+        [sweep.item(index).replace(progress=False) for group in groups for index in group]
+    )
+    sizes = np.cumsum([0] + [len(group) for group in groups])
+    plain = [calls[a:b] for a, b in zip(sizes[:-1], sizes[1:])]
+
+    def run_calls(group_calls: list[RunCall]) -> list[xr.Dataset]:
+        if run_group is not None:
+            return run_group(func, group_calls)
+        return [func(**item.arguments()) for item in group_calls]
+
+    def run_planned(widen: float) -> xr.Dataset:
+        planned = plain if plan is None else plan(plain, widen)
+        if client is None and store is None:
+            return _run_locally(sweep, groups, planned, run_calls, call.progress)
+        return run_distributed(
+            sweep, groups, planned, run_calls, client=client, store=store, progress=call.progress
+        )
+
+    return widening(run_planned, retry=plan is not None and getattr(call, "grid", None) is None)
 
 
 def _run_locally(sweep: Sweep, groups, planned, run_calls, progress) -> xr.Dataset:
