@@ -23,7 +23,7 @@ from .engine import EvolveResult, evolve
 from .grids.grid import GradedGrid, Grid, TensorGrid
 from .models.discrete import DDIM, DDPM, NoiseSchedule
 from .models.guidance import CFG
-from .models.processes import EDM, OU, VE, VP
+from .models.processes import EDM, OU, VE, VP, FlowMatching
 from .models.targets import GaussianMixture, UniformMixture
 from .rerun import rerun
 from .results.crosscheck import CrossCheck, cross_check
@@ -56,6 +56,7 @@ __all__ = [
     "CrossCheck",
     "EvolveResult",
     "Family",
+    "FlowMatching",
     "GaussianMixture",
     "GradedGrid",
     "Grid",

@@ -202,7 +202,7 @@ def test_stage_plan_contracts_and_refines_on_one_lattice():
     prepared = prepare_run(
         UM, fg.CFG(label=1, w=3.0), "ode", 10.0, 1e-3, None, "prior", 41, None, 0.1, None, None
     )
-    _, quantile = start_law(prepared.dyn.model, prepared.dyn.process, prepared.dyn.T, "prior")
+    _, quantile = start_law(prepared.dyn, "prior")
     stages, record = plan_stages(prepared.dyn, 1e-3, quantile, cells_per_width=4.0)
     spacing = [stage.grid.dx for stage in stages]
     assert len(stages) > 2 and stages[0].start == 0.0

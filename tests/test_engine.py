@@ -1,12 +1,15 @@
 """The generic engine (evolve): exactness checks, measured convergence orders, mass and
 positivity."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.special import ndtr
 from scipy.stats import norm
 
 import fpguide as fg
+from fpguide.engine import Integrable
 from fpguide.engine.coefficients import Coefficient
 from fpguide.engine.heat import heat_kernel, heat_step
 from fpguide.results.exact import characteristic_masses
@@ -117,7 +120,7 @@ def test_coefficient_quadratic_is_exact_for_quadratics_and_calls_each_time_once(
 
     antiderivative = lambda t: t + t * t + t**3  # noqa: E731
     coefficient = Coefficient("diffusion", rate)
-    quad = coefficient.quadratic(0.5, 1.5)
+    quad = coefficient.piece(0.5, 1.5)
     for theta in (0.0, 0.3, 0.5, 1.0):
         assert quad.value(theta) == pytest.approx(rate(0.5 + theta), rel=1e-14)
         assert quad.integral(theta) == pytest.approx(
@@ -127,10 +130,25 @@ def test_coefficient_quadratic_is_exact_for_quadratics_and_calls_each_time_once(
     assert coefficient.integral(0.5, 1.5) == pytest.approx(
         antiderivative(1.5) - antiderivative(0.5), rel=1e-14
     )
-    coefficient.quadratic(1.5, 2.5)
+    coefficient.piece(1.5, 2.5)
     assert calls == [2.0, 2.5]
     cubic = Coefficient("diffusion", lambda t: t**3)
     assert cubic.integral(1.0, 3.0) == pytest.approx((3.0**4 - 1.0) / 4.0, rel=1e-14)
+
+
+def test_integrable_coefficient_is_integrated_exactly():
+    """D(t) = 1/(1 − t) changes a thousandfold over [0, 0.999]: Simpson's rule is off by 8x, the
+    antiderivative −log(1 − t) is exact, also over fractions of the interval (the Strang halves and
+    the traces' linear part)."""
+    rate = lambda t: 1.0 / (1.0 - t)  # noqa: E731
+    antiderivative = lambda t: -math.log1p(-t)  # noqa: E731
+    exact = Coefficient("diffusion", Integrable(rate, antiderivative))
+    simpson = Coefficient("diffusion", rate)
+    assert exact.integral(0.0, 0.999) == pytest.approx(math.log(1000.0), rel=1e-13)
+    assert simpson.integral(0.0, 0.999) > 8 * math.log(1000.0)
+    piece = exact.piece(0.0, 0.999)
+    assert piece.integral(0.5) == pytest.approx(antiderivative(0.4995), rel=1e-13)
+    assert piece.value(0.5) == rate(0.4995)
 
 
 def test_ou_anchor_against_closed_form():

@@ -232,7 +232,7 @@ def test_automatic_grids_of_a_correlated_mixture_at_small_t_min():
     prepared = prepare_run(
         target, fg.CFG(label=1, w=4.0), "ode", 10.0, 1e-3, "OU", "prior", 5, None, 0.1, None
     )
-    _, quantile = start_law(prepared.dyn.model, prepared.dyn.process, prepared.dyn.T, "prior")
+    _, quantile = start_law(prepared.dyn, "prior")
     seen = pilot(prepared.dyn, 1e-3, quantile)
     assert (
         np.all(np.isfinite(seen["lower"]))

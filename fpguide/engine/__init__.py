@@ -12,6 +12,7 @@ the diffusion), ``staged`` (runs across a sequence of grids), ``transfer`` (cons
 between grids), ``pushforward`` (discrete maps).
 """
 
+from ..tools.integrable import Integrable
 from .evolve import evolve
 from .heat import heat_kernel, heat_step
 from .line_sweeps import STAGE_INSIDE
@@ -35,6 +36,7 @@ __all__ = [
     "STAGE_INSIDE",
     "Scheme",
     "EvolveResult",
+    "Integrable",
     "StagedResult",
     "cdf_values",
     "collect_masses",

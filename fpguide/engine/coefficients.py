@@ -1,5 +1,5 @@
-"""Time-dependent coefficients of the evolution equation (the diffusion D(t)): a constant ≥ 0 or a
-callable of t."""
+"""Time-dependent coefficients of the evolution equation (the diffusion D(t)): a constant ≥ 0, a
+callable of t, or a callable with its antiderivative (:class:`Integrable`), integrated exactly."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..tools.integrable import Integrable
 
 __all__ = ["Coefficient"]
 
@@ -47,20 +49,40 @@ class Quadratic:
         return (a0 * basis[0] + am * basis[1] + a1 * basis[2]) * self.length
 
 
-class Coefficient:
-    """A coefficient ``name`` (e.g. ``"diffusion"``) given as a finite constant ≥ 0 or a callable of
-    t.
+@dataclass(frozen=True)
+class Exact:
+    """A coefficient over [start, start + length] from its own values and antiderivative, with the
+    interface of :class:`Quadratic` (θ ∈ [0, 1] the fraction of the interval)."""
 
-    It gives its value at t, its :class:`Quadratic` over an interval and its integral there (exact
-    for constants; for callables Simpson's rule per interval, O(h⁵), below the O(h³) of a Strang
-    step). A callable is called once per distinct time among the last few (16) asked for.
+    start: float
+    length: float
+    coefficient: Coefficient
+
+    def value(self, theta: float) -> float:
+        """The coefficient at start + θ·length."""
+        return self.coefficient.at(self.start + theta * self.length)
+
+    def integral(self, theta: float) -> float:
+        """∫ from start to start + θ·length, exactly."""
+        return self.coefficient.integral(self.start, self.start + theta * self.length)
+
+
+class Coefficient:
+    """A coefficient ``name`` (e.g. ``"diffusion"``) given as a finite constant ≥ 0, a callable of
+    t or an :class:`Integrable`.
+
+    It gives its value at t, its form over an interval (:meth:`piece`) and its integral there (exact
+    for constants and :class:`Integrable`; for other callables Simpson's rule per interval, O(h⁵),
+    below the O(h³) of a Strang step). A callable is called once per distinct time among the last
+    few (16) asked for.
 
     Parameters
     ----------
     name : str
         The coefficient's name, for the error messages.
-    value : float or callable
-        A finite number ≥ 0 (not a bool), or a callable of t returning one.
+    value : float, callable or Integrable
+        A finite number ≥ 0 (not a bool), a callable of t returning one, or one with its
+        antiderivative.
 
     Raises
     ------
@@ -80,6 +102,7 @@ class Coefficient:
     def __init__(self, name: str, value: float | Callable[[float], float]) -> None:
         self.name = name
         self.func = value if callable(value) else None
+        self.antiderivative = value.antiderivative if isinstance(value, Integrable) else None
         self._values: dict[float, float] = {}
         self._last: Quadratic | None = None
         if self.func is None:
@@ -132,8 +155,8 @@ class Coefficient:
             self._values[t] = value
         return value
 
-    def quadratic(self, a: float, b: float) -> Quadratic:
-        """The :class:`Quadratic` through the coefficient at a, (a + b)/2 and b.
+    def piece(self, a: float, b: float) -> Quadratic | Exact:
+        """The coefficient over [a, b]: its values and integrals from a fraction θ of the interval.
 
         Parameters
         ----------
@@ -142,10 +165,13 @@ class Coefficient:
 
         Returns
         -------
-        Quadratic
-            The quadratic over [a, b] (the last one is kept and returned again for the same
-            interval).
+        Quadratic or Exact
+            :class:`Exact` with an antiderivative; else the :class:`Quadratic` through the
+            coefficient at a, (a + b)/2 and b (the last one is kept and returned again for the
+            same interval).
         """
+        if self.antiderivative is not None:
+            return Exact(a, b - a, self)
         last = self._last
         if last is None or last.start != a or last.length != b - a:
             self._last = last = Quadratic(
@@ -164,9 +190,11 @@ class Coefficient:
         Returns
         -------
         float
-            const·(b − a) for a constant; for a callable, the integral of its :meth:`quadratic`
-            (Simpson's rule).
+            const·(b − a) for a constant; F(b) − F(a) with an antiderivative F; for another
+            callable, the integral of its quadratic (Simpson's rule, see :meth:`piece`).
         """
         if self.func is None:
             return self.const * (b - a)
-        return self.quadratic(a, b).integral(1.0)
+        if self.antiderivative is not None:
+            return float(self.antiderivative(b)) - float(self.antiderivative(a))
+        return self.piece(a, b).integral(1.0)

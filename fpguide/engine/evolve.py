@@ -98,8 +98,10 @@ def evolve(
         The grid the densities live on.
     t_span : tuple of float
         (t0, t1), increasing: the interval to evolve over.
-    diffusion : float or callable, optional
-        D ≥ 0, a finite number or a callable of t (default 0: the continuity equation).
+    diffusion : float, callable or Integrable, optional
+        D ≥ 0, a finite number, a callable of t, or a callable with its antiderivative
+        (:class:`~fpguide.engine.Integrable`: its integrals over steps are then exact) (default 0:
+        the continuity equation).
     t_eval : array_like or None, optional
         The times (within ``t_span``) at which the densities are saved (default None: the two
         ends).

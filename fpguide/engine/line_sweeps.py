@@ -430,11 +430,12 @@ class LineSweeper:
 
     def _linear_rate(self, t_end: float, dt: float):
         """None without a linear part; else the function θ ↦ (a, ∫_{t_end − θ dt}^{t_end} a) for θ ∈
-        [0, 1], from the quadratic through a at the step's ends and middle (Simpson's rule at θ = 1;
-        O(dt⁵), beyond the trace's order)."""
+        [0, 1], exact for an :class:`~fpguide.engine.coefficients.Integrable`, else from the
+        quadratic through a at the step's ends and middle (Simpson's rule at θ = 1; O(dt⁵), beyond
+        the trace's order)."""
         if self.linear is None:
             return None
-        quad = self.linear.quadratic(t_end - dt, t_end)
+        quad = self.linear.piece(t_end - dt, t_end)
         total = quad.integral(1.0)
 
         def rate(theta: float) -> tuple[float, float]:

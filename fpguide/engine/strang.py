@@ -100,7 +100,7 @@ class StrangStep:
 
     def halves(self, ta: float, tb: float) -> tuple[float, float]:
         """(A₁, A₂): ∫D over the first and the second half of the step [ta, tb], from one
-        quadratic.
+        :meth:`~fpguide.engine.coefficients.Coefficient.piece`.
 
         Parameters
         ----------
@@ -110,10 +110,11 @@ class StrangStep:
         Returns
         -------
         first, second : float
-            ∫D over [ta, (ta + tb)/2] and over [(ta + tb)/2, tb], by the quadratic through D at
+            ∫D over [ta, (ta + tb)/2] and over [(ta + tb)/2, tb]: exact for a constant or an
+            :class:`~fpguide.engine.coefficients.Integrable`, else by the quadratic through D at
             ta, the middle and tb.
         """
-        quad = self.diff.quadratic(ta, tb)
+        quad = self.diff.piece(ta, tb)
         first = quad.integral(0.5)
         return first, quad.integral(1.0) - first
 

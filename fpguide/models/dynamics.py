@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import numpy as np
 from scipy.special import ndtri
 
+from ..tools.integrable import Integrable
 from ..tools.validation import (
     as_finite_array,
     check_choice,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GuidedDynamics",
+    "carried_mean",
     "PreparedRun",
     "Sampler",
     "Start",
@@ -125,10 +127,15 @@ class GuidedDynamics:
     sampler : {"ode", "sde"}
         The probability-flow ODE (DDIM) or the reverse SDE (DDPM).
     T : float
-        The diffusion time the sampler starts from (τ = 0).
+        The diffusion time the run starts from (τ = 0).
     eta : float or None, optional
         The stochasticity η: 0 for "ode", any η ∈ [0, 1] for "sde"; None (default) gives 0 for
         "ode" and 1 for "sde". Stored as the number.
+    noise_start : bool, optional
+        Whether the sampler started from pure noise at the end t = 1 of a flow-matching path (where
+        the log-SNR is −∞), its law carried exactly to T, where the run starts (see
+        :meth:`~fpguide.models.processes.FlowMatching.run_start` and :func:`start_law`); default
+        False: the sampler starts at T.
 
     Raises
     ------
@@ -141,6 +148,7 @@ class GuidedDynamics:
     sampler: Sampler
     T: float
     eta: float | None = None  # stochasticity; None: 0 for "ode", 1 for "sde"
+    noise_start: bool = False
 
     def __post_init__(self):
         check_choice("sampler", self.sampler, SAMPLERS)
@@ -249,14 +257,34 @@ class GuidedDynamics:
         """
         return 0.5 * self.eta**2 * float(self.process.g2(self.T - tau))
 
-    @property
-    def engine_diffusion(self) -> Callable[[float], float] | float:
-        """D for :func:`~fpguide.engine.evolve`: the callable :meth:`diffusion`, or 0 if η = 0.
+    def diffusion_antiderivative(self, tau: float) -> float:
+        """F(τ) = −η² u(T − τ), whose derivative is D(τ) = ½ η² g²(T − τ) = η² u'(T − τ).
 
+        Parameters
+        ----------
+        tau : float
+            The reverse time τ.
+
+        Returns
+        -------
+        float
+            F(τ), u the process's clock.
+        """
+        return -(self.eta**2) * float(self.process.clock(self.T - tau))
+
+    @property
+    def engine_diffusion(self) -> Integrable | float:
+        """D for :func:`~fpguide.engine.evolve`: :meth:`diffusion` with its antiderivative, or 0 if
+        η = 0.
+
+        With the antiderivative the engine integrates D over each step exactly (a flow-matching
+        path's D grows like 1/(1 − t) near t = 1, where the steps of a stochastic sampler are long).
         The number 0 for the probability-flow ODE, so the engine knows it solves a continuity
         equation and splits only the axes.
         """
-        return self.diffusion if self.stochastic else 0.0
+        if not self.stochastic:
+            return 0.0
+        return Integrable(self.diffusion, self.diffusion_antiderivative)
 
     def tau_grid(self, t_min: float, log_snr_step: float, quiet: bool = False) -> np.ndarray:
         """Reverse times of steps uniform in log-SNR λ from λ(T) to λ(t_min).
@@ -385,9 +413,9 @@ class WeightBatch:
 
 
 def start_law(
-    model: GuidedModel, process: Process, T: float, start: Start
+    dyn: GuidedDynamics, start: Start
 ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[ArrayLike], np.ndarray]]:
-    """The start law's log-density and, per coordinate, its quantile function.
+    """The law at T the run starts from: its log-density and, per coordinate, its quantile function.
 
     The start law is the prior N(0, s²I), s = :meth:`~fpguide.models.processes.Process.prior_std`
     (T), or the exact p_T(·|c). The quantile function is exact in 1-D (for p_T(·|c): by the
@@ -395,14 +423,15 @@ def start_law(
     the exact start in d-D it is that of the Gaussian with the moments of p_T(·|c) per axis (centre
     m (lo + hi)/2, spread sqrt((m (hi − lo)/2)² + σ²)), which is what the grid pilot needs.
 
+    For a sampler started from pure noise (``dyn.noise_start``: t = 1 of a flow-matching path, where
+    the prior and the exact start are both N(0, I)), it is that start carried to T: N(m c, I) with
+    m c = σ² s_w(0, T) (see :meth:`~fpguide.models.processes.FlowMatching.run_start`), exact up to
+    O(m²) ≈ 2e-9.
+
     Parameters
     ----------
-    model : GuidedModel
-        The guided model (its conditional model gives p_T(·|c)).
-    process : Process
-        The forward process.
-    T : float
-        The diffusion time the sampler starts from.
+    dyn : GuidedDynamics
+        The dynamics: its guided model (whose conditional model gives p_T(·|c)), its process and T.
     start : {"prior", "exact"}
         The start law (checked by :func:`prepare_run`; anything but "prior" is the exact start).
 
@@ -413,15 +442,16 @@ def start_law(
     quantile : callable
         The quantile function of each coordinate, at probabilities u ∈ (0, 1).
     """
+    model, process, T = dyn.model, dyn.process, dyn.T
     d = model.ndim
-    if start == "prior":
-        s = process.prior_std(T)
+    if start == "prior" or dyn.noise_start:
+        s, centre = process.prior_std(T), carried_mean(dyn)
 
         def log_prior(x):
-            sq = x**2 if d == 1 else np.sum(x**2, axis=-1)
+            sq = (x - centre) ** 2 if d == 1 else np.sum((x - centre) ** 2, axis=-1)
             return -0.5 * sq / s**2 - d * (math.log(s) + 0.5 * math.log(2 * math.pi))
 
-        return log_prior, lambda u: s * ndtri(u)
+        return log_prior, lambda u: centre + s * ndtri(u)
     cond = model.cond
 
     def log_density(x):
@@ -448,6 +478,33 @@ def start_law(
     return log_density, quantile
 
 
+def carried_mean(dyn: GuidedDynamics) -> np.ndarray | float:
+    """The mean at T of the start law: m c = σ² s_w(0, T) for a start from pure noise, else 0.
+
+    From Y = Z at the end of a flow-matching path every sampler of the path carries the law to
+    N(m c, I) + O(m²), c the guided denoiser's mean at zero signal (see
+    :meth:`~fpguide.models.processes.FlowMatching.run_start`); the guided score at the origin is
+    m c/σ² + O(m²).
+
+    Parameters
+    ----------
+    dyn : GuidedDynamics
+        The dynamics.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        The mean, shape (d,) in d-D; 0.0 when the sampler starts at T.
+    """
+    if not dyn.noise_start:
+        return 0.0
+    d, T = dyn.model.ndim, dyn.T
+    origin = np.zeros(1) if d == 1 else np.zeros((1, d))
+    score = dyn.model.guided_score(origin, T, dyn.process)
+    mean = float(dyn.process.sigma(T)) ** 2 * np.asarray(score, dtype=float)
+    return float(mean[0]) if d == 1 else mean[0]
+
+
 @dataclass(frozen=True)
 class PreparedRun:
     """The checked inputs of one guided run, what :func:`prepare_run` returns.
@@ -458,7 +515,8 @@ class PreparedRun:
     Attributes
     ----------
     dyn : GuidedDynamics
-        The sampler's drift and diffusion, bound to the target, guidance and process.
+        The sampler's drift and diffusion, bound to the target, guidance and process; ``dyn.T`` is
+        where the run starts.
     guidance : CFG
         The guidance as given.
     t_min : float
@@ -471,6 +529,9 @@ class PreparedRun:
         Half-width of the window around the far edge of the class support counted as edge mass.
     thresholds : numpy.ndarray
         Tail thresholds a of P(x ≥ a), at least 1-D.
+    T : float
+        The diffusion time the sampler starts from, as asked: ``dyn.T`` but for a start from pure
+        noise (see :attr:`GuidedDynamics.noise_start`).
     """
 
     dyn: GuidedDynamics
@@ -480,6 +541,7 @@ class PreparedRun:
     t_save: np.ndarray
     delta: float
     thresholds: np.ndarray
+    T: float
 
     def config(self) -> dict:
         """The part of the configuration every run records (and ``cross_check`` compares).
@@ -496,7 +558,7 @@ class PreparedRun:
             "guidance": self.guidance.to_dict(),
             "sampler": dyn.sampler,
             "eta": dyn.eta,
-            "T": dyn.T,
+            "T": self.T,
             "t_min": self.t_min,
             "process": dyn.process.to_dict(),
             "start": self.start,
@@ -576,20 +638,27 @@ def prepare_run(
         raise ValueError(f"t_min must be < T, got t_min={t_min}, T={T}")
     process = make_process(process)
     process.check_horizon(T)
+    run_start = process.run_start(T)
+    if not t_min < run_start:
+        raise ValueError(
+            f"t_min must be < {run_start}, where a run from pure noise at T={T} starts, got "
+            f"t_min={t_min}"
+        )
     if not isinstance(guidance, CFG):
         raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
     if guidance.schedule is not None:
         guidance.schedule.check(t_min, T)
-    dyn = GuidedDynamics(guidance.bind(target), process, sampler, T, eta)
+    dyn = GuidedDynamics(
+        guidance.bind(target), process, sampler, run_start, eta, noise_start=run_start < T
+    )
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]
     thresholds = np.atleast_1d(
         check_number_or_swept("thresholds", default if thresholds is None else thresholds)
     )
-    return PreparedRun(
-        dyn, guidance, t_min, start, save_times(dyn, t_min, n_save, t_eval), delta, thresholds
-    )
+    t_save = save_times(dyn, t_min, n_save, t_eval)
+    return PreparedRun(dyn, guidance, t_min, start, t_save, delta, thresholds, T)
 
 
 def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:

@@ -12,13 +12,23 @@ onto the VP samplers of that process exactly. A grid in x could not hold both th
 = 80 for EDM) and the output (features of width ~σ_min); in y the widths stay of order one.
 fpguide's densities and observables for these processes are those of Y; :meth:`Process.frame_scale`
 gives s(t), so X = s(t) Y (s(t_min) = sqrt(1 + σ_min²): 1 + 2e-6 for EDM).
+
+Flow-matching paths (:class:`FlowMatching`: X_t = α(t) X_0 + σ(t) Z on t ∈ [0, 1], pure noise at
+t = 1 where α = 0; rectified flow is α = 1 − t, σ = t) are held the same way, in Y = X / s(t) with
+s(t) = sqrt(α² + σ²): Y_t = (α/s) X_0 + (σ/s) Z is the variance-preserving process with
+m = α/s, clock u = log(s/α) = ½ log(1 + σ²/α²). A flow-matching sampler's velocity v = α' x̂0 +
+σ' ε̂ is the probability-flow drift of that process, and classifier-free guidance on v (v_u +
+γ(v_c − v_u), what diffusers computes) is guidance on the score with the same γ, since v is affine
+in the score at each (x, t). The start from pure noise at t = 1 (log-SNR −∞) is carried exactly to
+the run's first time (:meth:`Process.run_start`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -27,7 +37,26 @@ from ..tools.validation import check_choice, check_positive_real
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["EDM", "OU", "PROCESSES", "VE", "VP", "make_process", "Process"]
+__all__ = [
+    "EDM",
+    "FlowMatching",
+    "FlowPath",
+    "NOISE_END_LOG_SNR",
+    "OU",
+    "PROCESSES",
+    "VE",
+    "VP",
+    "make_process",
+    "Process",
+]
+
+FlowPath = Literal["linear", "cosine"]  # rectified flow α = 1 − t, σ = t; α = cos, σ = sin (πt/2)
+FLOW_PATHS: tuple[FlowPath, ...] = get_args(FlowPath)
+# A start from pure noise at a flow-matching path's t = 1 (m = 0) is carried exactly to the time of
+# this log-SNR, where the run starts: its law there is N(m c, I) + O(m²) (see
+# :meth:`FlowMatching.run_start`), m² ≈ e^λ = 2e-9 here, four orders below the solver's errors
+# (1e-5; the OU solves from T = 10 start 4.5e-5 away from their law); it starts where they do.
+NOISE_END_LOG_SNR = -20.0
 
 
 class Process:
@@ -246,6 +275,23 @@ class Process:
             s(t), shaped like ``t`` (ones here).
         """
         return np.ones_like(np.asarray(t, dtype=float))
+
+    def run_start(self, T: float) -> float:
+        """The diffusion time a run asked to start at T starts from: T itself.
+
+        A flow-matching path overrides it for T = 1 (see :meth:`FlowMatching.run_start`).
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the sampler starts from.
+
+        Returns
+        -------
+        float
+            ``T``.
+        """
+        return T
 
     def check_horizon(self, T: float) -> None:
         """Raise if T is beyond the horizon where the process is defined.
@@ -751,13 +797,299 @@ class EDM(VarianceExploding):
         return np.sqrt(np.asarray(v, dtype=float))
 
 
-PROCESSES = {"OU": OU, "VP": VP, "VE": VE, "EDM": EDM}
+def _linear_path(t, lib):
+    return 1.0 - t, t, -1.0, 1.0
+
+
+def _cosine_path(t, lib):
+    # α = sin(π(1 − t)/2) = cos(πt/2), written so that α(1) = 0 exactly
+    rate = 0.5 * math.pi
+    return (
+        lib.sin(rate * (1.0 - t)),
+        lib.sin(rate * t),
+        -rate * lib.cos(rate * (1.0 - t)),
+        rate * lib.cos(rate * t),
+    )
+
+
+_PATHS = {"linear": _linear_path, "cosine": _cosine_path}
+_PATH_FUNCTIONS = ("signal", "noise", "signal_rate", "noise_rate")
+
+
+@dataclass(frozen=True)
+class FlowMatching(Process):
+    """A flow-matching path X_t = α(t) X_0 + σ(t) Z on t ∈ [0, 1], pure noise at t = 1 (α(1) = 0).
+
+    ``"linear"`` is rectified flow (α = 1 − t, σ = t: Stable Diffusion 3, Flux, diffusers'
+    ``FlowMatchEulerDiscreteScheduler``), ``"cosine"`` α = cos(πt/2), σ = sin(πt/2); any other path
+    is given by α, σ and their rates. fpguide evolves it in the frame Y = X / s(t), s = sqrt(α² +
+    σ²), where it is the variance-preserving process with m = α/s and clock u = log(s/α) (see
+    :mod:`fpguide.models.processes`); :meth:`frame_scale` gives s(t), so X = s(t) Y. Its samplers
+    are those of every process: ``"ode"`` is the flow-matching ODE dX/dt = v(X, t) = α' x̂0 + σ' ε̂
+    (the probability-flow ODE of the path), ``"sde"`` with ``eta`` the stochastic samplers with the
+    same marginals; classifier-free guidance on v is guidance on the score with the same weight.
+
+    The samplers start from N(0, σ(T)²) in X, pure noise N(0, 1) at T = 1 (the default start of a
+    flow-matching sampler), where the log-SNR is −∞; that start is carried exactly to the time
+    :meth:`run_start` gives, where the run starts.
+
+    Parameters
+    ----------
+    path : {"linear", "cosine"}, default "linear"
+        A named path; ignored when the path is given by functions.
+    signal, noise, signal_rate, noise_rate : callable, optional
+        A path of your own: α(t), σ(t), α'(t) and σ'(t), vectorised over arrays of t ∈ [0, 1], with
+        α > 0 on [0, 1), σ > 0 on (0, 1], α(1) ≥ 0 and σ/α strictly increasing. All four or none.
+        Such a process is recorded by the functions' reprs and cannot be rebuilt from a record.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``path``, or functions that are not a path as above (checked on 1001 times).
+    TypeError
+        When some but not all of the four functions are given, or one is not callable.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> p = fg.FlowMatching()  # rectified flow
+    >>> t = 0.25
+    >>> float(p.m(t) * p.frame_scale(t)), float(p.sigma(t) * p.frame_scale(t))  # α and σ
+    (0.75, 0.25)
+    >>> float(p.log_snr(1.0)), p.prior_std(1.0)  # pure noise at t = 1
+    (-inf, 1.0)
+    >>> p.run_start(1.0) < 1.0
+    True
+    """
+
+    path: FlowPath = "linear"
+    signal: Callable[[np.ndarray], np.ndarray] | None = None
+    noise: Callable[[np.ndarray], np.ndarray] | None = None
+    signal_rate: Callable[[np.ndarray], np.ndarray] | None = None
+    noise_rate: Callable[[np.ndarray], np.ndarray] | None = None
+
+    name = "FlowMatching"
+
+    def __post_init__(self):
+        given = [name for name in _PATH_FUNCTIONS if getattr(self, name) is not None]
+        if not given:
+            check_choice("path", self.path, FLOW_PATHS)
+            return
+        if len(given) < 4 or not all(callable(getattr(self, f)) for f in given):
+            raise TypeError(
+                "a path of your own needs all four of signal, noise, signal_rate and noise_rate "
+                f"as callables of t, got {', '.join(given)}"
+            )
+        object.__setattr__(self, "path", "custom")
+        self._check_custom()
+
+    def _check_custom(self) -> None:
+        t = np.linspace(0.0, 1.0, 1001)
+        values = self._functions(t)
+        for name, value in zip(_PATH_FUNCTIONS, values):
+            if np.shape(value) != t.shape or not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"{name}(t) must return finite values shaped like t on [0, 1] (an array of "
+                    f"{t.size} times), got shape {np.shape(value)}, finite: "
+                    f"{bool(np.all(np.isfinite(value)))}"
+                )
+        alpha, sigma = values[0], values[1]
+        if not (np.all(alpha[:-1] > 0) and alpha[-1] >= 0 and np.all(sigma[1:] > 0)):
+            raise ValueError(
+                "a flow-matching path needs signal > 0 on [0, 1), signal(1) >= 0 and noise > 0 "
+                f"on (0, 1], got signal(0), signal(1) = {alpha[0]}, {alpha[-1]} and noise(1) = "
+                f"{sigma[-1]}"
+            )
+        with np.errstate(divide="ignore"):
+            ratio = sigma / alpha
+        if not np.all(np.diff(ratio) > 0):
+            raise ValueError("noise(t)/signal(t) must increase strictly on [0, 1]")
+
+    def _functions(self, t):
+        """α, σ, α' and σ' at the times t: a float (evaluated with :mod:`math`: the engine asks
+        for one time at a time) or an array."""
+        if self.path == "custom":
+            functions = (self.signal, self.noise, self.signal_rate, self.noise_rate)
+            return tuple(np.asarray(f(np.asarray(t)), dtype=float) for f in functions)
+        return _PATHS[self.path](t, math if isinstance(t, float) else np)
+
+    def _ratio(self, t) -> np.ndarray:
+        """r(t) = σ/α, +∞ at α = 0."""
+        alpha, sigma, _, _ = self._functions(np.asarray(t, dtype=float))
+        with np.errstate(divide="ignore"):
+            return sigma / alpha
+
+    def clock(self, t: ArrayLike) -> np.ndarray:
+        """The clock u(t) = log(s/α) = ½ log(1 + r²), r = σ/α (+∞ at α = 0).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            u(t), shaped like ``t``.
+        """
+        if isinstance(t, float):
+            alpha, sigma, _, _ = self._functions(t)
+            if alpha == 0.0:
+                return np.float64(math.inf)
+            return np.float64(0.5 * math.log1p((sigma / alpha) ** 2))
+        with np.errstate(over="ignore"):
+            return 0.5 * np.log1p(self._ratio(t) ** 2)
+
+    def clock_rate(self, t: ArrayLike) -> np.ndarray:
+        """The clock's rate u'(t) = σ (σ' α − σ α') / (α (α² + σ²)).
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            u'(t), shaped like ``t`` (+∞ at α = 0).
+        """
+        scalar = isinstance(t, float)
+        alpha, sigma, alpha_rate, sigma_rate = self._functions(
+            t if scalar else np.asarray(t, float)
+        )
+        if scalar and alpha == 0.0:
+            return np.float64(math.inf)
+        with np.errstate(divide="ignore"):
+            rate = (
+                sigma * (sigma_rate * alpha - sigma * alpha_rate) / (alpha * (alpha**2 + sigma**2))
+            )
+        return np.float64(rate) if scalar else rate
+
+    def clock_inverse(self, u: ArrayLike) -> np.ndarray:
+        """The clock's inverse t(u): the time where σ/α = r = sqrt(e^{2u} − 1).
+
+        linear: t = r/(1 + r); cosine: t = (2/π) arctan r; a path of your own: by bisection on
+        [0, 1] to the last bit.
+
+        Parameters
+        ----------
+        u : array_like
+            Clock values u ≥ 0 (+∞ gives the end of the path).
+
+        Returns
+        -------
+        numpy.ndarray
+            t(u), shaped like ``u``.
+        """
+        with np.errstate(over="ignore"):
+            r = np.sqrt(np.expm1(2.0 * np.asarray(u, dtype=float)))
+        if self.path == "linear":
+            return 1.0 / (1.0 + 1.0 / r)
+        if self.path == "cosine":
+            return np.arctan(r) / (0.5 * math.pi)
+        lo, hi = np.zeros_like(r), np.ones_like(r)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            below = self._ratio(mid) < r
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return hi
+
+    def frame_scale(self, t: ArrayLike) -> np.ndarray:
+        """s(t) = sqrt(α² + σ²), with X = s(t) Y.
+
+        Parameters
+        ----------
+        t : array_like
+            Diffusion times in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            s(t), shaped like ``t``.
+        """
+        alpha, sigma, _, _ = self._functions(np.asarray(t, dtype=float))
+        return np.sqrt(alpha**2 + sigma**2)
+
+    def prior_std(self, T: float) -> float:
+        """The samplers start from X_T ~ N(0, σ(T)²), i.e. Y_T ~ N(0, σ²/(α² + σ²)).
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers start from.
+
+        Returns
+        -------
+        float
+            σ(T)/s(T): 1 at T = 1 (pure noise).
+        """
+        alpha, sigma, _, _ = self._functions(np.asarray(float(T)))
+        return float(sigma / math.hypot(float(alpha), float(sigma)))
+
+    def run_start(self, T: float) -> float:
+        """Where a run asked to start at T starts: T, or for T = 1 on a path with α(1) = 0 (pure
+        noise, log-SNR −∞) the time t_a of log-SNR ``NOISE_END_LOG_SNR``.
+
+        From Y = Z at t = 1, every sampler of the path carries the law to N(m c, I) + O(m²) at
+        m = m(t): in the clock u = −log m the drift is the prior's, which keeps N(0, I), plus the
+        data's pull m c, c = lim σ² s_w(0, t)/m the guided denoiser's mean at zero signal, whose
+        integral ∫_u^∞ e^{−u'} c du' is m c; the run starts there (see
+        :func:`~fpguide.models.dynamics.start_law`), with m² ≈ 2e-9 at t_a.
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the sampler starts from, ≤ 1.
+
+        Returns
+        -------
+        float
+            The time the run starts from.
+        """
+        if T < 1.0 or float(self._functions(np.asarray(1.0))[0]) > 0.0:
+            return T
+        return float(self.t_of_log_snr(NOISE_END_LOG_SNR))
+
+    def check_horizon(self, T: float) -> None:
+        """Raise if T > 1: the path ends at t = 1.
+
+        Parameters
+        ----------
+        T : float
+            The diffusion time the samplers would start from.
+
+        Raises
+        ------
+        ValueError
+            If T > 1.
+        """
+        if T > 1.0:
+            raise ValueError(
+                f"T must be <= 1 for a flow-matching path (pure noise at t = 1), got T={T}"
+            )
+
+    def to_dict(self) -> dict:
+        """The process as a record that :func:`make_process` turns back into it.
+
+        Returns
+        -------
+        dict
+            ``{"name": "FlowMatching", "path": path}``; a path of your own adds the functions'
+            reprs (and cannot be rebuilt from them).
+        """
+        if self.path != "custom":
+            return {"name": self.name, "path": self.path}
+        functions = {name: repr(getattr(self, name)) for name in _PATH_FUNCTIONS}
+        return {"name": self.name, "path": "custom"} | functions
+
+
+PROCESSES = {"OU": OU, "VP": VP, "VE": VE, "EDM": EDM, "FlowMatching": FlowMatching}
 
 
 def make_process(process: Process | str | dict | None) -> Process:
     """The process named by ``process``: a Process, a name or a record.
 
-    Accepts a Process instance, a name ("OU", "VP", "VE", "EDM") or a dict from
+    Accepts a Process instance, a name ("OU", "VP", "VE", "EDM", "FlowMatching") or a dict from
     :meth:`Process.to_dict`.
 
     Parameters
@@ -775,8 +1107,8 @@ def make_process(process: Process | str | dict | None) -> Process:
     Raises
     ------
     ValueError
-        If the name is not one of ``PROCESSES`` or a record has keys the process does not take (or
-        its parameters are invalid).
+        If the name is not one of ``PROCESSES``, a record has keys the process does not take (or
+        its parameters are invalid), or records a flow-matching path of your own.
     TypeError
         If ``process`` is none of these types.
 
@@ -799,6 +1131,12 @@ def make_process(process: Process | str | dict | None) -> Process:
         spec = dict(process)
         name = spec.pop("name", None)
         check_choice("process", name, tuple(PROCESSES))
+        if name == "FlowMatching" and spec.get("path") == "custom":
+            raise ValueError(
+                "a flow-matching path of your own (signal, noise and their rates as functions) "
+                "cannot be rebuilt from its record: pass FlowMatching(signal=..., noise=..., "
+                "signal_rate=..., noise_rate=...) again"
+            )
         allowed = ("name", *(f.name for f in fields(PROCESSES[name])))
         unknown = sorted(set(spec) - set(allowed))
         if unknown:

@@ -50,9 +50,9 @@ def evolve_batches(
     """
     dyn, t_min = prepared_calls[0].dyn, prepared_calls[0].t_min
     taus = dyn.T - prepared_calls[0].t_save
-    log_start, _ = start_law(dyn.model, dyn.process, dyn.T, prepared_calls[0].start)
     n = len(prepared_calls)
-    q = np.repeat(start_density(grid, log_start)[None], n, axis=0)
+    # one start per member: a start from pure noise is carried to T by each member's own guidance
+    q = np.stack([start_density(grid, start_law(p.dyn, p.start)[0]) for p in prepared_calls])
     saved, outflow = np.empty((taus.size, n, grid.n)), np.zeros((taus.size, n, 2))
     saved[0] = q
     monitors = {

@@ -308,7 +308,7 @@ def solve_discrete(
     cells_per_width = check_positive_real("cells_per_width", cells_per_width)
     wall_tol = check_positive_real("wall_tol", wall_tol)
     check_flag("compare", compare)
-    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
+    log_start, quantile = start_law(dyn, start)
     given = grid is not None
     grid, record = (
         (grid, None)
@@ -518,7 +518,7 @@ def sample_discrete(
     rng = as_rng("seed", seed)
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
     dyn = prepared.dyn
-    x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
+    x = start_points(dyn, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x
     for j in range(len(plan)):

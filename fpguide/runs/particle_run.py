@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..engine import STAGE_INSIDE
-from ..models.dynamics import GuidedDynamics
+from ..models.dynamics import GuidedDynamics, carried_mean
 from ..results import observables_nd as obs_nd
 from ..results.dataset import attach
 from ..results.observables import far_edge, log_class_posterior
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from ..models.dynamics import PreparedRun, Start
-    from ..models.guidance import GuidedModel
-    from ..models.processes import Process
 
 __all__ = [
     "particle_observables",
@@ -129,27 +127,19 @@ def with_observables(
     return attach(ds)
 
 
-def start_points(
-    model: GuidedModel,
-    process: Process,
-    T: float,
-    start: Start,
-    n: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """``n`` start points at time T.
+def start_points(dyn: GuidedDynamics, start: Start, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` start points at the time T the run starts from.
 
     From the prior N(0, prior_std(T)² I) (``start="prior"``) or from the noised conditional
-    p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T), plus σ(T) noise).
+    p_T(·|c) (``"exact"``: clean samples of the class, scaled by m(T), plus σ(T) noise); for a
+    sampler started from pure noise (``dyn.noise_start``), from that start carried to T,
+    N(m c, I) (see :func:`~fpguide.models.dynamics.start_law`).
 
     Parameters
     ----------
-    model : GuidedModel
-        The guided model (its conditional is sampled for ``"exact"``).
-    process : Process
-        The forward process.
-    T : float
-        The start time.
+    dyn : GuidedDynamics
+        The dynamics: the guided model (its conditional is sampled for ``"exact"``), the process
+        and T.
     start : {"prior", "exact"}
         The start law.
     n : int
@@ -162,8 +152,10 @@ def start_points(
     np.ndarray
         Shape (n,) in 1-D, (n, d) in d-D.
     """
-    if start == "prior":
-        return process.prior_std(T) * rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
+    model, process, T = dyn.model, dyn.process, dyn.T
+    if start == "prior" or dyn.noise_start:
+        z = rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
+        return carried_mean(dyn) + process.prior_std(T) * z
     x0 = model.cond.sample(n, rng)
     return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(x0.shape)
 

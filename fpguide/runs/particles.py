@@ -157,7 +157,7 @@ def sample(
     dyn, t_save, T, t_min = prepared.dyn, prepared.t_save, prepared.dyn.T, prepared.t_min
     d = dyn.model.ndim
     direction = checked.direction
-    x = start_points(dyn.model, dyn.process, T, start, n, rng)
+    x = start_points(dyn, start, n, rng)
     positions = np.empty((t_save.size, *x.shape))
     save_taus = T - t_save
     k = 0

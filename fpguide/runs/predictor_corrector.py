@@ -354,7 +354,7 @@ def solve_pc(
     }
     eta = math.sqrt(min(pc.langevin, 1.0))
     pilot = GuidedDynamics(dyn.model, dyn.process, "sde" if eta > 0 else "ode", dyn.T, eta)
-    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
+    log_start, quantile = start_law(dyn, start)
     result, grid, run = on_automatic_grid(
         lambda use: _run(
             start_density(use, log_start), use, prepared, predictor, corrector_model, pc, settings
@@ -466,7 +466,7 @@ def sample_pc(
         target, guidance, pc, T, t_min, process, start, delta, thresholds
     )
     dyn, t_save = prepared.dyn, prepared.t_save
-    x = start_points(dyn.model, dyn.process, dyn.T, start, n, rng)
+    x = start_points(dyn, start, n, rng)
     positions = [x]
     for t_hi, t_lo in zip(t_save[:-1], t_save[1:]):
         h = (t_hi - t_lo) / substeps

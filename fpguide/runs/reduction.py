@@ -157,7 +157,9 @@ class Reduction:
         m_T, s_T = float(process.m(T)), float(process.sigma(T))
         start_state = (
             [0.0, 2.0 * math.log(process.prior_std(T))]
-            if start == "prior"
+            if start == "prior" and not dyn.noise_start
+            # the exact start; from pure noise, that start carried to T (see start_law), also
+            # N(m_T mean, m_T² var_c + s_T²) up to O(m_T²)
             else [m_T, math.log(m_T**2 * var_c + s_T**2)]
         )
         sol = solve_ivp(

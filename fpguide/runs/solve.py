@@ -64,7 +64,7 @@ def _plan_sweep(groups: list[list[SolveCall]], widen: float) -> list[list[SolveC
         for group in groups:
             prepared_calls = [call.prepared() for call in group]
             dyn = prepared_calls[0].dyn
-            _, quantile = start_law(dyn.model, dyn.process, dyn.T, group[0].start)
+            _, quantile = start_law(dyn, group[0].start)
             batch = WeightBatch(tuple(prepared.dyn for prepared in prepared_calls))
             grids.append(
                 choose_grid(
@@ -266,7 +266,7 @@ def solve(
     if checked.reduction is not None:
         return _solve_reduced(*checked.reduction, prepared, settings | {"grid": grid})
     grid = checked.grid
-    log_start, quantile = start_law(dyn.model, dyn.process, dyn.T, start)
+    log_start, quantile = start_law(dyn, start)
 
     def run_on(use):
         drift = dyn.drift if d == 1 else dyn

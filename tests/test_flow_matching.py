@@ -1,0 +1,256 @@
+"""Flow-matching paths X_t = α(t) X_0 + σ(t) Z, solved in the frame Y = X / sqrt(α² + σ²) where they
+are variance-preserving, from pure noise at t = 1."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from moment_odes import linear_gaussian_moments
+from scipy.integrate import solve_ivp
+from scipy.special import ndtri
+
+import fpguide as fg
+
+TWO = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+# α = 1 − t², σ = t: a path of your own (σ/α = t/(1 − t²) increases)
+QUADRATIC = fg.FlowMatching(
+    signal=lambda t: 1.0 - t**2,
+    noise=lambda t: t,
+    signal_rate=lambda t: -2.0 * t,
+    noise_rate=lambda t: np.ones_like(t),
+)
+PATHS = {
+    "linear": (fg.FlowMatching(), lambda t: (1 - t, t, -1 + 0 * t, 1 + 0 * t)),
+    "cosine": (
+        fg.FlowMatching("cosine"),
+        lambda t: (
+            np.cos(np.pi * t / 2),
+            np.sin(np.pi * t / 2),
+            -np.pi / 2 * np.sin(np.pi * t / 2),
+            np.pi / 2 * np.cos(np.pi * t / 2),
+        ),
+    ),
+    "custom": (QUADRATIC, lambda t: (1 - t**2, t, -2 * t, 1 + 0 * t)),
+}
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_frame_is_the_variance_preserving_process(name):
+    """Y = X/s, s² = α² + σ²: m_y = α/s, σ_y = σ/s, f_y = (α'/α) − s'/s and g_y² = 2σ²((σ'/σ) −
+    (α'/α))/s² (the SDE of X_t has f = α'/α, g² = 2σσ' − 2(α'/α)σ²; Itô for X/s)."""
+    process, path = PATHS[name]
+    t = np.linspace(1e-3, 1 - 1e-3, 97)
+    alpha, sigma, alpha_rate, sigma_rate = path(t)
+    s = np.hypot(alpha, sigma)
+    np.testing.assert_allclose(process.frame_scale(t), s, rtol=1e-14)
+    np.testing.assert_allclose(process.m(t), alpha / s, rtol=1e-13)
+    np.testing.assert_allclose(process.sigma(t), sigma / s, rtol=1e-13)
+    s_rate = (alpha * alpha_rate + sigma * sigma_rate) / s
+    np.testing.assert_allclose(process.f(t), alpha_rate / alpha - s_rate / s, rtol=1e-12)
+    g2_x = 2 * sigma * sigma_rate - 2 * alpha_rate / alpha * sigma**2
+    np.testing.assert_allclose(process.g2(t), g2_x / s**2, rtol=1e-12)
+    np.testing.assert_allclose(process.t_of_log_snr(process.log_snr(t)), t, rtol=1e-13, atol=0)
+    assert process.log_snr(1.0) == -np.inf and process.prior_std(1.0) == 1.0
+    assert process.prior_std(0.5) == pytest.approx(sigma[48] / s[48], rel=1e-14)
+    t_a = process.run_start(1.0)
+    assert process.log_snr(t_a) == pytest.approx(fg.models.processes.NOISE_END_LOG_SNR, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine"])
+@pytest.mark.parametrize("sampler", ["ode", "sde"])
+def test_unguided_start_from_noise_keeps_the_noised_law(gm, name, sampler):
+    """w = 0 from pure noise at t = 1 (both starts are N(0, 1) there): p_t(·|c) at every saved
+    time, the first one the run's start t_a < 1."""
+    process = PATHS[name][0]
+    ds = fg.solve(gm, fg.CFG(label=1, w=0.0), sampler=sampler, process=process, T=1.0, n_save=4)
+    grid = fg.Grid(**json.loads(ds.attrs["config"])["grid"])
+    cond = fg.CFG(label=1, w=0.0).bind(gm).cond
+    assert json.loads(ds.attrs["config"])["T"] == 1.0
+    assert ds.t.values[0] == process.run_start(1.0)
+    for k, t in enumerate(ds.t.values):
+        reference = grid.cell_averages(lambda x: cond.log_density(x, float(t), process))
+        assert np.abs(ds.density.values[k] - reference).sum() * grid.dx < 5e-4
+    np.testing.assert_allclose(ds.frame_scale.values, process.frame_scale(ds.t.values))
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_linear_gaussian_moments_from_pure_noise(eta):
+    """p_0(x|c) = N(μ_c, a), p_0(x) = N(0, b), w = 3, rectified flow from t = 1: in the clock u =
+    log(s/α) the frame's drift is OU's in t = u, so the moment ODEs of ``moment_odes`` hold with t →
+    u, integrated from u = 40 (m = 4e-18, where N(0, 1) is the law to round-off) by DOP853. The
+    run starts at t_a (m² = 2e-9) from the law carried there, N(m c, 1): without the shift m c =
+    3.6e-4 the first mean would be off by that much."""
+    a, b, mu_c, w = 0.25, 2.0, 2.0, 3.0
+    process = fg.FlowMatching()
+    ds = fg.solve(
+        fg.GaussianMixture(means=[0.0], covariances=b),
+        fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a)),
+        sampler="ode" if eta == 0 else "sde",
+        eta=None if eta == 0 else eta,
+        process=process,
+        T=1.0,
+        t_min=1e-2,
+        n_save=6,
+    )
+    u = np.concatenate([[40.0], process.clock(ds.t.values)])
+    mean, var = linear_gaussian_moments(eta, lambda t: w, a, b, mu_c, 40.0, u)[:, 1:]
+    assert abs(ds["mean"].values[0]) > 3e-4  # the shift itself
+    np.testing.assert_allclose(ds["mean"].values, mean, atol=2e-5)
+    np.testing.assert_allclose(ds["variance"].values, var, atol=5e-4)
+
+
+@pytest.mark.parametrize("sampler, tol", [("ode", 1e-5), ("sde", 1e-4)])
+def test_same_law_as_ou_at_the_same_log_snr(gm, sampler, tol):
+    """Held in Y, every path is OU in its clock u = log(s/α): the guided samplers from pure noise
+    (rectified flow, T = 1) and from OU's T = 20 (N(0, 1) there is e^−20 from the law) reach the
+    same law at the same log-SNR of t_min, up to the solvers' errors (L1 measured 1.3e-7 for the
+    ODE, 2.7e-5 for the SDE, whose steps differ); OU from T = 10 is 1.4e-4 away for the ODE."""
+    guide, grid = fg.CFG(label=1, w=3.0), fg.Grid(-12.0, 12.0, 2400)
+    flow = fg.FlowMatching()
+    t_min = float(flow.t_of_log_snr(fg.OU().log_snr(2e-3)))
+    fm = fg.solve(gm, guide, sampler, process=flow, T=1.0, t_min=t_min, grid=grid, n_save=2)
+    ou = fg.solve(gm, guide, sampler, T=20.0, t_min=2e-3, grid=grid, n_save=2)
+    l1 = np.abs(fm.density.values[-1] - ou.density.values[-1]).sum() * grid.dx
+    assert l1 < tol, l1
+
+
+def _posterior_mean(x, alpha, sigma, means, variances, weights):
+    """E[X_0 | α X_0 + σ Z = x] for a 1-D Gaussian mixture, written out (finite at α = 0)."""
+    x = np.asarray(x, dtype=float)[:, None]
+    total = alpha**2 * variances + sigma**2
+    log_r = np.log(weights) - 0.5 * np.log(total) - 0.5 * (x - alpha * means) ** 2 / total
+    r = np.exp(log_r - log_r.max(axis=1, keepdims=True))
+    r /= r.sum(axis=1, keepdims=True)
+    component = means + alpha * variances / total * (x - alpha * means)
+    return (r * component).sum(axis=1)
+
+
+def test_flow_matching_ode_against_characteristics_from_t_equal_one():
+    """The guided flow-matching ODE as a sampler runs it, dX/dt = v = α' x̂0_w + σ' ε̂_w with
+    x̂0_w = (1 + w) x̂0_c − w x̂0_u and ε̂_w = (X − α x̂0_w)/σ (finite at t = 1, where α = 0),
+    carries the quantiles of N(0, 1) from t = 1 exactly to t_min (DOP853, tight tolerances); divided
+    by s(t_min) they are the quantiles of the grid's output."""
+    w, t_min = 3.0, 1e-2
+    means, variances, labels = np.array([-1.0, 1.0]), np.array([0.09, 0.09]), [0, 1]
+    target = fg.GaussianMixture(means=means.tolist(), covariances=0.09, labels=labels)
+    weights = np.array([0.5, 0.5])
+
+    def velocity(t, x):
+        alpha, sigma, alpha_rate, sigma_rate = 1 - t, t, -1.0, 1.0
+        cond = _posterior_mean(x, alpha, sigma, means[1:], variances[1:], np.ones(1))
+        uncond = _posterior_mean(x, alpha, sigma, means, variances, weights)
+        x0 = (1 + w) * cond - w * uncond
+        return alpha_rate * x0 + sigma_rate * (x - alpha * x0) / sigma
+
+    levels = np.linspace(0.02, 0.98, 25)
+    sol = solve_ivp(velocity, (1.0, t_min), ndtri(levels), method="DOP853", rtol=1e-11, atol=1e-12)
+    process = fg.FlowMatching()
+    y_out = sol.y[:, -1] / float(process.frame_scale(t_min))
+
+    grid = fg.Grid(-7.0, 7.0, 2400)  # the output has std 0.17: fine cells for the CDF interpolation
+    ds = fg.solve(target, fg.CFG(label=1, w=w), process=process, T=1.0, t_min=t_min, grid=grid)
+    cdf = np.concatenate([[0.0], np.cumsum(ds.density.values[-1]) * grid.dx])
+    error = np.max(np.abs(np.interp(y_out, grid.faces, cdf) - levels))
+    # measured 1.9e-4 / 4.6e-5 / 1.3e-5 on 1200 / 2400 / 4800 cells (second order)
+    assert error < 1e-4, error
+
+
+def test_flow_matching_sde_against_particles(um):
+    guide = fg.CFG(label=1, w=3.0)
+    process = fg.FlowMatching()
+    ds = fg.solve(um, guide, "sde", process=process, T=1.0, t_min=5e-2, n_save=3)
+    ps = fg.sample(um, guide, "sde", process=process, T=1.0, t_min=5e-2, n_save=3, n=10_000, seed=3)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+def test_flow_matching_in_2d_against_particles():
+    target = fg.GaussianMixture(means=[[-1.0, 0.0], [1.0, 0.5]], covariances=0.2, labels=[0, 1])
+    guide = fg.CFG(label=1, w=2.0)
+    process = fg.FlowMatching()
+    ds = fg.solve(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3)
+    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=20_000, seed=4)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+def test_reduced_flow_matching_solve_against_particles():
+    """d = 5 isotropic mixture: the solved coordinate from the carried start, the orthogonal
+    Gaussian part from β = m, V = 1 at t_a."""
+    means = np.zeros((2, 5))
+    means[:, 0], means[:, 2] = [-1.0, 1.0], 0.7
+    target = fg.GaussianMixture(means=means, covariances=0.3, labels=[0, 1])
+    guide = fg.CFG(label=1, w=2.0)
+    process = fg.FlowMatching()
+    ds = fg.solve(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3)
+    assert "basis" in ds
+    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=20_000, seed=5)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+def test_rerun_and_record():
+    target = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
+    ds = fg.solve(target, fg.CFG(label=1, w=2.0), process="FlowMatching", T=1.0, n_save=3)
+    assert json.loads(ds.attrs["config"])["process"] == {"name": "FlowMatching", "path": "linear"}
+    import xarray as xr
+
+    xr.testing.assert_identical(fg.rerun(ds), ds)
+    custom = fg.solve(target, fg.CFG(label=1, w=2.0), process=QUADRATIC, T=1.0, n_save=3)
+    with pytest.raises(ValueError, match="path of your own .* cannot be rebuilt"):
+        fg.rerun(custom)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: fg.FlowMatching("quadratic"), ValueError, "path must be one of"),
+        (lambda: fg.FlowMatching(signal=lambda t: 1 - t), TypeError, "all four"),
+        (
+            lambda: fg.FlowMatching(
+                signal=lambda t: 1 - t,
+                noise=lambda t: t,
+                signal_rate=lambda t: -1.0,
+                noise_rate=lambda t: 1 + 0 * t,
+            ),
+            ValueError,
+            "signal_rate\\(t\\) must return finite values shaped like t",
+        ),
+        (
+            lambda: fg.FlowMatching(
+                signal=lambda t: 1 + 0 * t,
+                noise=lambda t: np.sin(6 * t) + 1.5,
+                signal_rate=lambda t: 0 * t,
+                noise_rate=lambda t: 6 * np.cos(6 * t),
+            ),
+            ValueError,
+            "must increase strictly",
+        ),
+        (
+            lambda: fg.solve(TWO, fg.CFG(label=1, w=0.0), process="FlowMatching", T=1.5),
+            ValueError,
+            "T must be <= 1 for a flow-matching path",
+        ),
+        (
+            lambda: fg.solve(
+                TWO,
+                fg.CFG(label=1, w=0.0),
+                process="FlowMatching",
+                T=1.0,
+                t_min=0.999999,
+            ),
+            ValueError,
+            "t_min must be < 0.9999",
+        ),
+    ],
+)
+def test_bad_flow_matching_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_log_snr_start_is_where_the_carried_law_is_exact():
+    """m² at the run's start: the O(m²) the carried start leaves out."""
+    m = float(fg.FlowMatching().m(fg.FlowMatching().run_start(1.0)))
+    assert m**2 == pytest.approx(math.exp(fg.models.processes.NOISE_END_LOG_SNR), rel=1e-6)
