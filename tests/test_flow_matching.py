@@ -170,7 +170,7 @@ def test_flow_matching_in_2d_against_particles():
     guide = fg.CFG(label=1, w=2.0)
     process = fg.FlowMatching()
     ds = fg.solve(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3)
-    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=20_000, seed=4)
+    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=8_000, seed=4)
     report = fg.cross_check(ds, ps)
     assert report.passed, str(report)
 
@@ -185,7 +185,7 @@ def test_reduced_flow_matching_solve_against_particles():
     process = fg.FlowMatching()
     ds = fg.solve(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3)
     assert "basis" in ds
-    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=20_000, seed=5)
+    ps = fg.sample(target, guide, process=process, T=1.0, t_min=5e-2, n_save=3, n=8_000, seed=5)
     report = fg.cross_check(ds, ps)
     assert report.passed, str(report)
 
@@ -242,6 +242,26 @@ def test_rerun_and_record():
             ),
             ValueError,
             "t_min must be < 0.9999",
+        ),
+        (
+            lambda: fg.solve(
+                TWO,
+                fg.CFG(label=1, w=1.0, cond_error=fg.score_errors.Scaled(0.1)),
+                process="FlowMatching",
+                T=1.0,
+            ),
+            ValueError,
+            "pure noise at T=1.0 cannot take score errors",
+        ),
+        (
+            lambda: fg.solve(
+                TWO,
+                fg.CFG(label=1, w=1.0, schedule=fg.schedules.Interval(0.5, 0.99999)),
+                process="FlowMatching",
+                T=1.0,
+            ),
+            ValueError,
+            "changes form at t=0.99999, between T=1.0",
         ),
     ],
 )

@@ -624,7 +624,10 @@ def prepare_run(
     Raises
     ------
     ValueError
-        If an argument is invalid: T or t_min not positive, t_min ≥ T, T beyond the process's
+        If an argument is invalid: score errors or a schedule's breakpoint above the run's start
+        with a start from pure noise (see
+        :meth:`~fpguide.models.processes.FlowMatching.run_start`), T or t_min not positive,
+        t_min ≥ T, T beyond the process's
         horizon, a schedule outside [t_min, T] or not in [0, 1], an unknown sampler or start, η
         not allowed for the sampler, delta not positive, invalid thresholds, n_save < 2, or
         t_eval empty or outside [t_min, T].
@@ -648,9 +651,23 @@ def prepare_run(
         raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
     if guidance.schedule is not None:
         guidance.schedule.check(t_min, T)
-    dyn = GuidedDynamics(
-        guidance.bind(target), process, sampler, run_start, eta, noise_start=run_start < T
-    )
+    model = guidance.bind(target)
+    if run_start < T and model.has_errors:
+        raise ValueError(
+            f"a start from pure noise at T={T} cannot take score errors: the denoiser "
+            "x̂0 = (x + σ² (s + e))/α of a model with an error e that does not vanish with α is "
+            "infinite at α = 0; start just below it (e.g. T=0.999, from N(0, σ(T)²)) or drop "
+            "cond_error and uncond_error"
+        )
+    breakpoints = () if guidance.schedule is None else guidance.schedule.breakpoints()
+    inside = [t for t in breakpoints if run_start < t < T]
+    if run_start < T and inside:
+        raise ValueError(
+            f"the guidance schedule changes form at t={inside[0]}, between T={T} (pure noise) and "
+            f"{run_start}, where the run starts from that start carried exactly with the weight "
+            f"there: move the breakpoint to <= {run_start}"
+        )
+    dyn = GuidedDynamics(model, process, sampler, run_start, eta, noise_start=run_start < T)
     check_choice("start", start, STARTS)
     delta = check_positive_real("delta", delta)
     default = [math.sqrt(max(dyn.model.w, 0.0))]
