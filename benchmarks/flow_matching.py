@@ -8,7 +8,8 @@ of the same log-SNR (0.0428: the same noise level at the output, hence the same 
 the median of R runs after one untimed run (compilation), on the default automatic grids. "L1 to
 OU(T=20)" compares the rectified-flow output with OU from T = 20 (whose N(0, 1) start is e^−20 from
 its law), both on one given grid; "L1 OU(T=10) to OU(T=20)" shows what OU's own start at T = 10
-costs.
+costs. Then the 28-step chains: FlowMatchEuler (shift 3) against DDIM on the default schedule,
+each with its gap to its continuous sampler (``solve_discrete``'s default).
 Usage: python benchmarks/flow_matching.py [R]
 """
 
@@ -66,6 +67,24 @@ def main(repeats: int) -> None:
                 f"{cells[0]}/{cells[1]}/{cells[2]:<14d}  {l1(rf_g, ou20, grid.dx):14.2e}  "
                 f"{l1(ou10, ou20, grid.dx):10.2e}"
             )
+    print(
+        "\n28 steps (solve_discrete with its gap to the continuous sampler): target  DDIM s  "
+        "FlowMatchEuler s  ratio  (shift 3)"
+    )
+    for name, target in (("gaussian", GAUSSIAN), ("uniform", UNIFORM)):
+        ddim_s = timed_discrete(repeats, target, fg.DDIM(28))
+        euler_s = timed_discrete(repeats, target, fg.FlowMatchEuler(28, shift=3.0))
+        print(f"{name:9s} {ddim_s:6.3f}  {euler_s:6.3f}  {euler_s / ddim_s:5.2f}")
+
+
+def timed_discrete(repeats: int, target, sampler) -> float:
+    fg.solve_discrete(target, GUIDE, sampler)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fg.solve_discrete(target, GUIDE, sampler)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

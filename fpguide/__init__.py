@@ -21,7 +21,7 @@ from . import schedules, score_errors
 from ._version import __version__
 from .engine import EvolveResult, evolve
 from .grids.grid import GradedGrid, Grid, TensorGrid
-from .models.discrete import DDIM, DDPM, NoiseSchedule
+from .models.discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
 from .models.guidance import CFG
 from .models.processes import EDM, OU, VE, VP, FlowMatching
 from .models.targets import GaussianMixture, UniformMixture
@@ -56,6 +56,7 @@ __all__ = [
     "CrossCheck",
     "EvolveResult",
     "Family",
+    "FlowMatchEuler",
     "FlowMatching",
     "GaussianMixture",
     "GradedGrid",

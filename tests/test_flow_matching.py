@@ -274,3 +274,90 @@ def test_log_snr_start_is_where_the_carried_law_is_exact():
     """m² at the run's start: the O(m²) the carried start leaves out."""
     m = float(fg.FlowMatching().m(fg.FlowMatching().run_start(1.0)))
     assert m**2 == pytest.approx(math.exp(fg.models.processes.NOISE_END_LOG_SNR), rel=1e-6)
+
+
+# --- FlowMatchEuler: diffusers' flow-matching scheduler as an exact chain
+
+
+def _euler_moments(sampler, a, b, mu_c, w):
+    """Mean and variance after every step (from σ_1 on) of the guided Euler chain for p_0(x|c) =
+    N(μ_c, a), p_0(x) = N(0, b), written out in X: the guided denoiser x̂0_w = (1 + w) x̂0_c − w x̂0_u
+    is affine in x (x̂0_c = μ_c + αa (x − αμ_c)/(α²a + σ²), x̂0_u = αb x/(α²b + σ²), α = 1 − σ), so
+    each step x' = x + (σ' − σ)(ε̂ − x̂0), ε̂ = (x − α x̂0)/σ, is x' = A x + B; from pure noise the
+    first step gives N((1 − σ_1)(1 + w) μ_c, σ_1²)."""
+    sigmas = sampler.sigmas
+    mean, var = (1 - sigmas[1]) * (1 + w) * mu_c, sigmas[1] ** 2
+    moments = [(mean, var)]
+    for sigma, sigma_next in zip(sigmas[1:-1], sigmas[2:]):
+        alpha = 1 - sigma
+        kc, ku = alpha * a / (alpha**2 * a + sigma**2), alpha * b / (alpha**2 * b + sigma**2)
+        slope = (1 + w) * kc - w * ku  # x̂0_w = slope x + offset
+        offset = (1 + w) * (mu_c - kc * alpha * mu_c)
+        eps_slope, eps_offset = (1 - alpha * slope) / sigma, -alpha * offset / sigma
+        big_a = 1 + (sigma_next - sigma) * (eps_slope - slope)
+        big_b = (sigma_next - sigma) * (eps_offset - offset)
+        mean, var = big_a * mean + big_b, big_a**2 * var
+        moments.append((mean, var))
+    return np.array(moments).T
+
+
+@pytest.mark.parametrize("steps, shift", [(10, 1.0), (28, 3.0)])
+def test_euler_chain_against_its_linear_gaussian_recursion(steps, shift):
+    a, b, mu_c, w = 0.25, 2.0, 1.5, 3.0
+    sampler = fg.FlowMatchEuler(steps, shift=shift)
+    target = fg.GaussianMixture(means=[0.0], covariances=b)
+    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
+    ds = fg.solve_discrete(target, guide, sampler, compare=False)
+    mean, var = _euler_moments(sampler, a, b, mu_c, w)
+    scale = np.hypot(1 - sampler.sigmas[1:], sampler.sigmas[1:])  # fpguide's frame Y = X/S
+    np.testing.assert_allclose(ds.t.values, sampler.sigmas[1:])
+    # measured: means 2e-11 apart, variances 1e-7 relative
+    np.testing.assert_allclose(ds["mean"].values, mean / scale, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ds["variance"].values, var / scale**2, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("target", ["gm", "um"])
+def test_euler_chain_against_particles(target, request):
+    mixture = request.getfixturevalue(target)
+    guide, sampler = fg.CFG(label=1, w=3.0), fg.FlowMatchEuler(12, shift=3.0)
+    ds = fg.solve_discrete(mixture, guide, sampler, compare=False)
+    ps = fg.sample_discrete(mixture, guide, sampler, n=20_000, seed=6)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+def test_euler_gap_to_the_flow_matching_ode_is_first_order(gm):
+    """The chain's gap to the continuous rectified-flow ODE (from pure noise, on the same grid) at
+    the last noisy state halves when the steps double: Euler is first order (measured ratios 2.09
+    for 16 → 32 steps, 2.04 for 32 → 64)."""
+    guide, grid = fg.CFG(label=1, w=3.0), fg.Grid(-8.0, 8.0, 1600)
+    gaps = [
+        float(fg.solve_discrete(gm, guide, fg.FlowMatchEuler(n), grid=grid)["gap_l1"][-2])
+        for n in (16, 32)
+    ]
+    assert 1.7 < gaps[0] / gaps[1] < 2.3, gaps
+
+
+def test_euler_chain_rerun_and_bad_input(gm):
+    import xarray as xr
+
+    ds = fg.solve_discrete(gm, fg.CFG(label=1, w=1.0), fg.FlowMatchEuler(6, shift=2.0))
+    xr.testing.assert_identical(fg.rerun(ds), ds)
+    for make, error, match in [
+        (lambda: fg.FlowMatchEuler(1), ValueError, "steps must be"),
+        (lambda: fg.FlowMatchEuler(8, shift=0.0), ValueError, "shift must be > 0"),
+        (lambda: fg.FlowMatchEuler(8, use_dynamic_shifting=True), ValueError, "mu is required"),
+        (lambda: fg.FlowMatchEuler(8, mu=0.5), ValueError, "mu=0.5 is used only"),
+        (lambda: fg.FlowMatchEuler(8, time_shift_type="cubic"), ValueError, "time_shift_type"),
+        (
+            lambda: fg.solve_discrete(
+                gm,
+                fg.CFG(label=1, w=1.0, cond_error=fg.score_errors.Scaled(0.1)),
+                fg.FlowMatchEuler(8),
+            ),
+            ValueError,
+            "cond_error",
+        ),
+    ]:
+        with pytest.raises(error, match=match):
+            make()

@@ -1,4 +1,5 @@
-"""Discrete-step samplers as diffusers runs them: DDIM (any η) and ancestral DDPM on a β schedule.
+"""Discrete-step samplers as diffusers runs them: DDIM (any η) and ancestral DDPM on a β schedule,
+and the Euler steps of rectified flow (FlowMatchEuler, at the end).
 
 Schedule (:class:`NoiseSchedule`, diffusers' scheduler configuration): β_k for the K training
 timesteps k = 0 … K−1, "linear" (β_start … β_end), "scaled_linear" ((√β_start … √β_end)²) or
@@ -49,7 +50,7 @@ from ..tools.validation import (
     check_int,
     check_positive_real,
 )
-from .processes import Process
+from .processes import FlowMatching, Process
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -59,10 +60,12 @@ __all__ = [
     "DDIM",
     "DDPM",
     "DiscreteSampler",
+    "FlowMatchEuler",
     "NoiseSchedule",
     "PredictionType",
     "sampler_from_dict",
     "Steps",
+    "TimeShift",
     "TimestepSpacing",
     "VarianceType",
 ]
@@ -72,10 +75,12 @@ BetaSchedule = Literal["linear", "scaled_linear", "squaredcos_cap_v2"]
 TimestepSpacing = Literal["leading", "trailing", "linspace"]
 PredictionType = Literal["epsilon", "sample", "v_prediction"]
 VarianceType = Literal["fixed_small", "fixed_large"]
+TimeShift = Literal["exponential", "linear"]
 BETA_SCHEDULES: tuple[BetaSchedule, ...] = get_args(BetaSchedule)
 SPACINGS: tuple[TimestepSpacing, ...] = get_args(TimestepSpacing)
 PREDICTIONS: tuple[PredictionType, ...] = get_args(PredictionType)
 VARIANCES: tuple[VarianceType, ...] = get_args(VarianceType)
+TIME_SHIFTS: tuple[TimeShift, ...] = get_args(TimeShift)
 _COSINE_OFFSET, _MAX_BETA = 0.008, 0.999
 
 
@@ -408,6 +413,16 @@ class DiscreteSampler(Recorded):
     def eta(self) -> float:
         """The stochasticity of the continuous sampler this one tends to as the steps shrink."""
         raise NotImplementedError
+
+    def process(self) -> ScheduleProcess:
+        """The continuous-time counterpart of the schedule (:meth:`NoiseSchedule.process`).
+
+        Returns
+        -------
+        ScheduleProcess
+            The variance-preserving process of the schedule.
+        """
+        return self.schedule.process()
 
     def previous(self) -> np.ndarray:
         """The level each step of the run goes to.
@@ -823,24 +838,252 @@ class DDPM(DiscreteSampler):
         }
 
 
-def sampler_from_dict(spec: dict) -> DiscreteSampler:
-    """The :class:`DDIM` or :class:`DDPM` that ``to_dict()`` recorded.
+class FlowMatchEuler(Recorded):
+    """diffusers' FlowMatchEulerDiscreteScheduler (Stable Diffusion 3, Flux): Euler steps of the
+    rectified-flow ODE from pure noise.
+
+    The path is X = (1 − σ) X_0 + σ Z (:class:`~fpguide.models.processes.FlowMatching`, diffusion
+    time t = σ); the network predicts the velocity v = ε − x̂0 and a step from σ to σ' is
+    x' = x + (σ' − σ) v, with classifier-free guidance on v. With the exact guided score s (of X)
+    that is x' = a x + b s, a = (1 − σ')/(1 − σ), b = σ (σ − σ')/(1 − σ); the first step, from
+    σ = 1 (pure noise, where x̂0 is the guided denoiser's mean c at zero signal), is
+    x' = σ' x + (1 − σ') c, which maps N(0, 1) to N((1 − σ') c, σ'²) exactly: the chain's states
+    start after it.
+
+    The sigmas are diffusers' (float32): the training sigmas k/K shifted, σ ↦ shift σ/(1 + (shift −
+    1) σ), give σ_max = 1 and σ_min; N values linear from σ_max to σ_min are shifted again (or, with
+    ``use_dynamic_shifting``, mapped by e^μ/(e^μ + (1/σ − 1)) — "linear": μ/(μ + (1/σ − 1))) and
+    end with σ = 0. Settings of the scheduler not taken here (Karras, exponential or beta sigmas,
+    ``shift_terminal``, ``invert_sigmas``, ``stochastic_sampling``) are not reproduced.
+
+    Parameters
+    ----------
+    steps : int
+        The number N >= 2 of inference steps.
+    shift : float, default 1.0
+        The sigma shift (> 0; Stable Diffusion 3 uses 3).
+    num_train_timesteps : int, default 1000
+        The number K >= 2 of training timesteps.
+    use_dynamic_shifting : bool, default False
+        Shift by ``mu`` (resolution-dependent, Flux) instead of ``shift``.
+    mu : float, optional
+        The dynamic shift μ (required with ``use_dynamic_shifting``, > 0 for "linear").
+    time_shift_type : {"exponential", "linear"}, default "exponential"
+        The form of the dynamic shift.
+
+    Raises
+    ------
+    ValueError
+        For steps < 2, a shift or K out of range, ``mu`` missing with ``use_dynamic_shifting`` or
+        given without it, or an unknown ``time_shift_type``.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> sampler = fg.FlowMatchEuler(4, shift=3.0)
+    >>> sampler.sigmas.round(4).tolist()
+    [1.0, 0.8577, 0.6022, 0.0089, 0.0]
+    """
+
+    kind = "FlowMatchEuler"
+
+    def __init__(
+        self,
+        steps: int,
+        shift: float = 1.0,
+        *,
+        num_train_timesteps: int = 1000,
+        use_dynamic_shifting: bool = False,
+        mu: float | None = None,
+        time_shift_type: TimeShift = "exponential",
+    ):
+        self.steps = check_int("steps", steps, 2)
+        self.shift = check_positive_real("shift", shift)
+        self.num_train_timesteps = check_int("num_train_timesteps", num_train_timesteps, 2)
+        self.use_dynamic_shifting = check_flag("use_dynamic_shifting", use_dynamic_shifting)
+        check_choice("time_shift_type", time_shift_type, TIME_SHIFTS)
+        self.time_shift_type = time_shift_type
+        if use_dynamic_shifting and mu is None:
+            raise ValueError(
+                "mu is required with use_dynamic_shifting=True (diffusers' set_timesteps)"
+            )
+        if not use_dynamic_shifting and mu is not None:
+            raise ValueError(f"mu={mu} is used only with use_dynamic_shifting=True")
+        self.mu = None if mu is None else float(mu)
+        if self.mu is not None and time_shift_type == "linear":
+            check_positive_real("mu", self.mu)
+        self.sigmas = self._sigmas()
+
+    def _shifted(self, sigma: np.ndarray) -> np.ndarray:
+        if not self.use_dynamic_shifting:
+            return self.shift * sigma / (1.0 + (self.shift - 1.0) * sigma)
+        if self.time_shift_type == "exponential":
+            return math.exp(self.mu) / (math.exp(self.mu) + (1.0 / sigma - 1.0))
+        return self.mu / (self.mu + (1.0 / sigma - 1.0))
+
+    def _sigmas(self) -> np.ndarray:
+        """The N + 1 sigmas of the run as diffusers computes them (float32 values, then 0)."""
+        k = self.num_train_timesteps
+        train = np.linspace(1, k, k, dtype=np.float32)[::-1] / np.float32(k)  # float32, as torch
+        if not self.use_dynamic_shifting:
+            train = self.shift * train / (1 + (self.shift - 1) * train)
+        sigma_max, sigma_min = float(train[0]), float(train[-1])
+        sigmas = np.linspace(sigma_max * k, sigma_min * k, self.steps) / k
+        return np.append(self._shifted(sigmas).astype(np.float32).astype(float), 0.0)
+
+    @property
+    def eta(self) -> float:
+        """The stochasticity of the continuous sampler the chain tends to: 0 (the ODE)."""
+        return 0.0
+
+    @property
+    def timesteps(self) -> np.ndarray:
+        """(N,) the timesteps σ·K the network is given (float32 values, as diffusers')."""
+        product = self.sigmas[:-1].astype(np.float32) * np.float32(self.num_train_timesteps)
+        return product.astype(float)
+
+    def process(self) -> Process:
+        """The continuous-time counterpart: rectified flow, whose diffusion time is σ.
+
+        Returns
+        -------
+        FlowMatching
+            ``FlowMatching("linear")``.
+        """
+        return FlowMatching("linear")
+
+    def plan(self) -> Steps:
+        """The steps after the first (from σ_1 on), in fpguide's frame Y = X/S, S = sqrt((1 − σ)² +
+        σ²): y' = (a S/S') y + (b/(S S')) s_Y(y) with a, b as above.
+
+        Returns
+        -------
+        Steps
+            The steps (``timestep``: σ·K), with c = 0.
+        """
+        sigma, sigma_next = self.sigmas[1:-1], self.sigmas[2:]
+        scale, scale_next = np.hypot(1.0 - sigma, sigma), np.hypot(1.0 - sigma_next, sigma_next)
+        a = (1.0 - sigma_next) / (1.0 - sigma)
+        b = sigma * (sigma - sigma_next) / (1.0 - sigma)
+        timesteps = np.append(self.timesteps, 0.0)
+        return Steps(
+            timesteps[1:-1],
+            timesteps[2:],
+            sigma,
+            sigma_next,
+            (1.0 - sigma) / scale,
+            sigma / scale,
+            (1.0 - sigma_next) / scale_next,
+            sigma_next / scale_next,
+            a * scale / scale_next,
+            b / (scale * scale_next),
+            np.zeros_like(sigma),
+        )
+
+    def first_step(self, x: np.ndarray, mean: float) -> np.ndarray:
+        """The first step, from pure noise at σ = 1: x' = x + (σ_1 − 1)(x − c) = σ_1 x + (1 − σ_1) c
+        (v = ε̂ − x̂0 with ε̂ = x and x̂0 = c there), in fpguide's frame at σ_1.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            Points at σ = 1 (where the frame's scale is 1).
+        mean : float
+            c, the guided denoiser's mean at zero signal.
+
+        Returns
+        -------
+        np.ndarray
+            The points after the step, divided by the frame's scale S(σ_1).
+        """
+        sigma = self.sigmas[1]
+        return (sigma * x + (1.0 - sigma) * mean) / math.hypot(1.0 - sigma, sigma)
+
+    def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
+        """The step j of ``plan``: a_j x + b_j s.
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The points and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+
+        Returns
+        -------
+        np.ndarray
+            The mapped points.
+        """
+        return plan.a[j] * x + plan.b[j] * score
+
+    def literal_step(
+        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+    ) -> np.ndarray:
+        """Step j of ``plan`` with the scheduler's arithmetic, in X = S y: the network's velocity
+        v = ε̂ − x̂0 from the score (ε̂ = −σ s_X, x̂0 = (X + σ² s_X)/(1 − σ)), then
+        X' = X + (σ' − σ) v.
+
+        Parameters
+        ----------
+        x, score : np.ndarray
+            The particles (in fpguide's frame) and the (guided) score there.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Unused: the steps are deterministic.
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step, in fpguide's frame.
+        """
+        sigma, sigma_next = plan.t[j], plan.t_next[j]
+        scale, scale_next = math.hypot(1.0 - sigma, sigma), math.hypot(1.0 - sigma_next, sigma_next)
+        x_plain, score_plain = scale * x, score / scale
+        velocity = -sigma * score_plain - (x_plain + sigma**2 * score_plain) / (1.0 - sigma)
+        return (x_plain + (sigma_next - sigma) * velocity) / scale_next
+
+    def to_dict(self) -> dict:
+        """The record, which :func:`sampler_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "FlowMatchEuler" and the constructor's arguments.
+        """
+        return {
+            "type": "FlowMatchEuler",
+            "steps": self.steps,
+            "shift": self.shift,
+            "num_train_timesteps": self.num_train_timesteps,
+            "use_dynamic_shifting": self.use_dynamic_shifting,
+            "mu": self.mu,
+            "time_shift_type": self.time_shift_type,
+        }
+
+
+def sampler_from_dict(spec: dict) -> DiscreteSampler | FlowMatchEuler:
+    """The :class:`DDIM`, :class:`DDPM` or :class:`FlowMatchEuler` that ``to_dict()`` recorded.
 
     Parameters
     ----------
     spec : dict
-        The record: ``type`` ("DDIM" or "DDPM"), ``steps``, ``schedule`` (the schedule's record)
-        and the other constructor arguments.
+        The record: ``type`` ("DDIM", "DDPM" or "FlowMatchEuler"), ``steps``, ``schedule`` (the
+        schedule's record, DDIM and DDPM) and the other constructor arguments.
 
     Returns
     -------
-    DiscreteSampler
+    DiscreteSampler or FlowMatchEuler
         The sampler.
 
     Raises
     ------
     ValueError
-        If ``type`` is not "DDIM" or "DDPM".
+        If ``type`` is not one of the three.
 
     Examples
     --------
@@ -851,6 +1094,9 @@ def sampler_from_dict(spec: dict) -> DiscreteSampler:
     True
     """
     spec = dict(spec)
+    if spec.get("type") == "FlowMatchEuler":
+        spec.pop("type")
+        return FlowMatchEuler(**spec)
     kind, steps, schedule = (
         spec.pop("type", None),
         spec.pop("steps"),
@@ -860,4 +1106,4 @@ def sampler_from_dict(spec: dict) -> DiscreteSampler:
         return DDIM(steps, spec.pop("eta"), schedule, **spec)
     if kind == "DDPM":
         return DDPM(steps, schedule, **spec)
-    raise ValueError(f"sampler type must be 'DDIM' or 'DDPM', got {kind!r}")
+    raise ValueError(f"sampler type must be 'DDIM', 'DDPM' or 'FlowMatchEuler', got {kind!r}")

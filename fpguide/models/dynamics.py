@@ -49,6 +49,7 @@ __all__ = [
     "GuidedDynamics",
     "carried_mean",
     "PreparedRun",
+    "zero_signal_mean",
     "Sampler",
     "Start",
     "prepare_run",
@@ -478,13 +479,39 @@ def start_law(
     return log_density, quantile
 
 
+def zero_signal_mean(model: GuidedModel, process: Process) -> np.ndarray | float:
+    """c, the guided denoiser's mean at zero signal: lim σ² s_w(0, t)/m as m → 0.
+
+    At zero signal the guided denoiser x̂0_w = (x + σ² s_w)/m is the constant c (for classifier-free
+    guidance (1 + w) E[X_0|c] − w E[X_0]); it is evaluated at the time of log-SNR −40 (the end of a
+    flow-matching path), where the remainder O(m²) is 4e-18.
+
+    Parameters
+    ----------
+    model : GuidedModel
+        The guided model (without score errors).
+    process : Process
+        A process whose log-SNR reaches −40 (a flow-matching path).
+
+    Returns
+    -------
+    numpy.ndarray or float
+        c, shape (d,) in d-D.
+    """
+    t = float(process.t_of_log_snr(-40.0))
+    d = model.ndim
+    origin = np.zeros(1) if d == 1 else np.zeros((1, d))
+    score = np.asarray(model.guided_score(origin, t, process), dtype=float)[0]
+    c = float(process.sigma(t)) ** 2 * score / float(process.m(t))
+    return float(c) if d == 1 else c
+
+
 def carried_mean(dyn: GuidedDynamics) -> np.ndarray | float:
-    """The mean at T of the start law: m c = σ² s_w(0, T) for a start from pure noise, else 0.
+    """The mean at T of the start law: m(T) c for a start from pure noise, else 0.
 
     From Y = Z at the end of a flow-matching path every sampler of the path carries the law to
-    N(m c, I) + O(m²), c the guided denoiser's mean at zero signal (see
-    :meth:`~fpguide.models.processes.FlowMatching.run_start`); the guided score at the origin is
-    m c/σ² + O(m²).
+    N(m c, I) + O(m²), c the guided denoiser's mean at zero signal (:func:`zero_signal_mean`; see
+    :meth:`~fpguide.models.processes.FlowMatching.run_start`).
 
     Parameters
     ----------
@@ -498,11 +525,7 @@ def carried_mean(dyn: GuidedDynamics) -> np.ndarray | float:
     """
     if not dyn.noise_start:
         return 0.0
-    d, T = dyn.model.ndim, dyn.T
-    origin = np.zeros(1) if d == 1 else np.zeros((1, d))
-    score = dyn.model.guided_score(origin, T, dyn.process)
-    mean = float(dyn.process.sigma(T)) ** 2 * np.asarray(score, dtype=float)
-    return float(mean[0]) if d == 1 else mean[0]
+    return float(dyn.process.m(dyn.T)) * zero_signal_mean(dyn.model, dyn.process)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step DDIM or DDPM
-sampler.
+"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step DDIM, DDPM or
+FlowMatchEuler sampler.
 
 Each step x' = a x + b s_w(x, t) + c Z (:mod:`fpguide.models.discrete`) is applied to the density
 exactly: the push-forward through the deterministic map (:mod:`fpguide.engine.pushforward`), then,
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtri
 
 from ..engine import EvolveResult, flush_checked, heat_kernel, heat_step, push_forward, scheme_code
 from ..grids.autogrid import (
@@ -36,8 +37,8 @@ from ..grids.autogrid import (
     feature_width,
 )
 from ..grids.grid import Grid, TensorGrid
-from ..models.discrete import DiscreteSampler, Steps
-from ..models.dynamics import prepare_run, start_law
+from ..models.discrete import DiscreteSampler, FlowMatchEuler, Steps
+from ..models.dynamics import prepare_run, start_law, zero_signal_mean
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
 from ..tools.errors import CollapsedMassWarning, WallMassError
@@ -65,9 +66,10 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
     """The continuous counterpart's validated inputs (its dynamics give the guided score and size
     the grid), the plan of steps, and the diffusion times of the states (T first, the output
     last)."""
-    if not isinstance(sampler, DiscreteSampler):
+    if not isinstance(sampler, (DiscreteSampler, FlowMatchEuler)):
         raise TypeError(
-            f"sampler must be a fpguide.DDIM or fpguide.DDPM, got {type(sampler).__name__}"
+            "sampler must be a fpguide.DDIM, fpguide.DDPM or fpguide.FlowMatchEuler, got "
+            f"{type(sampler).__name__}"
         )
     plan = sampler.plan()
     states = np.concatenate([[plan.t[0]], plan.t_next])
@@ -80,7 +82,7 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
         "sde" if sampler.eta > 0 else "ode",
         float(positive[0]),
         float(positive[-1]),
-        sampler.schedule.process(),
+        sampler.process(),
         start,
         None,
         positive,
@@ -93,7 +95,33 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
             "discrete-step samplers are solved in 1-D only; the target has "
             f"d={prepared.dyn.model.ndim}"
         )
+    if isinstance(sampler, FlowMatchEuler) and prepared.dyn.model.has_errors:
+        raise ValueError(
+            "FlowMatchEuler starts from pure noise, where the denoiser of a model with score "
+            "errors is infinite: drop cond_error and uncond_error"
+        )
     return prepared, plan, states
+
+
+def _chain_start(sampler, dyn, start):
+    """The law the chain's first state holds: the start law at T, or for FlowMatchEuler that of
+    pure noise after its exact first step, N((1 − σ_1) c, σ_1²) in X."""
+    if not isinstance(sampler, FlowMatchEuler):
+        return start_law(dyn, start)
+    mean = sampler.first_step(0.0, zero_signal_mean(dyn.model, dyn.process))
+    std = sampler.first_step(1.0, 0.0)
+
+    def log_density(x):
+        return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+
+    return log_density, lambda u: mean + std * ndtri(u)
+
+
+def _chain_start_points(sampler, dyn, start, n, rng):
+    """``n`` particles of the chain's first state (see :func:`_chain_start`)."""
+    if not isinstance(sampler, FlowMatchEuler):
+        return start_points(dyn, start, n, rng)
+    return sampler.first_step(rng.standard_normal(n), zero_signal_mean(dyn.model, dyn.process))
 
 
 def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
@@ -226,8 +254,8 @@ def solve_discrete(
     wall_tol: float = 1e-9,
     compare: bool = True,
 ) -> xr.Dataset:
-    """The density after every step of an N-step :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`
-    sampler (1-D).
+    """The density after every step of an N-step :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
+    :class:`~fpguide.FlowMatchEuler` sampler (1-D).
 
     Each step x' = a x + b s_w(x, t) + c Z is applied to the density exactly: the push-forward
     through the deterministic map, then, for stochastic steps (c > 0), the convolution with N(0,
@@ -242,8 +270,10 @@ def solve_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : DDIM or DDPM
-        The discrete sampler: its steps, noise schedule, η and prediction type.
+    sampler : DDIM, DDPM or FlowMatchEuler
+        The discrete sampler: its steps, noise schedule, η and prediction type (FlowMatchEuler: its
+        sigmas; its states start after its exact first step from pure noise, and the continuous
+        sampler of ``compare`` is the rectified-flow ODE from pure noise).
     start : {"prior", "exact"}, default "prior"
         ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at the
         first timestep).
@@ -278,7 +308,8 @@ def solve_discrete(
     Raises
     ------
     TypeError
-        When ``sampler`` is not a :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`.
+        When ``sampler`` is not a :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
+        :class:`~fpguide.FlowMatchEuler`.
     ValueError
         When the sampler visits fewer than two noise levels, for a target of d > 1 dimensions, or
         for other arguments out of their ranges.
@@ -308,7 +339,7 @@ def solve_discrete(
     cells_per_width = check_positive_real("cells_per_width", cells_per_width)
     wall_tol = check_positive_real("wall_tol", wall_tol)
     check_flag("compare", compare)
-    log_start, quantile = start_law(dyn, start)
+    log_start, quantile = _chain_start(sampler, dyn, start)
     given = grid is not None
     grid, record = (
         (grid, None)
@@ -419,7 +450,8 @@ def _with_gap(
         guidance,
         sampler="sde" if sampler.eta > 0 else "ode",
         eta=sampler.eta,
-        T=float(positive[0]),
+        # FlowMatchEuler's continuous sampler starts from pure noise too
+        T=1.0 if isinstance(sampler, FlowMatchEuler) else float(positive[0]),
         t_min=float(positive[-1]),
         process=prepared.dyn.process,
         start=prepared.start,
@@ -476,7 +508,7 @@ def sample_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : DDIM or DDPM
+    sampler : DDIM, DDPM or FlowMatchEuler
         The discrete sampler.
     n : int, default 100_000
         The number of particles (at least 2).
@@ -499,7 +531,8 @@ def sample_discrete(
     Raises
     ------
     TypeError
-        When ``sampler`` is not a :class:`~fpguide.DDIM` or :class:`~fpguide.DDPM`.
+        When ``sampler`` is not a :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
+        :class:`~fpguide.FlowMatchEuler`.
     ValueError
         For ``n`` < 2, a sampler that visits fewer than two noise levels, a target of d > 1
         dimensions, or other arguments out of their ranges.
@@ -518,7 +551,7 @@ def sample_discrete(
     rng = as_rng("seed", seed)
     prepared, plan, states = _prepare_chain(target, guidance, sampler, start, delta, thresholds)
     dyn = prepared.dyn
-    x = start_points(dyn, start, n, rng)
+    x = _chain_start_points(sampler, dyn, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x
     for j in range(len(plan)):
