@@ -426,7 +426,8 @@ def start_law(
 
     For a sampler started from pure noise (``dyn.noise_start``: t = 1 of a flow-matching path, where
     the prior and the exact start are both N(0, I)), it is that start carried to T: N(m c, I) with
-    m c = σ² s_w(0, T) (see :meth:`~fpguide.models.processes.FlowMatching.run_start`), exact up to
+    c the guided denoiser's mean at zero signal (:func:`zero_signal_mean`, :func:`carried_mean`;
+    see :meth:`~fpguide.models.processes.FlowMatching.run_start`), exact up to
     O(m²) ≈ 2e-9.
 
     Parameters
