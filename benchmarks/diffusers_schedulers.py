@@ -76,7 +76,10 @@ def main(n: int) -> None:
     print(f"{n} particles; columns: diffusers / fpguide")
     for target_name, target in (("gaussian", GAUSSIAN), ("uniform", UNIFORM)):
         for shift in (1.0, 3.0):
-            sampler = fg.FlowMatchEuler(28, shift=shift)
+            from diffusers import FlowMatchEulerDiscreteScheduler
+
+            # fpguide's sampler built from diffusers' own scheduler object
+            sampler = fg.from_diffusers(FlowMatchEulerDiscreteScheduler(shift=shift), 28)
             ds = fg.solve_discrete(target, GUIDE, sampler, compare=False)
             particles = run_flow_match(target, 28, shift, n)
             compare(f"FlowMatchEuler 28 shift {shift:g} {target_name}", particles, ds)

@@ -22,6 +22,7 @@ from ._version import __version__
 from .engine import EvolveResult, evolve
 from .grids.grid import GradedGrid, Grid, TensorGrid
 from .models.discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
+from .models.from_diffusers import from_diffusers
 from .models.guidance import CFG
 from .models.processes import EDM, OU, VE, VP, FlowMatching
 from .models.targets import GaussianMixture, UniformMixture
@@ -71,6 +72,7 @@ __all__ = [
     "__version__",
     "cross_check",
     "evolve",
+    "from_diffusers",
     "marginal",
     "outputs",
     "resample",

@@ -266,7 +266,9 @@ def test_bad_sampler_arguments(make, match):
 
 
 def test_bad_solve_discrete_arguments(gm):
-    with pytest.raises(TypeError, match="sampler must be a fpguide.DDIM, fpguide.DDPM or fpguide.FlowMatchEuler"):
+    with pytest.raises(
+        TypeError, match="sampler must be a fpguide.DDIM, fpguide.DDPM or fpguide.FlowMatchEuler"
+    ):
         fg.solve_discrete(gm, fg.CFG(label=1, w=1.0), "ddim")
     with pytest.raises(TypeError, match="steps must be an integer"):
         fg.DDIM(10.0)

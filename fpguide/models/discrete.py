@@ -847,8 +847,8 @@ class FlowMatchEuler(Recorded):
     x' = x + (σ' − σ) v, with classifier-free guidance on v. With the exact guided score s (of X)
     that is x' = a x + b s, a = (1 − σ')/(1 − σ), b = σ (σ − σ')/(1 − σ); the first step, from
     σ = 1 (pure noise, where x̂0 is the guided denoiser's mean c at zero signal), is
-    x' = σ' x + (1 − σ') c, which maps N(0, 1) to N((1 − σ') c, σ'²) exactly: the chain's states
-    start after it.
+    x' = σ' x + (1 − σ') c, which maps N(0, 1) to N((1 − σ') c, σ'²) exactly (:meth:`first_state`):
+    the chain's states start after it.
 
     The sigmas are diffusers' (float32): the training sigmas k/K shifted, σ ↦ shift σ/(1 + (shift −
     1) σ), give σ_max = 1 and σ_min; N values linear from σ_max to σ_min are shifted again (or, with
@@ -980,24 +980,25 @@ class FlowMatchEuler(Recorded):
             np.zeros_like(sigma),
         )
 
-    def first_step(self, x: np.ndarray, mean: float) -> np.ndarray:
-        """The first step, from pure noise at σ = 1: x' = x + (σ_1 − 1)(x − c) = σ_1 x + (1 − σ_1) c
-        (v = ε̂ − x̂0 with ε̂ = x and x̂0 = c there), in fpguide's frame at σ_1.
+    def first_state(self, mean: float) -> tuple[float, float]:
+        """The law after the first step, from pure noise N(0, 1) at σ = 1: x' = x + (σ_1 − 1)(x − c)
+        = σ_1 x + (1 − σ_1) c (v = ε̂ − x̂0 with ε̂ = x and x̂0 = c there), so N((1 − σ_1) c, σ_1²),
+        in fpguide's frame at σ_1 (divided by S(σ_1)).
 
         Parameters
         ----------
-        x : np.ndarray
-            Points at σ = 1 (where the frame's scale is 1).
         mean : float
             c, the guided denoiser's mean at zero signal.
 
         Returns
         -------
-        np.ndarray
-            The points after the step, divided by the frame's scale S(σ_1).
+        loc, scale : float
+            The mean and the standard deviation of the Gaussian law; a start point z ~ N(0, 1) goes
+            to loc + scale·z.
         """
         sigma = self.sigmas[1]
-        return (sigma * x + (1.0 - sigma) * mean) / math.hypot(1.0 - sigma, sigma)
+        frame = math.hypot(1.0 - sigma, sigma)
+        return (1.0 - sigma) * mean / frame, sigma / frame
 
     def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
         """The step j of ``plan``: a_j x + b_j s.

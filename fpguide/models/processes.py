@@ -836,7 +836,7 @@ class FlowMatching(Process):
     Parameters
     ----------
     path : {"linear", "cosine"}, default "linear"
-        A named path; ignored when the path is given by functions.
+        A named path; with functions given it is ignored, and set to ``"custom"``.
     signal, noise, signal_rate, noise_rate : callable, optional
         A path of your own: α(t), σ(t), α'(t) and σ'(t), vectorised over arrays of t ∈ [0, 1], with
         α > 0 on [0, 1), σ > 0 on (0, 1], α(1) ≥ 0 and σ/α strictly increasing. All four or none.

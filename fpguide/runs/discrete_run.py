@@ -105,23 +105,24 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
 
 def _chain_start(sampler, dyn, start):
     """The law the chain's first state holds: the start law at T, or for FlowMatchEuler that of
-    pure noise after its exact first step, N((1 − σ_1) c, σ_1²) in X."""
+    pure noise after its exact first step, N((1 − σ_1) c, σ_1²) in X (both starts are N(0, 1) at
+    σ = 1)."""
     if not isinstance(sampler, FlowMatchEuler):
         return start_law(dyn, start)
-    mean = sampler.first_step(0.0, zero_signal_mean(dyn.model, dyn.process))
-    std = sampler.first_step(1.0, 0.0)
+    loc, scale = sampler.first_state(zero_signal_mean(dyn.model, dyn.process))
 
     def log_density(x):
-        return -0.5 * ((x - mean) / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
+        return -0.5 * ((x - loc) / scale) ** 2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
 
-    return log_density, lambda u: mean + std * ndtri(u)
+    return log_density, lambda u: loc + scale * ndtri(u)
 
 
 def _chain_start_points(sampler, dyn, start, n, rng):
     """``n`` particles of the chain's first state (see :func:`_chain_start`)."""
     if not isinstance(sampler, FlowMatchEuler):
         return start_points(dyn, start, n, rng)
-    return sampler.first_step(rng.standard_normal(n), zero_signal_mean(dyn.model, dyn.process))
+    loc, scale = sampler.first_state(zero_signal_mean(dyn.model, dyn.process))
+    return loc + scale * rng.standard_normal(n)
 
 
 def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
