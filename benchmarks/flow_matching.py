@@ -30,12 +30,14 @@ FLOW = fg.FlowMatching()
 MATCHED = float(FLOW.t_of_log_snr(fg.OU().log_snr(1e-3)))
 
 
-def timed(repeats: int, **kwargs) -> tuple[float, xr.Dataset]:
-    fg.solve(**kwargs)
+def timed(repeats: int, run, *args, **kwargs) -> tuple[float, xr.Dataset]:
+    """The median wall time of ``run(*args, **kwargs)`` over ``repeats`` runs after an untimed one
+    (compilation), and its last Dataset."""
+    run(*args, **kwargs)
     times, ds = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        ds = fg.solve(**kwargs)
+        ds = run(*args, **kwargs)
         times.append(time.perf_counter() - start)
     return statistics.median(times), ds
 
@@ -51,9 +53,9 @@ def main(repeats: int) -> None:
     for name, target in (("gaussian", GAUSSIAN), ("uniform", UNIFORM)):
         for sampler in ("ode", "sde"):
             base = {"target": target, "guidance": GUIDE, "sampler": sampler}
-            ou_s, ou = timed(repeats, **base, T=10.0, t_min=1e-3)
-            rf_s, rf = timed(repeats, **base, process=FLOW, T=1.0, t_min=MATCHED)
-            sharp_s, sharp = timed(1, **base, process=FLOW, T=1.0, t_min=1e-3)
+            ou_s, ou = timed(repeats, fg.solve, **base, T=10.0, t_min=1e-3)
+            rf_s, rf = timed(repeats, fg.solve, **base, process=FLOW, T=1.0, t_min=MATCHED)
+            sharp_s, sharp = timed(1, fg.solve, **base, process=FLOW, T=1.0, t_min=1e-3)
             grid = fg.Grid(**json.loads(ou.attrs["config"])["grid"])
             on_grid = {**base, "grid": grid, "n_save": 2}
             rf_g = fg.solve(**on_grid, process=FLOW, T=1.0, t_min=MATCHED)
@@ -72,19 +74,9 @@ def main(repeats: int) -> None:
         "FlowMatchEuler s  ratio  (shift 3)"
     )
     for name, target in (("gaussian", GAUSSIAN), ("uniform", UNIFORM)):
-        ddim_s = timed_discrete(repeats, target, fg.DDIM(28))
-        euler_s = timed_discrete(repeats, target, fg.FlowMatchEuler(28, shift=3.0))
+        ddim_s, _ = timed(repeats, fg.solve_discrete, target, GUIDE, fg.DDIM(28))
+        euler_s, _ = timed(repeats, fg.solve_discrete, target, GUIDE, fg.FlowMatchEuler(28, 3.0))
         print(f"{name:9s} {ddim_s:6.3f}  {euler_s:6.3f}  {euler_s / ddim_s:5.2f}")
-
-
-def timed_discrete(repeats: int, target, sampler) -> float:
-    fg.solve_discrete(target, GUIDE, sampler)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fg.solve_discrete(target, GUIDE, sampler)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 if __name__ == "__main__":

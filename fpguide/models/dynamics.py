@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GuidedDynamics",
     "carried_mean",
+    "gaussian_law",
     "PreparedRun",
     "zero_signal_mean",
     "Sampler",
@@ -447,13 +448,7 @@ def start_law(
     model, process, T = dyn.model, dyn.process, dyn.T
     d = model.ndim
     if start == "prior" or dyn.noise_start:
-        s, centre = process.prior_std(T), carried_mean(dyn)
-
-        def log_prior(x):
-            sq = (x - centre) ** 2 if d == 1 else np.sum((x - centre) ** 2, axis=-1)
-            return -0.5 * sq / s**2 - d * (math.log(s) + 0.5 * math.log(2 * math.pi))
-
-        return log_prior, lambda u: centre + s * ndtri(u)
+        return gaussian_law(carried_mean(dyn), process.prior_std(T), d)
     cond = model.cond
 
     def log_density(x):
@@ -478,6 +473,35 @@ def start_law(
         return np.interp(u, cdf / cdf[-1], xs)
 
     return log_density, quantile
+
+
+def gaussian_law(
+    loc: np.ndarray | float, scale: float, d: int
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[ArrayLike], np.ndarray]]:
+    """The log-density and the per-coordinate quantile function of N(loc, scale² I) in d dimensions.
+
+    Parameters
+    ----------
+    loc : numpy.ndarray or float
+        The mean: a number in 1-D, shape (d,) otherwise (or a number for every coordinate).
+    scale : float
+        The standard deviation of every coordinate, > 0.
+    d : int
+        The dimension.
+
+    Returns
+    -------
+    log_density : callable
+        The log-density at points x (flat in 1-D, shape (..., d) otherwise).
+    quantile : callable
+        The quantile function of each coordinate, at probabilities u ∈ (0, 1).
+    """
+
+    def log_density(x):
+        sq = (x - loc) ** 2 if d == 1 else np.sum((x - loc) ** 2, axis=-1)
+        return -0.5 * sq / scale**2 - d * (math.log(scale) + 0.5 * math.log(2 * math.pi))
+
+    return log_density, lambda u: loc + scale * ndtri(u)
 
 
 def zero_signal_mean(model: GuidedModel, process: Process) -> np.ndarray | float:

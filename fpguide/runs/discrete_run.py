@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
-from scipy.special import ndtri
 
 from ..engine import EvolveResult, flush_checked, heat_kernel, heat_step, push_forward, scheme_code
 from ..grids.autogrid import (
@@ -38,7 +37,7 @@ from ..grids.autogrid import (
 )
 from ..grids.grid import Grid, TensorGrid
 from ..models.discrete import DiscreteSampler, FlowMatchEuler, Steps
-from ..models.dynamics import prepare_run, start_law, zero_signal_mean
+from ..models.dynamics import gaussian_law, prepare_run, start_law, zero_signal_mean
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
 from ..tools.errors import CollapsedMassWarning, WallMassError
@@ -109,12 +108,7 @@ def _chain_start(sampler, dyn, start):
     σ = 1)."""
     if not isinstance(sampler, FlowMatchEuler):
         return start_law(dyn, start)
-    loc, scale = sampler.first_state(zero_signal_mean(dyn.model, dyn.process))
-
-    def log_density(x):
-        return -0.5 * ((x - loc) / scale) ** 2 - math.log(scale) - 0.5 * math.log(2 * math.pi)
-
-    return log_density, lambda u: loc + scale * ndtri(u)
+    return gaussian_law(*sampler.first_state(zero_signal_mean(dyn.model, dyn.process)), 1)
 
 
 def _chain_start_points(sampler, dyn, start, n, rng):
