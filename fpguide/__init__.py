@@ -4,8 +4,11 @@ equation.
 The front doors: :func:`solve` (the density on a grid, with its observables; sweeps over its
 parameters), :func:`sample` (particles of the same dynamics), :func:`solve_pc` and
 :func:`sample_pc` (predictor–corrector guidance), :func:`solve_discrete` and
-:func:`sample_discrete` (N-step :class:`DDIM` and :class:`DDPM` chains), :func:`rerun` (the run a
-Dataset records, run again) and :func:`cross_check` (a grid solve against particles).
+:func:`sample_discrete` (the N-step chains of diffusers' schedulers: :class:`DDIM`,
+:class:`DDPM`, :class:`FlowMatchEuler`, :class:`Euler`, :class:`EulerAncestral`, :class:`Heun`,
+:class:`DPMSolverMultistep`),
+:func:`rerun` (the run a Dataset records, run again) and :func:`cross_check` (a grid solve
+against particles).
 """
 
 import os
@@ -22,8 +25,10 @@ from ._version import __version__
 from .engine import EvolveResult, evolve
 from .grids.grid import GradedGrid, Grid, TensorGrid
 from .models.discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
+from .models.euler_samplers import Euler, EulerAncestral, Heun
 from .models.from_diffusers import from_diffusers
 from .models.guidance import CFG
+from .models.multistep import DPMSolverMultistep
 from .models.processes import EDM, OU, VE, VP, FlowMatching
 from .models.targets import GaussianMixture, UniformMixture
 from .rerun import rerun
@@ -48,6 +53,7 @@ __all__ = [
     "CFG",
     "DDIM",
     "DDPM",
+    "DPMSolverMultistep",
     "EDM",
     "OU",
     "VE",
@@ -55,6 +61,8 @@ __all__ = [
     "CoarseGridWarning",
     "CollapsedMassWarning",
     "CrossCheck",
+    "Euler",
+    "EulerAncestral",
     "EvolveResult",
     "Family",
     "FlowMatchEuler",
@@ -62,6 +70,7 @@ __all__ = [
     "GaussianMixture",
     "GradedGrid",
     "Grid",
+    "Heun",
     "NoiseSchedule",
     "NumericalError",
     "PredictorCorrector",

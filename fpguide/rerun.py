@@ -18,8 +18,8 @@ from typing import Any
 import xarray as xr
 
 from .grids.grid import ADAPTIVE, UNIFORM, grid_from_dict, is_adaptive
-from .models.discrete import sampler_from_dict
 from .models.guidance import CFG
+from .models.samplers import sampler_from_dict
 from .models.targets import target_from_dict
 from .results.dataset import config_of
 from .runs.discrete_run import sample_discrete, solve_discrete

@@ -14,11 +14,12 @@ numba.set_num_threads(1)
 
 # Hypothesis profiles (tests/test_properties.py), chosen by FPGUIDE_HYPOTHESIS: "ci" (default;
 # reproducible: fixed examples, no database, no shrinking: a failure prints its example unshrunk, in
-# seconds) or "nightly" (10x the examples, fresh random ones each run, shrunk to a minimal example;
-# a failure prints its seed/blob).
+# seconds; 60 per unit share, 180 in all, sized to keep the suite under 15 minutes on 2 cores) or
+# "nightly" (1000 per unit share, fresh random ones each run, shrunk to a minimal example; a failure
+# prints its seed/blob).
 settings.register_profile(
     "ci",
-    max_examples=100,
+    max_examples=60,
     deadline=None,
     derandomize=True,
     database=None,

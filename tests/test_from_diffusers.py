@@ -27,6 +27,30 @@ DDIM_DEFAULTS = {
 }
 
 
+# EulerDiscreteScheduler's, likewise
+EULER_DEFAULTS = {
+    "_class_name": "EulerDiscreteScheduler",
+    "_diffusers_version": "0.42.1",
+    "num_train_timesteps": 1000,
+    "beta_start": 0.0001,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "trained_betas": None,
+    "prediction_type": "epsilon",
+    "interpolation_type": "linear",
+    "use_karras_sigmas": False,
+    "use_exponential_sigmas": False,
+    "use_beta_sigmas": False,
+    "sigma_min": None,
+    "sigma_max": None,
+    "timestep_spacing": "linspace",
+    "timestep_type": "discrete",
+    "steps_offset": 0,
+    "rescale_betas_zero_snr": False,
+    "final_sigmas_type": "zero",
+}
+
+
 class FlowMatchEulerDiscreteScheduler:
     """A stand-in with the class name and ``config`` of diffusers' scheduler object."""
 
@@ -74,10 +98,74 @@ def test_ddpm_and_flow_matching():
     )
 
 
+def test_euler_family():
+    assert fg.from_diffusers(EULER_DEFAULTS, 30) == fg.Euler(30)
+    karras = EULER_DEFAULTS | {
+        "use_karras_sigmas": True,
+        "sigma_min": 0.03,
+        "final_sigmas_type": "sigma_min",
+        "timestep_type": "continuous",
+        "prediction_type": "v_prediction",
+    }
+    expected = fg.Euler(
+        30,
+        prediction_type="v_prediction",
+        use_karras_sigmas=True,
+        sigma_min=0.03,
+        final_sigmas_type="sigma_min",
+    )
+    assert fg.from_diffusers(karras, 30) == expected
+    ancestral = {"_class_name": "EulerAncestralDiscreteScheduler", "timestep_spacing": "trailing"}
+    assert fg.from_diffusers(ancestral, 20) == fg.EulerAncestral(
+        20, fg.NoiseSchedule(timestep_spacing="trailing")
+    )
+    # Heun's own defaults: β from 0.00085 to 0.012
+    heun = fg.from_diffusers({"_class_name": "HeunDiscreteScheduler", "use_karras_sigmas": True}, 9)
+    assert heun == fg.Heun(9, use_karras_sigmas=True)
+    assert heun.schedule.beta_start == 0.00085 and heun.schedule.beta_end == 0.012
+
+
+def test_dpm_solver():
+    # DPM++ 2M Karras, the most used configuration of Stable Diffusion web interfaces
+    config = {
+        "_class_name": "DPMSolverMultistepScheduler",
+        "beta_schedule": "scaled_linear",
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "use_karras_sigmas": True,
+        "steps_offset": 1,
+        "lambda_min_clipped": -float("inf"),
+        "variance_type": None,
+    }
+    schedule = fg.NoiseSchedule(
+        "scaled_linear", beta_start=0.00085, beta_end=0.012, timestep_spacing="linspace"
+    )
+    schedule = fg.NoiseSchedule(**(schedule.to_dict() | {"steps_offset": 1}))
+    assert fg.from_diffusers(config, 25) == fg.DPMSolverMultistep(
+        25, schedule, use_karras_sigmas=True
+    )
+    third = {
+        "_class_name": "DPMSolverMultistepScheduler",
+        "solver_order": 3,
+        "algorithm_type": "dpmsolver",
+        "final_sigmas_type": "sigma_min",
+        "solver_type": "heun",
+        "euler_at_final": True,
+    }
+    assert fg.from_diffusers(third, 12) == fg.DPMSolverMultistep(
+        12,
+        solver_order=3,
+        algorithm_type="dpmsolver",
+        solver_type="heun",
+        euler_at_final=True,
+        final_sigmas_type="sigma_min",
+    )
+
+
 @pytest.mark.parametrize(
     "scheduler, kwargs, error, match",
     [
-        ({"_class_name": "EulerDiscreteScheduler"}, {}, ValueError, "'EulerDiscreteScheduler'"),
+        ({"_class_name": "DPMSolverSDEScheduler"}, {}, ValueError, "'DPMSolverSDEScheduler'"),
         (
             DDIM_DEFAULTS | {"skip_prk_steps": True},
             {},
@@ -107,6 +195,43 @@ def test_ddpm_and_flow_matching():
             {},
             ValueError,
             "stochastic_sampling",
+        ),
+        (
+            EULER_DEFAULTS | {"interpolation_type": "log_linear"},
+            {},
+            ValueError,
+            "interpolation_type='log_linear' is not reproduced",
+        ),
+        (EULER_DEFAULTS | {"use_beta_sigmas": True}, {}, ValueError, "use_beta_sigmas"),
+        (
+            {"_class_name": "HeunDiscreteScheduler", "clip_sample": True},
+            {},
+            ValueError,
+            "clip_sample=True is not reproduced",
+        ),
+        (
+            {"_class_name": "EulerAncestralDiscreteScheduler", "use_karras_sigmas": True},
+            {},
+            ValueError,
+            r"no configuration keys \['use_karras_sigmas'\]",
+        ),
+        (
+            {"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver++"},
+            {},
+            ValueError,
+            "its steps add noise and use earlier states",
+        ),
+        (
+            {"_class_name": "DPMSolverMultistepScheduler", "use_lu_lambdas": True},
+            {},
+            ValueError,
+            "use_lu_lambdas=True is not reproduced",
+        ),
+        (
+            {"_class_name": "DPMSolverMultistepScheduler", "lambda_min_clipped": -5.1},
+            {},
+            ValueError,
+            "lambda_min_clipped=-5.1",
         ),
         ({"_class_name": "DDPMScheduler"}, {"eta": 0.5}, ValueError, "eta=0.5 is an argument"),
         ({"_class_name": "DDIMScheduler"}, {"mu": 1.0}, ValueError, "mu=1.0 is for"),

@@ -10,9 +10,9 @@ labels from {0, 1, 2} with the guided label present, w in [0, 50], t_min log-uni
 default cells per width) without narrowing those ranges.
 
 Profiles (registered in conftest.py, chosen by FPGUIDE_HYPOTHESIS): ``ci`` (default: derandomized,
-no database, BASE_EXAMPLES examples split over the four tests below) and ``nightly`` (10x the
-examples, random seeds). Run only this file: ``python -m pytest -q tests/test_properties.py`` (add
-``--hypothesis-show-statistics`` for timings).
+no database, the profile's ``max_examples`` split over the four tests below by SHARES: 180 in all)
+and ``nightly`` (3000, random seeds). Run only this file: ``python -m pytest -q
+tests/test_properties.py`` (add ``--hypothesis-show-statistics`` for timings).
 """
 
 from __future__ import annotations
@@ -47,11 +47,12 @@ T_MIN_RANGE = (1e-5, 1e-1)
 NIGHTLY = os.environ.get("FPGUIDE_HYPOTHESIS") == "nightly"
 # ci profile, uniform targets, reverse SDE: (1 + w)/sqrt(t_min) at most this (t_min_floor)
 SDE_UNIFORM_CI = 1000.0
-# share of the profile's max_examples (ci: 100) per test, by cost: 300 examples in all. Measured per
+# share of the profile's max_examples (ci: 60) per test, by cost: 180 examples in all. Measured per
 # example (these settings, with the error estimate, derandomized ci examples, one core): Gaussian
 # ODE 0.37 s, Gaussian SDE 0.64 s, uniform ODE 1.7 s (first 40; up to 31 s where the flow collapses
-# mass onto a capped 65536-cell grid), uniform SDE (below SDE_UNIFORM_CI) 1.9 s: about 4 minutes for
-# the 300.
+# mass onto a capped 65536-cell grid), uniform SDE (below SDE_UNIFORM_CI) 1.9 s. With 300 examples
+# the four took 422 s of CPU in the suite's two workers (157 + 146 + 75 + 44 s), the largest part of
+# its time.
 SHARES = {
     ("gaussian", "ode"): 1.5,
     ("gaussian", "sde"): 0.8,

@@ -37,6 +37,7 @@ that process.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -50,10 +51,13 @@ from ..tools.validation import (
     check_int,
     check_positive_real,
 )
+from .dynamics import zero_signal_mean
 from .processes import FlowMatching, Process
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+
+    from .guidance import GuidedModel
 
 __all__ = [
     "BetaSchedule",
@@ -61,9 +65,13 @@ __all__ = [
     "DDPM",
     "DiscreteSampler",
     "FlowMatchEuler",
+    "network_output",
+    "network_predictions",
     "NoiseSchedule",
+    "PREDICTIONS",
     "PredictionType",
-    "sampler_from_dict",
+    "ScheduleProcess",
+    "ScoreFunction",
     "Steps",
     "TimeShift",
     "TimestepSpacing",
@@ -82,6 +90,8 @@ PREDICTIONS: tuple[PredictionType, ...] = get_args(PredictionType)
 VARIANCES: tuple[VarianceType, ...] = get_args(VarianceType)
 TIME_SHIFTS: tuple[TimeShift, ...] = get_args(TimeShift)
 _COSINE_OFFSET, _MAX_BETA = 0.008, 0.999
+# the guided score s_w(x, t) at points x and diffusion time t, as the steps evaluate it
+ScoreFunction = Callable[[np.ndarray, float], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -345,6 +355,65 @@ class Steps:
         return self.timestep.size
 
 
+def network_output(
+    prediction_type: PredictionType, x: np.ndarray, score: np.ndarray, m: float, sigma: float
+) -> np.ndarray:
+    """What a network with ``prediction_type`` outputs at the variance-preserving sample x of noise
+    level (m, σ), given the (guided) score there.
+
+    ε = −σ s ("epsilon"), x₀ = (x + σ² s)/m ("sample"), v = m ε − σ x₀ ("v_prediction").
+
+    Parameters
+    ----------
+    prediction_type : {"epsilon", "sample", "v_prediction"}
+        What the network predicts.
+    x, score : np.ndarray
+        The points and the score there.
+    m, sigma : float
+        The noise level.
+
+    Returns
+    -------
+    np.ndarray
+        The network output, shaped like x.
+    """
+    eps = -sigma * score
+    if prediction_type == "epsilon":
+        return eps
+    x0 = (x + sigma**2 * score) / m
+    return x0 if prediction_type == "sample" else m * eps - sigma * x0
+
+
+def network_predictions(
+    prediction_type: PredictionType, x: np.ndarray, output: np.ndarray, m: float, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """diffusers' (x̂0, ε̂) from the output of a network with ``prediction_type`` at the
+    variance-preserving sample x of noise level (m, σ).
+
+    "epsilon": x̂0 = (x − σ ε)/m; "sample": ε̂ = (x − m x̂0)/σ; "v_prediction": x̂0 = m x − σ v,
+    ε̂ = m v + σ x.
+
+    Parameters
+    ----------
+    prediction_type : {"epsilon", "sample", "v_prediction"}
+        What the network predicts.
+    x, output : np.ndarray
+        The points and the network output there (see :func:`network_output`).
+    m, sigma : float
+        The noise level.
+
+    Returns
+    -------
+    x0, eps : np.ndarray
+        The predicted clean data and noise.
+    """
+    if prediction_type == "epsilon":
+        return (x - sigma * output) / m, output
+    if prediction_type == "sample":
+        return output, (x - m * output) / sigma
+    return m * x - sigma * output, m * output + sigma * x
+
+
 class DiscreteSampler(Recorded):
     """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction
     type and ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``,
@@ -352,7 +421,7 @@ class DiscreteSampler(Recorded):
 
     Every step is x' = a x + b s_w(x) + c Z (:meth:`plan`); with ``clip_sample`` its deterministic
     part is diffusers' arithmetic with the clip (:meth:`step_map`). The prediction type only
-    changes what the network outputs (:meth:`model_output`), not the step.
+    changes what the network outputs (:func:`network_output`), not the step.
 
     Parameters
     ----------
@@ -388,6 +457,8 @@ class DiscreteSampler(Recorded):
     """
 
     kind = "discrete"
+    pure_noise_start = False  # the chain starts at a finite noise level
+    multistep = False  # each step is a map of the state alone
 
     def __init__(
         self,
@@ -413,6 +484,24 @@ class DiscreteSampler(Recorded):
     def eta(self) -> float:
         """The stochasticity of the continuous sampler this one tends to as the steps shrink."""
         raise NotImplementedError
+
+    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
+        """The law of the chain's first state when it starts from the pipeline's noise: N(0, 1), the
+        variance-preserving prior (diffusers' ``init_noise_sigma`` = 1).
+
+        Parameters
+        ----------
+        model : GuidedModel
+            The guided model.
+        process : Process
+            The schedule's process.
+
+        Returns
+        -------
+        loc, scale : float
+            The mean and the standard deviation of the Gaussian law.
+        """
+        return 0.0, 1.0
 
     def process(self) -> ScheduleProcess:
         """The continuous-time counterpart of the schedule (:meth:`NoiseSchedule.process`).
@@ -471,30 +560,6 @@ class DiscreteSampler(Recorded):
             c,
         )
 
-    def model_output(self, x: np.ndarray, score: np.ndarray, m: float, sigma: float) -> np.ndarray:
-        """What a network with this prediction type outputs, given the (guided) score at noise level
-        (m, σ).
-
-        ε = −σ s ("epsilon"), x₀ = (x + σ² s)/m ("sample"), v = m ε − σ x₀ ("v_prediction").
-
-        Parameters
-        ----------
-        x, score : np.ndarray
-            The points and the score there.
-        m, sigma : float
-            The noise level.
-
-        Returns
-        -------
-        np.ndarray
-            The network output, shaped like x.
-        """
-        eps = -sigma * score
-        if self.prediction_type == "epsilon":
-            return eps
-        x0 = (x + sigma**2 * score) / m
-        return x0 if self.prediction_type == "sample" else m * eps - sigma * x0
-
     def predictions(
         self, x: np.ndarray, output: np.ndarray, m: float, sigma: float
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -509,7 +574,7 @@ class DiscreteSampler(Recorded):
         x : np.ndarray
             The points.
         output : np.ndarray
-            The network output there (see :meth:`model_output`).
+            The network output there (see :func:`network_output`).
         m, sigma : float
             The noise level.
 
@@ -518,24 +583,21 @@ class DiscreteSampler(Recorded):
         x0, eps : np.ndarray
             The predicted clean data (clipped with ``clip_sample``) and noise.
         """
-        if self.prediction_type == "epsilon":
-            x0, eps = (x - sigma * output) / m, output
-        elif self.prediction_type == "sample":
-            x0, eps = output, (x - m * output) / sigma
-        else:
-            x0, eps = m * x - sigma * output, m * output + sigma * x
+        x0, eps = network_predictions(self.prediction_type, x, output, m, sigma)
         if self.clip_sample is not None:
             x0 = np.clip(x0, -self.clip_sample, self.clip_sample)
         return x0, eps
 
-    def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
+    def step_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
         """The deterministic part of step j: a_j x + b_j s, or with ``clip_sample`` diffusers'
         arithmetic without noise (no longer affine in s).
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The points and the (guided) score there.
+        x : np.ndarray
+            The points.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -547,19 +609,21 @@ class DiscreteSampler(Recorded):
             The mapped points, shaped like x.
         """
         if self.clip_sample is None:
-            return plan.a[j] * x + plan.b[j] * score
+            return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
         return self.literal_step(x, score, plan, j, 0.0)
 
     def literal_step(
-        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
     ) -> np.ndarray:
         """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ →
         update; the noise scale is the plan's c_j), standard normal ``noise``.
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The particles and the (guided) score there.
+        x : np.ndarray
+            The particles.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -663,15 +727,17 @@ class DDIM(DiscreteSampler):
         return m_next / m, m_next * sigma**2 / m - direction * sigma, std
 
     def literal_step(
-        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
     ) -> np.ndarray:
         """Step j of ``plan`` with DDIMScheduler's arithmetic: x̂0, ε̂ from the network output, then
         x' = √ᾱ' x̂0 + √(1 − ᾱ' − c_j²) ε̂ + c_j ``noise``.
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The particles and the (guided) score there.
+        x : np.ndarray
+            The particles.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -686,12 +752,14 @@ class DDIM(DiscreteSampler):
         """
         s = plan
         m, sigma, abar_next = s.m[j], s.sigma[j], s.m_next[j] ** 2
-        x0, eps = self.predictions(x, self.model_output(x, score, m, sigma), m, sigma)
+        x0, eps = self.predictions(
+            x, network_output(self.prediction_type, x, score(x, s.t[j]), m, sigma), m, sigma
+        )
         std = s.c[j]
         return abar_next**0.5 * x0 + (1.0 - abar_next - std**2) ** 0.5 * eps + std * noise
 
     def to_dict(self) -> dict:
-        """The record, which :func:`sampler_from_dict` rebuilds.
+        """The record, which :func:`~fpguide.models.samplers.sampler_from_dict` rebuilds.
 
         Returns
         -------
@@ -791,15 +859,17 @@ class DDPM(DiscreteSampler):
         )
 
     def literal_step(
-        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
     ) -> np.ndarray:
         """Step j of ``plan`` with DDPMScheduler's arithmetic: x̂0 from the network output, then
         x' = (√ᾱ' β/σ_t²) x̂0 + (√α (1 − ᾱ')/σ_t²) x + c_j ``noise``.
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The particles and the (guided) score there.
+        x : np.ndarray
+            The particles.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -814,14 +884,16 @@ class DDPM(DiscreteSampler):
         """
         s = plan
         m, sigma, abar_next = s.m[j], s.sigma[j], s.m_next[j] ** 2
-        x0, _ = self.predictions(x, self.model_output(x, score, m, sigma), m, sigma)
+        x0, _ = self.predictions(
+            x, network_output(self.prediction_type, x, score(x, s.t[j]), m, sigma), m, sigma
+        )
         alpha = m**2 / abar_next
         beta = 1.0 - alpha
         mean = abar_next**0.5 * beta / sigma**2 * x0 + alpha**0.5 * (1.0 - abar_next) / sigma**2 * x
         return mean + s.c[j] * noise
 
     def to_dict(self) -> dict:
-        """The record, which :func:`sampler_from_dict` rebuilds.
+        """The record, which :func:`~fpguide.models.samplers.sampler_from_dict` rebuilds.
 
         Returns
         -------
@@ -847,7 +919,7 @@ class FlowMatchEuler(Recorded):
     x' = x + (σ' − σ) v, with classifier-free guidance on v. With the exact guided score s (of X)
     that is x' = a x + b s, a = (1 − σ')/(1 − σ), b = σ (σ − σ')/(1 − σ); the first step, from
     σ = 1 (pure noise, where x̂0 is the guided denoiser's mean c at zero signal), is
-    x' = σ' x + (1 − σ') c, which maps N(0, 1) to N((1 − σ') c, σ'²) exactly (:meth:`first_state`):
+    x' = σ' x + (1 − σ') c, which maps N(0, 1) to N((1 − σ') c, σ'²) exactly (:meth:`prior_law`):
     the chain's states start after it.
 
     The sigmas are diffusers' (float32): the training sigmas k/K shifted, σ ↦ shift σ/(1 + (shift −
@@ -886,6 +958,8 @@ class FlowMatchEuler(Recorded):
     """
 
     kind = "FlowMatchEuler"
+    pure_noise_start = True  # from σ = 1, where the denoiser is the constant c
+    multistep = False  # each step is a map of the state alone
 
     def __init__(
         self,
@@ -980,15 +1054,18 @@ class FlowMatchEuler(Recorded):
             np.zeros_like(sigma),
         )
 
-    def first_state(self, mean: float) -> tuple[float, float]:
+    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
         """The law after the first step, from pure noise N(0, 1) at σ = 1: x' = x + (σ_1 − 1)(x − c)
         = σ_1 x + (1 − σ_1) c (v = ε̂ − x̂0 with ε̂ = x and x̂0 = c there), so N((1 − σ_1) c, σ_1²),
-        in fpguide's frame at σ_1 (divided by S(σ_1)).
+        in fpguide's frame at σ_1 (divided by S(σ_1)); c is the guided denoiser's mean at zero
+        signal (:func:`~fpguide.models.dynamics.zero_signal_mean`).
 
         Parameters
         ----------
-        mean : float
-            c, the guided denoiser's mean at zero signal.
+        model : GuidedModel
+            The guided model.
+        process : Process
+            The rectified-flow process (:meth:`process`).
 
         Returns
         -------
@@ -998,15 +1075,17 @@ class FlowMatchEuler(Recorded):
         """
         sigma = self.sigmas[1]
         frame = math.hypot(1.0 - sigma, sigma)
-        return (1.0 - sigma) * mean / frame, sigma / frame
+        return (1.0 - sigma) * zero_signal_mean(model, process) / frame, sigma / frame
 
-    def step_map(self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int) -> np.ndarray:
+    def step_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
         """The step j of ``plan``: a_j x + b_j s.
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The points and the (guided) score there.
+        x : np.ndarray
+            The points.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -1017,10 +1096,10 @@ class FlowMatchEuler(Recorded):
         np.ndarray
             The mapped points.
         """
-        return plan.a[j] * x + plan.b[j] * score
+        return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
 
     def literal_step(
-        self, x: np.ndarray, score: np.ndarray, plan: Steps, j: int, noise: np.ndarray | float
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
     ) -> np.ndarray:
         """Step j of ``plan`` with the scheduler's arithmetic, in X = S y: the network's velocity
         v = ε̂ − x̂0 from the score (ε̂ = −σ s_X, x̂0 = (X + σ² s_X)/(1 − σ)), then
@@ -1028,8 +1107,10 @@ class FlowMatchEuler(Recorded):
 
         Parameters
         ----------
-        x, score : np.ndarray
-            The particles (in fpguide's frame) and the (guided) score there.
+        x : np.ndarray
+            The particles (in fpguide's frame).
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t (in fpguide's frame).
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -1044,12 +1125,12 @@ class FlowMatchEuler(Recorded):
         """
         sigma, sigma_next = plan.t[j], plan.t_next[j]
         scale, scale_next = math.hypot(1.0 - sigma, sigma), math.hypot(1.0 - sigma_next, sigma_next)
-        x_plain, score_plain = scale * x, score / scale
+        x_plain, score_plain = scale * x, score(x, plan.t[j]) / scale
         velocity = -sigma * score_plain - (x_plain + sigma**2 * score_plain) / (1.0 - sigma)
         return (x_plain + (sigma_next - sigma) * velocity) / scale_next
 
     def to_dict(self) -> dict:
-        """The record, which :func:`sampler_from_dict` rebuilds.
+        """The record, which :func:`~fpguide.models.samplers.sampler_from_dict` rebuilds.
 
         Returns
         -------
@@ -1065,46 +1146,3 @@ class FlowMatchEuler(Recorded):
             "mu": self.mu,
             "time_shift_type": self.time_shift_type,
         }
-
-
-def sampler_from_dict(spec: dict) -> DiscreteSampler | FlowMatchEuler:
-    """The :class:`DDIM`, :class:`DDPM` or :class:`FlowMatchEuler` that ``to_dict()`` recorded.
-
-    Parameters
-    ----------
-    spec : dict
-        The record: ``type`` ("DDIM", "DDPM" or "FlowMatchEuler"), ``steps``, ``schedule`` (the
-        schedule's record, DDIM and DDPM) and the other constructor arguments.
-
-    Returns
-    -------
-    DiscreteSampler or FlowMatchEuler
-        The sampler.
-
-    Raises
-    ------
-    ValueError
-        If ``type`` is not one of the three.
-
-    Examples
-    --------
-    >>> import fpguide as fg
-    >>> from fpguide.models.discrete import sampler_from_dict
-    >>> sampler = fg.DDIM(10, eta=0.5)
-    >>> sampler_from_dict(sampler.to_dict()) == sampler
-    True
-    """
-    spec = dict(spec)
-    if spec.get("type") == "FlowMatchEuler":
-        spec.pop("type")
-        return FlowMatchEuler(**spec)
-    kind, steps, schedule = (
-        spec.pop("type", None),
-        spec.pop("steps"),
-        NoiseSchedule(**spec.pop("schedule")),
-    )
-    if kind == "DDIM":
-        return DDIM(steps, spec.pop("eta"), schedule, **spec)
-    if kind == "DDPM":
-        return DDPM(steps, schedule, **spec)
-    raise ValueError(f"sampler type must be 'DDIM', 'DDPM' or 'FlowMatchEuler', got {kind!r}")

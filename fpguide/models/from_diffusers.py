@@ -1,14 +1,18 @@
 """fpguide's sampler of a diffusers scheduler: :func:`from_diffusers` reads a scheduler object or
-its ``config`` dict (no import of diffusers or torch) and builds the :class:`~fpguide.DDIM`,
-:class:`~fpguide.DDPM` or :class:`~fpguide.FlowMatchEuler` that runs the same arithmetic, refusing
-by name a class or a setting it cannot reproduce exactly."""
+its ``config`` dict (no import of diffusers or torch) and builds the sampler that runs the same
+arithmetic (:mod:`fpguide.models.samplers`), refusing by name a class or a setting it cannot
+reproduce exactly."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from .discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
+from .euler_samplers import Euler, EulerAncestral, Heun
+from .multistep import DPMSolverMultistep
+from .samplers import Sampler
 
 __all__ = ["from_diffusers", "SCHEDULERS"]
 
@@ -29,6 +33,7 @@ _NOT_REPRODUCED = {
     "thresholding": False,
     "rescale_betas_zero_snr": False,
 }
+_SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
 _IGNORED_WITHOUT_THRESHOLDING = {"dynamic_thresholding_ratio": 0.995, "sample_max_value": 1.0}
 SCHEDULERS: dict[str, dict[str, Any]] = {
     "DDIMScheduler": _SCHEDULE
@@ -59,6 +64,49 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
         "use_beta_sigmas": False,
         "stochastic_sampling": False,
     },
+    "EulerDiscreteScheduler": _SCHEDULE
+    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    | _SIGMAS
+    | {
+        "trained_betas": None,
+        "rescale_betas_zero_snr": False,
+        "interpolation_type": "linear",
+        "sigma_min": None,
+        "sigma_max": None,
+        "final_sigmas_type": "zero",
+        # what a network is given for v-prediction: no effect on the chain with the exact score
+        "timestep_type": "discrete",
+    },
+    "EulerAncestralDiscreteScheduler": _SCHEDULE
+    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    | {"trained_betas": None, "rescale_betas_zero_snr": False},
+    "HeunDiscreteScheduler": _SCHEDULE
+    | {"beta_start": 0.00085, "beta_end": 0.012, "timestep_spacing": "linspace"}
+    | {"prediction_type": "epsilon", "trained_betas": None}
+    | _SIGMAS
+    | {"clip_sample": False, "clip_sample_range": 1.0},
+    "DPMSolverMultistepScheduler": _SCHEDULE
+    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    | _SIGMAS
+    | _NOT_REPRODUCED
+    | _IGNORED_WITHOUT_THRESHOLDING
+    | {
+        "solver_order": 2,
+        "algorithm_type": "dpmsolver++",
+        "solver_type": "midpoint",
+        "lower_order_final": True,
+        "euler_at_final": False,
+        "final_sigmas_type": "zero",
+        # not reproduced: only their defaults are accepted
+        "use_lu_lambdas": False,
+        "use_flow_sigmas": False,
+        "use_dynamic_shifting": False,
+        "lambda_min_clipped": -math.inf,
+        "variance_type": None,
+        # used only with use_flow_sigmas or use_dynamic_shifting
+        "flow_shift": 1.0,
+        "time_shift_type": "exponential",
+    },
 }
 _DEFAULT_ONLY = {
     "DDIMScheduler": tuple(_NOT_REPRODUCED),
@@ -71,20 +119,49 @@ _DEFAULT_ONLY = {
         "use_beta_sigmas",
         "stochastic_sampling",
     ),
+    "EulerDiscreteScheduler": (
+        "trained_betas",
+        "rescale_betas_zero_snr",
+        "interpolation_type",
+        "use_exponential_sigmas",
+        "use_beta_sigmas",
+    ),
+    "EulerAncestralDiscreteScheduler": ("trained_betas", "rescale_betas_zero_snr"),
+    "DPMSolverMultistepScheduler": (
+        *_NOT_REPRODUCED,
+        "use_exponential_sigmas",
+        "use_beta_sigmas",
+        "use_lu_lambdas",
+        "use_flow_sigmas",
+        "use_dynamic_shifting",
+        "lambda_min_clipped",
+        "variance_type",
+    ),
+    "HeunDiscreteScheduler": (
+        "trained_betas",
+        "use_exponential_sigmas",
+        "use_beta_sigmas",
+        "clip_sample",
+    ),
 }
 
 
 def from_diffusers(
     scheduler: Any, steps: int, *, eta: float = 0.0, mu: float | None = None
-) -> DDIM | DDPM | FlowMatchEuler:
+) -> Sampler:
     """The fpguide sampler that runs a diffusers scheduler's arithmetic.
 
     ``DDIMScheduler`` → :class:`~fpguide.DDIM`, ``DDPMScheduler`` → :class:`~fpguide.DDPM`,
-    ``FlowMatchEulerDiscreteScheduler`` → :class:`~fpguide.FlowMatchEuler`, with every setting of
+    ``FlowMatchEulerDiscreteScheduler`` → :class:`~fpguide.FlowMatchEuler`,
+    ``EulerDiscreteScheduler`` → :class:`~fpguide.Euler`, ``EulerAncestralDiscreteScheduler`` →
+    :class:`~fpguide.EulerAncestral`, ``HeunDiscreteScheduler`` → :class:`~fpguide.Heun`,
+    ``DPMSolverMultistepScheduler`` → :class:`~fpguide.DPMSolverMultistep`, with every setting of
     the configuration carried over: the β schedule, timestep spacing and offset, the prediction
-    type, ``clip_sample`` (on by default in diffusers: x̂0 clipped to [−``clip_sample_range``,
+    type, ``clip_sample`` (on by default in DDIM and DDPM: x̂0 clipped to [−``clip_sample_range``,
     ``clip_sample_range``]), ``set_alpha_to_one``, ``variance_type``; ``shift``,
-    ``use_dynamic_shifting`` and ``time_shift_type``. Keys that start with ``_`` (diffusers' own
+    ``use_dynamic_shifting`` and ``time_shift_type``; ``use_karras_sigmas``, ``sigma_min``,
+    ``sigma_max`` and ``final_sigmas_type``; ``solver_order``, ``algorithm_type``, ``solver_type``,
+    ``lower_order_final`` and ``euler_at_final``. Keys that start with ``_`` (diffusers' own
     bookkeeping) are skipped, and a flow-matching pipeline's ``base_shift``, ``max_shift`` and image
     sequence lengths only serve to compute ``mu``, which is given here.
 
@@ -104,7 +181,7 @@ def from_diffusers(
 
     Returns
     -------
-    DDIM, DDPM or FlowMatchEuler
+    Sampler
         The sampler, for :func:`~fpguide.solve_discrete` and :func:`~fpguide.sample_discrete`.
 
     Raises
@@ -112,7 +189,10 @@ def from_diffusers(
     ValueError
         For a class fpguide does not reproduce (named, with the ones it does), a configuration key
         the class does not have, a setting fpguide reproduces only at its default (``thresholding``,
-        ``trained_betas``, ``rescale_betas_zero_snr``; Karras, exponential or beta sigmas,
+        ``trained_betas``, ``rescale_betas_zero_snr``; exponential or beta sigmas, Euler's
+        log-linear interpolation, Heun's ``clip_sample``; DPM-Solver's Lu lambdas, flow sigmas,
+        dynamic shifting, ``lambda_min_clipped``, learned variance and its stochastic algorithms;
+        for flow matching Karras sigmas,
         ``shift_terminal``, ``invert_sigmas``, ``stochastic_sampling``) at another value, ``eta``
         for a scheduler other than DDIM, and the errors of the samplers for values out of range.
     TypeError
@@ -158,11 +238,35 @@ def from_diffusers(
     if mu is not None:
         raise ValueError(f"mu={mu} is for FlowMatchEulerDiscreteScheduler, not {name}")
     schedule = NoiseSchedule(**{key: settings[key] for key in _SCHEDULE})
+    if name in _SIGMA_SAMPLERS:
+        return _sigma_sampler(name, settings, steps, schedule)
+    if name == "DPMSolverMultistepScheduler":
+        keys = ("solver_order", "algorithm_type", "solver_type", "lower_order_final")
+        keys += ("euler_at_final", "use_karras_sigmas", "final_sigmas_type", "prediction_type")
+        return DPMSolverMultistep(steps, schedule, **{key: settings[key] for key in keys})
     clip = settings["clip_sample_range"] if settings["clip_sample"] else None
     common = {"prediction_type": settings["prediction_type"], "clip_sample": clip}
     if name == "DDIMScheduler":
         return DDIM(steps, eta, schedule, set_alpha_to_one=settings["set_alpha_to_one"], **common)
     return DDPM(steps, schedule, variance_type=settings["variance_type"], **common)
+
+
+_SIGMA_SAMPLERS = {
+    "EulerDiscreteScheduler": Euler,
+    "EulerAncestralDiscreteScheduler": EulerAncestral,
+    "HeunDiscreteScheduler": Heun,
+}
+
+
+def _sigma_sampler(name: str, settings: dict, steps: int, schedule: NoiseSchedule) -> Sampler:
+    """The Euler, EulerAncestral or Heun of a configuration, its sigma settings carried over."""
+    kind = _SIGMA_SAMPLERS[name]
+    options = {"prediction_type": settings["prediction_type"]}
+    if kind is not EulerAncestral:
+        options["use_karras_sigmas"] = settings["use_karras_sigmas"]
+    if kind is Euler:
+        options |= {key: settings[key] for key in ("sigma_min", "sigma_max", "final_sigmas_type")}
+    return kind(steps, schedule, **options)
 
 
 def _name_and_config(scheduler: Any) -> tuple[str, dict]:

@@ -36,8 +36,9 @@ from ..grids.autogrid import (
     feature_width,
 )
 from ..grids.grid import Grid, TensorGrid
-from ..models.discrete import DiscreteSampler, FlowMatchEuler, Steps
-from ..models.dynamics import gaussian_law, prepare_run, start_law, zero_signal_mean
+from ..models.discrete import Steps
+from ..models.dynamics import gaussian_law, prepare_run, start_law
+from ..models.samplers import SAMPLER_TYPES, Sampler
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
 from ..tools.errors import CollapsedMassWarning, WallMassError
@@ -65,10 +66,10 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
     """The continuous counterpart's validated inputs (its dynamics give the guided score and size
     the grid), the plan of steps, and the diffusion times of the states (T first, the output
     last)."""
-    if not isinstance(sampler, (DiscreteSampler, FlowMatchEuler)):
+    if not isinstance(sampler, SAMPLER_TYPES):
         raise TypeError(
-            "sampler must be a fpguide.DDIM, fpguide.DDPM or fpguide.FlowMatchEuler, got "
-            f"{type(sampler).__name__}"
+            "sampler must be a fpguide.DDIM, DDPM, FlowMatchEuler, Euler, EulerAncestral, Heun or "
+            f"DPMSolverMultistep, got {type(sampler).__name__}"
         )
     plan = sampler.plan()
     states = np.concatenate([[plan.t[0]], plan.t_next])
@@ -94,28 +95,27 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
             "discrete-step samplers are solved in 1-D only; the target has "
             f"d={prepared.dyn.model.ndim}"
         )
-    if isinstance(sampler, FlowMatchEuler) and prepared.dyn.model.has_errors:
+    if sampler.pure_noise_start and prepared.dyn.model.has_errors:
         raise ValueError(
-            "FlowMatchEuler starts from pure noise, where the denoiser of a model with score "
+            f"{sampler.kind} starts from pure noise, where the denoiser of a model with score "
             "errors is infinite: drop cond_error and uncond_error"
         )
     return prepared, plan, states
 
 
 def _chain_start(sampler, dyn, start):
-    """The law the chain's first state holds: the start law at T, or for FlowMatchEuler that of
-    pure noise after its exact first step, N((1 − σ_1) c, σ_1²) in X (both starts are N(0, 1) at
-    σ = 1)."""
-    if not isinstance(sampler, FlowMatchEuler):
+    """The law the chain's first state holds: p_T(·|c) for ``start="exact"``, else the sampler's
+    own start from the pipeline's noise (:meth:`prior_law`; both are N(0, 1) at pure noise)."""
+    if start == "exact" and not sampler.pure_noise_start:
         return start_law(dyn, start)
-    return gaussian_law(*sampler.first_state(zero_signal_mean(dyn.model, dyn.process)), 1)
+    return gaussian_law(*sampler.prior_law(dyn.model, dyn.process), 1)
 
 
 def _chain_start_points(sampler, dyn, start, n, rng):
     """``n`` particles of the chain's first state (see :func:`_chain_start`)."""
-    if not isinstance(sampler, FlowMatchEuler):
+    if start == "exact" and not sampler.pure_noise_start:
         return start_points(dyn, start, n, rng)
-    loc, scale = sampler.first_state(zero_signal_mean(dyn.model, dyn.process))
+    loc, scale = sampler.prior_law(dyn.model, dyn.process)
     return loc + scale * rng.standard_normal(n)
 
 
@@ -129,7 +129,7 @@ def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
     return np.where(states > 0, states, clean)
 
 
-def _config(prepared, sampler: DiscreteSampler, states: np.ndarray) -> dict:
+def _config(prepared, sampler: Sampler, states: np.ndarray) -> dict:
     return prepared.config() | {
         "sampler": sampler.to_dict(),
         "eta": sampler.eta,
@@ -160,7 +160,7 @@ class Chain:
 def run_steps(
     q: np.ndarray,
     grid: Grid,
-    sampler: DiscreteSampler,
+    sampler: Sampler,
     plan: Steps,
     model,
     process,
@@ -171,20 +171,32 @@ def run_steps(
 ) -> Chain:
     """Apply the steps ``steps`` (indices into ``plan``; default all) to the density q; ``escaped``
     when more than ``wall_tol`` of the mass has left through the walls (the run goes on, so that
-    ``reach`` covers every step)."""
+    ``reach`` covers every step). A multistep sampler's chain (``steps`` None) pushes q, its first
+    state, through the map to each state (:meth:`path_map`); a step given alone must then be a map
+    of its own state."""
     code = scheme_code(scheme)
+
+    def score(x, t):
+        return model.guided_score(x, t, process)
+
+    # a multistep chain's states are maps of its first state (its steps use earlier states)
+    from_start = sampler.multistep and steps is None
+    start = q
     rows, outflow, folded, collapsed = [], [], 0, 0.0
     lower = upper = 0.0
     reach = [math.inf, -math.inf]
     for j in range(len(plan)) if steps is None else steps:
         t, c = float(plan.t[j]), float(plan.c[j])
-        bulk = np.cumsum(q) * grid.dx
+        source = start if from_start else q
+        bulk = np.cumsum(source) * grid.dx
         first, last = np.searchsorted(bulk, TAIL), np.searchsorted(bulk, bulk[-1] - TAIL)
 
-        def step(x, j=j, t=t):
-            return sampler.step_map(x, model.guided_score(x, t, process), plan, j)
+        def step(x, j=j):
+            if from_start:
+                return sampler.path_map(x, score, plan, j)
+            return sampler.step_map(x, score, plan, j)
 
-        pushed = push_forward(q, grid, step, code)
+        pushed = push_forward(source, grid, step, code)
         q, below, above, image = pushed.q, pushed.lower, pushed.upper, pushed.image
         collapsed = max(collapsed, pushed.collapsed)
         if first <= last:  # some mass is left on the grid
@@ -238,7 +250,7 @@ def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
 def solve_discrete(
     target: Mixture,
     guidance: CFG,
-    sampler: DiscreteSampler,
+    sampler: Sampler,
     *,
     start: Start = "prior",
     grid: Grid | Literal["uniform"] | None = None,
@@ -445,8 +457,8 @@ def _with_gap(
         guidance,
         sampler="sde" if sampler.eta > 0 else "ode",
         eta=sampler.eta,
-        # FlowMatchEuler's continuous sampler starts from pure noise too
-        T=1.0 if isinstance(sampler, FlowMatchEuler) else float(positive[0]),
+        # a chain from pure noise is compared with the continuous sampler from pure noise
+        T=1.0 if sampler.pure_noise_start else float(positive[0]),
         t_min=float(positive[-1]),
         process=prepared.dyn.process,
         start=prepared.start,
@@ -484,7 +496,7 @@ def _with_gap(
 def sample_discrete(
     target: Mixture,
     guidance: CFG,
-    sampler: DiscreteSampler,
+    sampler: Sampler,
     *,
     n: int = 100_000,
     seed: int | Sequence[int] | np.random.Generator | np.random.SeedSequence | None = None,
@@ -549,15 +561,20 @@ def sample_discrete(
     x = _chain_start_points(sampler, dyn, start, n, rng)
     positions = np.empty((states.size, n))
     positions[0] = x
-    for j in range(len(plan)):
-        score = dyn.model.guided_score(x, float(plan.t[j]), dyn.process)
+
+    def score(x, t):
+        return dyn.model.guided_score(x, t, dyn.process)
+
+    if sampler.multistep:  # deterministic: the whole trajectories at once
+        positions[1:] = sampler.literal_path(x, score, plan)[1:]
+    for j in range(0 if sampler.multistep else len(plan)):
         noise = rng.standard_normal(n) if plan.c[j] > 0 else np.zeros(n)
-        x = sampler.literal_step(x, score, plan, j, noise)
-        if not np.all(np.isfinite(x)):
-            raise FloatingPointError(
-                f"particles became non-finite at step {j} (t={plan.t_next[j]:.6g})"
-            )
-        positions[j + 1] = x
+        positions[j + 1] = x = sampler.literal_step(x, score, plan, j, noise)
+    bad = np.flatnonzero(~np.all(np.isfinite(positions), axis=1))
+    if bad.size:
+        raise FloatingPointError(
+            f"particles became non-finite at step {bad[0] - 1} (t={states[bad[0]]:.6g})"
+        )
     config = _config(prepared, sampler, states) | {
         "function": "sample_discrete",
         "n": n,
