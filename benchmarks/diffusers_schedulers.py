@@ -8,11 +8,18 @@ the same chain (``solve_discrete``, its piecewise-parabolic reconstruction) are 
 particles the KS distance of an exact CDF is about 0.87e-3 (its 95 % quantile 1.36e-3) and the
 standard error of the mean 1e-3 × the standard deviation.
 
-Schedulers: FlowMatchEulerDiscreteScheduler (28 steps, shift 1 and 3). Needs the optional
+Schedulers: FlowMatchEulerDiscreteScheduler (28 steps, shift 1 and 3), EulerDiscreteScheduler,
+EulerAncestralDiscreteScheduler, HeunDiscreteScheduler and DPMSolverMultistepScheduler (2M, 2M
+Karras, 3M, DPM-Solver 2M ending at sigma_min) and UniPCMultistepScheduler (orders 2 and 3) with
+their default configurations; the network predicts ε, given the variance-preserving sample
+(``scale_model_input``). A second table compares whole trajectories from 257 start points with
+fpguide's own arithmetic (``literal_step``, ``literal_path``) for nine deterministic
+configurations. Needs the optional
 ``diffusers`` and ``torch`` (``pip install diffusers torch``). Usage: python
 benchmarks/diffusers_schedulers.py [n_particles]
 """
 
+import inspect
 import json
 import sys
 
@@ -52,6 +59,89 @@ def run_flow_match(target, steps: int, shift: float, n: int):
     return x.numpy().astype(float)
 
 
+# (diffusers class, configuration, steps, label) of the diffusion schedulers compared
+SIGMA_SCHEDULERS = [
+    ("EulerDiscreteScheduler", {}, 30, "Euler 30"),
+    ("EulerDiscreteScheduler", {"use_karras_sigmas": True}, 30, "Euler 30 Karras"),
+    ("EulerAncestralDiscreteScheduler", {}, 30, "EulerAncestral 30"),
+    ("HeunDiscreteScheduler", {}, 15, "Heun 15"),
+    ("DPMSolverMultistepScheduler", {}, 20, "DPM++ 2M 20"),
+    ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}, 20, "DPM++ 2M Karras 20"),
+    ("DPMSolverMultistepScheduler", {"solver_order": 3}, 20, "DPM++ 3M 20"),
+    (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver", "final_sigmas_type": "sigma_min"},
+        20,
+        "DPM-Solver 2M 20 (to S_0)",
+    ),
+    ("UniPCMultistepScheduler", {}, 20, "UniPC-2 20"),
+    ("UniPCMultistepScheduler", {"solver_order": 3}, 20, "UniPC-3 20"),
+]
+# deterministic configurations whose trajectories are compared point by point
+TRAJECTORIES = [
+    ("EulerDiscreteScheduler", {"use_karras_sigmas": True}, 10),
+    ("HeunDiscreteScheduler", {"use_karras_sigmas": True}, 10),
+    ("DPMSolverMultistepScheduler", {}, 20),
+    ("DPMSolverMultistepScheduler", {"solver_order": 3, "solver_type": "heun"}, 28),
+    (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver", "final_sigmas_type": "sigma_min"},
+        12,
+    ),
+    ("UniPCMultistepScheduler", {"solver_order": 1}, 10),
+    ("UniPCMultistepScheduler", {"solver_order": 3}, 28),
+    ("UniPCMultistepScheduler", {"use_karras_sigmas": True, "disable_corrector": [2, 5]}, 12),
+    (
+        "UniPCMultistepScheduler",
+        {"predict_x0": False, "solver_type": "bh1", "final_sigmas_type": "sigma_min"},
+        12,
+    ),
+]
+
+
+def run_sigma_scheduler(scheduler, sampler, target, steps: int, n: int, z=None):
+    """A diffusion pipeline's loop: x = init_noise_sigma · z, then for each timestep the network's
+    ε at the scheduler's current sigma s (the exact guided one, −σ s_w(y) with y the
+    variance-preserving sample ``scale_model_input`` gives and σ = s/sqrt(1 + s²)), and ``step``."""
+    import torch
+
+    scheduler.set_timesteps(steps)
+    model, process = GUIDE.bind(target), sampler.process()
+    noisy = "generator" in inspect.signature(scheduler.step).parameters
+    options = {"generator": torch.Generator().manual_seed(1)} if noisy else {}
+    z = np.random.default_rng(0).standard_normal(n) if z is None else z
+    x = torch.from_numpy(z * float(scheduler.init_noise_sigma)).to(torch.float32)[:, None]
+    for k, timestep in enumerate(scheduler.timesteps):
+        y = scheduler.scale_model_input(x, timestep)
+        index = k if scheduler.step_index is None else scheduler.step_index
+        s = float(scheduler.sigmas[index])
+        t = float(sampler.time_of(np.array([s]))[0])
+        eps = -s / np.hypot(s, 1.0) * model.guided_score(y.numpy()[:, 0].astype(float), t, process)
+        output = torch.from_numpy(eps).to(torch.float32)[:, None]  # UniPC needs a 2-D batch
+        x = scheduler.step(output, timestep, x, **options).prev_sample
+    return x.numpy()[:, 0].astype(float)
+
+
+def trajectory_gap(scheduler, steps: int) -> float:
+    """max |diffusers − fpguide| at the end of the trajectories from 257 start points z in
+    [−3.5, 3.5] (diffusers in float32, fpguide's ``literal_step`` / ``literal_path`` in float64),
+    w = 3 on the Gaussian target."""
+    sampler = fg.from_diffusers(scheduler, steps)
+    z = np.linspace(-3.5, 3.5, 257)
+    theirs = run_sigma_scheduler(scheduler, sampler, GAUSSIAN, steps, z.size, z)
+    model, process = GUIDE.bind(GAUSSIAN), sampler.process()
+
+    def score(y, t):
+        return model.guided_score(y, t, process)
+
+    plan, y = sampler.plan(), z * sampler.prior_law(model, process)[1]
+    if sampler.multistep:
+        y = sampler.literal_path(y, score, plan)[-1]
+    for j in range(0 if sampler.multistep else len(plan)):
+        y = sampler.literal_step(y, score, plan, j, 0.0)
+    return float(np.max(np.abs(theirs - y)))
+
+
 def compare(name: str, particles: np.ndarray, ds) -> None:
     grid = fg.Grid(**json.loads(ds.attrs["config"])["grid"])
     xs = np.sort(particles)
@@ -83,6 +173,16 @@ def main(n: int) -> None:
             ds = fg.solve_discrete(target, GUIDE, sampler, compare=False)
             particles = run_flow_match(target, 28, shift, n)
             compare(f"FlowMatchEuler 28 shift {shift:g} {target_name}", particles, ds)
+        for class_name, config, steps, label in SIGMA_SCHEDULERS:
+            scheduler = getattr(diffusers, class_name)(**config)
+            sampler = fg.from_diffusers(scheduler, steps)
+            ds = fg.solve_discrete(target, GUIDE, sampler, compare=False)
+            particles = run_sigma_scheduler(scheduler, sampler, target, steps, n)
+            compare(f"{label} {target_name}", particles, ds)
+    print("\ntrajectories from 257 start points in [-3.5, 3.5], w = 3, gaussian: max |diff|")
+    for class_name, config, steps in TRAJECTORIES:
+        gap = trajectory_gap(getattr(diffusers, class_name)(**config), steps)
+        print(f"{class_name:30s} {steps:3d} steps {config}: {gap:.2e}")
 
 
 if __name__ == "__main__":

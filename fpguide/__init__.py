@@ -6,7 +6,7 @@ parameters), :func:`sample` (particles of the same dynamics), :func:`solve_pc` a
 :func:`sample_pc` (predictor–corrector guidance), :func:`solve_discrete` and
 :func:`sample_discrete` (the N-step chains of diffusers' schedulers: :class:`DDIM`,
 :class:`DDPM`, :class:`FlowMatchEuler`, :class:`Euler`, :class:`EulerAncestral`, :class:`Heun`,
-:class:`DPMSolverMultistep`),
+:class:`DPMSolverMultistep`, :class:`UniPCMultistep`),
 :func:`rerun` (the run a Dataset records, run again) and :func:`cross_check` (a grid solve
 against particles).
 """
@@ -31,6 +31,7 @@ from .models.guidance import CFG
 from .models.multistep import DPMSolverMultistep
 from .models.processes import EDM, OU, VE, VP, FlowMatching
 from .models.targets import GaussianMixture, UniformMixture
+from .models.unipc import UniPCMultistep
 from .rerun import rerun
 from .results.crosscheck import CrossCheck, cross_check
 from .results.observables_nd import marginal
@@ -76,6 +77,7 @@ __all__ = [
     "PredictorCorrector",
     "TensorGrid",
     "UniformMixture",
+    "UniPCMultistep",
     "WallMassError",
     "WallMassWarning",
     "__version__",

@@ -162,6 +162,25 @@ def test_dpm_solver():
     )
 
 
+def test_unipc():
+    config = {
+        "_class_name": "UniPCMultistepScheduler",
+        "solver_order": 3,
+        "disable_corrector": [0, 1],
+        "use_karras_sigmas": True,
+        "sigma_max": 80.0,
+        "prediction_type": "v_prediction",
+    }
+    assert fg.from_diffusers(config, 18) == fg.UniPCMultistep(
+        18,
+        solver_order=3,
+        disable_corrector=(0, 1),
+        use_karras_sigmas=True,
+        sigma_max=80.0,
+        prediction_type="v_prediction",
+    )
+
+
 @pytest.mark.parametrize(
     "scheduler, kwargs, error, match",
     [
@@ -232,6 +251,12 @@ def test_dpm_solver():
             {},
             ValueError,
             "lambda_min_clipped=-5.1",
+        ),
+        (
+            {"_class_name": "UniPCMultistepScheduler", "solver_p": "DPMSolverMultistepScheduler"},
+            {},
+            ValueError,
+            "solver_p='DPMSolverMultistepScheduler' is not reproduced",
         ),
         ({"_class_name": "DDPMScheduler"}, {"eta": 0.5}, ValueError, "eta=0.5 is an argument"),
         ({"_class_name": "DDIMScheduler"}, {"mu": 1.0}, ValueError, "mu=1.0 is for"),

@@ -89,7 +89,8 @@ class SigmaSampler(Recorded):
     kind = "sigma"
     pure_noise_start = False  # the chain starts at the finite sigma s_0
     multistep = False  # each step is a map of the state alone
-    karras_over_table = False  # Karras' ramp between the ends of the timesteps' sigmas
+    # Karras' ramp between the ends of the timesteps' sigmas (True: of the schedule's), by default
+    karras_over_table = False
     default_schedule = NoiseSchedule(timestep_spacing="linspace")
     predictions: tuple[PredictionType, ...] = PREDICTIONS
 
@@ -119,7 +120,8 @@ class SigmaSampler(Recorded):
         spaced = self.spaced_timesteps()
         table = sigma_table(self.schedule)
         if use_karras_sigmas and self.karras_over_table:
-            sigma_min, sigma_max = table[0], table[-1]
+            sigma_min = table[0] if sigma_min is None else sigma_min
+            sigma_max = table[-1] if sigma_max is None else sigma_max
         self.sigmas = run_sigmas(
             self.schedule,
             spaced,

@@ -13,6 +13,7 @@ from .discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
 from .euler_samplers import Euler, EulerAncestral, Heun
 from .multistep import DPMSolverMultistep
 from .samplers import Sampler
+from .unipc import UniPCMultistep
 
 __all__ = ["from_diffusers", "SCHEDULERS"]
 
@@ -107,6 +108,29 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
         "flow_shift": 1.0,
         "time_shift_type": "exponential",
     },
+    "UniPCMultistepScheduler": _SCHEDULE
+    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    | _SIGMAS
+    | _NOT_REPRODUCED
+    | _IGNORED_WITHOUT_THRESHOLDING
+    | {
+        "solver_order": 2,
+        "predict_x0": True,
+        "solver_type": "bh2",
+        "lower_order_final": True,
+        "disable_corrector": [],
+        "sigma_min": None,
+        "sigma_max": None,
+        "final_sigmas_type": "zero",
+        # not reproduced: only their defaults are accepted
+        "solver_p": None,
+        "use_flow_sigmas": False,
+        "use_dynamic_shifting": False,
+        "shift_terminal": None,
+        # used only with use_flow_sigmas or use_dynamic_shifting
+        "flow_shift": 1.0,
+        "time_shift_type": "exponential",
+    },
 }
 _DEFAULT_ONLY = {
     "DDIMScheduler": tuple(_NOT_REPRODUCED),
@@ -137,6 +161,15 @@ _DEFAULT_ONLY = {
         "lambda_min_clipped",
         "variance_type",
     ),
+    "UniPCMultistepScheduler": (
+        *_NOT_REPRODUCED,
+        "use_exponential_sigmas",
+        "use_beta_sigmas",
+        "solver_p",
+        "use_flow_sigmas",
+        "use_dynamic_shifting",
+        "shift_terminal",
+    ),
     "HeunDiscreteScheduler": (
         "trained_betas",
         "use_exponential_sigmas",
@@ -155,15 +188,17 @@ def from_diffusers(
     ``FlowMatchEulerDiscreteScheduler`` → :class:`~fpguide.FlowMatchEuler`,
     ``EulerDiscreteScheduler`` → :class:`~fpguide.Euler`, ``EulerAncestralDiscreteScheduler`` →
     :class:`~fpguide.EulerAncestral`, ``HeunDiscreteScheduler`` → :class:`~fpguide.Heun`,
-    ``DPMSolverMultistepScheduler`` → :class:`~fpguide.DPMSolverMultistep`, with every setting of
-    the configuration carried over: the β schedule, timestep spacing and offset, the prediction
-    type, ``clip_sample`` (on by default in DDIM and DDPM: x̂0 clipped to [−``clip_sample_range``,
+    ``DPMSolverMultistepScheduler`` → :class:`~fpguide.DPMSolverMultistep`,
+    ``UniPCMultistepScheduler`` → :class:`~fpguide.UniPCMultistep`, with every setting of the
+    configuration carried over: the β schedule, timestep spacing and offset, the prediction type,
+    ``clip_sample`` (on by default in DDIM and DDPM: x̂0 clipped to [−``clip_sample_range``,
     ``clip_sample_range``]), ``set_alpha_to_one``, ``variance_type``; ``shift``,
     ``use_dynamic_shifting`` and ``time_shift_type``; ``use_karras_sigmas``, ``sigma_min``,
     ``sigma_max`` and ``final_sigmas_type``; ``solver_order``, ``algorithm_type``, ``solver_type``,
-    ``lower_order_final`` and ``euler_at_final``. Keys that start with ``_`` (diffusers' own
-    bookkeeping) are skipped, and a flow-matching pipeline's ``base_shift``, ``max_shift`` and image
-    sequence lengths only serve to compute ``mu``, which is given here.
+    ``lower_order_final`` and ``euler_at_final``; ``predict_x0`` and ``disable_corrector``. Keys
+    that start with ``_`` (diffusers' own bookkeeping) are skipped, and a flow-matching pipeline's
+    ``base_shift``, ``max_shift`` and image sequence lengths only serve to compute ``mu``, which is
+    given here.
 
     Parameters
     ----------
@@ -192,6 +227,7 @@ def from_diffusers(
         ``trained_betas``, ``rescale_betas_zero_snr``; exponential or beta sigmas, Euler's
         log-linear interpolation, Heun's ``clip_sample``; DPM-Solver's Lu lambdas, flow sigmas,
         dynamic shifting, ``lambda_min_clipped``, learned variance and its stochastic algorithms;
+        UniPC's ``solver_p``, flow sigmas, dynamic shifting and ``shift_terminal``;
         for flow matching Karras sigmas,
         ``shift_terminal``, ``invert_sigmas``, ``stochastic_sampling``) at another value, ``eta``
         for a scheduler other than DDIM, and the errors of the samplers for values out of range.
@@ -244,6 +280,11 @@ def from_diffusers(
         keys = ("solver_order", "algorithm_type", "solver_type", "lower_order_final")
         keys += ("euler_at_final", "use_karras_sigmas", "final_sigmas_type", "prediction_type")
         return DPMSolverMultistep(steps, schedule, **{key: settings[key] for key in keys})
+    if name == "UniPCMultistepScheduler":
+        keys = ("solver_order", "predict_x0", "solver_type", "lower_order_final")
+        keys += ("disable_corrector", "use_karras_sigmas", "sigma_min", "sigma_max")
+        keys += ("final_sigmas_type", "prediction_type")
+        return UniPCMultistep(steps, schedule, **{key: settings[key] for key in keys})
     clip = settings["clip_sample_range"] if settings["clip_sample"] else None
     common = {"prediction_type": settings["prediction_type"], "clip_sample": clip}
     if name == "DDIMScheduler":

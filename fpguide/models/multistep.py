@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .guidance import GuidedModel
     from .processes import Process
 
-__all__ = ["AlgorithmType", "DPMSolverMultistep", "SolverType"]
+__all__ = ["AlgorithmType", "DPMSolverMultistep", "MAX_ORDER", "MultistepSampler", "SolverType"]
 
 AlgorithmType = Literal["dpmsolver++", "dpmsolver"]
 SolverType = Literal["midpoint", "heun"]
@@ -55,7 +55,119 @@ MAX_ORDER = 3
 _SHORT_RUN = 15
 
 
-class DPMSolverMultistep(SigmaSampler):
+class MultistepSampler(SigmaSampler):
+    """Base of :class:`DPMSolverMultistep` and :class:`~fpguide.models.unipc.UniPCMultistep`:
+    diffusers' multistep schedulers on the variance-preserving sample, from N(0, 1), over the
+    timesteps of :func:`~fpguide.models.sigmas.multistep_timesteps` (Karras' ramp between the
+    schedule's smallest and largest sigma, its timesteps rounded).
+
+    A step of order 2 or 3 uses the model outputs at earlier states of the trajectory: every state
+    is a map of the first state (:meth:`path_map`), and particles run whole trajectories
+    (:meth:`literal_path`).
+    """
+
+    multistep = True  # steps of order 2 and 3 use earlier states of the trajectory
+    karras_over_table = True  # Karras' ramp between S_0 and S_{K−1} by default
+
+    def __init__(self, steps: int, schedule: NoiseSchedule | None, *args, **options):
+        super().__init__(steps, schedule, *args, **options)
+        if self.use_karras_sigmas:  # diffusers rounds the timesteps of Karras' sigmas
+            self.timesteps = np.round(self.timesteps)
+
+    def spaced_timesteps(self) -> np.ndarray:
+        """The timesteps of the schedule's spacing
+        (:func:`~fpguide.models.sigmas.multistep_timesteps`).
+
+        Returns
+        -------
+        np.ndarray
+            (N,) timesteps, decreasing.
+        """
+        return multistep_timesteps(self.schedule, self.steps)
+
+    def init_noise_sigma(self) -> float:
+        """diffusers' ``init_noise_sigma``: 1 (the pipeline starts from N(0, 1) in the frame).
+
+        Returns
+        -------
+        float
+            1.0.
+        """
+        return 1.0
+
+    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
+        """The law of the first state from the pipeline's noise: N(0, 1).
+
+        Parameters
+        ----------
+        model : GuidedModel
+            The guided model (unused).
+        process : Process
+            The schedule's process (unused).
+
+        Returns
+        -------
+        loc, scale : float
+            0.0 and 1.0.
+        """
+        return 0.0, 1.0
+
+    def levels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """α = 1/sqrt(1 + s²), σ = s α and λ = log(α/σ) = −log s of the run's sigmas (λ = +inf at
+        s = 0).
+
+        Returns
+        -------
+        alpha, sigma, lam : np.ndarray
+            (N + 1,) each.
+        """
+        s = self.sigmas
+        alpha = 1.0 / np.hypot(s, 1.0)
+        with np.errstate(divide="ignore"):
+            return alpha, s * alpha, -np.log(s)
+
+    def path_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
+        """Φ_j: the state after step j of the trajectories that start at the first state x.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            First states y_0.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+
+        Returns
+        -------
+        np.ndarray
+            y_{j+1}, shaped like x.
+        """
+        raise NotImplementedError
+
+    def literal_path(self, x: np.ndarray, score: ScoreFunction, plan: Steps) -> np.ndarray:
+        """Every state of the trajectories from the first states x, with the scheduler's arithmetic.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            First states y_0.
+        score : callable
+            The guided score s_w(x, t).
+        plan : Steps
+            The steps.
+
+        Returns
+        -------
+        np.ndarray
+            (N + 1, ...) the states, the first one x.
+        """
+        raise NotImplementedError
+
+
+class DPMSolverMultistep(MultistepSampler):
     """diffusers' DPMSolverMultistepScheduler: DPM-Solver++ or DPM-Solver of order 1 to 3 (see
     :mod:`fpguide.models.multistep`), deterministic.
 
@@ -103,8 +215,6 @@ class DPMSolverMultistep(SigmaSampler):
     """
 
     kind = "DPMSolverMultistep"
-    multistep = True  # steps of order 2 and 3 use earlier states of the trajectory
-    karras_over_table = True  # Karras' ramp between S_0 and S_{K−1}
 
     def __init__(
         self,
@@ -146,47 +256,7 @@ class DPMSolverMultistep(SigmaSampler):
         self.algorithm_type, self.solver_type = algorithm_type, solver_type
         self.lower_order_final = check_flag("lower_order_final", lower_order_final)
         self.euler_at_final = check_flag("euler_at_final", euler_at_final)
-        if use_karras_sigmas:  # diffusers rounds the timesteps of Karras' sigmas
-            self.timesteps = np.round(self.timesteps)
         self._x_weights, self._score_weights = self._weights()
-
-    def spaced_timesteps(self) -> np.ndarray:
-        """The timesteps of the schedule's spacing
-        (:func:`~fpguide.models.sigmas.multistep_timesteps`).
-
-        Returns
-        -------
-        np.ndarray
-            (N,) timesteps, decreasing.
-        """
-        return multistep_timesteps(self.schedule, self.steps)
-
-    def init_noise_sigma(self) -> float:
-        """diffusers' ``init_noise_sigma``: 1 (the pipeline starts from N(0, 1) in the frame).
-
-        Returns
-        -------
-        float
-            1.0.
-        """
-        return 1.0
-
-    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
-        """The law of the first state from the pipeline's noise: N(0, 1).
-
-        Parameters
-        ----------
-        model : GuidedModel
-            The guided model (unused).
-        process : Process
-            The schedule's process (unused).
-
-        Returns
-        -------
-        loc, scale : float
-            0.0 and 1.0.
-        """
-        return 0.0, 1.0
 
     def orders(self) -> np.ndarray:
         """The order diffusers uses at each step.
@@ -212,9 +282,7 @@ class DPMSolverMultistep(SigmaSampler):
 
     def _weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(X, S): y_{j+1} = Σ_k X[j, k] y_{j−k} + S[j, k] s_w(y_{j−k}), k < 3."""
-        s = self.sigmas
-        alpha, lam = 1.0 / np.hypot(s, 1.0), -np.log(np.where(s > 0, s, 1.0))
-        sigma = s * alpha
+        alpha, sigma, lam = self.levels()
         x_weights, score_weights = (
             np.zeros((self.steps, MAX_ORDER)),
             np.zeros((self.steps, MAX_ORDER)),

@@ -18,6 +18,7 @@ from typing import Union
 from .discrete import DDIM, DDPM, DiscreteSampler, FlowMatchEuler, NoiseSchedule
 from .euler_samplers import Euler, EulerAncestral, Heun, SigmaSampler
 from .multistep import DPMSolverMultistep
+from .unipc import UniPCMultistep
 
 __all__ = ["SAMPLER_TYPES", "Sampler", "sampler_from_dict"]
 
@@ -25,7 +26,16 @@ Sampler = Union[DiscreteSampler, FlowMatchEuler, SigmaSampler]
 SAMPLER_TYPES = (DiscreteSampler, FlowMatchEuler, SigmaSampler)
 _BY_KIND = {
     kind.kind: kind
-    for kind in (DDIM, DDPM, FlowMatchEuler, Euler, EulerAncestral, Heun, DPMSolverMultistep)
+    for kind in (
+        DDIM,
+        DDPM,
+        FlowMatchEuler,
+        Euler,
+        EulerAncestral,
+        Heun,
+        DPMSolverMultistep,
+        UniPCMultistep,
+    )
 }
 
 
@@ -36,8 +46,9 @@ def sampler_from_dict(spec: dict) -> Sampler:
     ----------
     spec : dict
         The record: ``type`` (the class name: "DDIM", "DDPM", "FlowMatchEuler", "Euler",
-        "EulerAncestral", "Heun" or "DPMSolverMultistep"), ``steps``, ``schedule`` (the schedule's
-        record, all but FlowMatchEuler) and the other constructor arguments.
+        "EulerAncestral", "Heun", "DPMSolverMultistep" or "UniPCMultistep"), ``steps``,
+        ``schedule`` (the schedule's record, all but FlowMatchEuler) and the other constructor
+        arguments.
 
     Returns
     -------

@@ -68,8 +68,8 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
     last)."""
     if not isinstance(sampler, SAMPLER_TYPES):
         raise TypeError(
-            "sampler must be a fpguide.DDIM, DDPM, FlowMatchEuler, Euler, EulerAncestral, Heun or "
-            f"DPMSolverMultistep, got {type(sampler).__name__}"
+            "sampler must be a fpguide.DDIM, DDPM, FlowMatchEuler, Euler, EulerAncestral, Heun, "
+            f"DPMSolverMultistep or UniPCMultistep, got {type(sampler).__name__}"
         )
     plan = sampler.plan()
     states = np.concatenate([[plan.t[0]], plan.t_next])
