@@ -74,6 +74,12 @@ SIGMA_SCHEDULERS = [
         20,
         "DPM-Solver 2M 20 (to S_0)",
     ),
+    (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "sde-dpmsolver++", "solver_order": 1},
+        20,
+        "SDE-DPM-Solver++ 1 20",
+    ),
     ("UniPCMultistepScheduler", {}, 20, "UniPC-2 20"),
     ("UniPCMultistepScheduler", {"solver_order": 3}, 20, "UniPC-3 20"),
 ]

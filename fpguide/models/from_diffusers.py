@@ -226,7 +226,8 @@ def from_diffusers(
         the class does not have, a setting fpguide reproduces only at its default (``thresholding``,
         ``trained_betas``, ``rescale_betas_zero_snr``; exponential or beta sigmas, Euler's
         log-linear interpolation, Heun's ``clip_sample``; DPM-Solver's Lu lambdas, flow sigmas,
-        dynamic shifting, ``lambda_min_clipped``, learned variance and its stochastic algorithms;
+        dynamic shifting, ``lambda_min_clipped``, learned variance and its stochastic algorithms
+        above order 1;
         UniPC's ``solver_p``, flow sigmas, dynamic shifting and ``shift_terminal``;
         for flow matching Karras sigmas,
         ``shift_terminal``, ``invert_sigmas``, ``stochastic_sampling``) at another value, ``eta``

@@ -18,7 +18,8 @@ A step of order 2 or 3 depends on the model outputs at the earlier states of the
 so the chain is not a map of the current state alone. It is a map of the first state: in 1-D every
 state y_j = Φ_j(y_0) is a deterministic function of the start, and the law of y_j is the start law
 pushed forward through Φ_j (:meth:`DPMSolverMultistep.path_map`). As the steps shrink, the chain
-tends to the probability-flow ODE.
+tends to the probability-flow ODE. At order 1 (``solver_order=1``) every step is a map of its state,
+and the stochastic variants ("sde-dpmsolver++", "sde-dpmsolver") add their Gaussian after it.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AlgorithmType", "DPMSolverMultistep", "MAX_ORDER", "MultistepSampler", "SolverType"]
 
-AlgorithmType = Literal["dpmsolver++", "dpmsolver"]
+AlgorithmType = Literal["dpmsolver++", "dpmsolver", "sde-dpmsolver++", "sde-dpmsolver"]
 SolverType = Literal["midpoint", "heun"]
 ALGORITHMS: tuple[AlgorithmType, ...] = get_args(AlgorithmType)
 SOLVER_TYPES: tuple[SolverType, ...] = get_args(SolverType)
@@ -169,7 +170,13 @@ class MultistepSampler(SigmaSampler):
 
 class DPMSolverMultistep(MultistepSampler):
     """diffusers' DPMSolverMultistepScheduler: DPM-Solver++ or DPM-Solver of order 1 to 3 (see
-    :mod:`fpguide.models.multistep`), deterministic.
+    :mod:`fpguide.models.multistep`), and their stochastic first-order variants.
+
+    At order 1 every step is a map of its state (DDIM's step), followed for the SDE variants by a
+    Gaussian: "sde-dpmsolver++" y' = (σ'/σ) e^{−h} y + α' (1 − e^{−2h}) x̂0 + σ' sqrt(1 − e^{−2h}) Z
+    (DDPM's posterior), "sde-dpmsolver" y' = (α'/α) y − 2σ' (e^h − 1) ε̂ + σ' sqrt(e^{2h} − 1) Z;
+    as the steps shrink they tend to the reverse SDE (η = 1). At higher orders the SDE variants
+    would need the law of a pair of states, and are refused.
 
     Parameters
     ----------
@@ -180,9 +187,10 @@ class DPMSolverMultistep(MultistepSampler):
         defaults.
     solver_order : {1, 2, 3}, default 2
         The order of the multistep method.
-    algorithm_type : {"dpmsolver++", "dpmsolver"}, default "dpmsolver++"
+    algorithm_type : {"dpmsolver++", "dpmsolver", "sde-dpmsolver++", "sde-dpmsolver"}
         Data prediction (DPM-Solver++) or noise prediction (DPM-Solver, which diffusers runs only
-        with ``final_sigmas_type="sigma_min"``).
+        with ``final_sigmas_type="sigma_min"``); the "sde-" variants with ``solver_order=1`` only.
+        Default "dpmsolver++".
     solver_type : {"midpoint", "heun"}, default "midpoint"
         The second-order correction.
     lower_order_final : bool, default True
@@ -199,7 +207,8 @@ class DPMSolverMultistep(MultistepSampler):
     Raises
     ------
     ValueError
-        For a choice or order out of range, "dpmsolver" with ``final_sigmas_type="zero"``, and as
+        For a choice or order out of range, "dpmsolver" or "sde-dpmsolver" with
+        ``final_sigmas_type="zero"``, an "sde-" variant above order 1, and as
         :class:`~fpguide.models.euler_samplers.SigmaSampler`.
     TypeError
         If a flag is not a bool, or as :class:`~fpguide.models.euler_samplers.SigmaSampler`.
@@ -240,23 +249,42 @@ class DPMSolverMultistep(MultistepSampler):
         self.solver_order = check_int("solver_order", solver_order, 1)
         if solver_order > MAX_ORDER:
             raise ValueError(f"solver_order must be 1, 2 or 3, got {solver_order}")
-        if algorithm_type in ("sde-dpmsolver++", "sde-dpmsolver"):
-            raise ValueError(
-                f"algorithm_type={algorithm_type!r} is not reproduced: its steps add noise and use "
-                "earlier states, so the chain's law is that of the pair (y_j, y_{j-1}), not of one "
-                f"density; allowed {list(ALGORITHMS)}"
-            )
         check_choice("algorithm_type", algorithm_type, ALGORITHMS)
         check_choice("solver_type", solver_type, SOLVER_TYPES)
-        if algorithm_type == "dpmsolver" and final_sigmas_type == "zero":
+        self.stochastic = algorithm_type.startswith("sde-")
+        if self.stochastic and solver_order > 1:
             raise ValueError(
-                "algorithm_type='dpmsolver' needs final_sigmas_type='sigma_min' (diffusers "
-                "refuses final_sigmas_type='zero' for it)"
+                f"algorithm_type={algorithm_type!r} with solver_order={solver_order} is not "
+                "reproduced: its steps add noise and use earlier states, so the chain's law is "
+                "that of the pair (y_j, y_{j-1}), not of one density; use solver_order=1"
+            )
+        self.data_prediction = algorithm_type.endswith("++")  # x̂0 (else ε̂)
+        if not self.data_prediction and final_sigmas_type == "zero":
+            raise ValueError(
+                f"algorithm_type={algorithm_type!r} needs final_sigmas_type='sigma_min' "
+                "(diffusers refuses final_sigmas_type='zero' for it)"
             )
         self.algorithm_type, self.solver_type = algorithm_type, solver_type
+        self.multistep = solver_order > 1  # at order 1 every step is a map of its state
         self.lower_order_final = check_flag("lower_order_final", lower_order_final)
         self.euler_at_final = check_flag("euler_at_final", euler_at_final)
         self._x_weights, self._score_weights = self._weights()
+
+    @property
+    def eta(self) -> float:
+        """The stochasticity of the continuous sampler the chain tends to: 1 for the SDE variants,
+        else 0."""
+        return 1.0 if self.stochastic else 0.0
+
+    def _coefficients(self, s, s_next, m, m_next, sigma):
+        """(a, b) of the first-order step without noise (DDIM's), and c, the SDE variants' noise."""
+        a, b, _ = super()._coefficients(s, s_next, m, m_next, sigma)
+        if not self.stochastic:
+            return a, b, np.zeros_like(s)
+        with np.errstate(divide="ignore"):
+            h = np.log(s / s_next)  # +inf to the clean data, where there is no noise
+        grow = -np.expm1(-2.0 * h) if self.data_prediction else np.expm1(2.0 * h)
+        return a, b, np.where(s_next > 0, s_next * m_next * np.sqrt(grow), 0.0)
 
     def orders(self) -> np.ndarray:
         """The order diffusers uses at each step.
@@ -290,10 +318,11 @@ class DPMSolverMultistep(MultistepSampler):
         for j, order in enumerate(self.orders()):
             w = self._output_weights(j, order, alpha, sigma, lam)
             levels = j - np.arange(order)  # the states whose outputs step j uses
-            if self.algorithm_type == "dpmsolver++":  # m = x̂0 = (y + σ² s)/α
+            if self.data_prediction:  # m = x̂0 = (y + σ² s)/α
                 x_weights[j, :order] = w / alpha[levels]
                 score_weights[j, :order] = w * sigma[levels] ** 2 / alpha[levels]
-                x_weights[j, 0] += sigma[j + 1] / sigma[j]
+                decay = math.exp(lam[j] - lam[j + 1]) if self.stochastic else 1.0  # e^{−h}
+                x_weights[j, 0] += sigma[j + 1] / sigma[j] * decay
             else:  # m = ε̂ = −σ s
                 score_weights[j, :order] = -w * sigma[levels]
                 x_weights[j, 0] += alpha[j + 1] / alpha[j]
@@ -306,7 +335,11 @@ class DPMSolverMultistep(MultistepSampler):
         h = lam[j + 1] - lam[j]
         if h == 0:  # the last step to its own sigma (Karras' ramp ending at sigma_min): y' = y
             return np.zeros(order)
-        if self.algorithm_type == "dpmsolver++":
+        if self.stochastic:  # order 1 only
+            if self.data_prediction:
+                return np.array([-alpha[j + 1] * math.expm1(-2.0 * h)])
+            return np.array([-2.0 * sigma[j + 1] * math.expm1(h)])
+        if self.data_prediction:
             base = -alpha[j + 1] * math.expm1(-h)
             first = alpha[j + 1] * (math.expm1(-h) / h + 1.0)
             second = -alpha[j + 1] * ((math.expm1(-h) + h) / h**2 - 0.5)
@@ -407,16 +440,47 @@ class DPMSolverMultistep(MultistepSampler):
         """
         path, outputs = [x], []
         for j, order in enumerate(self.orders()):
-            y = path[-1]
-            m, sigma = plan.m[j], plan.sigma[j]
-            output = network_output(self.prediction_type, y, score(y, plan.t[j]), m, sigma)
-            x0, eps = network_predictions(self.prediction_type, y, output, m, sigma)
-            outputs.append(x0 if self.algorithm_type == "dpmsolver++" else eps)
-            path.append(self._literal_update(y, outputs, j, order))
+            outputs.append(self._literal_output(path[-1], score, plan, j))
+            path.append(self._literal_update(path[-1], outputs, j, order, 0.0))
         return np.array(path)
 
-    def _literal_update(self, y, outputs, j, order):
-        """diffusers' dpm_solver_first_order_update and multistep second/third-order updates."""
+    def literal_step(
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
+    ) -> np.ndarray:
+        """Step j of a first-order run (``solver_order=1``) with diffusers' arithmetic, its SDE
+        variants' ``noise`` included.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The particles.
+        score : callable
+            The guided score s_w(x, t).
+        plan : Steps
+            The steps.
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Standard normal draws shaped like x (0.0: the deterministic part).
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step.
+        """
+        return self._literal_update(x, [self._literal_output(x, score, plan, j)], j, 1, noise)
+
+    def _literal_output(self, y, score, plan, j):
+        """The model output diffusers' update uses: the network's output of the prediction type
+        converted to x̂0 (DPM-Solver++) or ε̂ (DPM-Solver)."""
+        m, sigma = plan.m[j], plan.sigma[j]
+        output = network_output(self.prediction_type, y, score(y, plan.t[j]), m, sigma)
+        x0, eps = network_predictions(self.prediction_type, y, output, m, sigma)
+        return x0 if self.data_prediction else eps
+
+    def _literal_update(self, y, outputs, j, order, noise):
+        """diffusers' dpm_solver_first_order_update (with its SDE variants' noise) and multistep
+        second/third-order updates."""
         s = self.sigmas
         alpha_t, sigma_t = 1.0 / math.hypot(s[j + 1], 1.0), s[j + 1] / math.hypot(s[j + 1], 1.0)
         alpha_s0, sigma_s0 = 1.0 / math.hypot(s[j], 1.0), s[j] / math.hypot(s[j], 1.0)
@@ -425,6 +489,18 @@ class DPMSolverMultistep(MultistepSampler):
         lambda_t, lambda_s = -math.log(s[j + 1]), [-math.log(s[j - k]) for k in range(order)]
         h = lambda_t - lambda_s[0]
         d0 = outputs[-1]
+        if self.algorithm_type == "sde-dpmsolver++":
+            return (
+                (sigma_t / sigma_s0 * math.exp(-h)) * y
+                + (alpha_t * (1 - math.exp(-2.0 * h))) * d0
+                + sigma_t * math.sqrt(1.0 - math.exp(-2 * h)) * noise
+            )
+        if self.algorithm_type == "sde-dpmsolver":
+            return (
+                (alpha_t / alpha_s0) * y
+                - 2.0 * (sigma_t * (math.exp(h) - 1.0)) * d0
+                + sigma_t * math.sqrt(math.exp(2 * h) - 1.0) * noise
+            )
         if order >= 2:
             r0 = (lambda_s[0] - lambda_s[1]) / h
             d1 = (1.0 / r0) * (d0 - outputs[-2])

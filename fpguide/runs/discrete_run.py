@@ -41,11 +41,12 @@ from ..models.dynamics import gaussian_law, prepare_run, start_law
 from ..models.samplers import SAMPLER_TYPES, Sampler
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
+from ..sweeps.calls import SolveCall
 from ..tools.errors import CollapsedMassWarning, WallMassError
 from ..tools.validation import as_rng, check_flag, check_int, check_positive_real
 from .grid_run import check_grid, grid_dataset, start_density
 from .particle_run import particle_observables, seed_record, start_points, with_observables
-from .solve import solve
+from .solve import solve, solve_from_density
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -300,10 +301,11 @@ def solve_discrete(
         The mass allowed to leave through the walls before the run fails.
     compare : bool, default True
         Also solve the continuous sampler the chain approximates (the η-sampler of
-        ``sampler.schedule.process()`` with η = ``sampler.eta``, from the same start, on the same
-        grid; the clean output compared after the chain's own last step) and report the
-        discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) − H(q_cont)
-        at every state.
+        ``sampler.process()`` with η = ``sampler.eta``, from the chain's first state — for a chain
+        from pure noise, from pure noise — on the same grid; the clean output compared after the
+        chain's own last step) and report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|``
+        and ``gap_entropy`` = H(q) − H(q_cont) at every state (its configuration in the attribute
+        ``continuous_config``).
 
     Returns
     -------
@@ -448,16 +450,15 @@ def _chain_dataset(result, prepared, states, plan, config, record, chain, t_obs)
 def _with_gap(
     ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
 ) -> xr.Dataset:
-    """Add the discretisation gap: the continuous sampler at the positive states' times on the same
-    grid, and at the clean output its density at the last positive time pushed through the chain's
-    last step."""
+    """Add the discretisation gap: the continuous sampler from the chain's first state (a chain from
+    pure noise: from pure noise) at the positive states' times on the same grid, and at the clean
+    output its density at the last positive time pushed through the chain's last step."""
     positive = np.unique(states[states > 0])[::-1]
-    cont = solve(
-        target,
-        guidance,
+    call = SolveCall(
+        target=target,
+        guidance=guidance,
         sampler="sde" if sampler.eta > 0 else "ode",
         eta=sampler.eta,
-        # a chain from pure noise is compared with the continuous sampler from pure noise
         T=1.0 if sampler.pure_noise_start else float(positive[0]),
         t_min=float(positive[-1]),
         process=prepared.dyn.process,
@@ -469,6 +470,10 @@ def _with_gap(
         thresholds=prepared.thresholds,
         wall_tol=wall_tol,
     )
+    if sampler.pure_noise_start:
+        cont = solve(**call.arguments())
+    else:
+        cont = solve_from_density(call, ds.density.values[0])
     q_cont = np.empty_like(ds.density.values)
     for k, t in enumerate(states):
         if t > 0:

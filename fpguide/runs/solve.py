@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..models.targets import Mixture
     from ..sweeps.family import Family
 
-__all__ = ["CheckedSolve", "check_solve", "solve"]
+__all__ = ["CheckedSolve", "check_solve", "solve", "solve_from_density"]
 
 
 def _plan_sweep(groups: list[list[SolveCall]], widen: float) -> list[list[SolveCall]]:
@@ -280,6 +280,43 @@ def solve(
 
     result, grid, run = on_automatic_grid(run_on, grid, dyn, t_min, quantile, cells_per_width)
     return _finish(result, prepared, settings, run, direction)
+
+
+def solve_from_density(call: SolveCall, q0: np.ndarray) -> xr.Dataset:
+    """A 1-D :func:`solve` call on its given grid, started at T from the cell averages ``q0``
+    instead of its start law: the continuous sampler a discrete chain is compared with, from the
+    chain's own first state (diffusers' Euler pipelines start from N(0, s_0²) in the VE scale, not
+    from the process's prior).
+
+    Parameters
+    ----------
+    call : SolveCall
+        The solve: a 1-D target, a :class:`~fpguide.Grid` and no error estimate.
+    q0 : numpy.ndarray
+        The density at T, cell averages on the call's grid.
+
+    Returns
+    -------
+    xarray.Dataset
+        What :func:`solve` returns for the call, its run record marking the given start
+        (``start_density``).
+
+    Raises
+    ------
+    ValueError
+        If the call has no 1-D grid, ``q0`` does not fit it, or as :func:`solve`.
+    """
+    checked = check_solve(call)
+    grid = checked.grid
+    if not isinstance(grid, Grid) or call.error_estimate:
+        raise ValueError("solve_from_density needs a 1-D fpguide.Grid and no error estimate")
+    q0 = np.asarray(q0, dtype=float)
+    if q0.shape != (grid.n,):
+        raise ValueError(f"q0 must hold the {grid.n} cells of the grid, got shape {q0.shape}")
+    prepared, settings = checked.prepared, checked.settings
+    result = _evolve(q0, prepared.dyn.drift, prepared, grid, settings)
+    run = {"grid_choice": None, "start_density": "given"}
+    return _finish(result, prepared, settings, run, checked.direction)
 
 
 @dataclass(frozen=True)
