@@ -18,8 +18,8 @@ predictor and order 1 for the corrector). x_i itself enters only through m_i.
 Every state is a deterministic function of the first state, and its law the push-forward of the
 start law (:meth:`UniPCMultistep.path_map`). The arithmetic is diffusers' (its ``R``, ``b`` and
 ``torch.linalg.solve`` in float64), shared by the grid's maps and the particles: the independent
-checks are the order of the gap to the probability-flow ODE, order 1 against its closed form, and
-diffusers itself (``benchmarks/diffusers_schedulers.py``).
+checks are orders 1 and 2 written out from UniPC's order conditions (the tests), the order of the
+gap to the probability-flow ODE, and diffusers itself (``benchmarks/diffusers_schedulers.py``).
 """
 
 from __future__ import annotations
