@@ -39,8 +39,8 @@ VARIABLES = {
     "kl_tilted": ("KL(q || tilted law p_t(x|c)^(1+w) p_t(x)^(-w)) at the output time", "nats"),
     "tv_tilted": ("total variation to the tilted law at the output time", "1"),
     "frame_scale": (
-        "s(t) in x = s(t) y: VE and EDM densities and observables are those of y = "
-        "x/sqrt(1 + sigma(t)^2)",
+        "s(t) in x = s(t) y: VE, EDM and flow-matching densities and observables are those of "
+        "y = x/s(t)",
         "1",
     ),
     # run monitors (fpguide.runs.monitors)
@@ -108,7 +108,7 @@ COORDS = {
 
 
 def frame_variables(process: Process, t: np.ndarray) -> dict:
-    """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM; see
+    """``frame_scale(t)`` for processes held in a scaled frame (VE, EDM, flow matching; see
     :mod:`fpguide.models.processes`), else nothing.
 
     Parameters

@@ -1,18 +1,23 @@
-"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step DDIM, DDPM or
-FlowMatchEuler sampler.
+"""solve_discrete() and sample_discrete(): the density (and particles) of an N-step chain of one of
+diffusers' schedulers (:mod:`fpguide.models.samplers`: DDIM, DDPM, FlowMatchEuler, Euler, Euler
+ancestral, Heun, DPM-Solver, UniPC).
 
-Each step x' = a x + b s_w(x, t) + c Z (:mod:`fpguide.models.discrete`) is applied to the density
-exactly: the push-forward through the deterministic map (:mod:`fpguide.engine.pushforward`), then,
-for stochastic steps, the convolution with N(0, c²) (the exact positive heat kernel of
-:mod:`fpguide.engine.heat`). The result is the law of the discrete chain itself, not of the
-continuous sampler it approximates; the gap between the two — the discretisation error users pay for
-using N steps — is reported next to it, against the continuous η-sampler of the schedule's process
-solved on the same grid (and, for the clean output, followed by the same last step).
+Each step, a deterministic map of the state followed for stochastic steps by N(0, c²) noise (x' = a
+x + b s_w(x, t) + c Z for most; Heun's map takes two scores), is applied to the density exactly: the
+push-forward through the map (:mod:`fpguide.engine.pushforward`), then the convolution with N(0, c²)
+(the exact positive heat kernel of :mod:`fpguide.engine.heat`). A multistep chain (DPM-Solver of
+order 2 or 3, UniPC), whose steps use earlier states of the trajectory, has each state pushed
+forward from the first state through the chain's map of it. The result is the law of the discrete
+chain itself, not of the continuous sampler it approximates; the gap between the two — the
+discretisation error users pay for using N steps — is reported next to it, against the continuous
+η-sampler of the sampler's process solved on the same grid from the chain's first state (and, for
+the clean output, followed by the same last step).
 
-States are labelled by diffusion time: t = (k + 1)/K for training timestep k, and 0 for the clean
-data. Observables that need p_t (confidence, the KL/TV references) take the clean output at the
-noise level σ = ``CLEAN_SIGMA`` (p_t → p_0 as σ → 0; at σ = 0 the class posterior of compact
-supports is undefined off the supports).
+States are labelled by diffusion time: t = (k + 1)/K for training timestep k (the time of the noise
+level of each sigma for the sigma-based schedulers), and 0 for the clean data. Observables that need
+p_t (confidence, the KL/TV references) take the clean output at the noise level σ = ``CLEAN_SIGMA``
+(p_t → p_0 as σ → 0; at σ = 0 the class posterior of compact supports is undefined off the
+supports).
 """
 
 from __future__ import annotations
@@ -143,12 +148,14 @@ def _config(prepared, sampler: Sampler, states: np.ndarray) -> dict:
 
 @dataclass
 class Chain:
-    """The densities after each step of a run (``q``, one row per step taken), the cumulative wall
-    outflow (lower, upper) after each, the number of steps whose map folds where there is mass, and
-    ``reach``: the smallest interval holding the images of all but ``TAIL`` of the mass on either
-    side, widened by 8.5 noise standard deviations, over the steps. ``escaped``: more than the
-    tolerance left through the walls. ``collapsed``: the largest mass a step mapped onto (near)
-    single points (see :class:`~fpguide.engine.pushforward.Pushed`)."""
+    """The densities after each step of a run (``q``, one row per step taken), the wall outflow
+    (lower, upper) of each state (the mass the chain has lost through the walls by then; for a
+    multistep chain, whose states are pushed from the start, the mass that state lost), the number
+    of steps whose map folds where there is mass, and ``reach``: the smallest interval holding the
+    images of all but ``TAIL`` of the mass on either side, widened by 8.5 noise standard deviations,
+    over the steps. ``escaped``: more than the tolerance left through the walls, at some state.
+    ``collapsed``: the largest mass a step mapped onto (near) single points (see
+    :class:`~fpguide.engine.pushforward.Pushed`)."""
 
     q: np.ndarray
     outflow: np.ndarray
@@ -206,7 +213,11 @@ def run_steps(
                 min(reach[0], moved.min() - NOISE_SDS * c),
                 max(reach[1], moved.max() + NOISE_SDS * c),
             ]
-        lower, upper, folded = lower + below, upper + above, folded + (pushed.turns > 0)
+        if from_start:  # each state's push from the start loses its own mass
+            lower, upper = below, above
+        else:
+            lower, upper = lower + below, upper + above
+        folded += pushed.turns > 0
         if c > 0:
             new = np.empty_like(q)
             below, above = heat_step(q, heat_kernel(0.5 * (c / grid.dx) ** 2), new)
@@ -214,14 +225,9 @@ def run_steps(
         flush_checked(q[None], TensorGrid((grid,)), t, batch=False)
         rows.append(q)
         outflow.append((lower, upper))
-    return Chain(
-        np.array(rows),
-        np.array(outflow).reshape(-1, 2),
-        folded,
-        tuple(reach),
-        lower + upper > wall_tol,
-        collapsed,
-    )
+    outflow = np.array(outflow).reshape(-1, 2)
+    lost = float(np.max(outflow.sum(axis=1), initial=0.0))
+    return Chain(np.array(rows), outflow, folded, tuple(reach), lost > wall_tol, collapsed)
 
 
 def _refined(grid: Grid, q: np.ndarray, cells_per_width: float) -> Grid | None:
@@ -262,15 +268,18 @@ def solve_discrete(
     wall_tol: float = 1e-9,
     compare: bool = True,
 ) -> xr.Dataset:
-    """The density after every step of an N-step :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
-    :class:`~fpguide.FlowMatchEuler` sampler (1-D).
+    """The density after every step of an N-step chain of diffusers' schedulers (1-D):
+    :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM`, :class:`~fpguide.FlowMatchEuler`,
+    :class:`~fpguide.Euler`, :class:`~fpguide.EulerAncestral`, :class:`~fpguide.Heun`,
+    :class:`~fpguide.DPMSolverMultistep` or :class:`~fpguide.UniPCMultistep`.
 
-    Each step x' = a x + b s_w(x, t) + c Z is applied to the density exactly: the push-forward
-    through the deterministic map, then, for stochastic steps (c > 0), the convolution with N(0,
-    c²). The result is the law of the discrete chain itself, not of the continuous sampler it
-    approximates (see the module docstring). States are labelled by diffusion time: t = (k + 1)/K
-    for training timestep k, and 0 for the clean data, whose observables that need p_t take it at
-    the noise level σ = ``CLEAN_SIGMA``.
+    Each step is applied to the density exactly: the push-forward through its deterministic map (x'
+    = a x + b s_w(x, t) for most; through two scores for Heun), then, for stochastic steps (c > 0),
+    the convolution with N(0, c²); a multistep chain's states are pushed forward from the first
+    state through the chain's map of it. The result is the law of the discrete chain itself, not of
+    the continuous sampler it approximates (see the module docstring). States are labelled by
+    diffusion time: t = (k + 1)/K for training timestep k, and 0 for the clean data, whose
+    observables that need p_t take it at the noise level σ = ``CLEAN_SIGMA``.
 
     Parameters
     ----------
@@ -278,13 +287,14 @@ def solve_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : DDIM, DDPM or FlowMatchEuler
-        The discrete sampler: its steps, noise schedule, η and prediction type (FlowMatchEuler: its
-        sigmas; its states start after its exact first step from pure noise, and the continuous
-        sampler of ``compare`` is the rectified-flow ODE from pure noise).
+    sampler : Sampler
+        The discrete sampler (one of the above): its steps, noise levels, η and prediction type
+        (FlowMatchEuler: its states start after its exact first step from pure noise, and the
+        continuous sampler of ``compare`` is the rectified-flow ODE from pure noise).
     start : {"prior", "exact"}, default "prior"
-        ``"prior"`` (N(0, 1), what the schedulers start from) or ``"exact"`` (``p_T(·|c)`` at the
-        first timestep).
+        ``"prior"`` (what the pipeline starts from: N(0, 1), or N(0, s_0²) in the VE scale for
+        Euler, Euler ancestral and Heun, :meth:`prior_law`) or ``"exact"`` (``p_T(·|c)`` at the
+        first noise level).
     grid : Grid, "uniform" or None, default None
         A :class:`~fpguide.Grid`, or None (``"uniform"``) to choose it from a pilot of the
         continuous counterpart (widened when mass reaches the walls, refined when the chain's
@@ -317,8 +327,7 @@ def solve_discrete(
     Raises
     ------
     TypeError
-        When ``sampler`` is not a :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
-        :class:`~fpguide.FlowMatchEuler`.
+        When ``sampler`` is not one of the samplers above.
     ValueError
         When the sampler visits fewer than two noise levels, for a target of d > 1 dimensions, or
         for other arguments out of their ranges.
@@ -402,7 +411,7 @@ def _chain_on_grid(
         )
         last = given or attempt == WIDEN_TRIES
         if chain.escaped and last:
-            lost = float(chain.outflow[-1].sum())
+            lost = float(chain.outflow.sum(axis=1).max())
             raise WallMassError(
                 f"mass {lost:.3g} left the grid [{grid.lower:.6g}, "
                 f"{grid.upper:.6g}] through the walls "
@@ -520,8 +529,9 @@ def sample_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : DDIM, DDPM or FlowMatchEuler
-        The discrete sampler.
+    sampler : Sampler
+        The discrete sampler, as in :func:`solve_discrete` (a multistep one runs whole
+        trajectories, with diffusers' arithmetic).
     n : int, default 100_000
         The number of particles (at least 2).
     seed : int, sequence of int, numpy.random.Generator, SeedSequence or None, default None
@@ -543,8 +553,7 @@ def sample_discrete(
     Raises
     ------
     TypeError
-        When ``sampler`` is not a :class:`~fpguide.DDIM`, :class:`~fpguide.DDPM` or
-        :class:`~fpguide.FlowMatchEuler`.
+        When ``sampler`` is not one of :func:`solve_discrete`'s samplers.
     ValueError
         For ``n`` < 2, a sampler that visits fewer than two noise levels, a target of d > 1
         dimensions, or other arguments out of their ranges.

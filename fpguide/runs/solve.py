@@ -169,9 +169,10 @@ def solve(
         another and share the union of their grids); None (default): ``"uniform"`` in 1-D,
         ``"adaptive"`` in 2-D and 3-D.
     process : Process, str or None, default None
-        :class:`OU` (default), :class:`VP`, :class:`VE` or :class:`EDM`, or their names. VE and EDM
-        are solved in the frame y = x/sqrt(1 + σ(t)²) (densities and observables of y;
-        ``frame_scale`` holds s(t), x = s y).
+        :class:`OU` (default), :class:`VP`, :class:`VE`, :class:`EDM` or :class:`FlowMatching`, or
+        their names. VE and EDM are solved in the frame y = x/sqrt(1 + σ(t)²), flow matching in
+        y = x/sqrt(α(t)² + σ(t)²) (densities and observables of y; ``frame_scale`` holds s(t),
+        x = s y).
     start : {"prior", "exact"}, default "prior"
         ``"prior"`` (N(0, 1), what samplers use) or ``"exact"`` (the noised conditional
         ``p_T(·|c)``).
