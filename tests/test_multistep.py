@@ -33,6 +33,20 @@ def test_orders_and_sigmas_are_diffusers():
     assert len(karras.plan()) == 9
 
 
+# p_0(x|c) = N(μ_c, a), p_0(x) = N(0, b), guided with w: (a, b, μ_c, w)
+LINEAR = (0.5, 1.0, 1.5, 2.0)
+
+
+def _linear_gaussian_chain(sampler, grid=None):
+    """The chain's densities for the linear-Gaussian case LINEAR, on ``grid`` (default [−10, 10]
+    with 4000 cells)."""
+    a, b, mu_c, w = LINEAR
+    target = fg.GaussianMixture(means=[0.0], covariances=b)
+    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
+    grid = fg.Grid(-10.0, 10.0, 4000) if grid is None else grid
+    return fg.solve_discrete(target, guide, sampler, grid=grid, compare=False)
+
+
 def _moments(sampler, a, b, mu_c, w):
     """Mean and variance of every state for p_0(x|c) = N(μ_c, a), p_0(x) = N(0, b), from N(0, 1):
     at sigma s (α = 1/sqrt(1 + s²), σ = s α) the guided x̂0 = (1 + w) x̂0_c − w x̂0_u is affine in the
@@ -107,11 +121,8 @@ def _moments(sampler, a, b, mu_c, w):
     ids=repr,
 )
 def test_chain_against_its_linear_gaussian_recursion(sampler):
-    a, b, mu_c, w = 0.5, 1.0, 1.5, 2.0
-    target = fg.GaussianMixture(means=[0.0], covariances=b)
-    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
-    ds = fg.solve_discrete(target, guide, sampler, grid=fg.Grid(-10.0, 10.0, 4000), compare=False)
-    mean, var = _moments(sampler, a, b, mu_c, w)
+    ds = _linear_gaussian_chain(sampler)
+    mean, var = _moments(sampler, *LINEAR)
     # measured: means within 1e-12, variances within 2e-12 relative
     np.testing.assert_allclose(ds["mean"].values, mean, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds["variance"].values, var, rtol=1e-10, atol=0)
@@ -218,12 +229,9 @@ def _sde_moments(sampler, a, b, mu_c, w):
     ids=repr,
 )
 def test_sde_variants_against_their_linear_gaussian_recursion(sampler):
-    a, b, mu_c, w = 0.5, 1.0, 1.5, 2.0
-    target = fg.GaussianMixture(means=[0.0], covariances=b)
-    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
     # the ε form's first step spreads the law to ±25 before its drift brings it back
-    ds = fg.solve_discrete(target, guide, sampler, grid=fg.Grid(-40.0, 40.0, 16000), compare=False)
-    mean, var = _sde_moments(sampler, a, b, mu_c, w)
+    ds = _linear_gaussian_chain(sampler, fg.Grid(-40.0, 40.0, 16000))
+    mean, var = _sde_moments(sampler, *LINEAR)
     # measured: means within 7.3e-13, variances within 2.6e-13 relative
     np.testing.assert_allclose(ds["mean"].values, mean, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds["variance"].values, var, rtol=1e-10, atol=0)
@@ -331,11 +339,8 @@ def _unipc1_moments(sampler, a, b, mu_c, w):
     ids=repr,
 )
 def test_unipc_order_one_against_its_closed_form(sampler):
-    a, b, mu_c, w = 0.5, 1.0, 1.5, 2.0
-    target = fg.GaussianMixture(means=[0.0], covariances=b)
-    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
-    ds = fg.solve_discrete(target, guide, sampler, grid=fg.Grid(-10.0, 10.0, 4000), compare=False)
-    mean, var = _unipc1_moments(sampler, a, b, mu_c, w)
+    ds = _linear_gaussian_chain(sampler)
+    mean, var = _unipc1_moments(sampler, *LINEAR)
     # measured: means within 2.5e-13, variances within 1.8e-12 relative
     np.testing.assert_allclose(ds["mean"].values, mean, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds["variance"].values, var, rtol=1e-10, atol=0)
@@ -395,11 +400,8 @@ def _unipc2_moments(sampler, a, b, mu_c, w):
     "sampler", [fg.UniPCMultistep(12), fg.UniPCMultistep(16, use_karras_sigmas=True)], ids=repr
 )
 def test_unipc_order_two_against_its_order_conditions(sampler):
-    a, b, mu_c, w = 0.5, 1.0, 1.5, 2.0
-    target = fg.GaussianMixture(means=[0.0], covariances=b)
-    guide = fg.CFG(w=w, cond=fg.GaussianMixture(means=[mu_c], covariances=a))
-    ds = fg.solve_discrete(target, guide, sampler, grid=fg.Grid(-10.0, 10.0, 4000), compare=False)
-    mean, var = _unipc2_moments(sampler, a, b, mu_c, w)
+    ds = _linear_gaussian_chain(sampler)
+    mean, var = _unipc2_moments(sampler, *LINEAR)
     # measured: means within 6.8e-13, variances within 1.7e-12 relative
     np.testing.assert_allclose(ds["mean"].values, mean, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds["variance"].values, var, rtol=1e-10, atol=0)
