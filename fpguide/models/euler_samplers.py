@@ -114,22 +114,20 @@ class SigmaSampler(Recorded):
         check_choice("prediction_type", prediction_type, self.predictions)
         self.prediction_type = prediction_type
         self.use_karras_sigmas = check_flag("use_karras_sigmas", use_karras_sigmas)
-        self.sigma_min = None if sigma_min is None else float(sigma_min)
-        self.sigma_max = None if sigma_max is None else float(sigma_max)
-        self.final_sigmas_type = final_sigmas_type
         spaced = self.spaced_timesteps()
         table = sigma_table(self.schedule)
-        if use_karras_sigmas and self.karras_over_table:
-            sigma_min = table[0] if sigma_min is None else sigma_min
-            sigma_max = table[-1] if sigma_max is None else sigma_max
-        self.sigmas = run_sigmas(
+        over_table = use_karras_sigmas and self.karras_over_table
+        self.sigmas = run_sigmas(  # checks the Karras ends and final_sigmas_type
             self.schedule,
             spaced,
             use_karras_sigmas=use_karras_sigmas,
-            sigma_min=sigma_min,
-            sigma_max=sigma_max,
+            sigma_min=table[0] if over_table and sigma_min is None else sigma_min,
+            sigma_max=table[-1] if over_table and sigma_max is None else sigma_max,
             final_sigmas_type=final_sigmas_type,
         )
+        self.sigma_min = None if sigma_min is None else float(sigma_min)
+        self.sigma_max = None if sigma_max is None else float(sigma_max)
+        self.final_sigmas_type = final_sigmas_type
         if self.sigmas[0] > table[-1] * (1.0 + _SIGMA_ROUNDING):
             raise ValueError(
                 f"sigma_max={self.sigmas[0]:.6g} lies beyond the schedule's largest sigma "
