@@ -44,7 +44,7 @@ def run(target, guide, eta, grid, ou_drift, quiet):
     dyn = prepare_run(
         target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None, eta=eta
     ).dyn
-    log_start, _ = start_law(dyn.model, dyn.process, T, "prior")
+    log_start, _ = start_law(dyn, "prior")
     result = evolve(
         grid.cell_averages(log_start),
         dyn.drift,

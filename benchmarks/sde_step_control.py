@@ -26,7 +26,7 @@ def run(target, guide, grid, lipschitz, order):
     """The SDE solve of :func:`fpguide.solve` on ``grid``, with the trace order given; output
     density and steps."""
     dyn = prepare_run(target, guide, "sde", T, T_MIN, None, "prior", 2, None, 0.1, None).dyn
-    log_start, _ = start_law(dyn.model, dyn.process, T, "prior")
+    log_start, _ = start_law(dyn, "prior")
     result = evolve(
         grid.cell_averages(log_start),
         dyn.drift,
