@@ -277,7 +277,13 @@ class NoiseSchedule:
 class ScheduleProcess(Process):
     """The variance-preserving process whose m(t)² equals the schedule's ᾱ_k at t = (k + 1)/K, with
     u = −log m linear in t between (so β is constant between training timesteps); defined for 0 ≤ t
-    ≤ 1."""
+    ≤ 1.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+        The training schedule (made by :meth:`NoiseSchedule.process`).
+    """
 
     name = "schedule"
 

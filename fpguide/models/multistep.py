@@ -65,6 +65,16 @@ class MultistepSampler(SigmaSampler):
     A step of order 2 or 3 uses the model outputs at earlier states of the trajectory: every state
     is a map of the first state (:meth:`path_map`), and particles run whole trajectories
     (:meth:`literal_path`).
+
+    Parameters
+    ----------
+    steps : int
+        The number N >= 1 of inference steps.
+    schedule : NoiseSchedule or None
+        The training schedule; None: ``NoiseSchedule(timestep_spacing="linspace")``.
+    *args, **options
+        The prediction type and the sigma options of
+        :class:`~fpguide.models.euler_samplers.SigmaSampler`.
     """
 
     multistep = True  # steps of order 2 and 3 use earlier states of the trajectory
