@@ -6,9 +6,9 @@ levels and coefficients in fpguide's frame), ``step_map`` (the deterministic par
 through the guided score), ``literal_step`` (the scheduler's own arithmetic, on particles),
 ``prior_law`` (the law of the first state from the pipeline's noise), ``process()`` (the continuous
 counterpart), ``eta`` (the stochasticity of its continuous limit), ``pure_noise_start``, ``kind``
-and ``to_dict()``. A ``multistep`` sampler, whose steps use earlier states of the trajectory, gives
-instead of the per-step maps ``path_map`` (a state as a map of the first state) and
-``literal_path`` (whole trajectories of particles).
+and ``to_dict()``. A ``multistep`` sampler, whose steps use earlier states of the trajectory, also
+gives ``path_map`` (a state as a map of the first state) and ``literal_path`` (whole trajectories of
+particles); its ``step_map`` serves only the steps that are maps of their own state.
 """
 
 from __future__ import annotations
