@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BetaSchedule",
+    "ChainSampler",
     "DDIM",
     "DDPM",
     "DiscreteSampler",
@@ -420,7 +421,115 @@ def network_predictions(
     return m * x - sigma * output, m * output + sigma * x
 
 
-class DiscreteSampler(Recorded):
+class ChainSampler(Recorded):
+    """Base of the discrete samplers (:mod:`fpguide.models.samplers` lists them): the interface
+    :func:`~fpguide.solve_discrete` and :func:`~fpguide.sample_discrete` use, and its defaults.
+
+    A sampler gives its steps (:meth:`plan`), the deterministic part of a step as a map of the
+    state through the guided score (:meth:`step_map`; by default the plan's affine a_j x + b_j
+    s_w(x, t_j)), diffusers' own arithmetic on particles (:meth:`literal_step`), the law of its
+    first state (:meth:`prior_law`; by default N(0, 1)), its continuous counterpart
+    (:meth:`process`, :attr:`eta`), ``pure_noise_start`` (it starts from pure noise at the end of a
+    flow-matching path) and ``multistep`` (its steps use earlier states of the trajectory; see
+    :class:`~fpguide.models.multistep.MultistepSampler`).
+    """
+
+    kind = "chain"
+    pure_noise_start = False  # the chain starts at a finite noise level
+    multistep = False  # each step is a map of the state alone
+
+    @property
+    def eta(self) -> float:
+        """The stochasticity of the continuous sampler this one tends to as the steps shrink."""
+        raise NotImplementedError
+
+    def process(self) -> Process:
+        """The continuous-time counterpart the chain tends to as its steps shrink.
+
+        Returns
+        -------
+        Process
+            The process.
+        """
+        raise NotImplementedError
+
+    def plan(self) -> Steps:
+        """The steps of the run, with their times, noise levels and coefficients in the frame.
+
+        Returns
+        -------
+        Steps
+            The steps.
+        """
+        raise NotImplementedError
+
+    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
+        """The law of the chain's first state when it starts from the pipeline's noise: N(0, 1), the
+        variance-preserving prior (diffusers' ``init_noise_sigma`` = 1).
+
+        Parameters
+        ----------
+        model : GuidedModel
+            The guided model.
+        process : Process
+            The sampler's process (:meth:`process`).
+
+        Returns
+        -------
+        loc, scale : float
+            The mean and the standard deviation of the Gaussian law.
+        """
+        return 0.0, 1.0
+
+    def step_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
+        """The deterministic part of step j: a_j x + b_j s_w(x, t_j).
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+
+        Returns
+        -------
+        np.ndarray
+            The mapped points, shaped like x.
+        """
+        return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
+
+    def literal_step(
+        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
+    ) -> np.ndarray:
+        """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ →
+        update; the noise scale is the plan's c_j), standard normal ``noise``.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The particles.
+        score : callable
+            The guided score s_w(x, t) at points x and diffusion time t.
+        plan : Steps
+            The steps (:meth:`plan`).
+        j : int
+            The step.
+        noise : np.ndarray or float
+            Standard normal draws shaped like x (0.0: the deterministic part).
+
+        Returns
+        -------
+        np.ndarray
+            The particles after the step.
+        """
+        raise NotImplementedError
+
+
+class DiscreteSampler(ChainSampler):
     """Base of :class:`DDIM` and :class:`DDPM`: the schedule, the number of steps, the prediction
     type and ``clip_sample`` (None, or r: x̂0 clipped to [−r, r] as diffusers' ``clip_sample=True``,
     ``clip_sample_range=r``).
@@ -463,8 +572,6 @@ class DiscreteSampler(Recorded):
     """
 
     kind = "discrete"
-    pure_noise_start = False  # the chain starts at a finite noise level
-    multistep = False  # each step is a map of the state alone
 
     def __init__(
         self,
@@ -485,29 +592,6 @@ class DiscreteSampler(Recorded):
         self.clip_sample = (
             None if clip_sample is None else check_positive_real("clip_sample", clip_sample)
         )
-
-    @property
-    def eta(self) -> float:
-        """The stochasticity of the continuous sampler this one tends to as the steps shrink."""
-        raise NotImplementedError
-
-    def prior_law(self, model: GuidedModel, process: Process) -> tuple[float, float]:
-        """The law of the chain's first state when it starts from the pipeline's noise: N(0, 1), the
-        variance-preserving prior (diffusers' ``init_noise_sigma`` = 1).
-
-        Parameters
-        ----------
-        model : GuidedModel
-            The guided model.
-        process : Process
-            The schedule's process.
-
-        Returns
-        -------
-        loc, scale : float
-            The mean and the standard deviation of the Gaussian law.
-        """
-        return 0.0, 1.0
 
     def process(self) -> ScheduleProcess:
         """The continuous-time counterpart of the schedule (:meth:`NoiseSchedule.process`).
@@ -615,34 +699,8 @@ class DiscreteSampler(Recorded):
             The mapped points, shaped like x.
         """
         if self.clip_sample is None:
-            return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
+            return super().step_map(x, score, plan, j)
         return self.literal_step(x, score, plan, j, 0.0)
-
-    def literal_step(
-        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
-    ) -> np.ndarray:
-        """Step j of ``plan`` on particles with diffusers' arithmetic (network output → x̂0, ε̂ →
-        update; the noise scale is the plan's c_j), standard normal ``noise``.
-
-        Parameters
-        ----------
-        x : np.ndarray
-            The particles.
-        score : callable
-            The guided score s_w(x, t) at points x and diffusion time t.
-        plan : Steps
-            The steps (:meth:`plan`).
-        j : int
-            The step.
-        noise : np.ndarray or float
-            Standard normal draws shaped like x (0.0: the deterministic part).
-
-        Returns
-        -------
-        np.ndarray
-            The particles after the step.
-        """
-        raise NotImplementedError
 
 
 class DDIM(DiscreteSampler):
@@ -916,7 +974,7 @@ class DDPM(DiscreteSampler):
         }
 
 
-class FlowMatchEuler(Recorded):
+class FlowMatchEuler(ChainSampler):
     """diffusers' FlowMatchEulerDiscreteScheduler (Stable Diffusion 3, Flux): Euler steps of the
     rectified-flow ODE from pure noise.
 
@@ -965,7 +1023,6 @@ class FlowMatchEuler(Recorded):
 
     kind = "FlowMatchEuler"
     pure_noise_start = True  # from σ = 1, where the denoiser is the constant c
-    multistep = False  # each step is a map of the state alone
 
     def __init__(
         self,
@@ -1082,27 +1139,6 @@ class FlowMatchEuler(Recorded):
         sigma = self.sigmas[1]
         frame = math.hypot(1.0 - sigma, sigma)
         return (1.0 - sigma) * zero_signal_mean(model, process) / frame, sigma / frame
-
-    def step_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
-        """The step j of ``plan``: a_j x + b_j s.
-
-        Parameters
-        ----------
-        x : np.ndarray
-            The points.
-        score : callable
-            The guided score s_w(x, t) at points x and diffusion time t.
-        plan : Steps
-            The steps (:meth:`plan`).
-        j : int
-            The step.
-
-        Returns
-        -------
-        np.ndarray
-            The mapped points.
-        """
-        return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
 
     def literal_step(
         self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from ..tools.records import Recorded
 from ..tools.validation import check_choice, check_flag, check_int
 from .discrete import (
     PREDICTIONS,
+    ChainSampler,
     NoiseSchedule,
     PredictionType,
     ScheduleProcess,
@@ -51,7 +51,7 @@ __all__ = ["Euler", "EulerAncestral", "Heun", "SigmaSampler"]
 _SIGMA_ROUNDING = 1e-6
 
 
-class SigmaSampler(Recorded):
+class SigmaSampler(ChainSampler):
     """Base of :class:`Euler`, :class:`EulerAncestral` and :class:`Heun`: the schedule, the steps,
     the prediction type and the run's sigmas (:func:`~fpguide.models.sigmas.run_sigmas`).
 
@@ -87,8 +87,6 @@ class SigmaSampler(Recorded):
     """
 
     kind = "sigma"
-    pure_noise_start = False  # the chain starts at the finite sigma s_0
-    multistep = False  # each step is a map of the state alone
     # Karras' ramp between the ends of the timesteps' sigmas (True: of the schedule's), by default
     karras_over_table = False
     default_schedule = NoiseSchedule(timestep_spacing="linspace")
@@ -247,15 +245,12 @@ class SigmaSampler(Recorded):
             c,
         )
 
-    def step_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
-        """The deterministic part of step j: a_j x + b_j s_w(x, t_j).
+    @staticmethod
+    def ve_sigmas(plan: Steps, j: int) -> tuple[float, float]:
+        """The sigmas s = σ/m of step j and of its next level, in the VE scale.
 
         Parameters
         ----------
-        x : np.ndarray
-            The points.
-        score : callable
-            The guided score s_w(x, t) at points x and diffusion time t.
         plan : Steps
             The steps (:meth:`plan`).
         j : int
@@ -263,10 +258,10 @@ class SigmaSampler(Recorded):
 
         Returns
         -------
-        np.ndarray
-            The mapped points.
+        s, s_next : float
+            The sigmas.
         """
-        return plan.a[j] * x + plan.b[j] * score(x, plan.t[j])
+        return plan.sigma[j] / plan.m[j], plan.sigma_next[j] / plan.m_next[j]
 
     def denoised(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, next_level=False):
         """diffusers' x̂0 at the VE sample x/m of step j's sigma (its next sigma with
@@ -304,31 +299,6 @@ class SigmaSampler(Recorded):
         if self.prediction_type == "v_prediction":
             return x_ve, output * (-s / math.hypot(s, 1.0)) + x_ve / (s * s + 1.0)
         return x_ve, output
-
-    def literal_step(
-        self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int, noise: np.ndarray | float
-    ) -> np.ndarray:
-        """Step j of ``plan`` on particles with the scheduler's arithmetic (defined by subclasses).
-
-        Parameters
-        ----------
-        x : np.ndarray
-            The particles in the frame.
-        score : callable
-            The guided score s_w(x, t).
-        plan : Steps
-            The steps.
-        j : int
-            The step.
-        noise : np.ndarray or float
-            Standard normal draws shaped like x (0.0: the deterministic part).
-
-        Returns
-        -------
-        np.ndarray
-            The particles after the step, in the frame.
-        """
-        raise NotImplementedError
 
     def _sigmas_record(self) -> dict:
         return {
@@ -439,7 +409,7 @@ class Euler(SigmaSampler):
         np.ndarray
             The particles after the step, in the frame.
         """
-        s, s_next = plan.sigma[j] / plan.m[j], plan.sigma_next[j] / plan.m_next[j]
+        s, s_next = self.ve_sigmas(plan, j)
         x_ve, x0 = self.denoised(x, score, plan, j)
         return plan.m_next[j] * (x_ve + (x_ve - x0) / s * (s_next - s))
 
@@ -520,7 +490,7 @@ class EulerAncestral(SigmaSampler):
         np.ndarray
             The particles after the step, in the frame.
         """
-        s, s_next = plan.sigma[j] / plan.m[j], plan.sigma_next[j] / plan.m_next[j]
+        s, s_next = self.ve_sigmas(plan, j)
         up = math.sqrt(s_next**2 * (s**2 - s_next**2) / s**2)
         down = math.sqrt(s_next**2 - up**2)
         x_ve, x0 = self.denoised(x, score, plan, j)
@@ -603,7 +573,7 @@ class Heun(SigmaSampler):
         euler = plan.a[j] * x + plan.b[j] * first
         if sigma_next == 0:
             return euler
-        s, s_next = sigma / m, sigma_next / m_next
+        s, s_next = self.ve_sigmas(plan, j)
         d1 = (x + sigma**2 * first) / m
         d2 = (euler + sigma_next**2 * score(euler, plan.t_next[j])) / m_next
         return m_next * (
@@ -636,7 +606,7 @@ class Heun(SigmaSampler):
         np.ndarray
             The particles after the step, in the frame.
         """
-        s, s_next = plan.sigma[j] / plan.m[j], plan.sigma_next[j] / plan.m_next[j]
+        s, s_next = self.ve_sigmas(plan, j)
         x_ve, x0 = self.denoised(x, score, plan, j)
         first = (x_ve - x0) / s
         euler = x_ve + first * (s_next - s)

@@ -9,10 +9,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .discrete import DDIM, DDPM, FlowMatchEuler, NoiseSchedule
+from .discrete import DDIM, DDPM, ChainSampler, FlowMatchEuler, NoiseSchedule
 from .euler_samplers import Euler, EulerAncestral, Heun
 from .multistep import DPMSolverMultistep
-from .samplers import Sampler
 from .unipc import UniPCMultistep
 
 __all__ = ["from_diffusers", "SCHEDULERS"]
@@ -181,7 +180,7 @@ _DEFAULT_ONLY = {
 
 def from_diffusers(
     scheduler: Any, steps: int, *, eta: float = 0.0, mu: float | None = None
-) -> Sampler:
+) -> ChainSampler:
     """The fpguide sampler that runs a diffusers scheduler's arithmetic.
 
     ``DDIMScheduler`` → :class:`~fpguide.DDIM`, ``DDPMScheduler`` → :class:`~fpguide.DDPM`,
@@ -216,7 +215,7 @@ def from_diffusers(
 
     Returns
     -------
-    Sampler
+    ChainSampler
         The sampler, for :func:`~fpguide.solve_discrete` and :func:`~fpguide.sample_discrete`.
 
     Raises
@@ -300,7 +299,7 @@ _SIGMA_SAMPLERS = {
 }
 
 
-def _sigma_sampler(name: str, settings: dict, steps: int, schedule: NoiseSchedule) -> Sampler:
+def _sigma_sampler(name: str, settings: dict, steps: int, schedule: NoiseSchedule) -> ChainSampler:
     """The Euler, EulerAncestral or Heun of a configuration, its sigma settings carried over."""
     kind = _SIGMA_SAMPLERS[name]
     options = {"prediction_type": settings["prediction_type"]}

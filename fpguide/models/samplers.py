@@ -1,29 +1,26 @@
 """The discrete samplers fpguide reproduces, and their records.
 
-Every sampler has the same interface, which :func:`~fpguide.solve_discrete` and
-:func:`~fpguide.sample_discrete` use: ``plan()`` (the steps, with their diffusion times, noise
-levels and coefficients in fpguide's frame), ``step_map`` (the deterministic part of a step,
-through the guided score), ``literal_step`` (the scheduler's own arithmetic, on particles),
-``prior_law`` (the law of the first state from the pipeline's noise), ``process()`` (the continuous
-counterpart), ``eta`` (the stochasticity of its continuous limit), ``pure_noise_start``, ``kind``
-and ``to_dict()``. A ``multistep`` sampler, whose steps use earlier states of the trajectory, also
-gives ``path_map`` (a state as a map of the first state) and ``literal_path`` (whole trajectories of
-particles); its ``step_map`` serves only the steps that are maps of their own state.
+Every sampler is a :class:`~fpguide.models.discrete.ChainSampler`, the interface
+:func:`~fpguide.solve_discrete` and :func:`~fpguide.sample_discrete` use: ``plan()`` (the steps,
+with their diffusion times, noise levels and coefficients in fpguide's frame), ``step_map`` (the
+deterministic part of a step, through the guided score), ``literal_step`` (the scheduler's own
+arithmetic, on particles), ``prior_law`` (the law of the first state from the pipeline's noise),
+``process()`` (the continuous counterpart), ``eta`` (the stochasticity of its continuous limit),
+``pure_noise_start``, ``kind`` and ``to_dict()``. A ``multistep`` sampler, whose steps use earlier
+states of the trajectory, also gives ``path_map`` (a state as a map of the first state) and
+``literal_path`` (whole trajectories of particles); its ``step_map`` serves only the steps that
+are maps of their own state.
 """
 
 from __future__ import annotations
 
-from typing import Union
-
-from .discrete import DDIM, DDPM, DiscreteSampler, FlowMatchEuler, NoiseSchedule
-from .euler_samplers import Euler, EulerAncestral, Heun, SigmaSampler
+from .discrete import DDIM, DDPM, ChainSampler, FlowMatchEuler, NoiseSchedule
+from .euler_samplers import Euler, EulerAncestral, Heun
 from .multistep import DPMSolverMultistep
 from .unipc import UniPCMultistep
 
-__all__ = ["SAMPLER_TYPES", "Sampler", "sampler_from_dict"]
+__all__ = ["sampler_from_dict"]
 
-Sampler = Union[DiscreteSampler, FlowMatchEuler, SigmaSampler]
-SAMPLER_TYPES = (DiscreteSampler, FlowMatchEuler, SigmaSampler)
 _BY_KIND = {
     kind.kind: kind
     for kind in (
@@ -39,7 +36,7 @@ _BY_KIND = {
 }
 
 
-def sampler_from_dict(spec: dict) -> Sampler:
+def sampler_from_dict(spec: dict) -> ChainSampler:
     """The sampler that ``to_dict()`` recorded.
 
     Parameters
@@ -52,7 +49,7 @@ def sampler_from_dict(spec: dict) -> Sampler:
 
     Returns
     -------
-    Sampler
+    ChainSampler
         The sampler.
 
     Raises

@@ -41,9 +41,8 @@ from ..grids.autogrid import (
     feature_width,
 )
 from ..grids.grid import Grid, TensorGrid
-from ..models.discrete import Steps
+from ..models.discrete import ChainSampler, Steps
 from ..models.dynamics import gaussian_law, prepare_run, start_law
-from ..models.samplers import SAMPLER_TYPES, Sampler
 from ..results.dataset import attach, global_attrs
 from ..results.observables import Reconstruction
 from ..sweeps.calls import SolveCall
@@ -72,7 +71,7 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
     """The continuous counterpart's validated inputs (its dynamics give the guided score and size
     the grid), the plan of steps, and the diffusion times of the states (T first, the output
     last)."""
-    if not isinstance(sampler, SAMPLER_TYPES):
+    if not isinstance(sampler, ChainSampler):
         raise TypeError(
             "sampler must be a fpguide.DDIM, DDPM, FlowMatchEuler, Euler, EulerAncestral, Heun, "
             f"DPMSolverMultistep or UniPCMultistep, got {type(sampler).__name__}"
@@ -135,7 +134,7 @@ def _observation_times(prepared, states: np.ndarray) -> np.ndarray:
     return np.where(states > 0, states, clean)
 
 
-def _config(prepared, sampler: Sampler, states: np.ndarray) -> dict:
+def _config(prepared, sampler: ChainSampler, states: np.ndarray) -> dict:
     return prepared.config() | {
         "sampler": sampler.to_dict(),
         "eta": sampler.eta,
@@ -168,7 +167,7 @@ class Chain:
 def run_steps(
     q: np.ndarray,
     grid: Grid,
-    sampler: Sampler,
+    sampler: ChainSampler,
     plan: Steps,
     model,
     process,
@@ -257,7 +256,7 @@ def _widened(grid: Grid, reach: tuple[float, float]) -> Grid:
 def solve_discrete(
     target: Mixture,
     guidance: CFG,
-    sampler: Sampler,
+    sampler: ChainSampler,
     *,
     start: Start = "prior",
     grid: Grid | Literal["uniform"] | None = None,
@@ -287,7 +286,7 @@ def solve_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : Sampler
+    sampler : ChainSampler
         The discrete sampler (one of the above): its steps, noise levels, η and prediction type
         (FlowMatchEuler: its states start after its exact first step from pure noise, and the
         continuous sampler of ``compare`` is the rectified-flow ODE from pure noise).
@@ -510,7 +509,7 @@ def _with_gap(
 def sample_discrete(
     target: Mixture,
     guidance: CFG,
-    sampler: Sampler,
+    sampler: ChainSampler,
     *,
     n: int = 100_000,
     seed: int | Sequence[int] | np.random.Generator | np.random.SeedSequence | None = None,
@@ -529,7 +528,7 @@ def sample_discrete(
         The (unconditional) 1-D target mixture.
     guidance : CFG
         The classifier-free guidance.
-    sampler : Sampler
+    sampler : ChainSampler
         The discrete sampler, as in :func:`solve_discrete` (a multistep one runs whole
         trajectories, with diffusers' arithmetic).
     n : int, default 100_000
