@@ -153,6 +153,12 @@ class UniPCMultistep(MultistepSampler):
                 "use_karras_sigmas=True with final_sigmas_type='sigma_min' ends with a step to "
                 "its own sigma, where diffusers returns the corrected sample: not reproduced"
             )
+        # each update's coefficients, once: the maps evaluate every trajectory many times
+        orders = self.orders()
+        self._predictors = [self._terms(i + 1, i, orders[i], False) for i in range(self.steps)]
+        self._correctors = [None] + [
+            self._terms(i, i - 1, orders[i - 1], True) for i in range(1, self.steps)
+        ]
 
     def orders(self) -> np.ndarray:
         """The predictor's order at each step: min(``solver_order``, i + 1, and N − i with
@@ -190,32 +196,50 @@ class UniPCMultistep(MultistepSampler):
             rhos = np.array([0.5]) if order == 2 else np.linalg.solve(matrix[:-1, :-1], rhs[:-1])
         return rhos, h_phi_1, b_h
 
-    def _update(self, y, outputs, target, source, order, corrector, latest=None):
-        """UniP (``corrector`` False: ``outputs`` end with m_0 at ``source``) or UniC (True: they
-        end with m_0 at ``source`` and ``latest`` is the output at ``target``) from ``source`` to
-        ``target``."""
+    def _terms(self, target: int, source: int, order: int, corrector: bool):
+        """The coefficients of UniP (``corrector`` False) or UniC from level ``source`` to
+        ``target``: (r_k, ρ, the sample's factor, m_0's factor, B's factor), or None for the step
+        to the clean data (x̂0 itself, with predict_x0 as the checks ensure)."""
         alpha, sigma, lam = self.levels()
-        if sigma[target] == 0:  # to the clean data: x̂0 (with predict_x0, as the checks ensure)
-            return outputs[-1]
+        if sigma[target] == 0:
+            return None
         h = lam[target] - lam[source]
-        m0 = outputs[-1]
         rks = [(lam[source - k] - lam[source]) / h for k in range(1, order)]
-        d1s = [(outputs[-(k + 1)] - m0) / rks[k - 1] for k in range(1, order)]
         rhos, h_phi_1, b_h = self._rhos(h, rks, order, corrector)
         if self.predict_x0:
-            base = sigma[target] / sigma[source] * y - alpha[target] * h_phi_1 * m0
-            weight = alpha[target] * b_h
-        else:
-            base = alpha[target] / alpha[source] * y - sigma[target] * h_phi_1 * m0
-            weight = sigma[target] * b_h
+            return (
+                rks,
+                rhos,
+                sigma[target] / sigma[source],
+                alpha[target] * h_phi_1,
+                alpha[target] * b_h,
+            )
+        return (
+            rks,
+            rhos,
+            alpha[target] / alpha[source],
+            sigma[target] * h_phi_1,
+            sigma[target] * b_h,
+        )
+
+    @staticmethod
+    def _update(y, outputs, terms, latest=None):
+        """UniP (``latest`` None: ``outputs`` end with m_0 at the source) or UniC (``latest`` the
+        output at the target) with the coefficients ``terms`` (:meth:`_terms`)."""
+        if terms is None:
+            return outputs[-1]
+        rks, rhos, factor, m0_factor, weight = terms
+        m0 = outputs[-1]
+        d1s = [(outputs[-(k + 1)] - m0) / rks[k - 1] for k in range(1, len(rks) + 1)]
+        base = factor * y - m0_factor * m0
         residual = sum((rho * d1 for rho, d1 in zip(rhos, d1s)), 0.0 * m0)
-        if corrector:
+        if latest is not None:
             residual = residual + rhos[-1] * (latest - m0)
         return base - weight * residual
 
     def _trajectories(self, x, score, plan, last: int) -> list[np.ndarray]:
         """The states y_0 … y_{last+1} of diffusers' loop from the first states x."""
-        orders, states, outputs, corrected = self.orders(), [x], [], None
+        states, outputs, corrected = [x], [], None
         for i in range(last + 1):
             y = states[-1]
             m, sigma = plan.m[i], plan.sigma[i]
@@ -223,10 +247,10 @@ class UniPCMultistep(MultistepSampler):
             x0, eps = network_predictions(self.prediction_type, y, output, m, sigma)
             latest = x0 if self.predict_x0 else eps
             if i > 0 and i - 1 not in self.disable_corrector:
-                y = self._update(corrected, outputs, i, i - 1, orders[i - 1], True, latest)
+                y = self._update(corrected, outputs, self._correctors[i], latest)
             outputs.append(latest)
             corrected = y
-            states.append(self._update(y, outputs, i + 1, i, orders[i], False))
+            states.append(self._update(y, outputs, self._predictors[i]))
         return states
 
     def path_map(self, x: np.ndarray, score: ScoreFunction, plan: Steps, j: int) -> np.ndarray:
