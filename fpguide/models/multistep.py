@@ -425,7 +425,7 @@ class DPMSolverMultistep(MultistepSampler):
         ValueError
             If step j is of order 2 or 3: it depends on earlier states (use :meth:`path_map`).
         """
-        if self.orders()[j] != 1:
+        if np.any(self._x_weights[j, 1:]) or np.any(self._score_weights[j, 1:]):
             raise ValueError(f"step {j} is of order {self.orders()[j]}: it uses earlier states")
         return self._x_weights[j, 0] * x + self._score_weights[j, 0] * score(x, plan.t[j])
 
