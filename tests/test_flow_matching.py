@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from moment_odes import linear_gaussian_moments
 from scipy.integrate import solve_ivp
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
 import fpguide as fg
+from fpguide.models.dynamics import prepare_run
+from fpguide.runs.discrete_run import _ode_from_pure_noise
 
 TWO = fg.GaussianMixture(means=[-1.0, 1.0], covariances=0.25, labels=[0, 1])
 # α = 1 − t², σ = t: a path of your own (σ/α = t/(1 − t²) increases)
@@ -338,6 +340,61 @@ def test_euler_gap_to_the_flow_matching_ode_is_first_order(gm):
     assert 1.7 < gaps[0] / gaps[1] < 2.3, gaps
 
 
+@pytest.mark.parametrize("t", [0.98738, 0.5, 0.1])
+def test_ode_from_pure_noise_by_characteristics_is_the_noised_class_law_at_w0(t):
+    """With w = 0 the rectified-flow ODE from pure noise carries N(0, 1) to p_t(·|c) exactly: the
+    gap's start, traced back from the grid's faces to log-SNR −20 (whose start N(m c, 1) errs by
+    O(m²)), equals the closed-form cell masses of a two-component class (measured 8.3e-10 at the
+    first state of FlowMatchEuler(28, 3), at t = 0.5 and at t = 0.1)."""
+    target = fg.GaussianMixture(
+        means=[-1.0, 0.5, 2.0],
+        covariances=[0.3, 0.2, 0.4],
+        weights=[0.4, 0.35, 0.25],
+        labels=[0, 1, 1],
+    )
+    grid, process = fg.Grid(-8.0, 8.0, 1600), fg.FlowMatching()
+    dyn = prepare_run(
+        target, fg.CFG(label=1, w=0.0), "ode", 1.0, t, process, "prior", 2, None, 0.1, None
+    ).dyn
+    q = _ode_from_pure_noise(dyn, t, grid, 1e-9)
+    m, sigma = float(process.m(t)), float(process.sigma(t))
+    cdf = sum(
+        weight / 0.6 * ndtr((grid.faces - m * mean) / math.sqrt(m * m * var + sigma * sigma))
+        for weight, mean, var in [(0.35, 0.5, 0.2), (0.25, 2.0, 0.4)]
+    )
+    assert np.abs(q * grid.dx - np.diff(cdf)).sum() < 5e-9
+
+
+@pytest.mark.parametrize("target", ["gm", "um"])
+def test_ode_from_pure_noise_by_characteristics_against_the_grid(target, request):
+    """At w = 3 the traced start equals the grid's run from pure noise on the same fine grid: at the
+    first state of FlowMatchEuler(28, 3) (log-SNR −8.7; measured 6e-10 and 9e-10) and at t = 0.5,
+    where the grid's own error shows (2.8e-7 and 2.3e-7)."""
+    mixture, guide = request.getfixturevalue(target), fg.CFG(label=1, w=3.0)
+    grid, process = fg.Grid(-8.0, 8.0, 1600), fg.FlowMatching()
+    for t, tol in [(fg.FlowMatchEuler(28, 3.0).sigmas[1], 1e-8), (0.5, 2e-6)]:
+        dyn = prepare_run(mixture, guide, "ode", 1.0, t, process, "prior", 2, None, 0.1, None).dyn
+        q = _ode_from_pure_noise(dyn, t, grid, 1e-9)
+        ds = fg.solve(mixture, guide, "ode", process=process, T=1.0, t_min=t, grid=grid, n_save=2)
+        assert np.abs(q - ds.density.values[-1]).sum() * grid.dx < tol
+
+
+def test_ode_from_pure_noise_above_the_run_start_and_on_a_narrow_grid(gm):
+    """Above the run's start (log-SNR < −20) the traced start is the carried start N(m c, 1) itself;
+    mass outside the grid beyond ``wall_tol`` is an error, not lost."""
+    guide, process = fg.CFG(label=1, w=3.0), fg.FlowMatching()
+    t = float(process.t_of_log_snr(-24.0))
+    dyn = prepare_run(gm, guide, "ode", 1.0, 0.5, process, "prior", 2, None, 0.1, None).dyn
+    grid = fg.Grid(-8.0, 8.0, 1600)
+    c = (1 + 3.0) * 1.0 - 3.0 * 0.0  # the guided denoiser's mean at zero signal
+    m = float(process.m(t))
+    expected = np.diff(ndtr((grid.faces - m * c) / float(process.prior_std(t))))
+    q = _ode_from_pure_noise(dyn, t, grid, 1e-9)
+    np.testing.assert_allclose(q * grid.dx, expected, rtol=0, atol=1e-15)
+    with pytest.raises(fg.WallMassError, match="outside the grid"):
+        _ode_from_pure_noise(dyn, 0.5, fg.Grid(-3.0, 3.0, 600), 1e-9)
+
+
 def test_euler_chain_rerun_and_bad_input(gm):
     import xarray as xr
 
@@ -349,6 +406,12 @@ def test_euler_chain_rerun_and_bad_input(gm):
         (lambda: fg.FlowMatchEuler(8, use_dynamic_shifting=True), ValueError, "mu is required"),
         (lambda: fg.FlowMatchEuler(8, mu=0.5), ValueError, "mu=0.5 is used only"),
         (lambda: fg.FlowMatchEuler(8, time_shift_type="cubic"), ValueError, "time_shift_type"),
+        (lambda: fg.FlowMatchEuler(28, shift=1e5), ValueError, "shift=100000.0 with 28 steps"),
+        (
+            lambda: fg.FlowMatchEuler(28, use_dynamic_shifting=True, mu=30.0),
+            ValueError,
+            "mu=30.0 with 28 steps",
+        ),
         (
             lambda: fg.solve_discrete(
                 gm,

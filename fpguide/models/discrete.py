@@ -1050,6 +1050,14 @@ class FlowMatchEuler(ChainSampler):
         if self.mu is not None and time_shift_type == "linear":
             check_positive_real("mu", self.mu)
         self.sigmas = self._sigmas()
+        positive = self.sigmas[1:-1]
+        if positive[0] >= 1.0 or (np.diff(positive) >= 0.0).any():
+            shifted = "mu" if use_dynamic_shifting else "shift"
+            raise ValueError(
+                f"{shifted}={getattr(self, shifted)} with {steps} steps gives float32 sigmas that "
+                f"reach 1 after the first step or repeat ({self.sigmas[:4].tolist()}...): steps "
+                f"of zero length; use a smaller {shifted}"
+            )
 
     def _shifted(self, sigma: np.ndarray) -> np.ndarray:
         if not self.use_dynamic_shifting:

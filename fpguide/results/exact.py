@@ -1,5 +1,6 @@
 """Exact references, independent of the grid engine, that the tests and benchmarks measure it
-against.
+against (and that :func:`~fpguide.solve_discrete` uses for the first stretch of the continuous ODE
+from pure noise that it compares a flow-matching chain with).
 
 1-D continuity equation, by the method of characteristics (scipy ``solve_ivp``): the flow map X of
 dX/dτ = v(X, τ) is monotone in one dimension, so the output law is the start law pushed through it:
@@ -12,11 +13,11 @@ moments of a linear-Gaussian predictor–corrector chain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from findiff import coefficients
 from scipy.integrate import solve_ivp
 from scipy.special import ndtri
 
@@ -41,13 +42,14 @@ def characteristic_masses(
     t_span: tuple[float, float],
     rtol: float = 1e-11,
     atol: float = 1e-12,
+    breaks: Sequence[float] = (),
 ) -> np.ndarray:
     """Exact masses of the cells between ``faces`` at t_span[1], for the start law with CDF
     ``start_cdf`` at t_span[0].
 
     The faces are traced backwards along dX/dτ = v(X, τ) from t_span[1] to t_span[0] (scipy
-    ``solve_ivp``, DOP853); the mass between two faces is the start CDF's difference at their
-    departure points (the 1-D flow map is monotone).
+    ``solve_ivp``, DOP853, restarted at each of ``breaks``); the mass between two faces is the start
+    CDF's difference at their departure points (the 1-D flow map is monotone).
 
     Parameters
     ----------
@@ -61,6 +63,9 @@ def characteristic_masses(
         (t0, t1): the start law's time and the output time.
     rtol, atol : float, optional
         The tolerances of the integration (defaults 1e-11, 1e-12).
+    breaks : sequence of float, optional
+        Times strictly between t0 and t1 where the drift jumps (a guidance interval's ends): the
+        integration stops and restarts there, so that no step straddles a jump.
 
     Returns
     -------
@@ -73,17 +78,16 @@ def characteristic_masses(
         When the integration of the characteristics fails.
     """
     t0, t1 = t_span
-    sol = solve_ivp(
-        lambda t, x: drift(x, t),
-        (t1, t0),
-        np.asarray(faces, dtype=float),
-        method="DOP853",
-        rtol=rtol,
-        atol=atol,
-    )
-    if not sol.success:
-        raise RuntimeError(f"characteristics failed: {sol.message}")
-    return np.diff(start_cdf(sol.y[:, -1]))
+    inside = sorted((b for b in breaks if min(t0, t1) < b < max(t0, t1)), reverse=bool(t1 > t0))
+    x = np.asarray(faces, dtype=float)
+    for begin, end in itertools.pairwise([t1, *inside, t0]):
+        sol = solve_ivp(
+            lambda t, x: drift(x, t), (begin, end), x, method="DOP853", rtol=rtol, atol=atol
+        )
+        if not sol.success:
+            raise RuntimeError(f"characteristics failed: {sol.message}")
+        x = sol.y[:, -1]
+    return np.diff(start_cdf(x))
 
 
 def characteristic_entropy(
@@ -131,6 +135,8 @@ def characteristic_entropy(
     """
     z, weights = np.polynomial.legendre.leggauss(n_nodes)
     z, weights = 8.5 * z, 8.5 * weights * np.exp(-0.5 * (8.5 * z) ** 2) / np.sqrt(2 * np.pi)
+    from findiff import coefficients  # here: importing findiff takes 0.5 s, the solvers need none
+
     x0 = start_map(z)
     n = x0.size
     stencil = coefficients(deriv=1, acc=6)["center"]

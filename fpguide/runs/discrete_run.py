@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtr
 
 from ..engine import EvolveResult, flush_checked, heat_kernel, heat_step, push_forward, scheme_code
 from ..grids.autogrid import (
@@ -42,15 +43,22 @@ from ..grids.autogrid import (
 )
 from ..grids.grid import Grid, TensorGrid
 from ..models.discrete import ChainSampler, Steps
-from ..models.dynamics import gaussian_law, prepare_run, start_law
+from ..models.dynamics import (
+    GuidedDynamics,
+    carried_mean,
+    gaussian_law,
+    prepare_run,
+    start_law,
+)
 from ..results.dataset import attach, global_attrs
+from ..results.exact import characteristic_masses
 from ..results.observables import Reconstruction
 from ..sweeps.calls import SolveCall
 from ..tools.errors import CollapsedMassWarning, WallMassError
 from ..tools.validation import as_rng, check_flag, check_int, check_positive_real
 from .grid_run import check_grid, grid_dataset, start_density
 from .particle_run import particle_observables, seed_record, start_points, with_observables
-from .solve import solve, solve_from_density
+from .solve import solve_from_density
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -311,10 +319,11 @@ def solve_discrete(
     compare : bool, default True
         Also solve the continuous sampler the chain approximates (the η-sampler of
         ``sampler.process()`` with η = ``sampler.eta``, from the chain's first state — for a chain
-        from pure noise, from pure noise — on the same grid; the clean output compared after the
-        chain's own last step) and report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|``
-        and ``gap_entropy`` = H(q) − H(q_cont) at every state (its configuration in the attribute
-        ``continuous_config``).
+        from pure noise, the ODE from pure noise, traced by characteristics to the chain's first
+        state — on the same grid; the clean output compared after the chain's own last step) and
+        report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) −
+        H(q_cont) at every state (the configuration of its grid run, from the first state on, in
+        the attribute ``continuous_config``).
 
     Returns
     -------
@@ -459,15 +468,16 @@ def _with_gap(
     ds, target, guidance, sampler, prepared, plan, states, grid, scheme, wall_tol
 ) -> xr.Dataset:
     """Add the discretisation gap: the continuous sampler from the chain's first state (a chain from
-    pure noise: from pure noise) at the positive states' times on the same grid, and at the clean
-    output its density at the last positive time pushed through the chain's last step."""
+    pure noise: from pure noise, see :func:`_ode_from_pure_noise`) at the positive states' times on
+    the same grid, and at the clean output its density at the last positive time pushed through the
+    chain's last step."""
     positive = np.unique(states[states > 0])[::-1]
     call = SolveCall(
         target=target,
         guidance=guidance,
         sampler="sde" if sampler.eta > 0 else "ode",
         eta=sampler.eta,
-        T=1.0 if sampler.pure_noise_start else float(positive[0]),
+        T=float(positive[0]),
         t_min=float(positive[-1]),
         process=prepared.dyn.process,
         start=prepared.start,
@@ -479,7 +489,7 @@ def _with_gap(
         wall_tol=wall_tol,
     )
     if sampler.pure_noise_start:
-        cont = solve(**call.arguments())
+        cont = solve_from_density(call, _ode_from_pure_noise(prepared.dyn, call.T, grid, wall_tol))
     else:
         cont = solve_from_density(call, ds.density.values[0])
     q_cont = np.empty_like(ds.density.values)
@@ -504,6 +514,52 @@ def _with_gap(
     ds["gap_entropy"] = ("t", ds.entropy.values - entropy_cont)
     ds.attrs["continuous_config"] = cont.attrs["config"]
     return ds
+
+
+def _ode_from_pure_noise(dyn: GuidedDynamics, t: float, grid: Grid, wall_tol: float) -> np.ndarray:
+    """The cell averages at t of the probability-flow ODE of ``dyn``'s model and flow-matching
+    process started from pure noise at t = 1, by characteristics.
+
+    The run from pure noise starts at the time t_a of log-SNR ``NOISE_END_LOG_SNR`` from the start
+    carried there, N(m c, 1) + O(m²) (see :func:`~fpguide.models.dynamics.start_law`). Below
+    SNR ≈ 1e-4 the flow is the translation m c to within O(m²), so a grid run would spend a third of
+    its steps (from log-SNR −20 to a flow-matching chain's first state near −9) moving an almost
+    Gaussian density. In 1-D the ODE's flow map is monotone, so each face of the grid is traced back
+    to t_a instead, and the mass between two faces is the start law's mass between their departure
+    points (:func:`~fpguide.results.exact.characteristic_masses`, rtol 1e-11). For t above t_a the
+    carried start is the law itself.
+
+    Raises
+    ------
+    WallMassError
+        If more than ``wall_tol`` of the law lies outside the grid at t.
+    """
+    ode = replace(
+        dyn, sampler="ode", eta=None, T=max(dyn.process.run_start(1.0), t), noise_start=True
+    )
+    loc, scale = carried_mean(ode), ode.process.prior_std(ode.T)
+
+    def start_cdf(z):
+        return ndtr((z - loc) / scale)
+
+    if t < ode.T:
+        masses = characteristic_masses(
+            ode.drift,
+            start_cdf,
+            grid.faces,
+            (0.0, ode.T - t),
+            breaks=ode.schedule_taus("breakpoints", t),
+        )
+    else:
+        masses = np.diff(start_cdf(grid.faces))
+    outside = 1.0 - masses.sum()
+    if outside > wall_tol:
+        raise WallMassError(
+            f"{outside:.3g} of the ODE's law from pure noise lies outside the grid "
+            f"[{grid.faces[0]}, {grid.faces[-1]}] at t={t} (wall_tol={wall_tol}): widen the grid",
+            time=t,
+        )
+    return masses / grid.dx
 
 
 def sample_discrete(
