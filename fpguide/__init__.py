@@ -20,7 +20,7 @@ import os
 # the user chose is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import schedules, score_errors
+from . import rules, schedules, score_errors
 from ._version import __version__
 from .engine import EvolveResult, evolve
 from .grids.grid import GradedGrid, Grid, TensorGrid
@@ -30,7 +30,7 @@ from .models.from_diffusers import from_diffusers
 from .models.guidance import CFG
 from .models.multistep import DPMSolverMultistep
 from .models.processes import EDM, OU, VE, VP, FlowMatching
-from .models.targets import GaussianMixture, UniformMixture
+from .models.targets import EmpiricalMixture, GaussianMixture, UniformMixture
 from .models.unipc import UniPCMultistep
 from .rerun import rerun
 from .results.crosscheck import CrossCheck, cross_check
@@ -68,6 +68,7 @@ __all__ = [
     "Family",
     "FlowMatchEuler",
     "FlowMatching",
+    "EmpiricalMixture",
     "GaussianMixture",
     "GradedGrid",
     "Grid",
@@ -91,6 +92,7 @@ __all__ = [
     "sample",
     "sample_discrete",
     "sample_pc",
+    "rules",
     "schedules",
     "score_errors",
     "solve",

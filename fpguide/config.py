@@ -4,10 +4,10 @@ every key).
 
 Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: ``T``, ``t_min``,
 ``n_save``, …; ``n`` and ``seed`` for "sample"), ``[target]`` (``type`` and the target's fields),
-``[guidance]`` (the arguments of :class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error`` and
-``uncond_error`` as inline tables with a ``type``), ``[sampler]`` (``name``, ``eta``), ``[process]``
-(``type`` and its parameters), ``[grid]`` (``lower``, ``upper``, ``n``; lists for a tensor grid; or
-``type = "adaptive"``) and ``[dask]`` (``scheduler``).
+``[guidance]`` (the arguments of :class:`~fpguide.CFG`; ``schedule``, ``cond``, ``cond_error``,
+``uncond_error`` and ``rule`` as inline tables with a ``type``), ``[sampler]`` (``name``,
+``eta``), ``[process]`` (``type`` and its parameters), ``[grid]`` (``lower``, ``upper``, ``n``;
+lists for a tensor grid; or ``type = "adaptive"``) and ``[dask]`` (``scheduler``).
 
 Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``,
 ``sampler.eta`` and ``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``,
@@ -35,6 +35,7 @@ import xarray as xr
 from .grids.grid import ADAPTIVE, UNIFORM, Grid, TensorGrid
 from .models.guidance import CFG
 from .models.processes import PROCESSES
+from .models.rules import RULES
 from .models.schedules import Cosine, Interval, Linear, Step
 from .models.score_errors import Bump, Scaled, Smoothed
 from .models.targets import TARGETS
@@ -374,6 +375,8 @@ def _guidance(spec: dict) -> CFG:
     for name in ("cond_error", "uncond_error"):
         if name in args:
             args[name] = _typed(f"guidance.{name}", args[name], SCORE_ERRORS)
+    if "rule" in args:
+        args["rule"] = _typed("guidance.rule", args["rule"], RULES)
     return _construct("guidance", CFG, args)
 
 

@@ -190,7 +190,7 @@ BAD_CONFIGS = {
     ),
     "bad target type": (
         GM_TOML.replace('"GaussianMixture"', '"Gaussian"'),
-        ["target.type", "'Gaussian'", "('GaussianMixture', 'UniformMixture')"],
+        ["target.type", "'Gaussian'", "('GaussianMixture', 'EmpiricalMixture', 'UniformMixture')"],
     ),
     "bad swept value": (
         GM_TOML.replace("covariances = 1.0", "covariances = { sweep = [1.0, -2.0] }"),

@@ -5,16 +5,16 @@ circles, and takes from other modules only what their ``__all__`` offers (the pu
 The layers, bottom to top (each a subpackage; the front doors and the public namespaces sit on top):
 
 0. ``tools`` (and ``_version``): errors, argument checks, special functions, progress, memory;
-1. ``models``: processes, targets, guidance and its schedules, score-error models, dynamics,
-   discrete chains;
+1. ``models``: processes, targets, guidance, its rules and its schedules, score-error models,
+   dynamics, discrete chains;
 2. ``grids``: the grid classes, the automatic grid from a pilot, the adaptive stages;
 3. ``engine``: the density's evolution under a drift given as a callable, and the exact cell
    integrals;
 4. ``results``: observables, the Dataset layout, resampling, closed-form references, cross-checks;
 5. ``sweeps``: swept calls, their items, run here or on Dask;
 6. ``runs``: ``solve``, ``solve_pc``, ``solve_discrete``, the particle samplers and their toolkits;
-7. the package's top: its ``__init__``, the public namespaces ``schedules`` and ``score_errors``,
-   ``config``, ``rerun``, ``cli`` and ``plot``.
+7. the package's top: its ``__init__``, the public namespaces ``rules``, ``schedules`` and
+   ``score_errors``, ``config``, ``rerun``, ``cli`` and ``plot``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def test_every_module_has_a_layer_and_the_layers_are_the_subpackages():
         "fpguide.config",
         "fpguide.plot",
         "fpguide.rerun",
+        "fpguide.rules",
         "fpguide.schedules",
         "fpguide.score_errors",
     ]

@@ -456,7 +456,34 @@ CONFIG_CASES = {
         ),
         r"guidance.schedule.p_from: p_from must lie in \[0, 1\]",
     ),
+    "rule-type": (
+        config(guidance={"rule": {"type": "PAG"}}),
+        r"guidance.rule.type must be one of \('ClassifierFree',",
+    ),
+    "rule-parameter": (
+        config(guidance={"rule": {"type": "MagnitudeAware", "alpha": -1.0}}),
+        r"guidance.rule.alpha: alpha must be >= 0",
+    ),
+    "empirical-points": (
+        {"target": {"type": "EmpiricalMixture", "points": [[0.0, "a"]]}, "guidance": {"w": 1.0}},
+        r"target.points: points must be an array of real numbers",
+    ),
 }
+
+
+def test_config_with_a_rule_and_a_data_set():
+    run = parse(
+        {
+            "target": {
+                "type": "EmpiricalMixture",
+                "points": [[0.0, 0.0], [1.0, 1.0]],
+                "labels": [0, 1],
+            },
+            "guidance": {"label": 1, "w": 2.0, "rule": {"type": "MagnitudeAware", "alpha": 4.0}},
+        }
+    )
+    assert run.call.target == fg.EmpiricalMixture([[0.0, 0.0], [1.0, 1.0]], labels=[0, 1])
+    assert run.call.guidance.rule == fg.rules.MagnitudeAware(alpha=4.0)
 
 
 @pytest.mark.parametrize("doc, match", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())

@@ -639,7 +639,7 @@ def prepare_run(
     Parameters
     ----------
     target : Mixture
-        The unconditional target (a GaussianMixture or UniformMixture).
+        The unconditional target (a GaussianMixture, EmpiricalMixture or UniformMixture).
     guidance : CFG
         The guidance; its weight schedule, if any, is checked on [t_min, T].
     sampler : {"ode", "sde"}
@@ -672,8 +672,8 @@ def prepare_run(
     Raises
     ------
     ValueError
-        If an argument is invalid: score errors or a schedule's breakpoint above the run's start
-        with a start from pure noise (see
+        If an argument is invalid: score errors, a guidance rule or a schedule's breakpoint above
+        the run's start with a start from pure noise (see
         :meth:`~fpguide.models.processes.FlowMatching.run_start`), T or t_min not positive,
         t_min ≥ T, T beyond the process's
         horizon, a schedule outside [t_min, T] or not in [0, 1], an unknown sampler or start, η
@@ -706,6 +706,13 @@ def prepare_run(
             "x̂0 = (x + σ² (s + e))/α of a model with an error e that does not vanish with α is "
             "infinite at α = 0; start just below it (e.g. T=0.999, from N(0, σ(T)²)) or drop "
             "cond_error and uncond_error"
+        )
+    if run_start < T and model.rule is not None:
+        raise ValueError(
+            f"a start from pure noise at T={T} cannot take the guidance rule {model.rule!r}: the "
+            "start carried from pure noise assumes the guided denoiser's mean at zero signal is "
+            "the constant of the linear combination, which a rule's norms need not keep; start "
+            "just below it (e.g. T=0.999, from N(0, sigma(T)^2))"
         )
     breakpoints = () if guidance.schedule is None else guidance.schedule.breakpoints()
     inside = [t for t in breakpoints if run_start < t < T]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..tools.validation import check_number_or_swept, check_real
 from .processes import Process
+from .rules import GuidanceRule, rule_from_dict
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
 from .targets import (
@@ -65,8 +66,8 @@ class CFG:
         sequence of distinct weights (a sweep); default 0 (plain conditional sampling). Not
         together with ``gamma``.
     cond : Mixture, optional
-        An explicit conditional model (a GaussianMixture or UniformMixture), the target then being
-        the unconditional one. Exactly one of ``label`` and ``cond`` is given.
+        An explicit conditional model (a GaussianMixture, EmpiricalMixture or UniformMixture), the
+        target then being the unconditional one. Exactly one of ``label`` and ``cond`` is given.
     gamma : float or array_like, optional
         γ = 1 + w >= 0 instead of ``w`` (γ = 0 samples the unconditional model), or a sequence.
     schedule : Schedule or callable, optional
@@ -75,6 +76,11 @@ class CFG:
     cond_error, uncond_error : ScoreError or callable, optional
         Errors e_c and e_u added to the conditional and the unconditional score; a plain callable
         e(x, t) is wrapped as ``Custom``; None (default): exact scores.
+    rule : GuidanceRule, optional
+        A rule of :mod:`fpguide.rules` (diffusers' guiders: CFG-Zero*, APG, TCFG, MAMBO-G, the
+        rescale) combining the two predictions point by point instead of the linear combination,
+        with this weight (``gamma`` is diffusers' ``guidance_scale``); None (default): the linear
+        combination.
 
     Attributes
     ----------
@@ -88,6 +94,8 @@ class CFG:
         The weight profile.
     cond_error, uncond_error : ScoreError or None
         The score errors.
+    rule : GuidanceRule or None
+        The combination of the predictions; None: linear.
 
     Raises
     ------
@@ -118,6 +126,7 @@ class CFG:
         schedule: Schedule | Callable[[float], float] | None = None,
         cond_error: ScoreError | Callable | None = None,
         uncond_error: ScoreError | Callable | None = None,
+        rule: GuidanceRule | None = None,
     ):
         if w is not None and gamma is not None:
             raise ValueError(
@@ -151,13 +160,19 @@ class CFG:
             )
         if cond is not None and not isinstance(cond, Mixture):
             raise TypeError(
-                f"cond must be a GaussianMixture or UniformMixture, got {type(cond).__name__}"
+                "cond must be a GaussianMixture, EmpiricalMixture or UniformMixture, got "
+                f"{type(cond).__name__}"
             )
         self.label = label
         self.cond = cond
         self.schedule = as_schedule(schedule)
         self.cond_error = as_score_error("cond_error", cond_error)
         self.uncond_error = as_score_error("uncond_error", uncond_error)
+        if rule is not None and not isinstance(rule, GuidanceRule):
+            raise TypeError(
+                f"rule must be a guidance rule of fpguide.rules or None, got {type(rule).__name__}"
+            )
+        self.rule = rule
 
     @classmethod
     def classifier(
@@ -216,7 +231,7 @@ class CFG:
         CFG
             The new guidance.
         """
-        return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule, **self._errors())
+        return CFG(label=label, w=self.w, cond=cond, schedule=self.schedule, **self._extras())
 
     @property
     def swept(self) -> bool:
@@ -236,7 +251,7 @@ class CFG:
         CFG
             The guidance with the same label or conditional model, schedule and score errors.
         """
-        return CFG(label=self.label, w=w, cond=self.cond, schedule=self.schedule, **self._errors())
+        return CFG(label=self.label, w=w, cond=self.cond, schedule=self.schedule, **self._extras())
 
     @property
     def gamma(self) -> float | np.ndarray:
@@ -263,7 +278,7 @@ class CFG:
         Raises
         ------
         TypeError
-            If ``target`` is not a GaussianMixture or UniformMixture.
+            If ``target`` is not a GaussianMixture, EmpiricalMixture or UniformMixture.
         ValueError
             If this CFG holds several weights (take one with :meth:`at_weight`), or ``cond`` does
             not have the target's dimension (and as the score errors' checks and
@@ -279,7 +294,8 @@ class CFG:
         """
         if not isinstance(target, Mixture):
             raise TypeError(
-                f"target must be a GaussianMixture or UniformMixture, got {type(target).__name__}"
+                "target must be a GaussianMixture, EmpiricalMixture or UniformMixture, got "
+                f"{type(target).__name__}"
             )
         if self.swept:
             raise ValueError(
@@ -290,6 +306,8 @@ class CFG:
         errors = self._errors()
         for name, error in errors.items():
             error.check(name, target.ndim)
+        if self.rule is not None:
+            self.rule.check(target.ndim)
         if self.cond is None:
             return GuidedModel(
                 self.w,
@@ -301,6 +319,7 @@ class CFG:
                 math.log(target.class_weight(self.label)),
                 self.label,
                 self.schedule,
+                rule=self.rule,
                 **errors,
             )
         if self.cond.ndim != target.ndim:
@@ -312,17 +331,28 @@ class CFG:
         logw_u = np.concatenate([target.log_weights(), np.full(self.cond.n_components, -np.inf)])
         logw_c = np.concatenate([np.full(n_u, -np.inf), self.cond.log_weights()])
         return GuidedModel(
-            self.w, table, logw_u, logw_c, target, self.cond, None, None, self.schedule, **errors
+            self.w,
+            table,
+            logw_u,
+            logw_c,
+            target,
+            self.cond,
+            None,
+            None,
+            self.schedule,
+            rule=self.rule,
+            **errors,
         )
 
     def to_dict(self) -> dict:
-        """The record (score errors only when given, so records without them are unchanged).
+        """The record (score errors and the rule only when given, so records without them are
+        unchanged).
 
         Returns
         -------
         dict
             ``type`` "CFG", ``w`` (a list for a sweep), ``label``, ``cond`` and ``schedule`` (their
-            records, or None), and ``cond_error``, ``uncond_error`` when given.
+            records, or None), and ``cond_error``, ``uncond_error`` and ``rule`` when given.
         """
         spec = {
             "type": "CFG",
@@ -331,7 +361,7 @@ class CFG:
             "cond": None if self.cond is None else self.cond.to_dict(),
             "schedule": None if self.schedule is None else self.schedule.to_dict(),
         }
-        return spec | {name: error.to_dict() for name, error in self._errors().items()}
+        return spec | {name: extra.to_dict() for name, extra in self._extras().items()}
 
     @classmethod
     def from_dict(cls, spec: dict) -> CFG:
@@ -340,8 +370,8 @@ class CFG:
         Parameters
         ----------
         spec : dict
-            The record (``w`` required; ``label``, ``cond``, ``schedule``, ``cond_error`` and
-            ``uncond_error`` optional).
+            The record (``w`` required; ``label``, ``cond``, ``schedule``, ``cond_error``,
+            ``uncond_error`` and ``rule`` optional).
 
         Returns
         -------
@@ -361,16 +391,21 @@ class CFG:
             cond=None if cond is None else target_from_dict(cond),
             schedule=schedule_from_dict(spec.get("schedule")),
             **{name: score_error_from_dict(spec.get(name)) for name in ERROR_ARGS},
+            rule=rule_from_dict(spec.get("rule")),
         )
 
     def _errors(self) -> dict[str, ScoreError]:
         """The score errors given, by argument name."""
         return {name: getattr(self, name) for name in ERROR_ARGS if getattr(self, name) is not None}
 
+    def _extras(self) -> dict:
+        """The score errors and the rule given, by argument name."""
+        return self._errors() | ({} if self.rule is None else {"rule": self.rule})
+
     def __repr__(self) -> str:
         what = f"label={self.label!r}" if self.cond is None else f"cond={self.cond!r}"
         when = "" if self.schedule is None else f", schedule={self.schedule!r}"
-        errors = "".join(f", {name}={error!r}" for name, error in self._errors().items())
+        errors = "".join(f", {name}={extra!r}" for name, extra in self._extras().items())
         w = self.w.tolist() if self.swept else self.w
         return f"CFG({what}, w={w}{when}{errors})"
 
@@ -403,6 +438,8 @@ class GuidedModel:
         e_c, added to ∇log p_t(x|c).
     uncond_error : ScoreError or None
         e_u, added to ∇log p_t(x).
+    rule : GuidanceRule or None
+        The combination of the predictions; None: linear.
 
     Examples
     --------
@@ -426,6 +463,7 @@ class GuidedModel:
     schedule: Schedule | None = None  # the weight at diffusion time t is w·schedule(t)
     cond_error: ScoreError | None = None  # e_c, added to ∇log p_t(x|c)
     uncond_error: ScoreError | None = None  # e_u, added to ∇log p_t(x)
+    rule: GuidanceRule | None = None  # None: the linear combination
 
     def weight(self, t: float, w: float | np.ndarray | None = None) -> float | np.ndarray:
         """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
@@ -555,10 +593,11 @@ class GuidedModel:
     def guided_score(
         self, x: np.ndarray, t: float, process: Process, w: float | np.ndarray | None = None
     ) -> np.ndarray:
-        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u).
+        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), or the rule's combination of the two.
 
         s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w = :meth:`weight` (t), e_c and e_u the score errors
-        (none by default).
+        (none by default); with a ``rule``, its combination of the two scores' predictions
+        (:meth:`~fpguide.models.rules.GuidanceRule.guided_score`).
 
         Parameters
         ----------
@@ -582,6 +621,10 @@ class GuidedModel:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
             s_u, s_c = s_u + e_u, s_c + e_c
         w = self.weight(t, w)
+        if self.rule is not None:
+            m, sigma = float(process.m(t)), float(process.sigma(t))
+            points = x if self.ndim == 1 else np.reshape(x, s_u.shape)
+            return self.rule.guided_score(points, s_c, s_u, w, m, sigma, self.ndim)
         return (1.0 + w) * s_c - w * s_u
 
     def velocity_along(
@@ -627,6 +670,11 @@ class GuidedModel:
         np.ndarray
             (L, M) linear·x + factor·s_w,axis.
         """
+        if self.rule is not None:  # the rule needs every coordinate of both scores
+            on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
+            on_lines[..., axis] = x
+            score = self.guided_score(on_lines.reshape(-1, self.ndim), t, process, w)
+            return linear * x + factor * score[:, axis].reshape(x.shape)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)

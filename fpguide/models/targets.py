@@ -40,6 +40,7 @@ __all__ = [
     "GAUSSIAN",
     "TARGETS",
     "Components",
+    "EmpiricalMixture",
     "evaluate_mixtures",
     "GaussianMixture",
     "line_factors",
@@ -1098,13 +1099,7 @@ class GaussianMixture(Mixture):
         ValueError
             If ``basis`` does not have d columns, has no rows, or its rows are linearly dependent.
         """
-        basis = as_finite_array("basis", basis, ndim=2)
-        if basis.shape[1] != self.ndim:
-            raise ValueError(f"basis must have {self.ndim} columns, got shape {basis.shape}")
-        if basis.shape[0] == 0 or np.linalg.matrix_rank(basis) < basis.shape[0]:
-            raise ValueError(
-                f"basis must have linearly independent rows (full row rank), got {basis.tolist()}"
-            )
+        basis = _check_basis(basis, self.ndim)
         means = self._mu @ basis.T
         cov = np.einsum("ri,kij,sj->krs", basis, self.covariances, basis)
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
@@ -1165,6 +1160,134 @@ class GaussianMixture(Mixture):
             "type": "GaussianMixture",
             "means": self.means.tolist(),
             "covariances": cov,
+            "weights": self.weights.tolist(),
+            "labels": self._labels_list(),
+        }
+
+
+def _check_basis(basis: ArrayLike, d: int) -> np.ndarray:
+    """``basis`` as a (r, d) array of full row rank, or a ValueError naming it."""
+    basis = as_finite_array("basis", basis, ndim=2)
+    if basis.shape[1] != d:
+        raise ValueError(f"basis must have {d} columns, got shape {basis.shape}")
+    if basis.shape[0] == 0 or np.linalg.matrix_rank(basis) < basis.shape[0]:
+        raise ValueError(
+            f"basis must have linearly independent rows (full row rank), got {basis.tolist()}"
+        )
+    return basis
+
+
+class EmpiricalMixture(GaussianMixture):
+    """p_0 = Σ_i π_i δ_{x_i}: the empirical law of a finite data set (a training set).
+
+    Under X_t = m X_0 + σ Z it is the Gaussian mixture p_t = Σ_i π_i N(m x_i, σ² I), one
+    component per point with zero data covariance, so the score at every t > 0 is that of the
+    training set's ideal denoiser, E[X_0 | x] = Σ_i softmax_i(log π_i − ‖x − m x_i‖²/(2σ²)) x_i: a
+    sampler driven by it reproduces the training points as t → 0 (memorisation). It is a
+    :class:`GaussianMixture` whose covariances are zero, evaluated by the same compiled kernels
+    (the noised variance m²·0 + σ² is positive for t > 0), so it solves as fast as a
+    GaussianMixture with as many components; its narrowest feature at t is σ(t).
+
+    Parameters
+    ----------
+    points : array_like
+        A flat list (one dimension) or a (n, d) array of the data points x_i.
+    weights : array_like, optional
+        (n,) non-negative weights, normalised to sum 1; default equal (the empirical law).
+    labels : sequence of int or str, optional
+        One class label per point; default: no labels (CFG then needs an explicit conditional
+        model).
+
+    Attributes
+    ----------
+    points : np.ndarray
+        The points, flat (n,) in one dimension, else (n, d); ``means`` is the same array.
+    covariances : np.ndarray
+        (n, d, d) zeros.
+    weights : np.ndarray
+        (n,) the normalised weights.
+    labels : tuple or None
+        The class labels.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is not a non-empty flat list or (n, d) array of finite numbers; and as
+        :class:`Mixture` for the weights and labels.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> data = fg.EmpiricalMixture([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], labels=[0, 0, 1])
+    >>> data.ndim, data.n_components, data.class_weight(0)
+    (2, 3, 0.6666666666666666)
+    >>> data.condition(1)
+    EmpiricalMixture(points=[[0.0, 2.0]], weights=[1.0], labels=[1])
+    >>> float(data.log_density([0.0, 2.0], t=0.5, label=1))  # N(m x₂, σ² I) at x₂ = (0, 2), OU
+    -1.8690...
+    """
+
+    def __init__(
+        self,
+        points: ArrayLike,
+        weights: ArrayLike | None = None,
+        labels: Sequence[int | str] | None = None,
+    ):
+        points, flat = _points_array("points", points)
+        n, d = points.shape
+        Mixture.__init__(self, n, d, weights, labels)
+        self._mu = np.ascontiguousarray(points)
+        self.points = self.means = points[:, 0] if flat else points
+        self.covariances = np.zeros((n, d, d))
+        self._table = Components(
+            np.full(n, GAUSSIAN, dtype=np.int64),
+            self._mu,
+            np.zeros((n, d)),
+            np.ascontiguousarray(np.broadcast_to(np.eye(d), (n, d, d))),
+        )
+
+    def _with_components(self, mask, labels):
+        return EmpiricalMixture(self.points[mask], self.weights[mask], labels)
+
+    def project(self, basis: ArrayLike) -> EmpiricalMixture:
+        """The law of B X for a (r, d) matrix B of full row rank: the points B x_i (flat when r =
+        1), the same weights and labels.
+
+        Parameters
+        ----------
+        basis : array_like
+            The (r, d) matrix B, with linearly independent rows.
+
+        Returns
+        -------
+        EmpiricalMixture
+            The r-dimensional empirical law.
+
+        Raises
+        ------
+        ValueError
+            If ``basis`` does not have d columns, has no rows, or its rows are linearly dependent.
+        """
+        basis = _check_basis(basis, self.ndim)
+        points = self._mu @ basis.T
+        return EmpiricalMixture(
+            points[:, 0] if basis.shape[0] == 1 else points, self.weights, self.labels
+        )
+
+    def _draw(self, comp, rng):
+        return self._mu[comp]
+
+    def to_dict(self) -> dict:
+        """The record of the data set, which :func:`target_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``type`` "EmpiricalMixture", ``points``, ``weights`` and ``labels`` as lists.
+        """
+        return {
+            "type": "EmpiricalMixture",
+            "points": self.points.tolist(),
             "weights": self.weights.tolist(),
             "labels": self._labels_list(),
         }
@@ -1361,7 +1484,11 @@ def merge_intervals(intervals: Iterable[tuple[float, float]]) -> list[tuple[floa
     return [(lo, hi) for lo, hi in merged]
 
 
-TARGETS = {"GaussianMixture": GaussianMixture, "UniformMixture": UniformMixture}
+TARGETS = {
+    "GaussianMixture": GaussianMixture,
+    "EmpiricalMixture": EmpiricalMixture,
+    "UniformMixture": UniformMixture,
+}
 
 
 def target_from_dict(spec: dict) -> Mixture:
@@ -1370,8 +1497,8 @@ def target_from_dict(spec: dict) -> Mixture:
     Parameters
     ----------
     spec : dict
-        The record: ``type`` (a name in ``TARGETS``: "GaussianMixture" or "UniformMixture") and
-        the constructor's arguments.
+        The record: ``type`` (a name in ``TARGETS``: "GaussianMixture", "EmpiricalMixture" or
+        "UniformMixture") and the constructor's arguments.
 
     Returns
     -------

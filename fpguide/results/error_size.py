@@ -116,7 +116,7 @@ def error_size(
     ----------
     guidance : CFG
         The guidance, with its score errors.
-    target : GaussianMixture or UniformMixture
+    target : GaussianMixture, EmpiricalMixture or UniformMixture
         The target the guidance is bound to (d ≤ 3).
     t : float or array_like
         A diffusion time > 0 or a flat array of them.

@@ -108,6 +108,12 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
             "discrete-step samplers are solved in 1-D only; the target has "
             f"d={prepared.dyn.model.ndim}"
         )
+    if prepared.dyn.model.rule is not None:
+        raise ValueError(
+            f"the discrete chains do not take guidance rules yet (got rule="
+            f"{prepared.dyn.model.rule!r}): their step windows and CFG-Zero*'s zeroed first steps "
+            "are not reproduced; use fpguide.solve or fpguide.sample"
+        )
     if sampler.pure_noise_start and prepared.dyn.model.has_errors:
         raise ValueError(
             f"{sampler.kind} starts from pure noise, where the denoiser of a model with score "

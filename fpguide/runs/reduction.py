@@ -42,7 +42,13 @@ from scipy.integrate import solve_ivp
 from ..grids.grid import AXIS_NAMES, MAX_GRID_DIM, axis_labels
 from ..models.dynamics import GuidedDynamics
 from ..models.guidance import CFG, GuidedModel
-from ..models.targets import GAUSSIAN, GaussianMixture, Mixture, UniformMixture
+from ..models.targets import (
+    GAUSSIAN,
+    EmpiricalMixture,
+    GaussianMixture,
+    Mixture,
+    UniformMixture,
+)
 from ..results.dataset import attach, global_attrs
 from .monitors import MONITORS
 
@@ -311,7 +317,8 @@ def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
     ------
     ValueError
         When neither reduction applies (the message says why for each), and for guidance with score
-        errors, whose fields do not factor over the solved and the other coordinates.
+        errors or a guidance rule, whose fields and norms do not factor over the solved and the
+        other coordinates.
     """
     if model.has_errors:
         raise ValueError(
@@ -322,6 +329,14 @@ def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
             f"{model.uncond_error!r}): an error field does not factor over the solved "
             "coordinates; solve "
             f"targets of d <= {MAX_GRID_DIM} with reduce=None or False, or use "
+            "particles (fpguide.sample)"
+        )
+    if model.rule is not None:
+        raise ValueError(
+            f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and with "
+            f"reduce=True) cannot carry the guidance rule {model.rule!r}: its norms and "
+            "projections over all d coordinates do not factor over the solved and the other "
+            f"coordinates; solve targets of d <= {MAX_GRID_DIM} with reduce=None or False, or use "
             "particles (fpguide.sample)"
         )
     reasons = []
@@ -360,6 +375,8 @@ def _isotropic(model: GuidedModel, guidance: CFG) -> Reduction | str:
     offset = means[0] - (means[0] @ basis.T) @ basis
 
     def reduced(mixture: GaussianMixture) -> GaussianMixture:
+        if isinstance(mixture, EmpiricalMixture):  # zero covariances: the points projected
+            return mixture.project(basis)
         a = mixture._mu @ basis.T
         variance = float(mixture.covariances[0, 0, 0])
         means_r = a[:, 0] if basis.shape[0] == 1 else a
@@ -420,7 +437,9 @@ def _product(model: GuidedModel, guidance: CFG) -> Reduction | str:
 
 def _law_1d(law: tuple) -> Mixture:
     kind, p1, p2 = law
-    return GaussianMixture([p1], [p2]) if int(kind) == GAUSSIAN else UniformMixture([p1], [p2])
+    if int(kind) != GAUSSIAN:
+        return UniformMixture([p1], [p2])
+    return GaussianMixture([p1], [p2]) if p2 > 0 else EmpiricalMixture([p1])
 
 
 def _reduced_guidance(guidance: CFG, reduced, model: GuidedModel) -> CFG:

@@ -1,0 +1,82 @@
+"""An EmpiricalMixture of n points in 2-D against the GaussianMixture of n components it stands for
+(covariances 1e-12) and one with wider components (covariances 0.05², a kernel density estimate):
+the guided score at the cells of a 256² grid (milliseconds, median of R) and the whole guided solve
+(w = 2, t_min = 0.1, default adaptive grid; seconds, one run each, interleaved R times, median).
+
+    python benchmarks/empirical.py [N] [R]      (defaults 1000 points, 3 repeats)
+
+The data: two noisy half-moons of N/2 points each, labels 0 and 1, guided to class 1.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import fpguide as fg
+
+
+def moons(n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+    """Two interleaved half-moons of n/2 points each (noise 0.05), labels 0 and 1."""
+    half = n // 2
+    theta = rng.uniform(0.0, np.pi, n)
+    upper = np.c_[np.cos(theta), np.sin(theta)]
+    lower = np.c_[1.0 - np.cos(theta), 0.5 - np.sin(theta)]
+    points = np.where(np.arange(n)[:, None] < half, upper, lower)
+    return points + 0.05 * rng.normal(size=(n, 2)), [0] * half + [1] * (n - half)
+
+
+def main(n: int, repeats: int) -> None:
+    points, labels = moons(n, np.random.default_rng(0))
+    targets = {
+        "EmpiricalMixture": fg.EmpiricalMixture(points, labels=labels),
+        "GaussianMixture 1e-12": fg.GaussianMixture(points, 1e-12, labels=labels),
+        "GaussianMixture 0.05²": fg.GaussianMixture(points, 0.05**2, labels=labels),
+    }
+    guide = fg.CFG(label=1, w=2.0)
+    axis = np.linspace(-2.0, 3.0, 256)
+    cells = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    print(f"{n} points in 2-D; guided score at {cells.shape[0]} points (ms, median of {repeats})")
+    for name, target in targets.items():
+        model = guide.bind(target)
+        model.guided_score(cells[:10], 0.1, fg.OU())  # compile
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.guided_score(cells, 0.1, fg.OU())
+            times.append(time.perf_counter() - start)
+        print(f"  {name:24s} {1e3 * statistics.median(times):8.1f}")
+    print("guided solve, w = 2, t_min = 0.1 (s, median of the interleaved runs)")
+    runs: dict[str, list[float]] = {name: [] for name in targets}
+    shapes: dict[str, tuple] = {}
+    for _ in range(repeats):
+        for name, target in targets.items():
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = fg.solve(target, guide, t_min=0.1, n_save=3)
+            runs[name].append(time.perf_counter() - start)
+            stages = json.loads(ds.attrs["run"])["stages"]
+            shapes[name] = (
+                [stage["shape"] for stage in stages],
+                sum(stage["n_steps"] for stage in stages),
+                float(ds.entropy[-1]),
+            )
+    for name in targets:
+        stages, steps, entropy = shapes[name]
+        print(
+            f"  {name:24s} {statistics.median(runs[name]):7.1f}  steps {steps}  stages {stages}  "
+            f"entropy {entropy:.10f}"
+        )
+
+
+if __name__ == "__main__":
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+    )

@@ -1,0 +1,31 @@
+"""Guidance rules, the public namespace: diffusers' guiders as per-point combinations of the
+conditional and the unconditional prediction, passed to :class:`~fpguide.CFG` as ``rule=``.
+
+* :class:`ClassifierFree`: u + γ(c − u), with ``guidance_rescale``;
+* :class:`ClassifierFreeZeroStar`: CFG-Zero*, the unconditional prediction scaled by ⟨c, u⟩/‖u‖²;
+* :class:`AdaptiveProjected`: APG without momentum, the difference clipped and its part along c
+  weighted by η;
+* :class:`TangentialClassifierFree`: TCFG, the unconditional prediction projected on the top
+  singular direction of [c; u];
+* :class:`MagnitudeAware`: MAMBO-G, the weight damped by e^{−α‖c − u‖/‖u‖}.
+
+The classes and their maths are in :mod:`fpguide.models.rules`.
+"""
+
+from .models.rules import (
+    AdaptiveProjected,
+    ClassifierFree,
+    ClassifierFreeZeroStar,
+    GuidanceRule,
+    MagnitudeAware,
+    TangentialClassifierFree,
+)
+
+__all__ = [
+    "AdaptiveProjected",
+    "ClassifierFree",
+    "ClassifierFreeZeroStar",
+    "GuidanceRule",
+    "MagnitudeAware",
+    "TangentialClassifierFree",
+]

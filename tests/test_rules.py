@@ -1,0 +1,257 @@
+"""Guidance rules (fpguide.rules): each against a per-point reference written here from diffusers'
+guider code, the documented 1-D degeneracies, grid against particles, records and bad input."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import fpguide as fg
+from fpguide.models.rules import rule_from_dict
+from fpguide.tools.errors import CoarseGridWarning, NumericalError
+
+RULES = fg.rules
+
+
+def _prediction(kind, y, s, m, sigma):
+    """The model's prediction at y from its score s (diffusers' quantities in the VP frame)."""
+    eps, x0 = -sigma * s, (y + sigma**2 * s) / m
+    return {"epsilon": eps, "sample": x0, "v_prediction": m * eps - sigma * x0, "flow": eps - x0}[
+        kind
+    ]
+
+
+def _score(kind, y, pred, m, sigma):
+    """The score whose prediction is ``pred``: the prediction is affine in s."""
+    at0 = _prediction(kind, y, np.zeros_like(y), m, sigma)
+    slope = _prediction(kind, y, np.ones_like(y), m, sigma) - at0
+    return (pred - at0) / slope
+
+
+def _std(v):
+    return np.std(v, ddof=1)  # torch.std's default: unbiased
+
+
+def _diffusers(rule, c, u, w):
+    """diffusers' guider for one point (c, u of shape (d,)), guidance_scale γ = 1 + w."""
+    gs = 1.0 + w
+    if isinstance(rule, RULES.ClassifierFreeZeroStar):
+        alpha = float(c @ u) / (float(u @ u) + 1e-8)
+        u = u * alpha
+        pred = u + gs * (c - u)
+    elif isinstance(rule, RULES.AdaptiveProjected):
+        diff = c - u
+        r = rule.adaptive_projected_guidance_rescale
+        if r > 0:
+            diff = diff * min(1.0, r / np.linalg.norm(diff)) if np.linalg.norm(diff) else diff
+        v1 = c / max(np.linalg.norm(c), 1e-12)
+        parallel = float(diff @ v1) * v1
+        update = (diff - parallel) + rule.eta * parallel
+        pred = c + w * update if rule.use_original_formulation else u + gs * update
+    elif isinstance(rule, RULES.TangentialClassifierFree):
+        _, _, vh = np.linalg.svd(np.stack([c, u]), full_matrices=False)
+        vh_mod = vh.copy()
+        vh_mod[1] = 0.0
+        u = (u @ vh.T) @ vh_mod
+        pred = u + gs * (c - u)
+    elif isinstance(rule, RULES.MagnitudeAware):
+        ratio = np.linalg.norm(c - u) / np.linalg.norm(u)
+        pred = u + (1.0 + (gs - 1.0) * np.exp(-rule.alpha * ratio)) * (c - u)
+    else:
+        pred = u + gs * (c - u)
+    if rule.guidance_rescale > 0:
+        rescaled = pred * (_std(c) / _std(pred))
+        pred = rule.guidance_rescale * rescaled + (1 - rule.guidance_rescale) * pred
+    return pred
+
+
+GM3 = fg.GaussianMixture(
+    means=[[2.0, 1.0, 0.5], [4.0, 1.5, -0.5], [3.0, 3.0, 0.0]],
+    covariances=[[[0.3, 0.1, 0.0], [0.1, 0.4, 0.05], [0.0, 0.05, 0.2]], 0.5 * np.eye(3), np.eye(3)],
+    labels=[0, 1, 1],
+)
+CASES = [
+    RULES.ClassifierFree(guidance_rescale=0.7),
+    RULES.ClassifierFreeZeroStar(),
+    RULES.ClassifierFreeZeroStar(guidance_rescale=0.3),
+    RULES.AdaptiveProjected(),
+    RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=0.5, eta=0.3),
+    RULES.AdaptiveProjected(eta=0.0, use_original_formulation=True),
+    RULES.TangentialClassifierFree(),
+    RULES.MagnitudeAware(),
+    RULES.MagnitudeAware(alpha=0.5, guidance_rescale=1.0),
+]
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "sample", "v_prediction", "flow"])
+@pytest.mark.parametrize("rule", CASES, ids=repr)
+@pytest.mark.parametrize("d", [2, 3])
+def test_guided_score_is_diffusers_rule_on_the_predictions(rule, prediction, d):
+    rule = rule_from_dict(rule.to_dict() | {"prediction": prediction})
+    target = GM3 if d == 3 else GM3.marginal([0, 1])
+    rng = np.random.default_rng(d)
+    x = rng.normal([3.0, 1.5, 0.0][:d], 2.0, size=(60, d))
+    for process, t in [(fg.OU(), 0.05), (fg.OU(), 0.8), (fg.FlowMatching(), 0.4)]:
+        model = fg.CFG(label=1, w=3.0, rule=rule).bind(target)
+        _, s_u, _, s_c = model.scores(x, t, process)
+        m, sigma = float(process.m(t)), float(process.sigma(t))
+        expected = np.array(
+            [
+                _score(
+                    prediction,
+                    y,
+                    _diffusers(
+                        rule,
+                        _prediction(prediction, y, sc, m, sigma),
+                        _prediction(prediction, y, su, m, sigma),
+                        3.0,
+                    ),
+                    m,
+                    sigma,
+                )
+                for y, sc, su in zip(x, s_c, s_u)
+            ]
+        )
+        got = model.guided_score(x, t, process)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+def test_a_batch_of_weights_is_the_rule_at_each_weight(gm):
+    rule = RULES.MagnitudeAware(alpha=1.0)
+    model = fg.CFG(label=1, w=0.0, rule=rule).bind(gm)
+    x = np.linspace(-3.0, 3.0, 11)
+    batch = model.guided_score(x, 0.3, fg.OU(), np.array([[1.0], [4.0]]))
+    for row, w in zip(batch, (1.0, 4.0)):
+        single = fg.CFG(label=1, w=w, rule=rule).bind(gm).guided_score(x, 0.3, fg.OU())
+        np.testing.assert_allclose(row, single, rtol=1e-14)
+    model2 = fg.CFG(label=1, w=0.0, rule=rule).bind(GM3)
+    x3 = np.random.default_rng(0).normal(size=(7, 3))
+    batch3 = model2.guided_score(x3, 0.3, fg.OU(), np.array([[1.0]] * 3 + [[4.0]] * 4))
+    for rows, w in ((slice(0, 3), 1.0), (slice(3, 7), 4.0)):
+        single = fg.CFG(label=1, w=w, rule=rule).bind(GM3).guided_score(x3[rows], 0.3, fg.OU())
+        np.testing.assert_allclose(batch3[rows], single, rtol=1e-14)
+
+
+def test_one_dimensional_degeneracies(gm):
+    x = np.linspace(-4.0, 4.0, 41)
+    ou = fg.OU()
+    # APG in 1-D: no orthogonal part, so CFG with γη (no clip)
+    apg = fg.CFG(label=1, w=3.0, rule=RULES.AdaptiveProjected(eta=0.5)).bind(gm)
+    plain = fg.CFG(label=1, gamma=4.0 * 0.5).bind(gm)
+    s_apg, s_plain = apg.guided_score(x, 0.2, ou), plain.guided_score(x, 0.2, ou)
+    # the default clip r = 15 (in ε) does not act here
+    np.testing.assert_allclose(s_apg, s_plain, rtol=1e-12, atol=1e-12)
+    # CFG-Zero* in 1-D: the conditional prediction, except within |u| ~ 1e-4 of u = 0
+    with pytest.warns(UserWarning, match="ClassifierFreeZeroStar in 1-D"):
+        zero = fg.CFG(label=1, w=3.0, rule=RULES.ClassifierFreeZeroStar()).bind(gm)
+    _, s_u, _, s_c = zero.scores(x, 0.2, ou)
+    away = np.abs(float(ou.sigma(0.2)) * s_u) > 1e-2
+    np.testing.assert_allclose(zero.guided_score(x, 0.2, ou)[away], s_c[away], rtol=1e-3)
+    for rule, match in [
+        (RULES.TangentialClassifierFree(), "needs d >= 2"),
+        (RULES.ClassifierFree(guidance_rescale=0.5), "guidance_rescale=0.5 needs d >= 2"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fg.CFG(label=1, w=3.0, rule=rule).bind(gm)
+
+
+@pytest.mark.parametrize(
+    "rule, sampler",
+    [
+        (RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5), "ode"),
+        (RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5), "sde"),
+        (RULES.MagnitudeAware(alpha=2.0), "ode"),
+        (RULES.MagnitudeAware(alpha=2.0), "sde"),
+    ],
+    ids=repr,
+)
+def test_1d_grid_against_particles(rule, sampler, gm):
+    guide = fg.CFG(label=1, w=3.0, rule=rule)
+    ds = fg.solve(gm, guide, sampler, n_save=3)
+    ps = fg.sample(gm, guide, sampler, n=20_000, seed=2, t_eval=ds.t.values)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+GM2 = fg.GaussianMixture(
+    [[2.0, 1.0], [4.0, 1.5]], [[[0.3, 0.1], [0.1, 0.4]], np.eye(2)], labels=[0, 1]
+)
+
+
+@pytest.mark.parametrize(
+    "rule, sampler",
+    [
+        (RULES.ClassifierFreeZeroStar(prediction="sample"), "ode"),
+        (RULES.AdaptiveProjected(eta=0.5, prediction="sample"), "sde"),
+        (RULES.TangentialClassifierFree(prediction="sample"), "ode"),
+        (RULES.MagnitudeAware(alpha=2.0, prediction="sample"), "sde"),
+    ],
+    ids=repr,
+)
+def test_2d_grid_against_particles(rule, sampler):
+    """On x̂0 predictions (the data away from the origin, so that the directions the rules
+    normalise are smooth where the mass is)."""
+    guide = fg.CFG(label=1, w=2.0, rule=rule)
+    kw = {"T": 3.0, "t_min": 0.1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CoarseGridWarning)
+        ds = fg.solve(GM2, guide, sampler, n_save=3, **kw)
+    ps = fg.sample(GM2, guide, sampler, n=20_000, seed=1, t_eval=ds.t.values, **kw)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+
+
+def test_records_rerun_and_refusals(gm):
+    rule = RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=2.0, eta=0.2)
+    guide = fg.CFG(label=1, w=[1.0, 3.0], rule=rule)
+    assert fg.CFG.from_dict(json.loads(json.dumps(guide.to_dict()))).rule == rule
+    assert "rule=AdaptiveProjected(" in repr(guide.at_weight(1.0))
+    ds = fg.solve(gm, guide, n_save=3)
+    assert ds.sizes["w"] == 2
+    xr.testing.assert_identical(fg.rerun(ds), ds)
+    big = fg.GaussianMixture(np.eye(4)[:2] * 2.0, 1.0, labels=[0, 1])
+    with pytest.raises(ValueError, match="cannot carry the guidance rule"):
+        fg.solve(big, fg.CFG(label=1, w=2.0, rule=rule))
+    with pytest.raises(ValueError, match="do not take guidance rules"):
+        fg.solve_discrete(gm, fg.CFG(label=1, w=2.0, rule=rule), fg.DDIM(10))
+    with pytest.raises(ValueError, match="from pure noise at T=1.0 cannot take the guidance rule"):
+        fg.solve(gm, fg.CFG(label=1, w=2.0, rule=rule), process=fg.FlowMatching(), T=1.0)
+
+
+def test_a_zero_division_is_reported():
+    """MAMBO-G divides by ‖u‖: at the mode of a symmetric law guided to itself c = u = 0."""
+    target = fg.GaussianMixture([0.0], 1.0)
+    guide = fg.CFG(w=2.0, cond=target, rule=RULES.MagnitudeAware())
+    with pytest.raises(NumericalError, match="MagnitudeAware gave a non-finite prediction"):
+        fg.solve(target, guide, grid=fg.Grid(-6.0, 6.0, 120))
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: RULES.ClassifierFree(guidance_rescale=1.5), ValueError, "guidance_rescale"),
+        (lambda: RULES.ClassifierFree(prediction="x0"), ValueError, "prediction"),
+        (lambda: RULES.ClassifierFreeZeroStar(zero_init_steps=-1), ValueError, "zero_init"),
+        (lambda: RULES.ClassifierFreeZeroStar(zero_init_steps=1.5), ValueError, "zero_init"),
+        (
+            lambda: RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5),
+            ValueError,
+            "momentum",
+        ),
+        (
+            lambda: RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=-1.0),
+            ValueError,
+            "adaptive_projected_guidance_rescale",
+        ),
+        (lambda: RULES.AdaptiveProjected(eta=float("nan")), ValueError, "eta"),
+        (lambda: RULES.AdaptiveProjected(use_original_formulation="yes"), TypeError, "original"),
+        (lambda: RULES.MagnitudeAware(alpha=-1.0), ValueError, "alpha"),
+        (lambda: fg.CFG(label=1, w=1.0, rule="apg"), TypeError, "rule must be"),
+        (lambda: rule_from_dict({"type": "PAG"}), ValueError, "rule type"),
+    ],
+)
+def test_bad_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
