@@ -52,7 +52,7 @@ from ..tools.validation import (
     check_positive_real,
 )
 from .dynamics import zero_signal_mean
-from .processes import FlowMatching, Process
+from .processes import FlowMatching, Process, check_unit_horizon
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -306,12 +306,7 @@ class ScheduleProcess(Process):
         return np.interp(u, self._u, self._t)
 
     def check_horizon(self, T: float) -> None:
-        if T > 1.0:
-            raise ValueError(
-                "T must be <= 1 for a discrete schedule's process (t = 1 is the last "
-                "training "
-                f"timestep), got T={T}"
-            )
+        check_unit_horizon(T, "a discrete schedule's process (t = 1 is the last training timestep)")
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ScheduleProcess) and other.schedule == self.schedule

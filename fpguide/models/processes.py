@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 __all__ = [
+    "check_unit_horizon",
     "EDM",
     "FlowMatching",
     "FlowPath",
@@ -57,6 +58,25 @@ FLOW_PATHS: tuple[FlowPath, ...] = get_args(FlowPath)
 # :meth:`FlowMatching.run_start`), m² ≈ e^λ = 2e-9 here, four orders below the solver's errors
 # (1e-5; the OU solves from T = 10 start 4.5e-5 away from their law); it starts where they do.
 NOISE_END_LOG_SNR = -20.0
+
+
+def check_unit_horizon(T: float, what: str) -> None:
+    """Raise if T > 1, for a process whose time ends at t = 1.
+
+    Parameters
+    ----------
+    T : float
+        The diffusion time the samplers would start from.
+    what : str
+        The process and why its time ends at 1, for the message.
+
+    Raises
+    ------
+    ValueError
+        If T > 1.
+    """
+    if T > 1.0:
+        raise ValueError(f"T must be <= 1 for {what}, got T={T}")
 
 
 class Process:
@@ -714,10 +734,7 @@ class VE(VarianceExploding):
         ValueError
             If T > 1.
         """
-        if T > 1.0:
-            raise ValueError(
-                f"T must be <= 1 for the VE process (σ_max is reached at t = 1), got T={T}"
-            )
+        check_unit_horizon(T, "the VE process (σ_max is reached at t = 1)")
 
     def to_dict(self) -> dict:
         """The process as a record that :func:`make_process` turns back into it.
@@ -1063,10 +1080,7 @@ class FlowMatching(Process):
         ValueError
             If T > 1.
         """
-        if T > 1.0:
-            raise ValueError(
-                f"T must be <= 1 for a flow-matching path (pure noise at t = 1), got T={T}"
-            )
+        check_unit_horizon(T, "a flow-matching path (pure noise at t = 1)")
 
     def to_dict(self) -> dict:
         """The process as a record that :func:`make_process` turns back into it.
