@@ -214,10 +214,87 @@ def test_records_rerun_and_refusals(gm):
     big = fg.GaussianMixture(np.eye(4)[:2] * 2.0, 1.0, labels=[0, 1])
     with pytest.raises(ValueError, match="cannot carry the guidance rule"):
         fg.solve(big, fg.CFG(label=1, w=2.0, rule=rule))
-    with pytest.raises(ValueError, match="do not take guidance rules"):
-        fg.solve_discrete(gm, fg.CFG(label=1, w=2.0, rule=rule), fg.DDIM(10))
+    windowed = RULES.AdaptiveProjected(start=0.2, stop=0.7)
+    for sampler, match in [
+        (fg.Heun(10), "Heun does not take guidance rules .* calls the network 2 times a step"),
+        (fg.FlowMatchEuler(10), "FlowMatchEuler does not take guidance rules .* from pure noise"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            fg.solve_discrete(gm, fg.CFG(label=1, w=2.0, rule=rule), sampler)
+    with pytest.raises(ValueError, match="compare=True needs the continuous sampler"):
+        fg.solve_discrete(gm, fg.CFG(label=1, w=2.0, rule=windowed), fg.DDIM(10))
+    with pytest.raises(ValueError, match="a continuous sampler has no steps"):
+        fg.solve(gm, fg.CFG(label=1, w=2.0, rule=windowed))
     with pytest.raises(ValueError, match="from pure noise at T=1.0 cannot take the guidance rule"):
         fg.solve(gm, fg.CFG(label=1, w=2.0, rule=rule), process=fg.FlowMatching(), T=1.0)
+
+
+def _ddim_with_guider(x, sampler, model, rule, w):
+    """diffusers' DDIM loop (η = 0, ε-prediction) on particles with a guider: at step i the
+    guider gets ε_c, ε_u and returns zero (i < zero_init_steps), ε_c outside int(start N) <= i <
+    int(stop N), or its rule; written here from diffusers' loop, not from fpguide's chain."""
+    plan, ou = sampler.plan(), sampler.process()
+    n = len(plan)
+    out = [x]
+    for i in range(n):
+        t, t_prev = plan.t[i], plan.t_next[i]
+        a, a_prev = float(ou.m(t)) ** 2, float(ou.m(t_prev)) ** 2 if t_prev > 0 else 1.0
+        _, s_u, _, s_c = model.scores(x, t, ou)
+        eps_c, eps_u = -np.sqrt(1 - a) * s_c, -np.sqrt(1 - a) * s_u
+        zero = i < getattr(rule, "zero_init_steps", 0)
+        inside = int(rule.start * n) <= i < int(rule.stop * n)
+        if zero:
+            eps = np.zeros_like(x)
+        elif not inside:
+            eps = eps_c
+        else:
+            eps = np.array(
+                [_diffusers(rule, np.array([c]), np.array([u]), w)[0] for c, u in zip(eps_c, eps_u)]
+            )
+        x0 = (x - np.sqrt(1 - a) * eps) / np.sqrt(a)
+        x = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * eps
+        out.append(x)
+    return np.array(out)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        RULES.MagnitudeAware(alpha=1.0, start=0.2, stop=0.7),
+        RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5, start=0.35),
+        RULES.ClassifierFreeZeroStar(zero_init_steps=2, stop=0.5),
+    ],
+    ids=repr,
+)
+def test_chain_steps_follow_diffusers_guider_loop(rule, gm):
+    guide = fg.CFG(label=1, w=3.0, rule=rule)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # CFG-Zero* in 1-D, said elsewhere
+        ps = fg.sample_discrete(gm, guide, fg.DDIM(10), n=200, seed=3)
+        model = guide.bind(gm)
+    positions = ps["position"].values
+    expected = _ddim_with_guider(positions[0], fg.DDIM(10), model, rule, 3.0)
+    np.testing.assert_allclose(positions, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_chain_with_a_windowed_rule_grid_against_particles(gm):
+    rule = RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5, start=0.35)
+    guide = fg.CFG(label=1, w=3.0, rule=rule)
+    ds = fg.solve_discrete(gm, guide, fg.DDIM(12), compare=False)
+    ps = fg.sample_discrete(gm, guide, fg.DDIM(12), n=20_000, seed=5)
+    report = fg.cross_check(ds, ps)
+    assert report.passed, str(report)
+    unwindowed = fg.CFG(label=1, w=3.0, rule=RULES.AdaptiveProjected(eta=0.5))
+    gap = fg.solve_discrete(gm, unwindowed, fg.DDIM(12))
+    assert np.isfinite(gap.gap_l1.values).all() and gap.gap_l1.values[-1] > 0
+
+
+def test_chains_refuse_rules_whose_1d_maps_fold_below_the_cells(gm):
+    for rule in (RULES.MagnitudeAware(), RULES.ClassifierFreeZeroStar()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with pytest.raises(ValueError, match=f"cannot take {rule.kind} in 1-D"):
+                fg.solve_discrete(gm, fg.CFG(label=1, w=3.0, rule=rule), fg.DDIM(12))
 
 
 def test_a_zero_division_is_reported():

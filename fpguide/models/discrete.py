@@ -425,13 +425,15 @@ class ChainSampler(Recorded):
     s_w(x, t_j)), diffusers' own arithmetic on particles (:meth:`literal_step`), the law of its
     first state (:meth:`prior_law`; by default N(0, 1)), its continuous counterpart
     (:meth:`process`, :attr:`eta`), ``pure_noise_start`` (it starts from pure noise at the end of a
-    flow-matching path) and ``multistep`` (its steps use earlier states of the trajectory; see
-    :class:`~fpguide.models.multistep.MultistepSampler`).
+    flow-matching path), ``multistep`` (its steps use earlier states of the trajectory; see
+    :class:`~fpguide.models.multistep.MultistepSampler`) and ``model_calls_per_step`` (the network
+    evaluations of a step, which diffusers' guiders count as their steps).
     """
 
     kind = "chain"
     pure_noise_start = False  # the chain starts at a finite noise level
     multistep = False  # each step is a map of the state alone
+    model_calls_per_step = 1
 
     @property
     def eta(self) -> float:

@@ -629,6 +629,7 @@ def prepare_run(
     delta: float,
     thresholds: ArrayLike | None,
     eta: float | None = None,
+    chain: bool = False,
 ) -> PreparedRun:
     """Check every argument of a guided run and bind the target, guidance and process into its
     dynamics.
@@ -662,6 +663,9 @@ def prepare_run(
         Tail thresholds a of P(x ≥ a), a number or a sequence; None: sqrt(max(w, 0)).
     eta : float or None, optional
         The stochasticity η (see :class:`GuidedDynamics`; default None).
+    chain : bool, optional
+        Whether the run is a discrete chain's, whose guidance rule may have a step window (default
+        False: a continuous sampler's).
 
     Returns
     -------
@@ -706,6 +710,13 @@ def prepare_run(
             "x̂0 = (x + σ² (s + e))/α of a model with an error e that does not vanish with α is "
             "infinite at α = 0; start just below it (e.g. T=0.999, from N(0, σ(T)²)) or drop "
             "cond_error and uncond_error"
+        )
+    if model.rule is not None and model.rule.windowed and not chain:
+        raise ValueError(
+            f"the rule's step window start={model.rule.start}, stop={model.rule.stop} is a window "
+            "of a discrete chain's steps (fpguide.solve_discrete); a continuous sampler has no "
+            "steps: give the window in diffusion time as CFG(schedule=fpguide.schedules.Interval"
+            "(t_lo, t_hi))"
         )
     if run_start < T and model.rule is not None:
         raise ValueError(

@@ -533,6 +533,7 @@ class Heun(SigmaSampler):
     """
 
     kind = "Heun"
+    model_calls_per_step = 2
     default_schedule = NoiseSchedule(
         beta_start=0.00085, beta_end=0.012, timestep_spacing="linspace"
     )

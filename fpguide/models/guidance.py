@@ -591,7 +591,13 @@ class GuidedModel:
         return field(self.uncond_error, "uncond", s_u), field(self.cond_error, "cond", s_c)
 
     def guided_score(
-        self, x: np.ndarray, t: float, process: Process, w: float | np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        t: float,
+        process: Process,
+        w: float | np.ndarray | None = None,
+        step: int | None = None,
+        n_steps: int | None = None,
     ) -> np.ndarray:
         """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), or the rule's combination of the two.
 
@@ -610,6 +616,10 @@ class GuidedModel:
         w : float or np.ndarray, optional
             Weights instead of self.w, an array broadcasting against the scores (a batch of
             weights sharing one evaluation of the scores).
+        step, n_steps : int or None, optional
+            The 0-based step of a discrete chain and its number of steps, for a rule whose output
+            depends on the step (:meth:`~fpguide.models.rules.GuidanceRule.step_mode`); None
+            (default): a continuous sampler.
 
         Returns
         -------
@@ -624,7 +634,9 @@ class GuidedModel:
         if self.rule is not None:
             m, sigma = float(process.m(t)), float(process.sigma(t))
             points = x if self.ndim == 1 else np.reshape(x, s_u.shape)
-            return self.rule.guided_score(points, s_c, s_u, w, m, sigma, self.ndim)
+            return self.rule.guided_score(
+                points, s_c, s_u, w, m, sigma, self.ndim, step=step, n_steps=n_steps
+            )
         return (1.0 + w) * s_c - w * s_u
 
     def velocity_along(

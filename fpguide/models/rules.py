@@ -18,9 +18,9 @@ P ← φ P std(c)/std(P) + (1 − φ) P (diffusers' ``rescale_noise_cfg``, unbia
 The rules are passed to :class:`~fpguide.CFG` as ``rule=``; the weight stays CFG's (``gamma`` is
 diffusers' ``guidance_scale``). They are computed in float64 (diffusers computes CFG-Zero*'s
 projection and TCFG's SVD in float32). The step windows of diffusers' guiders (``start``, ``stop``)
-and CFG-Zero*'s ``zero_init_steps`` are steps of a discrete chain; a continuous sampler has no
-steps: a window of its diffusion time is :class:`~fpguide.schedules.Interval`, and the zeroed first
-steps have zero length in its limit.
+and CFG-Zero*'s ``zero_init_steps`` count the steps of a discrete chain
+(:meth:`GuidanceRule.step_mode`); a continuous sampler has no steps: a window of its diffusion time
+is :class:`~fpguide.schedules.Interval`, and the zeroed first steps have zero length in its limit.
 """
 
 from __future__ import annotations
@@ -99,21 +99,41 @@ class GuidanceRule:
         coordinate is NaN).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on (see :func:`prediction_coefficients`).
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain of N steps: the rule at steps i with int(start·N) ≤ i
+        < int(stop·N), the conditional prediction at the others (diffusers' ``start``, ``stop``:
+        0 ≤ start < 1, start ≤ stop ≤ 1). A continuous sampler has no steps and takes only the
+        defaults (a window of its diffusion time is :class:`~fpguide.schedules.Interval`).
 
     Raises
     ------
     ValueError
-        For φ outside [0, 1] or an unknown prediction.
+        For φ outside [0, 1], an unknown prediction, or a window outside its range.
     """
 
     kind = "GuidanceRule"
+    # where, in 1-D, the prediction changes within a region far narrower than the density's features
+    # (None: nowhere): the push-forward of a chain's step would miss the fold it makes
+    sharp_in_1d: str | None = None
 
-    def __init__(self, guidance_rescale: float = 0.0, prediction: Prediction = "epsilon"):
+    def __init__(
+        self,
+        guidance_rescale: float = 0.0,
+        prediction: Prediction = "epsilon",
+        start: float = 0.0,
+        stop: float = 1.0,
+    ):
         self.guidance_rescale = check_real("guidance_rescale", guidance_rescale)
         if not 0.0 <= self.guidance_rescale <= 1.0:
             raise ValueError(f"guidance_rescale must be in [0, 1], got {guidance_rescale}")
         check_choice("prediction", prediction, PREDICTIONS)
         self.prediction = prediction
+        self.start, self.stop = check_real("start", start), check_real("stop", stop)
+        if not (0.0 <= self.start < 1.0 and self.start <= self.stop <= 1.0):
+            raise ValueError(
+                f"start and stop must satisfy 0 <= start < 1 and start <= stop <= 1 (fractions of "
+                f"a chain's steps), got start={start}, stop={stop}"
+            )
 
     def params(self) -> dict:
         """The rule's own parameters (those of :meth:`to_dict` but the type).
@@ -123,7 +143,38 @@ class GuidanceRule:
         dict
             The constructor's arguments.
         """
-        return {"guidance_rescale": self.guidance_rescale, "prediction": self.prediction}
+        return {
+            "guidance_rescale": self.guidance_rescale,
+            "prediction": self.prediction,
+            "start": self.start,
+            "stop": self.stop,
+        }
+
+    @property
+    def windowed(self) -> bool:
+        """Whether the rule acts on some steps of a chain only (``start``, ``stop`` not 0, 1)."""
+        return (self.start, self.stop) != (0.0, 1.0)
+
+    def step_mode(self, step: int | None, n_steps: int | None) -> Literal["rule", "cond", "zero"]:
+        """What step ``step`` of a chain of ``n_steps`` outputs, as diffusers' guider decides it:
+        the rule inside the window, the conditional prediction outside it.
+
+        Parameters
+        ----------
+        step : int or None
+            The 0-based step of the chain; None for a continuous sampler (the rule).
+        n_steps : int or None
+            The chain's number of steps N.
+
+        Returns
+        -------
+        {"rule", "cond", "zero"}
+            The rule, the conditional prediction, or a zero prediction.
+        """
+        if step is None:
+            return "rule"
+        inside = int(self.start * n_steps) <= step < int(self.stop * n_steps)
+        return "rule" if inside else "cond"
 
     def combine(self, c: np.ndarray, u: np.ndarray, w: ArrayLike) -> np.ndarray:
         """The guided prediction from the two predictions, before the rescale.
@@ -171,8 +222,11 @@ class GuidanceRule:
         m: float,
         sigma: float,
         ndim: int,
+        step: int | None = None,
+        n_steps: int | None = None,
     ) -> np.ndarray:
-        """The guided score: the two scores as predictions, combined, rescaled, as a score again.
+        """The guided score: the two scores as predictions, combined (at a chain's step: as
+        :meth:`step_mode` says), rescaled, as a score again.
 
         Parameters
         ----------
@@ -187,6 +241,9 @@ class GuidanceRule:
             The noise level of the frame.
         ndim : int
             The dimension d.
+        step, n_steps : int or None, optional
+            The 0-based step of a discrete chain and its number of steps; None (default): a
+            continuous sampler.
 
         Returns
         -------
@@ -205,7 +262,13 @@ class GuidanceRule:
         w_ = np.asarray(w, dtype=float)
         w_ = w_[..., None] if flat and w_.ndim else w_  # in d-D w already broadcasts as (..., 1)
         c, u = a * y_ + b * c_, a * y_ + b * u_
-        pred = self.combine(c, u, w_)
+        mode = self.step_mode(step, n_steps)
+        if mode == "rule":
+            pred = self.combine(c, u, w_)
+        else:  # diffusers' rescale runs on these steps too
+            pred = np.broadcast_to(
+                c if mode == "cond" else 0.0 * c, np.broadcast_shapes(c.shape, np.shape(w_))
+            )
         if self.guidance_rescale > 0.0:
             ratio = np.std(c, axis=-1, ddof=1, keepdims=True) / np.std(
                 pred, axis=-1, ddof=1, keepdims=True
@@ -250,6 +313,8 @@ class ClassifierFree(GuidanceRule):
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rescale acts on.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
 
     Examples
     --------
@@ -276,12 +341,15 @@ class ClassifierFreeZeroStar(GuidanceRule):
     Parameters
     ----------
     zero_init_steps : int, default 1
-        The first steps of a discrete chain, whose prediction diffusers sets to zero; a continuous
-        sampler, whose first step has zero length, does not see them.
+        The first steps i < ``zero_init_steps`` of a discrete chain, whose prediction diffusers sets
+        to zero (before and whatever the window); a continuous sampler, whose first step has zero
+        length, does not see them.
     guidance_rescale : float, default 0.0
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
 
     Examples
     --------
@@ -293,14 +361,17 @@ class ClassifierFreeZeroStar(GuidanceRule):
     """
 
     kind = "ClassifierFreeZeroStar"
+    sharp_in_1d = "within |u| ~ 1e-4 of u = 0, where alpha u drops from c to 0"
 
     def __init__(
         self,
         zero_init_steps: int = 1,
         guidance_rescale: float = 0.0,
         prediction: Prediction = "epsilon",
+        start: float = 0.0,
+        stop: float = 1.0,
     ):
-        super().__init__(guidance_rescale, prediction)
+        super().__init__(guidance_rescale, prediction, start, stop)
         zero_init_steps = check_real("zero_init_steps", zero_init_steps)
         if zero_init_steps < 0 or zero_init_steps != int(zero_init_steps):
             raise ValueError(f"zero_init_steps must be an integer >= 0, got {zero_init_steps}")
@@ -308,6 +379,13 @@ class ClassifierFreeZeroStar(GuidanceRule):
 
     def params(self) -> dict:
         return {"zero_init_steps": self.zero_init_steps} | super().params()
+
+    def step_mode(self, step, n_steps):
+        """As :meth:`GuidanceRule.step_mode`, with a zero prediction at the steps i <
+        ``zero_init_steps`` first (diffusers tests them before the window)."""
+        if step is not None and step < self.zero_init_steps:
+            return "zero"
+        return super().step_mode(step, n_steps)
 
     def combine(self, c, u, w):
         alpha = _dot(c, u) / (_dot(u, u) + 1e-8)
@@ -347,6 +425,8 @@ class AdaptiveProjected(GuidanceRule):
         clip acts).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
 
     Raises
     ------
@@ -372,8 +452,10 @@ class AdaptiveProjected(GuidanceRule):
         guidance_rescale: float = 0.0,
         use_original_formulation: bool = False,
         prediction: Prediction = "epsilon",
+        start: float = 0.0,
+        stop: float = 1.0,
     ):
-        super().__init__(guidance_rescale, prediction)
+        super().__init__(guidance_rescale, prediction, start, stop)
         if adaptive_projected_guidance_momentum is not None:
             raise ValueError(
                 "adaptive_projected_guidance_momentum="
@@ -435,6 +517,8 @@ class TangentialClassifierFree(GuidanceRule):
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
 
     Examples
     --------
@@ -485,6 +569,8 @@ class MagnitudeAware(GuidanceRule):
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
 
     Raises
     ------
@@ -501,11 +587,17 @@ class MagnitudeAware(GuidanceRule):
     """
 
     kind = "MagnitudeAware"
+    sharp_in_1d = "within |u| ~ alpha |c - u| of u = 0, where the weight drops to 0"
 
     def __init__(
-        self, alpha: float = 8.0, guidance_rescale: float = 0.0, prediction: Prediction = "epsilon"
+        self,
+        alpha: float = 8.0,
+        guidance_rescale: float = 0.0,
+        prediction: Prediction = "epsilon",
+        start: float = 0.0,
+        stop: float = 1.0,
     ):
-        super().__init__(guidance_rescale, prediction)
+        super().__init__(guidance_rescale, prediction, start, stop)
         self.alpha = check_real("alpha", alpha)
         if self.alpha < 0.0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
