@@ -94,7 +94,9 @@ def test_guided_score_is_diffusers_rule_on_the_predictions(rule, prediction, d):
     rng = np.random.default_rng(d)
     x = rng.normal([3.0, 1.5, 0.0][:d], 2.0, size=(60, d))
     for process, t in [(fg.OU(), 0.05), (fg.OU(), 0.8), (fg.FlowMatching(), 0.4)]:
-        model = fg.CFG(label=1, w=3.0, rule=rule).bind(target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the rescale's in 2-D and 3-D
+            model = fg.CFG(label=1, w=3.0, rule=rule).bind(target)
         _, s_u, _, s_c = model.scores(x, t, process)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         expected = np.array(
@@ -297,12 +299,46 @@ def test_chains_refuse_rules_whose_1d_maps_fold_below_the_cells(gm):
                 fg.solve_discrete(gm, fg.CFG(label=1, w=3.0, rule=rule), fg.DDIM(12))
 
 
-def test_a_zero_division_is_reported():
-    """MAMBO-G divides by ‖u‖: at the mode of a symmetric law guided to itself c = u = 0."""
+@pytest.mark.parametrize("rule", CASES, ids=repr)
+def test_outside_a_schedule_window_every_rule_is_the_conditional_score(rule):
+    """w(t) = 0 outside Interval(0.1, 1): diffusers' guider is off at γ = 1 and returns c (APG's
+    combination alone would not: u + D⊥ + η D∥)."""
+    guide = fg.CFG(label=1, w=3.0, rule=rule, schedule=fg.schedules.Interval(0.1, 1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the rescale's warning, said elsewhere
+        model = guide.bind(GM3.marginal([0, 1]))
+    x = np.random.default_rng(4).normal([3.0, 1.5], 2.0, size=(50, 2))
+    _, _, _, s_c = model.scores(x, 2.0, fg.OU())
+    np.testing.assert_allclose(model.guided_score(x, 2.0, fg.OU()), s_c, rtol=1e-13, atol=1e-13)
+    assert not np.allclose(model.guided_score(x, 0.5, fg.OU()), model.scores(x, 0.5, fg.OU())[3])
+
+
+@pytest.mark.parametrize("w", [2.0, [1.0, 2.0]])
+def test_a_zero_division_is_reported(w):
+    """MAMBO-G divides by ‖u‖: at the mode of a symmetric law guided to itself c = u = 0 (a sweep
+    shares the points between its weights)."""
     target = fg.GaussianMixture([0.0], 1.0)
-    guide = fg.CFG(w=2.0, cond=target, rule=RULES.MagnitudeAware())
-    with pytest.raises(NumericalError, match="MagnitudeAware gave a non-finite prediction"):
+    guide = fg.CFG(w=w, cond=target, rule=RULES.MagnitudeAware())
+    with pytest.raises(
+        NumericalError, match=r"MagnitudeAware gave a non-finite prediction .*\[0.0\]"
+    ):
         fg.solve(target, guide, grid=fg.Grid(-6.0, 6.0, 120))
+
+
+def test_rule_runs_report_no_tilted_law_and_other_refusals(gm):
+    rule = RULES.AdaptiveProjected(eta=0.5)
+    ds = fg.solve(gm, fg.CFG(label=1, w=2.0, rule=rule), n_save=3)
+    assert "kl_conditional" in ds and "kl_tilted" not in ds and "tv_tilted" not in ds
+    with pytest.raises(ValueError, match="rule must be None"):
+        fg.solve_pc(gm, fg.CFG(label=1, w=2.0, rule=rule), fg.PredictorCorrector(5, 1.0))
+    with pytest.raises(ValueError, match="rule must be None"):
+        fg.PredictorCorrector(5, 1.0).continuous_limit(fg.CFG(label=1, w=2.0, rule=rule))
+    flow = fg.CFG(label=1, w=2.0, rule=RULES.AdaptiveProjected(prediction="flow"))
+    with pytest.raises(ValueError, match="prediction='flow' is rectified flow's velocity"):
+        fg.solve(gm, flow)
+    assert fg.solve(gm, flow, process=fg.FlowMatching(), T=0.999, n_save=2).sizes["t"] == 2
+    with pytest.warns(UserWarning, match="guidance_rescale in 2-D divides"):
+        fg.CFG(label=1, w=2.0, rule=RULES.ClassifierFree(guidance_rescale=0.5)).bind(GM2)
 
 
 @pytest.mark.parametrize(

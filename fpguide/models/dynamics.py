@@ -38,7 +38,7 @@ from ..tools.validation import (
     check_real,
 )
 from .guidance import CFG, GuidedModel
-from .processes import Process, make_process
+from .processes import FlowMatching, Process, make_process
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -710,6 +710,16 @@ def prepare_run(
             "x̂0 = (x + σ² (s + e))/α of a model with an error e that does not vanish with α is "
             "infinite at α = 0; start just below it (e.g. T=0.999, from N(0, σ(T)²)) or drop "
             "cond_error and uncond_error"
+        )
+    if (
+        model.rule is not None
+        and model.rule.prediction == "flow"
+        and not (isinstance(process, FlowMatching) and process.path == "linear")
+    ):
+        raise ValueError(
+            f"the rule's prediction='flow' is rectified flow's velocity ε − x̂0, the network output "
+            f"of FlowMatching('linear') only, got process={process!r}: give the prediction the "
+            "network outputs (epsilon, sample or v_prediction)"
         )
     if model.rule is not None and model.rule.windowed and not chain:
         raise ValueError(

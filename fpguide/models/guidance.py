@@ -79,8 +79,8 @@ class CFG:
     rule : GuidanceRule, optional
         A rule of :mod:`fpguide.rules` (diffusers' guiders: CFG-Zero*, APG, TCFG, MAMBO-G, the
         rescale) combining the two predictions point by point instead of the linear combination,
-        with this weight (``gamma`` is diffusers' ``guidance_scale``); None (default): the linear
-        combination.
+        with this weight (``gamma`` is diffusers' ``guidance_scale``; w with APG's
+        ``use_original_formulation``); None (default): the linear combination.
 
     Attributes
     ----------

@@ -15,8 +15,9 @@ SVD) is taken over the d coordinates of the point. ``guidance_rescale`` φ > 0, 
 has, then mixes in the prediction rescaled to the standard deviation of c over the coordinates:
 P ← φ P std(c)/std(P) + (1 − φ) P (diffusers' ``rescale_noise_cfg``, unbiased standard deviations).
 
-The rules are passed to :class:`~fpguide.CFG` as ``rule=``; the weight stays CFG's (``gamma`` is
-diffusers' ``guidance_scale``). They are computed in float64 (diffusers computes CFG-Zero*'s
+The rules are passed to :class:`~fpguide.CFG` as ``rule=``; the weight stays CFG's: ``gamma`` =
+1 + w is diffusers' ``guidance_scale`` (with APG's ``use_original_formulation=True``, diffusers'
+``guidance_scale`` is w). They are computed in float64 (diffusers computes CFG-Zero*'s
 projection and TCFG's SVD in float32). The step windows of diffusers' guiders (``start``, ``stop``)
 and CFG-Zero*'s ``zero_init_steps`` count the steps of a discrete chain
 (:meth:`GuidanceRule.step_mode`); a continuous sampler has no steps: a window of its diffusion time
@@ -212,6 +213,15 @@ class GuidanceRule:
                 "divides by the standard deviation of the prediction's coordinates, NaN for one "
                 "coordinate)"
             )
+        if self.guidance_rescale > 0.0:
+            warnings.warn(
+                f"{self.kind}: guidance_rescale in {d}-D divides by the standard deviation of the "
+                f"prediction's {d} coordinates, which vanishes where they are equal: the drift is "
+                "unbounded near that set (measured |s_w| 2e6 within 1e-3 of it in 2-D, against 7 "
+                "for CFG), and a run that meets it stops with an error",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def guided_score(
         self,
@@ -264,20 +274,24 @@ class GuidanceRule:
         c, u = a * y_ + b * c_, a * y_ + b * u_
         mode = self.step_mode(step, n_steps)
         if mode == "rule":
-            pred = self.combine(c, u, w_)
+            # at γ = 1 (w = 0: outside a schedule's window too) diffusers' guider is off and returns
+            # c (math.isclose(guidance_scale, 1.0)); APG's combination would not
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pred = np.where(np.abs(w_) <= 1e-9, c, self.combine(c, u, w_))
         else:  # diffusers' rescale runs on these steps too
             pred = np.broadcast_to(
                 c if mode == "cond" else 0.0 * c, np.broadcast_shapes(c.shape, np.shape(w_))
             )
         if self.guidance_rescale > 0.0:
-            ratio = np.std(c, axis=-1, ddof=1, keepdims=True) / np.std(
-                pred, axis=-1, ddof=1, keepdims=True
-            )
-            pred = self.guidance_rescale * pred * ratio + (1.0 - self.guidance_rescale) * pred
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.std(c, axis=-1, ddof=1, keepdims=True) / np.std(
+                    pred, axis=-1, ddof=1, keepdims=True
+                )
+                pred = self.guidance_rescale * pred * ratio + (1.0 - self.guidance_rescale) * pred
         score = (pred - a * y_) / b
         if not np.isfinite(score).all():
             bad = np.argwhere(~np.isfinite(score))[0]
-            point = np.atleast_2d(y_)[bad[-2]] if score.ndim > 1 else y_
+            point = np.broadcast_to(y_, score.shape)[tuple(bad[:-1])]
             raise NumericalError(
                 f"{self.kind} gave a non-finite prediction at the point {point.tolist()} (noise "
                 f"level sigma={sigma:.6g}): diffusers' rule divides by zero there"
@@ -422,7 +436,7 @@ class AdaptiveProjected(GuidanceRule):
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
     use_original_formulation : bool, default False
         Start from c with the weight w instead of from u with γ (they differ when η ≠ 1 or the
-        clip acts).
+        clip acts); diffusers' ``guidance_scale`` is then w, not γ.
     prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
         The prediction the rule acts on.
     start, stop : float, default 0.0 and 1.0
@@ -558,8 +572,9 @@ class TangentialClassifierFree(GuidanceRule):
 
 class MagnitudeAware(GuidanceRule):
     """diffusers' ``MagnitudeAwareGuidance`` (MAMBO-G): the weight damped by the relative size of
-    the guidance, ρ = ‖c − u‖/‖u‖: u + (1 + w e^{−αρ})(c − u) = c + w e^{−αρ}(c − u) (both of
-    diffusers' formulations). ‖u‖ = 0 with c = u gives NaN in diffusers: reported as an error.
+    the guidance, ρ = ‖c − u‖/‖u‖: u + (1 + w e^{−αρ})(c − u) = c + w e^{−αρ}(c − u) (diffusers'
+    native formulation with ``guidance_scale`` γ = 1 + w, and its original one with
+    ``guidance_scale`` w). ‖u‖ = 0 with c = u gives NaN in diffusers: reported as an error.
 
     Parameters
     ----------

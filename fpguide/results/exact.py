@@ -13,8 +13,7 @@ moments of a linear-Gaussian predictor–corrector chain.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,14 +41,13 @@ def characteristic_masses(
     t_span: tuple[float, float],
     rtol: float = 1e-11,
     atol: float = 1e-12,
-    breaks: Sequence[float] = (),
 ) -> np.ndarray:
     """Exact masses of the cells between ``faces`` at t_span[1], for the start law with CDF
     ``start_cdf`` at t_span[0].
 
     The faces are traced backwards along dX/dτ = v(X, τ) from t_span[1] to t_span[0] (scipy
-    ``solve_ivp``, DOP853, restarted at each of ``breaks``); the mass between two faces is the start
-    CDF's difference at their departure points (the 1-D flow map is monotone).
+    ``solve_ivp``, DOP853); the mass between two faces is the start CDF's difference at their
+    departure points (the 1-D flow map is monotone).
 
     Parameters
     ----------
@@ -63,9 +61,6 @@ def characteristic_masses(
         (t0, t1): the start law's time and the output time.
     rtol, atol : float, optional
         The tolerances of the integration (defaults 1e-11, 1e-12).
-    breaks : sequence of float, optional
-        Times strictly between t0 and t1 where the drift jumps (a guidance interval's ends): the
-        integration stops and restarts there, so that no step straddles a jump.
 
     Returns
     -------
@@ -78,16 +73,17 @@ def characteristic_masses(
         When the integration of the characteristics fails.
     """
     t0, t1 = t_span
-    inside = sorted((b for b in breaks if min(t0, t1) < b < max(t0, t1)), reverse=bool(t1 > t0))
-    x = np.asarray(faces, dtype=float)
-    for begin, end in itertools.pairwise([t1, *inside, t0]):
-        sol = solve_ivp(
-            lambda t, x: drift(x, t), (begin, end), x, method="DOP853", rtol=rtol, atol=atol
-        )
-        if not sol.success:
-            raise RuntimeError(f"characteristics failed: {sol.message}")
-        x = sol.y[:, -1]
-    return np.diff(start_cdf(x))
+    sol = solve_ivp(
+        lambda t, x: drift(x, t),
+        (t1, t0),
+        np.asarray(faces, dtype=float),
+        method="DOP853",
+        rtol=rtol,
+        atol=atol,
+    )
+    if not sol.success:
+        raise RuntimeError(f"characteristics failed: {sol.message}")
+    return np.diff(start_cdf(sol.y[:, -1]))
 
 
 def characteristic_entropy(

@@ -580,13 +580,8 @@ def _ode_from_pure_noise(dyn: GuidedDynamics, t: float, grid: Grid, wall_tol: fl
         return ndtr((z - loc) / scale)
 
     if t < ode.T:
-        masses = characteristic_masses(
-            ode.drift,
-            start_cdf,
-            grid.faces,
-            (0.0, ode.T - t),
-            breaks=ode.schedule_taus("breakpoints", t),
-        )
+        # (the chain's run refuses a schedule that changes above its first state: none here)
+        masses = characteristic_masses(ode.drift, start_cdf, grid.faces, (0.0, ode.T - t))
     else:
         masses = np.diff(start_cdf(grid.faces))
     outside = 1.0 - masses.sum()

@@ -351,7 +351,8 @@ def grid_dataset(
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
     data |= frame_variables(dyn.process, t_save)
     refs = obs.reference_densities(final.grid, dyn.model, float(t_observe[-1]), dyn.process)
-    for name in ("conditional", "tilted"):
+    # the tilted law p_c^(1+w) p_u^(-w) is the linear combination's: a rule's run has none
+    for name in ("conditional",) if dyn.model.rule is not None else ("conditional", "tilted"):
         data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(
             final.q[-1].ravel(), refs[name].ravel(), final.grid.cell_volume
         )

@@ -139,6 +139,11 @@ class PredictorCorrector:
         """
         if not isinstance(guidance, CFG):
             raise TypeError(f"guidance must be a fpguide.CFG, got {type(guidance).__name__}")
+        if guidance.rule is not None:
+            raise ValueError(
+                "the continuous limit is the linear combination's eta-sampler: rule must be None, "
+                f"got {guidance.rule!r}"
+            )
         rho = self.langevin
         if rho > 1.0:
             raise ValueError(
@@ -169,6 +174,11 @@ def _prepare_pc(target, guidance, pc, T, t_min, process, start, delta, threshold
     prepared = prepare_run(
         target, guidance, "ode", T, t_min, process, start, pc.steps + 1, None, delta, thresholds
     )
+    if guidance.rule is not None:
+        raise ValueError(
+            "predictor-corrector guidance samples the power p_c^gamma p_u^(1-gamma), the linear "
+            f"combination's law: rule must be None, got {guidance.rule!r}"
+        )
     if guidance.schedule is not None:
         raise ValueError(
             "predictor-corrector guidance takes a constant power gamma: schedule "
