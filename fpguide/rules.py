@@ -7,13 +7,15 @@ conditional and the unconditional prediction, passed to :class:`~fpguide.CFG` as
   weighted by η;
 * :class:`TangentialClassifierFree`: TCFG, the unconditional prediction projected on the top
   singular direction of [c; u];
-* :class:`MagnitudeAware`: MAMBO-G, the weight damped by e^{−α‖c − u‖/‖u‖}.
+* :class:`MagnitudeAware`: MAMBO-G, the weight damped by e^{−α‖c − u‖/‖u‖};
+* :class:`CFGPlusPlus`: CFG++ on DDIM chains, x̂0 from the guided ε, the direction from ε_u.
 
 The classes and their maths are in :mod:`fpguide.models.rules`.
 """
 
 from .models.rules import (
     AdaptiveProjected,
+    CFGPlusPlus,
     ClassifierFree,
     ClassifierFreeZeroStar,
     GuidanceRule,
@@ -23,6 +25,7 @@ from .models.rules import (
 
 __all__ = [
     "AdaptiveProjected",
+    "CFGPlusPlus",
     "ClassifierFree",
     "ClassifierFreeZeroStar",
     "GuidanceRule",

@@ -291,6 +291,46 @@ def test_chain_with_a_windowed_rule_grid_against_particles(gm):
     assert np.isfinite(gap.gap_l1.values).all() and gap.gap_l1.values[-1] > 0
 
 
+def test_cfg_plus_plus_is_the_papers_ddim_loop(gm):
+    """CFG++ (Chung et al.): x̂0 from ε_λ = ε_u + λ(ε_c − ε_u), re-noised with ε_u; particles of
+    the chain against that loop written out, and the grid against the particles."""
+    lam, sampler = 0.6, fg.DDIM(10)
+    guide = fg.CFG(label=1, gamma=lam, rule=RULES.CFGPlusPlus())
+    assert rule_from_dict(guide.rule.to_dict()) == RULES.CFGPlusPlus()
+    ps = fg.sample_discrete(gm, guide, sampler, n=200, seed=2)
+    x = ps["position"].values[0]
+    plan, process, model = sampler.plan(), sampler.process(), guide.bind(gm)
+    expected = [x]
+    for t, t_prev in zip(plan.t, plan.t_next):
+        a, a_prev = float(process.m(t)) ** 2, float(process.m(t_prev)) ** 2 if t_prev > 0 else 1.0
+        _, s_u, _, s_c = model.scores(x, t, process)
+        eps_u, eps_c = -np.sqrt(1 - a) * s_u, -np.sqrt(1 - a) * s_c
+        eps_lam = eps_u + lam * (eps_c - eps_u)
+        x0 = (x - np.sqrt(1 - a) * eps_lam) / np.sqrt(a)
+        x = np.sqrt(a_prev) * x0 + np.sqrt(1 - a_prev) * eps_u
+        expected.append(x)
+    np.testing.assert_allclose(ps["position"].values, np.array(expected), rtol=1e-9, atol=1e-9)
+    ds = fg.solve_discrete(gm, guide, sampler, compare=False)
+    report = fg.cross_check(ds, fg.sample_discrete(gm, guide, sampler, n=20_000, seed=3))
+    assert report.passed, str(report)
+    for make, match in [
+        (lambda: fg.solve(gm, guide), "defined on DDIM chains only .* no continuous sampler"),
+        (lambda: fg.solve_discrete(gm, guide, fg.DDPM(10)), "defined on DDIM chains only"),
+        (lambda: fg.solve_discrete(gm, guide, sampler), "CFGPlusPlus has none"),
+        (
+            lambda: fg.solve_discrete(
+                gm,
+                fg.CFG(label=1, gamma=lam, rule=RULES.CFGPlusPlus(), schedule=lambda t: 1.0),
+                sampler,
+                compare=False,
+            ),
+            "schedule must be None",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make()
+
+
 def test_chains_refuse_rules_whose_1d_maps_fold_below_the_cells(gm):
     for rule in (RULES.MagnitudeAware(), RULES.ClassifierFreeZeroStar()):
         with warnings.catch_warnings():

@@ -721,6 +721,11 @@ def prepare_run(
             f"of FlowMatching('linear') only, got process={process!r}: give the prediction the "
             "network outputs (epsilon, sample or v_prediction)"
         )
+    if model.rule is not None and model.rule.chain_only is not None and not chain:
+        raise ValueError(
+            f"{model.rule.kind} is defined on {model.rule.chain_only} chains only "
+            "(fpguide.solve_discrete, fpguide.sample_discrete): it has no continuous sampler"
+        )
     if model.rule is not None and model.rule.windowed and not chain:
         raise ValueError(
             f"the rule's step window start={model.rule.start}, stop={model.rule.stop} is a window "

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdaptiveProjected",
+    "CFGPlusPlus",
     "ClassifierFree",
     "ClassifierFreeZeroStar",
     "GuidanceRule",
@@ -116,6 +117,7 @@ class GuidanceRule:
     # where, in 1-D, the prediction changes within a region far narrower than the density's features
     # (None: nowhere): the push-forward of a chain's step would miss the fold it makes
     sharp_in_1d: str | None = None
+    chain_only: str | None = None  # the one chain the rule is defined on (None: every sampler)
 
     def __init__(
         self,
@@ -627,6 +629,67 @@ class MagnitudeAware(GuidanceRule):
         return c + w * np.exp(-self.alpha * ratio) * diff
 
 
+class CFGPlusPlus(ClassifierFree):
+    """CFG++ (Chung et al. 2024) on diffusers' DDIM chain: x̂0 from ε_λ = ε_u + λ(ε_c − ε_u), the
+    re-noising direction from ε_u alone, x' = m' x̂0(ε_λ) + d' ε_u + s_η Z (λ = ``gamma``, in [0, 1]
+    in the paper).
+
+    In the chain's map x' = a x + b s this is the linear combination at a weight of its own per
+    step: with P = m' σ²/m (the x̂0 term's coefficient of the score) and b = P − d' σ DDIM's,
+    γ_j = λ P/b (:meth:`step_gamma`). As the steps shrink P/b grows without bound (b → 0), so CFG++
+    has no continuous sampler: it runs on ``DDIM`` chains only (``solve_discrete`` with
+    ``compare=False``, and ``sample_discrete``). diffusers does not ship it (a DDIM hook that did
+    this was removed before its guiders were released).
+
+    Parameters
+    ----------
+    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+        Unused: the combination is linear (kept for the common record).
+    start, stop : float, default 0.0 and 1.0
+        The step window of the chain (see :class:`GuidanceRule`); outside it DDIM with ε_c.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> plan = fg.DDIM(4).plan()
+    >>> rule = fg.rules.CFGPlusPlus()
+    >>> [round(rule.step_gamma(0.6, plan, j), 4) for j in range(4)]  # the last step: λ
+    [0.7482, 0.8313, 0.6063, 0.6]
+    """
+
+    kind = "CFGPlusPlus"
+    chain_only = "DDIM"
+
+    def __init__(self, prediction: Prediction = "epsilon", start: float = 0.0, stop: float = 1.0):
+        super().__init__(0.0, prediction, start, stop)
+
+    def params(self) -> dict:
+        params = super().params()
+        del params["guidance_rescale"]
+        return params
+
+    @staticmethod
+    def step_gamma(gamma: float, plan, j: int) -> float:
+        """γ_j = λ P_j/b_j, the linear weight of step j of a DDIM ``plan`` (:class:`Steps`).
+
+        Parameters
+        ----------
+        gamma : float
+            λ, CFG's ``gamma``.
+        plan : Steps
+            The DDIM chain's steps.
+        j : int
+            The step.
+
+        Returns
+        -------
+        float
+            γ_j.
+        """
+        x0_part = plan.m_next[j] * plan.sigma[j] ** 2 / plan.m[j]
+        return float(gamma * x0_part / plan.b[j])
+
+
 RULES = {
     rule.kind: rule
     for rule in (
@@ -635,6 +698,7 @@ RULES = {
         AdaptiveProjected,
         TangentialClassifierFree,
         MagnitudeAware,
+        CFGPlusPlus,
     )
 }
 

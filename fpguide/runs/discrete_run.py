@@ -50,6 +50,7 @@ from ..models.dynamics import (
     prepare_run,
     start_law,
 )
+from ..models.rules import CFGPlusPlus
 from ..results.dataset import attach, global_attrs
 from ..results.exact import characteristic_masses
 from ..results.observables import Reconstruction
@@ -110,6 +111,15 @@ def _prepare_chain(target, guidance, sampler, start, delta, thresholds):
             f"d={prepared.dyn.model.ndim}"
         )
     rule = prepared.dyn.model.rule
+    if rule is not None and rule.chain_only not in (None, sampler.kind):
+        raise ValueError(
+            f"{rule.kind} is defined on {rule.chain_only} chains only, got {sampler!r}"
+        )
+    if isinstance(rule, CFGPlusPlus) and guidance.schedule is not None:
+        raise ValueError(
+            f"CFGPlusPlus sets each step's weight itself: schedule must be None, got "
+            f"{guidance.schedule!r}"
+        )
     if rule is not None and (sampler.pure_noise_start or sampler.model_calls_per_step != 1):
         why = (
             "its first step, from pure noise, is taken in closed form"
@@ -187,11 +197,15 @@ class Chain:
 def chain_score(model, process, plan: Steps):
     """The guided score s_w(x, t) a chain's steps call, at the times of its steps: for a guidance
     rule, with the step i whose time t is (diffusers' guiders count their steps: the zeroed first
-    steps and the window of :meth:`~fpguide.models.rules.GuidanceRule.step_mode`)."""
+    steps and the window of :meth:`~fpguide.models.rules.GuidanceRule.step_mode`), and for CFG++
+    at its weight of that step (:meth:`~fpguide.models.rules.CFGPlusPlus.step_gamma`)."""
     steps = {float(t): i for i, t in enumerate(plan.t)}
+    per_step = isinstance(model.rule, CFGPlusPlus)
 
     def score(x, t):
-        return model.guided_score(x, t, process, step=steps.get(float(t)), n_steps=len(plan))
+        i = steps.get(float(t))
+        w = CFGPlusPlus.step_gamma(1.0 + model.w, plan, i) - 1.0 if per_step else None
+        return model.guided_score(x, t, process, w, step=i, n_steps=len(plan))
 
     return score
 
@@ -395,6 +409,11 @@ def solve_discrete(
             f"solve_discrete cannot take {rule.kind} in 1-D: its prediction changes "
             f"{rule.sharp_in_1d}, which folds a step's map below the grid's cells; run its "
             "particles with fpguide.sample_discrete"
+        )
+    if compare and rule is not None and rule.chain_only is not None:
+        raise ValueError(
+            f"compare=True needs the continuous sampler the chain tends to; {rule.kind} has none "
+            "(its weights grow without bound as the steps shrink): pass compare=False"
         )
     if compare and rule is not None and rule.windowed:
         raise ValueError(
