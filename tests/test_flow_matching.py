@@ -379,6 +379,15 @@ def test_ode_from_pure_noise_by_characteristics_against_the_grid(target, request
         assert np.abs(q - ds.density.values[-1]).sum() * grid.dx < tol
 
 
+def test_the_gap_records_where_its_continuous_run_starts(gm):
+    guide = fg.CFG(label=1, w=1.0)
+    fme = fg.solve_discrete(gm, guide, fg.FlowMatchEuler(6, shift=2.0))
+    ddim = fg.solve_discrete(gm, guide, fg.DDIM(6))
+    assert fme.attrs["continuous_start"].startswith("pure noise at t = 1, traced")
+    assert ddim.attrs["continuous_start"] == "the chain's first state"
+    assert json.loads(fme.attrs["continuous_config"])["T"] == pytest.approx(float(fme.t[0]))
+
+
 def test_ode_from_pure_noise_above_the_run_start_and_on_a_narrow_grid(gm):
     """Above the run's start (log-SNR < −20) the traced start is the carried start N(m c, 1) itself;
     mass outside the grid beyond ``wall_tol`` is an error, not lost."""

@@ -359,7 +359,8 @@ def solve_discrete(
         state — on the same grid; the clean output compared after the chain's own last step) and
         report the discretisation gap: ``gap_l1`` = ``∫|q − q_cont|`` and ``gap_entropy`` = H(q) −
         H(q_cont) at every state (the configuration of its grid run, from the first state on, in
-        the attribute ``continuous_config``).
+        the attribute ``continuous_config``, and where that run's start came from in
+        ``continuous_start``).
 
     Returns
     -------
@@ -569,6 +570,11 @@ def _with_gap(
     ds["gap_l1"] = ("t", np.abs(ds.density.values - q_cont).sum(axis=1) * grid.dx)
     ds["gap_entropy"] = ("t", ds.entropy.values - entropy_cont)
     ds.attrs["continuous_config"] = cont.attrs["config"]
+    ds.attrs["continuous_start"] = (
+        "pure noise at t = 1, traced by characteristics to the first state"
+        if sampler.pure_noise_start
+        else "the chain's first state"
+    )
     return ds
 
 
