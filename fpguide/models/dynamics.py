@@ -54,6 +54,7 @@ __all__ = [
     "Sampler",
     "Start",
     "prepare_run",
+    "prior_moments",
     "start_law",
     "WeightBatch",
 ]
@@ -448,7 +449,7 @@ def start_law(
     model, process, T = dyn.model, dyn.process, dyn.T
     d = model.ndim
     if start == "prior" or dyn.noise_start:
-        return gaussian_law(carried_mean(dyn), process.prior_std(T), d)
+        return gaussian_law(*prior_moments(dyn), d)
     cond = model.cond
 
     def log_density(x):
@@ -551,6 +552,25 @@ def carried_mean(dyn: GuidedDynamics) -> np.ndarray | float:
     if not dyn.noise_start:
         return 0.0
     return float(dyn.process.m(dyn.T)) * zero_signal_mean(dyn.model, dyn.process)
+
+
+def prior_moments(dyn: GuidedDynamics) -> tuple[np.ndarray | float, float]:
+    """The mean and the standard deviation per coordinate of the Gaussian start law at T:
+    N(m c, I) carried from pure noise, or the prior N(0, s²I) (see :func:`start_law`).
+
+    Parameters
+    ----------
+    dyn : GuidedDynamics
+        The dynamics.
+
+    Returns
+    -------
+    mean : numpy.ndarray or float
+        :func:`carried_mean` (0.0 unless the sampler starts from pure noise).
+    std : float
+        :meth:`~fpguide.models.processes.Process.prior_std` (T).
+    """
+    return carried_mean(dyn), dyn.process.prior_std(dyn.T)
 
 
 @dataclass(frozen=True)

@@ -35,17 +35,13 @@ _NOT_REPRODUCED = {
 }
 _SIGMAS = {"use_karras_sigmas": False, "use_exponential_sigmas": False, "use_beta_sigmas": False}
 _IGNORED_WITHOUT_THRESHOLDING = {"dynamic_thresholding_ratio": 0.995, "sample_max_value": 1.0}
+# the sigma-based and multistep schedulers' defaults for the spacing and the prediction
+_LINSPACE = _SCHEDULE | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+_MULTISTEP = _LINSPACE | _SIGMAS | _NOT_REPRODUCED | _IGNORED_WITHOUT_THRESHOLDING
+_DDPM_CHAIN = _SCHEDULE | _CLIP | _NOT_REPRODUCED | _IGNORED_WITHOUT_THRESHOLDING  # DDIM, DDPM
 SCHEDULERS: dict[str, dict[str, Any]] = {
-    "DDIMScheduler": _SCHEDULE
-    | _CLIP
-    | _NOT_REPRODUCED
-    | _IGNORED_WITHOUT_THRESHOLDING
-    | {"set_alpha_to_one": True},
-    "DDPMScheduler": _SCHEDULE
-    | _CLIP
-    | _NOT_REPRODUCED
-    | _IGNORED_WITHOUT_THRESHOLDING
-    | {"variance_type": "fixed_small"},
+    "DDIMScheduler": _DDPM_CHAIN | {"set_alpha_to_one": True},
+    "DDPMScheduler": _DDPM_CHAIN | {"variance_type": "fixed_small"},
     "FlowMatchEulerDiscreteScheduler": {
         "num_train_timesteps": 1000,
         "shift": 1.0,
@@ -64,8 +60,7 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
         "use_beta_sigmas": False,
         "stochastic_sampling": False,
     },
-    "EulerDiscreteScheduler": _SCHEDULE
-    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    "EulerDiscreteScheduler": _LINSPACE
     | _SIGMAS
     | {
         "trained_betas": None,
@@ -77,19 +72,14 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
         # what a network is given for v-prediction: no effect on the chain with the exact score
         "timestep_type": "discrete",
     },
-    "EulerAncestralDiscreteScheduler": _SCHEDULE
-    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
+    "EulerAncestralDiscreteScheduler": _LINSPACE
     | {"trained_betas": None, "rescale_betas_zero_snr": False},
     "HeunDiscreteScheduler": _SCHEDULE
     | {"beta_start": 0.00085, "beta_end": 0.012, "timestep_spacing": "linspace"}
     | {"prediction_type": "epsilon", "trained_betas": None}
     | _SIGMAS
     | {"clip_sample": False, "clip_sample_range": 1.0},
-    "DPMSolverMultistepScheduler": _SCHEDULE
-    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
-    | _SIGMAS
-    | _NOT_REPRODUCED
-    | _IGNORED_WITHOUT_THRESHOLDING
+    "DPMSolverMultistepScheduler": _MULTISTEP
     | {
         "solver_order": 2,
         "algorithm_type": "dpmsolver++",
@@ -107,11 +97,7 @@ SCHEDULERS: dict[str, dict[str, Any]] = {
         "flow_shift": 1.0,
         "time_shift_type": "exponential",
     },
-    "UniPCMultistepScheduler": _SCHEDULE
-    | {"timestep_spacing": "linspace", "prediction_type": "epsilon"}
-    | _SIGMAS
-    | _NOT_REPRODUCED
-    | _IGNORED_WITHOUT_THRESHOLDING
+    "UniPCMultistepScheduler": _MULTISTEP
     | {
         "solver_order": 2,
         "predict_x0": True,

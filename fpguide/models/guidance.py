@@ -410,6 +410,14 @@ class CFG:
         return f"CFG({what}, w={w}{when}{errors})"
 
 
+def _line_points(axis: int, x: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The (L·M, d) points of L grid lines along ``axis``: each line's point (``points``, (L, d))
+    with its ``axis`` coordinate replaced by the line's positions (``x``, (L, M))."""
+    on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
+    on_lines[..., axis] = x
+    return on_lines.reshape(-1, points.shape[1])
+
+
 @dataclass(frozen=True)
 class GuidedModel:
     """A target and its guidance, bound: one component table, two weight vectors, the weight w.
@@ -683,9 +691,7 @@ class GuidedModel:
             (L, M) linear·x + factor·s_w,axis.
         """
         if self.rule is not None:  # the rule needs every coordinate of both scores
-            on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
-            on_lines[..., axis] = x
-            score = self.guided_score(on_lines.reshape(-1, self.ndim), t, process, w)
+            score = self.guided_score(_line_points(axis, x, points), t, process, w)
             return linear * x + factor * score[:, axis].reshape(x.shape)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
@@ -719,9 +725,7 @@ class GuidedModel:
                 out,
             )
         if self.has_errors:
-            on_lines = np.repeat(points[:, None, :], x.shape[1], axis=1)
-            on_lines[..., axis] = x
-            e_u, e_c = self.score_errors(on_lines.reshape(-1, self.ndim), t, process)
+            e_u, e_c = self.score_errors(_line_points(axis, x, points), t, process)
             out += factor * ((1.0 + w) * e_c[:, axis] - w * e_u[:, axis]).reshape(x.shape)
         return out
 

@@ -45,9 +45,9 @@ from ..grids.grid import Grid, TensorGrid
 from ..models.discrete import ChainSampler, Steps
 from ..models.dynamics import (
     GuidedDynamics,
-    carried_mean,
     gaussian_law,
     prepare_run,
+    prior_moments,
     start_law,
 )
 from ..models.rules import CFGPlusPlus
@@ -599,7 +599,7 @@ def _ode_from_pure_noise(dyn: GuidedDynamics, t: float, grid: Grid, wall_tol: fl
     ode = replace(
         dyn, sampler="ode", eta=None, T=max(dyn.process.run_start(1.0), t), noise_start=True
     )
-    loc, scale = carried_mean(ode), ode.process.prior_std(ode.T)
+    loc, scale = prior_moments(ode)
 
     def start_cdf(z):
         return ndtr((z - loc) / scale)

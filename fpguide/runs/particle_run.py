@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..engine import STAGE_INSIDE
-from ..models.dynamics import GuidedDynamics, carried_mean
+from ..models.dynamics import GuidedDynamics, prior_moments
 from ..results import observables_nd as obs_nd
 from ..results.dataset import attach
 from ..results.observables import far_edge, log_class_posterior
@@ -155,7 +155,8 @@ def start_points(dyn: GuidedDynamics, start: Start, n: int, rng: np.random.Gener
     model, process, T = dyn.model, dyn.process, dyn.T
     if start == "prior" or dyn.noise_start:
         z = rng.standard_normal(n if model.ndim == 1 else (n, model.ndim))
-        return carried_mean(dyn) + process.prior_std(T) * z
+        mean, std = prior_moments(dyn)
+        return mean + std * z
     x0 = model.cond.sample(n, rng)
     return float(process.m(T)) * x0 + float(process.sigma(T)) * rng.standard_normal(x0.shape)
 
