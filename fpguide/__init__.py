@@ -30,11 +30,13 @@ from .models.from_diffusers import from_diffusers
 from .models.guidance import CFG
 from .models.multistep import DPMSolverMultistep
 from .models.processes import EDM, OU, VE, VP, FlowMatching
+from .models.score_model import ScoreModel
 from .models.targets import EmpiricalMixture, GaussianMixture, UniformMixture
 from .models.unipc import UniPCMultistep
 from .rerun import rerun
 from .results.crosscheck import CrossCheck, cross_check
 from .results.observables_nd import marginal
+from .results.reference import divergence_to
 from .results.resample import resample
 from .runs.discrete_run import sample_discrete, solve_discrete
 from .runs.particles import sample
@@ -76,6 +78,7 @@ __all__ = [
     "NoiseSchedule",
     "NumericalError",
     "PredictorCorrector",
+    "ScoreModel",
     "TensorGrid",
     "UniformMixture",
     "UniPCMultistep",
@@ -83,6 +86,7 @@ __all__ = [
     "WallMassWarning",
     "__version__",
     "cross_check",
+    "divergence_to",
     "evolve",
     "from_diffusers",
     "marginal",

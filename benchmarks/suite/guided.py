@@ -35,7 +35,6 @@ import xarray as xr
 
 import fpguide as fg
 from fpguide.grids.autogrid import CELLS_PER_WIDTH
-from fpguide.results.observables import log_class_posterior
 from fpguide.runs.grid_run import STEP_DEFAULTS
 
 from .mode import Mode
@@ -245,7 +244,7 @@ def observable_variance(problem: GuidedProblem, out: xr.Dataset) -> np.ndarray:
     if problem.observable == "support_mass":
         return mean * (1.0 - mean)
     model = fg.CFG(label=LABEL, w=0.0).bind(TARGETS[problem.target])
-    posterior = np.exp(log_class_posterior(model, out.x.values, T_MIN, fg.OU()))
+    posterior = np.exp(model.log_class_posterior(out.x.values, T_MIN, fg.OU()))
     return cell_masses(out) @ posterior**2 - mean**2
 
 

@@ -37,8 +37,9 @@ from ..tools.validation import (
     check_positive_real,
     check_real,
 )
-from .guidance import CFG, GuidedModel
+from .guidance import CFG, GuidedModel, ScoreGuidedModel
 from .processes import FlowMatching, Process, make_process
+from .score_model import ScoreModel
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -123,7 +124,7 @@ class GuidedDynamics:
 
     Parameters
     ----------
-    model : GuidedModel
+    model : GuidedModel or ScoreGuidedModel
         The target and its guidance, bound (:meth:`~fpguide.models.guidance.CFG.bind`).
     process : Process
         The forward process.
@@ -146,7 +147,7 @@ class GuidedDynamics:
         If ``sampler`` is neither of the two, or ``eta`` is not allowed for it.
     """
 
-    model: GuidedModel
+    model: GuidedModel | ScoreGuidedModel
     process: Process
     sampler: Sampler
     T: float
@@ -637,7 +638,7 @@ class PreparedRun:
 
 
 def prepare_run(
-    target: Mixture,
+    target: Mixture | ScoreModel,
     guidance: CFG,
     sampler: Sampler,
     T: float,
@@ -659,8 +660,9 @@ def prepare_run(
 
     Parameters
     ----------
-    target : Mixture
-        The unconditional target (a GaussianMixture, EmpiricalMixture or UniformMixture).
+    target : Mixture or ScoreModel
+        The unconditional target (a GaussianMixture, EmpiricalMixture, UniformMixture or
+        ScoreModel).
     guidance : CFG
         The guidance; its weight schedule, if any, is checked on [t_min, T].
     sampler : {"ode", "sde"}
@@ -724,6 +726,7 @@ def prepare_run(
     if guidance.schedule is not None:
         guidance.schedule.check(t_min, T)
     model = guidance.bind(target)
+    _check_score_models(model, start, (run_start, t_min), process)
     if run_start < T and model.has_errors:
         raise ValueError(
             f"a start from pure noise at T={T} cannot take score errors: the denoiser "
@@ -777,6 +780,22 @@ def prepare_run(
     )
     t_save = save_times(dyn, t_min, n_save, t_eval)
     return PreparedRun(dyn, guidance, t_min, start, t_save, delta, thresholds, T)
+
+
+def _check_score_models(
+    model: GuidedModel | ScoreGuidedModel, start: Start, times: tuple[float, ...], process: Process
+) -> None:
+    """Evaluate the score models among the two at the run's start and end before it (a callable
+    returning a wrong shape, type or NaN is named here); the exact start needs the conditional
+    law's density, which a score model does not give."""
+    for which in (model.uncond, model.cond):
+        if isinstance(which, ScoreModel):
+            which.check(times, process)
+    if start == "exact" and isinstance(model.cond, ScoreModel):
+        raise ValueError(
+            f"start='exact' needs the density of p_T(.|c), which the score model {model.cond.name} "
+            "does not give: use start='prior'"
+        )
 
 
 def save_times(dyn: GuidedDynamics, t_min: float, n_save, t_eval) -> np.ndarray:

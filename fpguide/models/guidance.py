@@ -20,6 +20,7 @@ from .processes import Process
 from .rules import GuidanceRule, rule_from_dict
 from .schedules import Schedule, as_schedule, schedule_from_dict
 from .score_errors import ScoreError, as_score_error, score_error_from_dict
+from .score_model import ScoreModel
 from .targets import (
     Components,
     Mixture,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-__all__ = ["CFG", "GuidedModel"]
+__all__ = ["CFG", "GuidedModel", "ScoreGuidedModel"]
 
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
@@ -47,8 +48,9 @@ class CFG:
     convention); :meth:`classifier` spells classifier guidance with scale λ (γ = λ).
 
     Give either ``label`` (a class of the labelled target) or ``cond`` (an explicit conditional
-    model). ``schedule`` (see :mod:`fpguide.schedules`) makes the weight w·p(t) with a profile p(t)
-    ∈ [0, 1] of the diffusion time, e.g. ``Interval(t_lo, t_hi)`` for guidance limited to an
+    model: a mixture, or a :class:`~fpguide.ScoreModel` you bring). ``schedule`` (see
+    :mod:`fpguide.schedules`) makes the weight w·p(t) with a profile p(t) ∈ [0, 1] of the
+    diffusion time, e.g. ``Interval(t_lo, t_hi)`` for guidance limited to an
     interval of noise levels. ``cond_error`` and ``uncond_error`` (see :mod:`fpguide.score_errors`;
     a plain callable e(x, t) is wrapped as ``Custom``) are errors added to the conditional and the
     unconditional score: s_w = (1 + w)(s_c + e_c) − w (s_u + e_u).
@@ -65,9 +67,10 @@ class CFG:
         The guidance weight w >= −1 (w = −1 samples the unconditional model), or a non-empty
         sequence of distinct weights (a sweep); default 0 (plain conditional sampling). Not
         together with ``gamma``.
-    cond : Mixture, optional
-        An explicit conditional model (a GaussianMixture, EmpiricalMixture or UniformMixture), the
-        target then being the unconditional one. Exactly one of ``label`` and ``cond`` is given.
+    cond : Mixture or ScoreModel, optional
+        An explicit conditional model (a GaussianMixture, EmpiricalMixture, UniformMixture or
+        ScoreModel), the target then being the unconditional one. Exactly one of ``label`` and
+        ``cond`` is given.
     gamma : float or array_like, optional
         γ = 1 + w >= 0 instead of ``w`` (γ = 0 samples the unconditional model), or a sequence.
     schedule : Schedule or callable, optional
@@ -88,7 +91,7 @@ class CFG:
         The weight, or the (n,) weights of a sweep.
     label : int, str or None
         The class label (None with ``cond``).
-    cond : Mixture or None
+    cond : Mixture, ScoreModel or None
         The explicit conditional model (None with ``label``).
     schedule : Schedule or None
         The weight profile.
@@ -120,7 +123,7 @@ class CFG:
         self,
         label: int | str | None = None,
         w: float | ArrayLike | None = None,
-        cond: Mixture | None = None,
+        cond: Mixture | ScoreModel | None = None,
         *,
         gamma: float | ArrayLike | None = None,
         schedule: Schedule | Callable[[float], float] | None = None,
@@ -158,10 +161,10 @@ class CFG:
                 f"label must be an int or a string (a class label of the target), got "
                 f"{type(label).__name__} {label!r}"
             )
-        if cond is not None and not isinstance(cond, Mixture):
+        if cond is not None and not isinstance(cond, (Mixture, ScoreModel)):
             raise TypeError(
-                "cond must be a GaussianMixture, EmpiricalMixture or UniformMixture, got "
-                f"{type(cond).__name__}"
+                "cond must be a GaussianMixture, EmpiricalMixture, UniformMixture or ScoreModel, "
+                f"got {type(cond).__name__}"
             )
         self.label = label
         self.cond = cond
@@ -176,7 +179,10 @@ class CFG:
 
     @classmethod
     def classifier(
-        cls, label: int | str | None = None, scale: float = 1.0, cond: Mixture | None = None
+        cls,
+        label: int | str | None = None,
+        scale: float = 1.0,
+        cond: Mixture | ScoreModel | None = None,
     ) -> CFG:
         """Classifier guidance with scale λ: ∇log p_t(x) + λ ∇log p_t(c|x) = (1 − λ) ∇log p_t(x) + λ
         ∇log p_t(x|c), which is CFG with γ = λ (w = λ − 1); λ = 1 samples the conditional law.
@@ -215,7 +221,9 @@ class CFG:
             )
         return cls(label=label, cond=cond, gamma=scale)
 
-    def with_weight(self, label: int | str | None = None, cond: Mixture | None = None) -> CFG:
+    def with_weight(
+        self, label: int | str | None = None, cond: Mixture | ScoreModel | None = None
+    ) -> CFG:
         """The same weight, schedule and score errors, guiding to another label or conditional
         model.
 
@@ -258,30 +266,34 @@ class CFG:
         """γ = 1 + w."""
         return 1.0 + self.w
 
-    def bind(self, target: Mixture) -> GuidedModel:
+    def bind(self, target: Mixture | ScoreModel) -> GuidedModel | ScoreGuidedModel:
         """Combine with the target into the component table the kernels use.
 
         With ``label`` the table is the target's, with the weights log π_k (unconditional) and
         log π_k/π_c on the class's components (conditional); with ``cond`` it is the target's
         components followed by those of ``cond``, each mixture's weights −inf on the other's.
+        When the target or ``cond`` is a :class:`~fpguide.ScoreModel`, the two models are kept
+        apart and evaluated each by its own scores (:class:`ScoreGuidedModel`).
 
         Parameters
         ----------
-        target : Mixture
+        target : Mixture or ScoreModel
             The target (the unconditional model).
 
         Returns
         -------
-        GuidedModel
+        GuidedModel or ScoreGuidedModel
             The bound model.
 
         Raises
         ------
         TypeError
-            If ``target`` is not a GaussianMixture, EmpiricalMixture or UniformMixture.
+            If ``target`` is not a GaussianMixture, EmpiricalMixture, UniformMixture or
+            ScoreModel.
         ValueError
-            If this CFG holds several weights (take one with :meth:`at_weight`), or ``cond`` does
-            not have the target's dimension (and as the score errors' checks and
+            If this CFG holds several weights (take one with :meth:`at_weight`), ``cond`` does
+            not have the target's dimension, a score model is given with score errors or with a
+            label (it has no classes) (and as the score errors' checks and
             :meth:`Mixture.condition` for the label).
 
         Examples
@@ -292,10 +304,10 @@ class CFG:
         >>> model.weight(0.5), model.ndim
         (2.0, 1)
         """
-        if not isinstance(target, Mixture):
+        if not isinstance(target, (Mixture, ScoreModel)):
             raise TypeError(
-                "target must be a GaussianMixture, EmpiricalMixture or UniformMixture, got "
-                f"{type(target).__name__}"
+                "target must be a GaussianMixture, EmpiricalMixture, UniformMixture or "
+                f"ScoreModel, got {type(target).__name__}"
             )
         if self.swept:
             raise ValueError(
@@ -308,6 +320,12 @@ class CFG:
             error.check(name, target.ndim)
         if self.rule is not None:
             self.rule.check(target.ndim)
+        if self.cond is not None and self.cond.ndim != target.ndim:
+            raise ValueError(
+                f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}"
+            )
+        if isinstance(target, ScoreModel) or isinstance(self.cond, ScoreModel):
+            return self._bind_scores(target)
         if self.cond is None:
             return GuidedModel(
                 self.w,
@@ -321,10 +339,6 @@ class CFG:
                 self.schedule,
                 rule=self.rule,
                 **errors,
-            )
-        if self.cond.ndim != target.ndim:
-            raise ValueError(
-                f"cond must have the dimension of the target ({target.ndim}), got {self.cond.ndim}"
             )
         table = Components.concatenate([target.component_table(), self.cond.component_table()])
         n_u = target.n_components
@@ -343,6 +357,21 @@ class CFG:
             rule=self.rule,
             **errors,
         )
+
+    def _bind_scores(self, target: Mixture | ScoreModel) -> ScoreGuidedModel:
+        """The bound model of a target or ``cond`` that is a score model."""
+        if self.cond is None:
+            raise ValueError(
+                f"the score model {target.name} has no classes to guide to with label="
+                f"{self.label!r}: give the conditional model as cond= (a ScoreModel of the "
+                "conditional network, or a mixture)"
+            )
+        if self._errors():
+            raise ValueError(
+                "a ScoreModel's scores are the model's own: they take no cond_error or "
+                "uncond_error (add the error to the callable instead)"
+            )
+        return ScoreGuidedModel(self.w, target, self.cond, self.schedule, self.rule)
 
     def to_dict(self) -> dict:
         """The record (score errors and the rule only when given, so records without them are
@@ -418,8 +447,106 @@ def _line_points(axis: int, x: np.ndarray, points: np.ndarray) -> np.ndarray:
     return on_lines.reshape(-1, points.shape[1])
 
 
+class _Combination:
+    """What both bound models share: the weight at t, the dimension, the combination of the two
+    scores (linear, or the rule's) and the line velocity from full score vectors."""
+
+    def weight(self, t: float, w: float | np.ndarray | None = None) -> float | np.ndarray:
+        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
+        instead of self.w).
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        w : float or np.ndarray, optional
+            Weights instead of ``self.w``.
+
+        Returns
+        -------
+        float or np.ndarray
+            w, or w·p(t).
+        """
+        w = self.w if w is None else w
+        return w if self.schedule is None else w * self.schedule(t)
+
+    @property
+    def ndim(self) -> int:
+        """The dimension d of the space."""
+        return self.uncond.ndim
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether a score error (conditional or unconditional) is given."""
+        return self.cond_error is not None or self.uncond_error is not None
+
+    def combine(
+        self,
+        x: np.ndarray,
+        s_u: np.ndarray,
+        s_c: np.ndarray,
+        t: float,
+        process: Process,
+        w: float | np.ndarray | None = None,
+        step: int | None = None,
+        n_steps: int | None = None,
+    ) -> np.ndarray:
+        """s_w = (1 + w) s_c − w s_u at the weight :meth:`weight` (t), or the rule's combination.
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: flat in one dimension, else reshaped to the scores' (N, d).
+        s_u, s_c : np.ndarray
+            The unconditional and the conditional score at x.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        w : float or np.ndarray, optional
+            Weights instead of self.w (see :meth:`GuidedModel.guided_score`).
+        step, n_steps : int or None, optional
+            A discrete chain's 0-based step and its number of steps (for a rule's window).
+
+        Returns
+        -------
+        np.ndarray
+            The guided score.
+        """
+        w = self.weight(t, w)
+        if self.rule is not None:
+            m, sigma = float(process.m(t)), float(process.sigma(t))
+            points = x if self.ndim == 1 else np.reshape(x, s_u.shape)
+            return self.rule.guided_score(
+                points, s_c, s_u, w, m, sigma, self.ndim, step=step, n_steps=n_steps
+            )
+        return (1.0 + w) * s_c - w * s_u
+
+    def _velocity_at_points(self, axis, x, points, t, process, linear, factor, w):
+        """linear·x + factor·s_w,axis from the full guided score at the lines' points."""
+        score = self.guided_score(_line_points(axis, x, points), t, process, w)
+        return linear * x + factor * score[:, axis].reshape(x.shape)
+
+    def length_scale(self, t: float, process: Process) -> float:
+        """The narrowest feature of either model at t: the smaller of their length scales.
+
+        Parameters
+        ----------
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+
+        Returns
+        -------
+        float
+            min of the unconditional and the conditional model's ``length_scale``.
+        """
+        return min(self.uncond.length_scale(t, process), self.cond.length_scale(t, process))
+
+
 @dataclass(frozen=True)
-class GuidedModel:
+class GuidedModel(_Combination):
     """A target and its guidance, bound: one component table, two weight vectors, the weight w.
 
     Made by :meth:`CFG.bind`. The unconditional model p_t(x) and the conditional one p_t(x|c) are
@@ -473,34 +600,33 @@ class GuidedModel:
     uncond_error: ScoreError | None = None  # e_u, added to ∇log p_t(x)
     rule: GuidanceRule | None = None  # None: the linear combination
 
-    def weight(self, t: float, w: float | np.ndarray | None = None) -> float | np.ndarray:
-        """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
-        instead of self.w).
+    has_densities = True  # its log-densities are known (the conditional and tilted laws)
+
+    @property
+    def has_class_posterior(self) -> bool:
+        """Whether the class posterior p_t(c|x) is known: the conditional is a class of the
+        target."""
+        return self.log_class_weight is not None
+
+    def log_class_posterior(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+        """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x).
 
         Parameters
         ----------
+        x : numpy.ndarray
+            The points (as :meth:`scores`).
         t : float
             The diffusion time.
-        w : float or np.ndarray, optional
-            Weights instead of ``self.w``.
+        process : Process
+            The noising process.
 
         Returns
         -------
-        float or np.ndarray
-            w, or w·p(t).
+        numpy.ndarray
+            The log class posterior at the points.
         """
-        w = self.w if w is None else w
-        return w if self.schedule is None else w * self.schedule(t)
-
-    @property
-    def ndim(self) -> int:
-        """The dimension d of the space."""
-        return self.uncond.ndim
-
-    @property
-    def has_errors(self) -> bool:
-        """Whether a score error (conditional or unconditional) is given."""
-        return self.cond_error is not None or self.uncond_error is not None
+        logp_u, _, logp_c, _ = self.scores(x, t, process)
+        return self.log_class_weight + logp_c - logp_u
 
     def scores(
         self, x: np.ndarray, t: float, process: Process, smoothing: float = 0.0
@@ -638,14 +764,7 @@ class GuidedModel:
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
             s_u, s_c = s_u + e_u, s_c + e_c
-        w = self.weight(t, w)
-        if self.rule is not None:
-            m, sigma = float(process.m(t)), float(process.sigma(t))
-            points = x if self.ndim == 1 else np.reshape(x, s_u.shape)
-            return self.rule.guided_score(
-                points, s_c, s_u, w, m, sigma, self.ndim, step=step, n_steps=n_steps
-            )
-        return (1.0 + w) * s_c - w * s_u
+        return self.combine(x, s_u, s_c, t, process, w, step, n_steps)
 
     def velocity_along(
         self,
@@ -691,8 +810,7 @@ class GuidedModel:
             (L, M) linear·x + factor·s_w,axis.
         """
         if self.rule is not None:  # the rule needs every coordinate of both scores
-            score = self.guided_score(_line_points(axis, x, points), t, process, w)
-            return linear * x + factor * score[:, axis].reshape(x.shape)
+            return self._velocity_at_points(axis, x, points, t, process, linear, factor, w)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
@@ -729,11 +847,61 @@ class GuidedModel:
             out += factor * ((1.0 + w) * e_c[:, axis] - w * e_u[:, axis]).reshape(x.shape)
         return out
 
-    def length_scale(self, t: float, process: Process) -> float:
-        """The narrowest feature of either model at t: the smaller of their length scales.
+
+@dataclass(frozen=True)
+class ScoreGuidedModel(_Combination):
+    """A target and its guidance, bound, when either model is a :class:`~fpguide.ScoreModel`.
+
+    Made by :meth:`CFG.bind`. Each model gives its own score (a score model its callable's, a
+    mixture its closed form), and s_w = (1 + w) s_c − w s_u (or the rule's combination). There
+    are no densities: the observables that need them are left out of a run's Dataset.
+
+    Attributes
+    ----------
+    w : float
+        The guidance weight.
+    uncond, cond : Mixture or ScoreModel
+        The unconditional and the conditional model.
+    schedule : Schedule or None
+        The weight at diffusion time t is w·schedule(t); None: w.
+    rule : GuidanceRule or None
+        The combination of the predictions; None: linear.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> uncond = fg.ScoreModel(lambda x, t: -x, ndim=1)
+    >>> cond = fg.ScoreModel(lambda x, t: 1.0 - x, ndim=1)
+    >>> fg.CFG(w=2.0, cond=cond).bind(uncond).guided_score(np.array([0.0, 1.0]), 0.5, fg.OU())
+    array([3., 2.])
+    """
+
+    w: float
+    uncond: Mixture | ScoreModel
+    cond: Mixture | ScoreModel
+    schedule: Schedule | None = None
+    rule: GuidanceRule | None = None
+    # what a GuidedModel has and this one has not
+    label = None
+    log_class_weight = None
+    cond_error = None
+    uncond_error = None
+    has_densities = False
+
+    @property
+    def has_class_posterior(self) -> bool:
+        """Whether the class posterior is known: the conditional model is a score model with a
+        classifier."""
+        return isinstance(self.cond, ScoreModel) and self.cond.has_classifier
+
+    def log_class_posterior(self, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+        """log p_t(c|x) from the conditional model's classifier.
 
         Parameters
         ----------
+        x : numpy.ndarray
+            The points: flat in one dimension, (..., d) otherwise.
         t : float
             The diffusion time.
         process : Process
@@ -741,7 +909,106 @@ class GuidedModel:
 
         Returns
         -------
-        float
-            min of :meth:`Mixture.length_scale` of the unconditional and the conditional model.
+        numpy.ndarray
+            The log class posterior at the points.
         """
-        return min(self.uncond.length_scale(t, process), self.cond.length_scale(t, process))
+        return self.cond.log_class_posterior(x, t, process)
+
+    def score_pair(
+        self, x: np.ndarray, t: float, process: Process
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(∇log p_t(x), ∇log p_t(x|c)), each model's own, shaped like the points.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The points: flat in one dimension, (N, d) otherwise.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+
+        Returns
+        -------
+        s_u, s_c : numpy.ndarray
+            The unconditional and the conditional score.
+        """
+        return tuple(_score_of(model, x, t, process) for model in (self.uncond, self.cond))
+
+    def guided_score(
+        self,
+        x: np.ndarray,
+        t: float,
+        process: Process,
+        w: float | np.ndarray | None = None,
+        step: int | None = None,
+        n_steps: int | None = None,
+    ) -> np.ndarray:
+        """s_w(x, t) = (1 + w) s_c − w s_u, or the rule's combination of the two (the arguments
+        and the result as :meth:`GuidedModel.guided_score`).
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: a flat array in one dimension, (N, d) otherwise.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        w : float or np.ndarray, optional
+            Weights instead of self.w.
+        step, n_steps : int or None, optional
+            A discrete chain's 0-based step and its number of steps.
+
+        Returns
+        -------
+        np.ndarray
+            The guided score.
+        """
+        s_u, s_c = self.score_pair(x, t, process)
+        return self.combine(x, s_u, s_c, t, process, w, step, n_steps)
+
+    def velocity_along(
+        self,
+        axis: int,
+        x: np.ndarray,
+        points: np.ndarray,
+        t: float,
+        process: Process,
+        linear: float,
+        factor: float,
+        w: float | None = None,
+    ) -> np.ndarray:
+        """linear·x + factor·s_w,axis on grid lines, from the full score vectors at the lines'
+        points (the arguments as :meth:`GuidedModel.velocity_along`).
+
+        Parameters
+        ----------
+        axis : int
+            The sweep axis a.
+        x : np.ndarray
+            (L, M) positions along ``axis``.
+        points : np.ndarray
+            (L, d) points fixing the other coordinates of each line.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        linear, factor : float
+            The coefficients of x and of the guided score.
+        w : float, optional
+            The weight instead of self.w.
+
+        Returns
+        -------
+        np.ndarray
+            (L, M) linear·x + factor·s_w,axis.
+        """
+        return self._velocity_at_points(axis, x, points, t, process, linear, factor, w)
+
+
+def _score_of(model: Mixture | ScoreModel, x: np.ndarray, t: float, process: Process) -> np.ndarray:
+    """A model's score at the points x (flat in 1-D, (N, d) otherwise), shaped like x."""
+    if isinstance(model, ScoreModel):
+        return model.evaluate_score(x, t, process)
+    return model.evaluate(x, t, process)[1]

@@ -1508,7 +1508,8 @@ def target_from_dict(spec: dict) -> Mixture:
     Raises
     ------
     ValueError
-        If ``type`` is missing or not one of ``TARGETS``.
+        If ``type`` is missing or not one of ``TARGETS`` (a ScoreModel's record names its
+        callables but cannot rebuild them).
 
     Examples
     --------
@@ -1520,6 +1521,11 @@ def target_from_dict(spec: dict) -> Mixture:
     """
     spec = dict(spec)
     kind = spec.pop("type", None)
+    if kind == "ScoreModel":
+        raise ValueError(
+            f"the record of the score model {spec.get('name')!r} cannot rebuild it: its callables "
+            "are not recorded; run it again with the ScoreModel itself"
+        )
     if kind not in TARGETS:
         raise ValueError(f"target type must be one of {tuple(TARGETS)}, got {kind!r}")
     return TARGETS[kind](**spec)

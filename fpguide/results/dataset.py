@@ -172,9 +172,9 @@ def attach(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def global_attrs(title: str, config: dict, run: dict) -> dict:
+def global_attrs(title: str, config: dict, run: dict, omitted: dict | None = None) -> dict:
     """title, source, history and the configuration (to re-run) and run record (what happened), as
-    JSON.
+    JSON, and the note on the observables left out.
 
     No creation time: identical runs give identical Datasets (see :mod:`fpguide.rerun`).
 
@@ -187,19 +187,23 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
     run : dict
         The run record, stored as JSON (numpy values as plain ones, objects with a record by
         their ``to_dict()``).
+    omitted : dict, optional
+        ``{names: why}`` of the observables left out because the model does not give what they
+        need (:func:`~fpguide.results.observables.omitted_observables`); stored, when not empty, as
+        the attribute ``omitted`` ("names: why; ...").
 
     Returns
     -------
     dict
         The attributes ``title``, ``source`` and ``history`` (naming fpguide's version),
-        ``Conventions`` (CF-1.10), ``config`` and ``run``.
+        ``Conventions`` (CF-1.10), ``config`` and ``run``, and ``omitted`` when given.
 
     Raises
     ------
     TypeError
         When the configuration or the run record holds a value that cannot be stored.
     """
-    return {
+    attrs = {
         "title": title,
         "source": f"fpguide {__version__}",
         "history": f"created by fpguide {__version__}",
@@ -207,6 +211,9 @@ def global_attrs(title: str, config: dict, run: dict) -> dict:
         "config": config_attr(config),
         "run": json.dumps(run, sort_keys=True, default=json_default),
     }
+    if omitted:
+        attrs["omitted"] = "; ".join(f"{names}: {why}" for names, why in omitted.items())
+    return attrs
 
 
 def config_attr(config: dict) -> str:

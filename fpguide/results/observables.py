@@ -16,7 +16,7 @@ from scipy.special import logsumexp
 
 from ..engine import masses_between, reconstruct, scheme_code
 from ..grids.grid import Grid
-from ..models.guidance import GuidedModel
+from ..models.guidance import GuidedModel, ScoreGuidedModel
 from ..models.processes import Process
 
 if TYPE_CHECKING:
@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
     from ..engine import Scheme
 
-__all__ = ["far_edge", "log_class_posterior", "Reconstruction"]
+__all__ = [
+    "class_supports",
+    "far_edge",
+    "omitted_observables",
+    "Reconstruction",
+]
 
 _GL3_NODES, _GL3_WEIGHTS = np.polynomial.legendre.leggauss(3)
 
@@ -185,29 +190,52 @@ def far_edge(model: GuidedModel) -> float | None:
     return hi if 0.5 * (lo + hi) >= rest_centre else lo
 
 
-def log_class_posterior(
-    model: GuidedModel, x: np.ndarray, t: float, process: Process
-) -> np.ndarray:
-    """log p_t(c|x) = log π_c + log p_t(x|c) − log p_t(x).
+def class_supports(model: GuidedModel | ScoreGuidedModel) -> list | None:
+    """The supports of the conditional model (intervals in 1-D, boxes in d-D), or None when it has
+    none or a score model makes them unknown (its own, or the target's the outside mass needs).
 
     Parameters
     ----------
-    model : GuidedModel
-        The guided model, with its class weight π_c.
-    x : numpy.ndarray
-        The points.
-    t : float
-        The diffusion time.
-    process : Process
-        The noising process.
+    model : GuidedModel or ScoreGuidedModel
+        The guided model.
 
     Returns
     -------
-    numpy.ndarray
-        The log class posterior at the points.
+    list or None
+        ``model.cond.supports()``, or None.
     """
-    logp_u, _, logp_c, _ = model.scores(x, t, process)
-    return model.log_class_weight + logp_c - logp_u
+    return model.cond.supports() if model.has_densities else None
+
+
+def omitted_observables(model: GuidedModel | ScoreGuidedModel) -> dict[str, str]:
+    """The observables a run with this model leaves out because the model does not give what they
+    need, each with why (the note a Dataset carries in ``attrs["omitted"]``).
+
+    Parameters
+    ----------
+    model : GuidedModel or ScoreGuidedModel
+        The guided model.
+
+    Returns
+    -------
+    dict
+        ``{names: why}``; empty for mixtures.
+    """
+    if model.has_densities:
+        return {}
+    out = {
+        "kl_conditional, tv_conditional, kl_tilted, tv_tilted": (
+            "a score model gives no densities of the conditional or the tilted law: compare with "
+            "a reference law by fpguide.divergence_to"
+        ),
+        "support_mass, outside_mass, edge_mass": "a score model's support is not known",
+    }
+    if not model.has_class_posterior:
+        out["confidence, inverse_confidence"] = (
+            "the class posterior p_t(c|x) is not known: give the conditional ScoreModel a "
+            "classifier"
+        )
+    return out
 
 
 def time_series(
@@ -226,15 +254,15 @@ def time_series(
     rec = Reconstruction(grid, q, scheme)
     mean, var = rec.moments()
     out = {"mass": q.sum(axis=1) * dx, "entropy": rec.entropy(), "mean": mean, "variance": var}
-    if model.log_class_weight is not None:
-        log_post = np.array([log_class_posterior(model, x, float(tk), process) for tk in t])
+    if model.has_class_posterior:
+        log_post = np.array([model.log_class_posterior(x, float(tk), process) for tk in t])
         out["confidence"] = np.sum(q * np.exp(log_post), axis=1) * dx / out["mass"]
         # E[1/p(c|x)] is +inf where 1/p overflows: reported, not hidden
         with np.errstate(over="ignore", invalid="ignore"):
             inverse = np.where(q > 0, q * np.exp(-log_post), 0.0)
         out["inverse_confidence"] = np.sum(inverse, axis=1) * dx / out["mass"]
     out["tail_probability"] = rec.mass(thresholds, math.inf) / out["mass"][:, None]
-    class_support = model.cond.supports()
+    class_support = class_supports(model)
     if class_support is not None:
         out["support_mass"] = rec.mass(*np.transpose(class_support)).sum(axis=1)
         every = model.uncond.supports() or []

@@ -31,7 +31,7 @@ from ..models.guidance import GuidedModel
 from ..models.processes import Process
 from ..tools.validation import as_finite_array
 from .dataset import config_of
-from .observables import log_class_posterior
+from .observables import class_supports
 from .resample import dataset_grid
 
 if TYPE_CHECKING:
@@ -325,8 +325,8 @@ def time_series(
         "covariance": (("t", "dim", "dim2"), cov),
         "projected_mean": (("t",), mean @ direction),
     }
-    if model.log_class_weight is not None:
-        log_post = np.array([log_class_posterior(model, mesh, float(tk), process) for tk in t])
+    if model.has_class_posterior:
+        log_post = np.array([model.log_class_posterior(mesh, float(tk), process) for tk in t])
         out["confidence"] = (("t",), np.sum(flat * np.exp(log_post), axis=1) * vol / mass)
         with np.errstate(over="ignore", invalid="ignore"):
             inverse = np.where(flat > 0, flat * np.exp(-log_post), 0.0)
@@ -344,7 +344,7 @@ def time_series(
     else:
         tails = flat @ beyond_fractions(grid, direction, thresholds) * vol / mass[:, None]
     out["tail_probability"] = (("t", "threshold"), tails)
-    class_boxes = model.cond.supports()
+    class_boxes = class_supports(model)
     if class_boxes is not None:
         own, every = disjoint_boxes(class_boxes), disjoint_boxes(model.uncond.supports())
         out["support_mass"] = (

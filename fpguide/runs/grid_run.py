@@ -350,12 +350,13 @@ def grid_dataset(
     data["density"] = (("t", *names), _on_grid(pieces, output, result.scheme))
     data["outflow"] = (("t",), result.outflow_lower + result.outflow_upper)
     data |= frame_variables(dyn.process, t_save)
-    refs = obs.reference_densities(final.grid, dyn.model, float(t_observe[-1]), dyn.process)
-    # the tilted law p_c^(1+w) p_u^(-w) is the linear combination's: a rule's run has none
-    for name in ("conditional",) if dyn.model.rule is not None else ("conditional", "tilted"):
-        data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(
-            final.q[-1].ravel(), refs[name].ravel(), final.grid.cell_volume
-        )
+    if dyn.model.has_densities:
+        refs = obs.reference_densities(final.grid, dyn.model, float(t_observe[-1]), dyn.process)
+        # the tilted law p_c^(1+w) p_u^(-w) is the linear combination's: a rule's run has none
+        for name in ("conditional",) if dyn.model.rule is not None else ("conditional", "tilted"):
+            data[f"kl_{name}"], data[f"tv_{name}"] = obs.divergences(
+                final.q[-1].ravel(), refs[name].ravel(), final.grid.cell_volume
+            )
     mass, outflow = data["mass"][1], data["outflow"][1]
     run["mass_error"] = float(np.max(np.abs(mass + outflow - mass[0])))
     monitors = [
@@ -379,7 +380,10 @@ def grid_dataset(
         data,
         coords=coords,
         attrs=global_attrs(
-            f"fpguide {dyn.sampler} solution{where}, CFG w={dyn.model.w}", config, run
+            f"fpguide {dyn.sampler} solution{where}, CFG w={dyn.model.w}",
+            config,
+            run,
+            obs.omitted_observables(dyn.model),
         ),
     )
     return attach(ds)

@@ -14,7 +14,7 @@ from ..engine import STAGE_INSIDE
 from ..models.dynamics import GuidedDynamics, prior_moments
 from ..results import observables_nd as obs_nd
 from ..results.dataset import attach
-from ..results.observables import far_edge, log_class_posterior
+from ..results.observables import class_supports, far_edge
 from ..tools.validation import as_finite_array, check_positive_real
 
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ def particle_observables(
     centred = positions - out["mean"][0][:, None]
     out["variance"] = _mean_se(centred**2 * n / (n - 1))
     out |= _class_and_tail_observables(positions, positions, t, dyn, thresholds)
-    supports = model.cond.supports()
+    supports = class_supports(model)
     if supports is not None:
         out["support_mass"] = _mean_se(_inside(positions, supports))
         out["outside_mass"] = _mean_se(1.0 - _inside(positions, model.uncond.supports()))
@@ -294,7 +294,7 @@ def particle_observables_nd(
         np.diagonal(part, axis1=1, axis2=2).copy() for part in out["covariance"]
     )
     out |= _class_and_tail_observables(positions, projected, t, dyn, thresholds)
-    boxes = model.cond.supports()
+    boxes = class_supports(model)
     if boxes is not None:
         out["support_mass"] = _mean_se(_in_boxes(positions, boxes))
         out["outside_mass"] = _mean_se(1.0 - _in_boxes(positions, model.uncond.supports()))
@@ -319,10 +319,10 @@ def _class_and_tail_observables(positions, projected, t, dyn: GuidedDynamics, th
     """Confidence E[p_t(c|x)], inverse confidence E[1/p_t(c|x)] (when the conditional is a class of
     the target) and tail probabilities P(projected ≥ a), with standard errors."""
     model, out = dyn.model, {}
-    if model.log_class_weight is not None:
+    if model.has_class_posterior:
         log_post = np.array(
             [
-                log_class_posterior(model, row, float(tk), dyn.process)
+                model.log_class_posterior(row, float(tk), dyn.process)
                 for row, tk in zip(positions, t)
             ]
         )

@@ -20,6 +20,7 @@ from ..models.dynamics import PreparedRun
 from ..models.guidance import CFG
 from ..results import observables_nd as obs_nd
 from ..results.dataset import frame_variables, global_attrs
+from ..results.observables import omitted_observables
 from ..sweeps.calls import SampleCall
 from ..sweeps.sweepable import sweepable
 from ..tools.progress import progress_bar
@@ -192,7 +193,12 @@ def sample(
     ds = xr.Dataset(
         {"position": (dims, positions)} | frame_variables(dyn.process, t_save),
         coords=coords,
-        attrs=global_attrs(f"fpguide {sampler} particles, CFG w={dyn.model.w}", config, {}),
+        attrs=global_attrs(
+            f"fpguide {sampler} particles, CFG w={dyn.model.w}",
+            config,
+            {},
+            omitted_observables(dyn.model),
+        ),
     )
     observables = (
         particle_observables(positions, t_save, dyn, prepared.delta, prepared.thresholds)

@@ -318,8 +318,15 @@ def find_reduction(model: GuidedModel, guidance: CFG) -> Reduction:
     ValueError
         When neither reduction applies (the message says why for each), and for guidance with score
         errors or a guidance rule, whose fields and norms do not factor over the solved and the
-        other coordinates.
+        other coordinates, or a score model (only closed-form targets reduce).
     """
+    if not model.has_densities:
+        raise ValueError(
+            f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and with "
+            "reduce=True) needs closed-form targets: a ScoreModel's scores do not factor over "
+            f"the solved and the other coordinates; solve score models of d <= {MAX_GRID_DIM} "
+            "with reduce=None or False, or use particles (fpguide.sample)"
+        )
     if model.has_errors:
         raise ValueError(
             f"a reduced solve (used for d > {MAX_GRID_DIM}, here d={model.ndim}, and "

@@ -226,7 +226,7 @@ class Sweep:
         what = ", ".join(f"{axis.name} ({len(axis.values)} values)" for axis in self.axes)
         ds.attrs = global_attrs(
             f"{first.attrs.get('title', 'fpguide')}; sweep over {what}", config, {"items": runs}
-        )
+        ) | ({"omitted": first.attrs["omitted"]} if "omitted" in first.attrs else {})
         return attach(ds)
 
 
