@@ -8,6 +8,7 @@ conditional and the unconditional prediction, passed to :class:`~fpguide.CFG` as
 * :class:`TangentialClassifierFree`: TCFG, the unconditional prediction projected on the top
   singular direction of [c; u];
 * :class:`MagnitudeAware`: MAMBO-G, the weight damped by e^{−α‖c − u‖/‖u‖};
+* :class:`PowerLaw`: power-law CFG, the guidance term scaled by ‖c − u‖^α (on the scores);
 * :class:`CFGPlusPlus`: CFG++ on DDIM chains, x̂0 from the guided ε, the direction from ε_u.
 
 The classes and their maths are in :mod:`fpguide.models.rules`.
@@ -20,6 +21,7 @@ from .models.rules import (
     ClassifierFreeZeroStar,
     GuidanceRule,
     MagnitudeAware,
+    PowerLaw,
     TangentialClassifierFree,
 )
 
@@ -30,5 +32,6 @@ __all__ = [
     "ClassifierFreeZeroStar",
     "GuidanceRule",
     "MagnitudeAware",
+    "PowerLaw",
     "TangentialClassifierFree",
 ]

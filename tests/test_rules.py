@@ -18,9 +18,13 @@ RULES = fg.rules
 def _prediction(kind, y, s, m, sigma):
     """The model's prediction at y from its score s (diffusers' quantities in the VP frame)."""
     eps, x0 = -sigma * s, (y + sigma**2 * s) / m
-    return {"epsilon": eps, "sample": x0, "v_prediction": m * eps - sigma * x0, "flow": eps - x0}[
-        kind
-    ]
+    return {
+        "epsilon": eps,
+        "sample": x0,
+        "v_prediction": m * eps - sigma * x0,
+        "flow": eps - x0,
+        "score": s,
+    }[kind]
 
 
 def _score(kind, y, pred, m, sigma):
@@ -34,15 +38,16 @@ def _std(v):
     return np.std(v, ddof=1)  # torch.std's default: unbiased
 
 
-def _diffusers(rule, c, u, w):
-    """diffusers' guider for one point (c, u of shape (d,)), guidance_scale γ = 1 + w."""
+def _diffusers(rule, c, u, w, diff=None):
+    """diffusers' guider for one point (c, u of shape (d,)), guidance_scale γ = 1 + w (APG: its
+    difference ``diff``, the momentum's running average, when given)."""
     gs = 1.0 + w
     if isinstance(rule, RULES.ClassifierFreeZeroStar):
         alpha = float(c @ u) / (float(u @ u) + 1e-8)
         u = u * alpha
         pred = u + gs * (c - u)
     elif isinstance(rule, RULES.AdaptiveProjected):
-        diff = c - u
+        diff = c - u if diff is None else diff
         r = rule.adaptive_projected_guidance_rescale
         if r > 0:
             diff = diff * min(1.0, r / np.linalg.norm(diff)) if np.linalg.norm(diff) else diff
@@ -59,6 +64,9 @@ def _diffusers(rule, c, u, w):
     elif isinstance(rule, RULES.MagnitudeAware):
         ratio = np.linalg.norm(c - u) / np.linalg.norm(u)
         pred = u + (1.0 + (gs - 1.0) * np.exp(-rule.alpha * ratio)) * (c - u)
+    elif isinstance(rule, RULES.PowerLaw):  # the paper's S_c + ω (S_c − S_u) ‖S_c − S_u‖^α, ω = w
+        norm = np.linalg.norm(c - u)  # at c = u the term is its limit 0 (alpha > -1)
+        pred = c + w * (c - u) * norm**rule.alpha if norm > 0 else c
     else:
         pred = u + gs * (c - u)
     if rule.guidance_rescale > 0:
@@ -82,10 +90,13 @@ CASES = [
     RULES.TangentialClassifierFree(),
     RULES.MagnitudeAware(),
     RULES.MagnitudeAware(alpha=0.5, guidance_rescale=1.0),
+    RULES.PowerLaw(),
+    RULES.PowerLaw(alpha=0.5, guidance_rescale=0.4),  # alpha < 0: not Lipschitz at c = u, where
+    # the round-off of c - u (1e-16) becomes 1e-8 in the term: tested against particles instead
 ]
 
 
-@pytest.mark.parametrize("prediction", ["epsilon", "sample", "v_prediction", "flow"])
+@pytest.mark.parametrize("prediction", ["epsilon", "sample", "v_prediction", "flow", "score"])
 @pytest.mark.parametrize("rule", CASES, ids=repr)
 @pytest.mark.parametrize("d", [2, 3])
 def test_guided_score_is_diffusers_rule_on_the_predictions(rule, prediction, d):
@@ -118,6 +129,19 @@ def test_guided_score_is_diffusers_rule_on_the_predictions(rule, prediction, d):
         )
         got = model.guided_score(x, t, process)
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+def test_power_law_is_cfg_at_alpha_zero_and_grows_with_the_difference(gm):
+    x = np.linspace(-4.0, 4.0, 41)
+    ou = fg.OU()
+    plain = fg.CFG(label=1, w=2.0).bind(gm).guided_score(x, 0.2, ou)
+    zero = fg.CFG(label=1, w=2.0, rule=RULES.PowerLaw(alpha=0.0)).bind(gm)
+    np.testing.assert_allclose(zero.guided_score(x, 0.2, ou), plain, rtol=1e-12, atol=1e-12)
+    # at c = u the term vanishes for every alpha > -1 (0 · |0|^alpha, taken as its limit)
+    c = np.array([[1.0, 2.0]])
+    np.testing.assert_array_equal(RULES.PowerLaw(alpha=-0.5).combine(c, c, 3.0), c)
+    with pytest.raises(ValueError, match="alpha must be > -1"):
+        RULES.PowerLaw(alpha=-1.0)
 
 
 def test_a_batch_of_weights_is_the_rule_at_each_weight(gm):
@@ -166,6 +190,8 @@ def test_one_dimensional_degeneracies(gm):
         (RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5), "sde"),
         (RULES.MagnitudeAware(alpha=2.0), "ode"),
         (RULES.MagnitudeAware(alpha=2.0), "sde"),
+        (RULES.PowerLaw(alpha=0.9), "ode"),
+        (RULES.PowerLaw(alpha=-0.5), "sde"),
     ],
     ids=repr,
 )
@@ -189,6 +215,7 @@ GM2 = fg.GaussianMixture(
         (RULES.AdaptiveProjected(eta=0.5, prediction="sample"), "sde"),
         (RULES.TangentialClassifierFree(prediction="sample"), "ode"),
         (RULES.MagnitudeAware(alpha=2.0, prediction="sample"), "sde"),
+        (RULES.PowerLaw(alpha=0.5), "ode"),
     ],
     ids=repr,
 )
@@ -238,6 +265,8 @@ def _ddim_with_guider(x, sampler, model, rule, w):
     plan, ou = sampler.plan(), sampler.process()
     n = len(plan)
     out = [x]
+    momentum = getattr(rule, "momentum", None)
+    running = 0  # diffusers' MomentumBuffer, made at step 0
     for i in range(n):
         t, t_prev = plan.t[i], plan.t_next[i]
         a, a_prev = float(ou.m(t)) ** 2, float(ou.m(t_prev)) ** 2 if t_prev > 0 else 1.0
@@ -249,6 +278,14 @@ def _ddim_with_guider(x, sampler, model, rule, w):
             eps = np.zeros_like(x)
         elif not inside:
             eps = eps_c
+        elif momentum is not None:  # MomentumBuffer.update, then normalized_guidance on it
+            running = (eps_c - eps_u) + momentum * running
+            eps = np.array(
+                [
+                    _diffusers(rule, np.array([c]), np.array([u]), w, np.array([r]))[0]
+                    for c, u, r in zip(eps_c, eps_u, running)
+                ]
+            )
         else:
             eps = np.array(
                 [_diffusers(rule, np.array([c]), np.array([u]), w)[0] for c, u in zip(eps_c, eps_u)]
@@ -265,6 +302,8 @@ def _ddim_with_guider(x, sampler, model, rule, w):
         RULES.MagnitudeAware(alpha=1.0, start=0.2, stop=0.7),
         RULES.AdaptiveProjected(adaptive_projected_guidance_rescale=1.0, eta=0.5, start=0.35),
         RULES.ClassifierFreeZeroStar(zero_init_steps=2, stop=0.5),
+        RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5, eta=0.5, start=0.2),
+        RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=0.3),
     ],
     ids=repr,
 )
@@ -277,6 +316,27 @@ def test_chain_steps_follow_diffusers_guider_loop(rule, gm):
     positions = ps["position"].values
     expected = _ddim_with_guider(positions[0], fg.DDIM(10), model, rule, 3.0)
     np.testing.assert_allclose(positions, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_momentum_changes_the_path_and_is_refused_by_densities(gm):
+    momentum = RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5)
+    guide = fg.CFG(label=1, w=3.0, rule=momentum)
+    with_momentum = fg.sample_discrete(gm, guide, fg.DDIM(10), n=200, seed=3)
+    plain = fg.sample_discrete(
+        gm, fg.CFG(label=1, w=3.0, rule=RULES.AdaptiveProjected()), fg.DDIM(10), n=200, seed=3
+    )
+    assert np.abs(with_momentum.position - plain.position).max() > 1e-3
+    for call in (
+        lambda: fg.solve_discrete(gm, guide, fg.DDIM(10)),
+        lambda: fg.solve(gm, guide),
+        lambda: fg.sample(gm, guide, n=100),
+    ):
+        with pytest.raises(ValueError, match="path"):
+            call()
+    with pytest.raises(ValueError, match="only fpguide.sample_discrete runs it"):
+        guide.bind(gm).guided_score(np.zeros(3), 0.5, fg.OU())
+    assert RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5).path_dependent
+    assert fg.CFG.from_dict(guide.to_dict()).rule == momentum
 
 
 def test_chain_with_a_windowed_rule_grid_against_particles(gm):
@@ -389,7 +449,7 @@ def test_rule_runs_report_no_tilted_law_and_other_refusals(gm):
         (lambda: RULES.ClassifierFreeZeroStar(zero_init_steps=-1), ValueError, "zero_init"),
         (lambda: RULES.ClassifierFreeZeroStar(zero_init_steps=1.5), ValueError, "zero_init"),
         (
-            lambda: RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5),
+            lambda: RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=float("nan")),
             ValueError,
             "momentum",
         ),

@@ -749,6 +749,11 @@ def prepare_run(
             f"{model.rule.kind} is defined on {model.rule.chain_only} chains only "
             "(fpguide.solve_discrete, fpguide.sample_discrete): it has no continuous sampler"
         )
+    if model.rule is not None and model.rule.path_dependent and not chain:
+        raise ValueError(
+            f"{model.rule!r} averages along each sample's path over a discrete chain's steps, "
+            "which a continuous sampler does not have: run it with fpguide.sample_discrete"
+        )
     if model.rule is not None and model.rule.windowed and not chain:
         raise ValueError(
             f"the rule's step window start={model.rule.start}, stop={model.rule.stop} is a window "

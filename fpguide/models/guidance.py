@@ -490,6 +490,7 @@ class _Combination:
         w: float | np.ndarray | None = None,
         step: int | None = None,
         n_steps: int | None = None,
+        state: dict | None = None,
     ) -> np.ndarray:
         """s_w = (1 + w) s_c − w s_u at the weight :meth:`weight` (t), or the rule's combination.
 
@@ -507,6 +508,8 @@ class _Combination:
             Weights instead of self.w (see :meth:`GuidedModel.guided_score`).
         step, n_steps : int or None, optional
             A discrete chain's 0-based step and its number of steps (for a rule's window).
+        state : dict or None, optional
+            A path-dependent rule's state along one chain run's particles.
 
         Returns
         -------
@@ -518,7 +521,7 @@ class _Combination:
             m, sigma = float(process.m(t)), float(process.sigma(t))
             points = x if self.ndim == 1 else np.reshape(x, s_u.shape)
             return self.rule.guided_score(
-                points, s_c, s_u, w, m, sigma, self.ndim, step=step, n_steps=n_steps
+                points, s_c, s_u, w, m, sigma, self.ndim, step=step, n_steps=n_steps, state=state
             )
         return (1.0 + w) * s_c - w * s_u
 
@@ -732,6 +735,7 @@ class GuidedModel(_Combination):
         w: float | np.ndarray | None = None,
         step: int | None = None,
         n_steps: int | None = None,
+        state: dict | None = None,
     ) -> np.ndarray:
         """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), or the rule's combination of the two.
 
@@ -754,6 +758,9 @@ class GuidedModel(_Combination):
             The 0-based step of a discrete chain and its number of steps, for a rule whose output
             depends on the step (:meth:`~fpguide.models.rules.GuidanceRule.step_mode`); None
             (default): a continuous sampler.
+        state : dict or None, optional
+            A path-dependent rule's state along one chain run's particles (APG's momentum); None
+            (default) for the others.
 
         Returns
         -------
@@ -764,7 +771,7 @@ class GuidedModel(_Combination):
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
             s_u, s_c = s_u + e_u, s_c + e_c
-        return self.combine(x, s_u, s_c, t, process, w, step, n_steps)
+        return self.combine(x, s_u, s_c, t, process, w, step, n_steps, state)
 
     def velocity_along(
         self,
@@ -943,6 +950,7 @@ class ScoreGuidedModel(_Combination):
         w: float | np.ndarray | None = None,
         step: int | None = None,
         n_steps: int | None = None,
+        state: dict | None = None,
     ) -> np.ndarray:
         """s_w(x, t) = (1 + w) s_c − w s_u, or the rule's combination of the two (the arguments
         and the result as :meth:`GuidedModel.guided_score`).
@@ -959,6 +967,8 @@ class ScoreGuidedModel(_Combination):
             Weights instead of self.w.
         step, n_steps : int or None, optional
             A discrete chain's 0-based step and its number of steps.
+        state : dict or None, optional
+            A path-dependent rule's state along one chain run's particles.
 
         Returns
         -------
@@ -966,7 +976,7 @@ class ScoreGuidedModel(_Combination):
             The guided score.
         """
         s_u, s_c = self.score_pair(x, t, process)
-        return self.combine(x, s_u, s_c, t, process, w, step, n_steps)
+        return self.combine(x, s_u, s_c, t, process, w, step, n_steps, state)
 
     def velocity_along(
         self,

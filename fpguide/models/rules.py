@@ -5,7 +5,7 @@ A diffusers guider combines the conditional and the unconditional *predictions* 
 prediction is affine in the score s of the state y (in the variance-preserving frame, m² + σ² = 1):
 
     P = A y + B s,   ε: (0, −σ),  x̂0 ("sample"): (1/m, σ²/m),  v: (−σ/m, −σ/m),
-    flow (rectified flow's ε − x̂0): (−1/m, −σ − σ²/m),
+    flow (rectified flow's ε − x̂0): (−1/m, −σ − σ²/m),  the score itself: (0, 1),
 
 so a rule acts on P_c = A y + B s_c and P_u = A y + B s_u and its output P gives the guided score
 s_w = (P − A y)/B. For the linear combination u + γ(c − u) (γ = 1 + w, diffusers'
@@ -44,6 +44,7 @@ __all__ = [
     "ClassifierFreeZeroStar",
     "GuidanceRule",
     "MagnitudeAware",
+    "PowerLaw",
     "PREDICTIONS",
     "Prediction",
     "RULES",
@@ -52,8 +53,8 @@ __all__ = [
     "rule_from_dict",
 ]
 
-Prediction = Literal["epsilon", "sample", "v_prediction", "flow"]
-PREDICTIONS = ("epsilon", "sample", "v_prediction", "flow")
+Prediction = Literal["epsilon", "sample", "v_prediction", "flow", "score"]
+PREDICTIONS = ("epsilon", "sample", "v_prediction", "flow", "score")
 
 
 def prediction_coefficients(prediction: Prediction, m: float, sigma: float) -> tuple[float, float]:
@@ -62,9 +63,9 @@ def prediction_coefficients(prediction: Prediction, m: float, sigma: float) -> t
 
     Parameters
     ----------
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}
-        ε = −σ s, x̂0 = (y + σ² s)/m, v = m ε − σ x̂0 = −(σ/m)(y + s), or rectified flow's velocity
-        ε − x̂0.
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}
+        ε = −σ s, x̂0 = (y + σ² s)/m, v = m ε − σ x̂0 = −(σ/m)(y + s), rectified flow's velocity
+        ε − x̂0, or the score s itself.
     m, sigma : float
         The signal and noise scales, m > 0, σ > 0.
 
@@ -79,6 +80,8 @@ def prediction_coefficients(prediction: Prediction, m: float, sigma: float) -> t
         return 1.0 / m, sigma * sigma / m
     if prediction == "v_prediction":
         return -sigma / m, -sigma / m
+    if prediction == "score":
+        return 0.0, 1.0
     return -1.0 / m, -sigma - sigma * sigma / m
 
 
@@ -99,7 +102,7 @@ class GuidanceRule:
         φ ∈ [0, 1]: mix in the prediction rescaled to the conditional prediction's standard
         deviation over the coordinates (needs d ≥ 2: in 1-D diffusers' standard deviation of one
         coordinate is NaN).
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rule acts on (see :func:`prediction_coefficients`).
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain of N steps: the rule at steps i with int(start·N) ≤ i
@@ -154,6 +157,12 @@ class GuidanceRule:
         }
 
     @property
+    def path_dependent(self) -> bool:
+        """Whether the rule's output depends on the chain's earlier steps of each sample (APG's
+        momentum): only particles of a discrete chain follow such a path."""
+        return False
+
+    @property
     def windowed(self) -> bool:
         """Whether the rule acts on some steps of a chain only (``start``, ``stop`` not 0, 1)."""
         return (self.start, self.stop) != (0.0, 1.0)
@@ -178,6 +187,30 @@ class GuidanceRule:
             return "rule"
         inside = int(self.start * n_steps) <= step < int(self.stop * n_steps)
         return "rule" if inside else "cond"
+
+    def step_combine(
+        self, c: np.ndarray, u: np.ndarray, w: ArrayLike, state: dict | None, step: int | None
+    ) -> np.ndarray:
+        """:meth:`combine` at a chain's step, for a rule that keeps a state along each sample's
+        path (``state``, one per run); the others ignore it.
+
+        Parameters
+        ----------
+        c, u : numpy.ndarray
+            The conditional and the unconditional prediction, shape (..., d).
+        w : array_like
+            The CFG weight w = γ − 1.
+        state : dict or None
+            The run's state (empty at its first step).
+        step : int or None
+            The chain's 0-based step.
+
+        Returns
+        -------
+        numpy.ndarray
+            The guided prediction, before the rescale.
+        """
+        return self.combine(c, u, w)
 
     def combine(self, c: np.ndarray, u: np.ndarray, w: ArrayLike) -> np.ndarray:
         """The guided prediction from the two predictions, before the rescale.
@@ -236,6 +269,7 @@ class GuidanceRule:
         ndim: int,
         step: int | None = None,
         n_steps: int | None = None,
+        state: dict | None = None,
     ) -> np.ndarray:
         """The guided score: the two scores as predictions, combined (at a chain's step: as
         :meth:`step_mode` says), rescaled, as a score again.
@@ -256,6 +290,9 @@ class GuidanceRule:
         step, n_steps : int or None, optional
             The 0-based step of a discrete chain and its number of steps; None (default): a
             continuous sampler.
+        state : dict or None, optional
+            A path-dependent rule's state along the particles of one chain run (see
+            :attr:`path_dependent`); None (default) for the others.
 
         Returns
         -------
@@ -279,7 +316,7 @@ class GuidanceRule:
             # at γ = 1 (w = 0: outside a schedule's window too) diffusers' guider is off and returns
             # c (math.isclose(guidance_scale, 1.0)); APG's combination would not
             with np.errstate(divide="ignore", invalid="ignore"):
-                pred = np.where(np.abs(w_) <= 1e-9, c, self.combine(c, u, w_))
+                pred = np.where(np.abs(w_) <= 1e-9, c, self.step_combine(c, u, w_, state, step))
         else:  # diffusers' rescale runs on these steps too
             pred = np.broadcast_to(
                 c if mode == "cond" else 0.0 * c, np.broadcast_shapes(c.shape, np.shape(w_))
@@ -327,7 +364,7 @@ class ClassifierFree(GuidanceRule):
     ----------
     guidance_rescale : float, default 0.0
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rescale acts on.
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain (see :class:`GuidanceRule`).
@@ -362,7 +399,7 @@ class ClassifierFreeZeroStar(GuidanceRule):
         length, does not see them.
     guidance_rescale : float, default 0.0
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rule acts on.
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain (see :class:`GuidanceRule`).
@@ -419,7 +456,8 @@ class ClassifierFreeZeroStar(GuidanceRule):
 
 
 class AdaptiveProjected(GuidanceRule):
-    """diffusers' ``AdaptiveProjectedGuidance`` (APG) without momentum: D = c − u, clipped to norm
+    """diffusers' ``AdaptiveProjectedGuidance`` (APG): D = c − u (or its running average, with a
+    momentum), clipped to norm
     r (D·min(1, r/‖D‖) for r > 0), split into its part along ĉ = c/max(‖c‖, 1e-12) and the rest,
     update = D⊥ + η D∥; then u + γ·update (or c + w·update with ``use_original_formulation``).
 
@@ -428,8 +466,11 @@ class AdaptiveProjected(GuidanceRule):
     Parameters
     ----------
     adaptive_projected_guidance_momentum : float or None, default None
-        Momentum of the running average of D over the steps; it depends on the path, which a density
-        solver does not follow: only None is accepted.
+        β: D is replaced by the running average R_i = D_i + β R_{i−1} (R = 0 before the chain's
+        first step; updated on the steps where the rule acts and γ ≠ 1, as diffusers'
+        ``MomentumBuffer``). It depends on each sample's path, which only the particles of a
+        discrete chain follow (:func:`~fpguide.sample_discrete`); the density solvers and the
+        continuous samplers refuse it. None (default): no momentum.
     adaptive_projected_guidance_rescale : float, default 15.0
         The norm threshold r >= 0 of the clip (0: no clip).
     eta : float, default 1.0
@@ -439,7 +480,7 @@ class AdaptiveProjected(GuidanceRule):
     use_original_formulation : bool, default False
         Start from c with the weight w instead of from u with γ (they differ when η ≠ 1 or the
         clip acts); diffusers' ``guidance_scale`` is then w, not γ.
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rule acts on.
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain (see :class:`GuidanceRule`).
@@ -447,7 +488,7 @@ class AdaptiveProjected(GuidanceRule):
     Raises
     ------
     ValueError
-        For a momentum, or r < 0.
+        For a momentum that is not a finite number, or r < 0.
 
     Examples
     --------
@@ -472,13 +513,13 @@ class AdaptiveProjected(GuidanceRule):
         stop: float = 1.0,
     ):
         super().__init__(guidance_rescale, prediction, start, stop)
-        if adaptive_projected_guidance_momentum is not None:
-            raise ValueError(
-                "adaptive_projected_guidance_momentum="
-                f"{adaptive_projected_guidance_momentum}: APG with momentum averages the "
-                "difference along each sample's path, which a density does not follow; only None "
-                "(no momentum) is supported"
+        self.momentum = (
+            None
+            if adaptive_projected_guidance_momentum is None
+            else check_real(
+                "adaptive_projected_guidance_momentum", adaptive_projected_guidance_momentum
             )
+        )
         self.adaptive_projected_guidance_rescale = check_real(
             "adaptive_projected_guidance_rescale", adaptive_projected_guidance_rescale
         )
@@ -496,14 +537,33 @@ class AdaptiveProjected(GuidanceRule):
 
     def params(self) -> dict:
         return {
-            "adaptive_projected_guidance_momentum": None,
+            "adaptive_projected_guidance_momentum": self.momentum,
             "adaptive_projected_guidance_rescale": self.adaptive_projected_guidance_rescale,
             "eta": self.eta,
             "use_original_formulation": self.use_original_formulation,
         } | super().params()
 
-    def combine(self, c, u, w):
-        diff = c - u
+    @property
+    def path_dependent(self) -> bool:
+        return self.momentum is not None
+
+    def step_combine(self, c, u, w, state, step):
+        if self.momentum is None:
+            return self.combine(c, u, w)
+        if state is None or np.size(w) != 1:
+            raise ValueError(
+                f"{self!r}: the momentum's running average follows each sample's path along a "
+                "chain's steps, one weight at a time: only fpguide.sample_discrete runs it"
+            )
+        if abs(float(np.reshape(w, -1)[0])) <= 1e-9:  # diffusers' guider is off: no update
+            return c
+        if state.get("step") != step:  # a new step: the running average moves on
+            state["previous"], state["step"] = state.get("current", 0.0), step
+        state["current"] = (c - u) + self.momentum * state["previous"]
+        return self.combine(c, u, w, state["current"])
+
+    def combine(self, c, u, w, diff=None):
+        diff = c - u if diff is None else diff
         r = self.adaptive_projected_guidance_rescale
         if r > 0.0:
             norm = np.sqrt(_dot(diff, diff))
@@ -531,7 +591,7 @@ class TangentialClassifierFree(GuidanceRule):
     ----------
     guidance_rescale : float, default 0.0
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rule acts on.
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain (see :class:`GuidanceRule`).
@@ -584,7 +644,7 @@ class MagnitudeAware(GuidanceRule):
         The damping α >= 0.
     guidance_rescale : float, default 0.0
         φ ∈ [0, 1] (see :class:`GuidanceRule`).
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         The prediction the rule acts on.
     start, stop : float, default 0.0 and 1.0
         The step window of a discrete chain (see :class:`GuidanceRule`).
@@ -629,6 +689,72 @@ class MagnitudeAware(GuidanceRule):
         return c + w * np.exp(-self.alpha * ratio) * diff
 
 
+class PowerLaw(GuidanceRule):
+    """Power-law CFG (Lehman Pavasovic, Verbeek, Biroli and Mézard, arXiv 2502.07849, ICLR 2026):
+    the guidance term scaled by a power of its own size, c + w ‖c − u‖^α (c − u), on the scores
+    (``prediction="score"``, as the paper writes it: S_c + ω (S_c − S_u) ‖S_c − S_u‖^α with ω = w,
+    the Euclidean norm over the d coordinates). α = 0 is CFG; α > 0 guides more where the two
+    models differ more. The term tends to 0 with ‖c − u‖ for α > −1 (the paper's condition
+    lim s φ(s) = 0), its value at c = u. Not in diffusers.
+
+    The size of ‖c − u‖ depends on the quantity: on an ε prediction it is σ times the scores', so
+    the same α and w guide differently there. For −1 < α < 0 the term, of size ‖c − u‖^{1+α}, is
+    not Lipschitz at c = u: a round-off δ in c − u changes it by δ^{1+α} (1e-8 for α = −1/2).
+
+    Parameters
+    ----------
+    alpha : float, default 0.9
+        The exponent α > −1 (0.9: the value the paper reports effective for latent models).
+    guidance_rescale : float, default 0.0
+        φ ∈ [0, 1] (see :class:`GuidanceRule`).
+    prediction : {"score", "epsilon", "sample", "v_prediction", "flow"}, default "score"
+        The quantity whose difference is measured and combined.
+    start, stop : float, default 0.0 and 1.0
+        The step window of a discrete chain (see :class:`GuidanceRule`).
+
+    Raises
+    ------
+    ValueError
+        For α <= −1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fpguide as fg
+    >>> rule = fg.rules.PowerLaw(alpha=1.0)
+    >>> rule.combine(np.array([3.0, 4.0]), np.array([0.0, 0.0]), 2.0)  # c + 2·5·(c − u)
+    array([33., 44.])
+    """
+
+    kind = "PowerLaw"
+
+    def __init__(
+        self,
+        alpha: float = 0.9,
+        guidance_rescale: float = 0.0,
+        prediction: Prediction = "score",
+        start: float = 0.0,
+        stop: float = 1.0,
+    ):
+        super().__init__(guidance_rescale, prediction, start, stop)
+        self.alpha = check_real("alpha", alpha)
+        if not self.alpha > -1.0:
+            raise ValueError(
+                f"alpha must be > -1 (the guidance term |c - u|^(1 + alpha) must vanish with "
+                f"c - u), got {alpha}"
+            )
+
+    def params(self) -> dict:
+        return {"alpha": self.alpha} | super().params()
+
+    def combine(self, c, u, w):
+        diff = c - u
+        norm = np.sqrt(_dot(diff, diff))
+        with np.errstate(divide="ignore"):
+            scale = np.where(norm > 0.0, norm**self.alpha, 0.0)
+        return c + w * scale * diff
+
+
 class CFGPlusPlus(ClassifierFree):
     """CFG++ (Chung et al. 2024) on diffusers' DDIM chain: x̂0 from ε_λ = ε_u + λ(ε_c − ε_u), the
     re-noising direction from ε_u alone, x' = m' x̂0(ε_λ) + d' ε_u + s_η Z (λ = ``gamma``, in [0, 1]
@@ -643,7 +769,7 @@ class CFGPlusPlus(ClassifierFree):
 
     Parameters
     ----------
-    prediction : {"epsilon", "sample", "v_prediction", "flow"}, default "epsilon"
+    prediction : {"epsilon", "sample", "v_prediction", "flow", "score"}, default "epsilon"
         Unused: the combination is linear (kept for the common record).
     start, stop : float, default 0.0 and 1.0
         The step window of the chain (see :class:`GuidanceRule`); outside it DDIM with ε_c.
@@ -698,6 +824,7 @@ RULES = {
         AdaptiveProjected,
         TangentialClassifierFree,
         MagnitudeAware,
+        PowerLaw,
         CFGPlusPlus,
     )
 }

@@ -194,18 +194,19 @@ class Chain:
     collapsed: float  # the largest mass one step put on (near) single points
 
 
-def chain_score(model, process, plan: Steps):
+def chain_score(model, process, plan: Steps, state: dict | None = None):
     """The guided score s_w(x, t) a chain's steps call, at the times of its steps: for a guidance
     rule, with the step i whose time t is (diffusers' guiders count their steps: the zeroed first
-    steps and the window of :meth:`~fpguide.models.rules.GuidanceRule.step_mode`), and for CFG++
-    at its weight of that step (:meth:`~fpguide.models.rules.CFGPlusPlus.step_gamma`)."""
+    steps and the window of :meth:`~fpguide.models.rules.GuidanceRule.step_mode`), for CFG++ at
+    its weight of that step (:meth:`~fpguide.models.rules.CFGPlusPlus.step_gamma`), and for a
+    path-dependent rule with its ``state`` along one run's particles."""
     steps = {float(t): i for i, t in enumerate(plan.t)}
     per_step = isinstance(model.rule, CFGPlusPlus)
 
     def score(x, t):
         i = steps.get(float(t))
         w = CFGPlusPlus.step_gamma(1.0 + model.w, plan, i) - 1.0 if per_step else None
-        return model.guided_score(x, t, process, w, step=i, n_steps=len(plan))
+        return model.guided_score(x, t, process, w, step=i, n_steps=len(plan), state=state)
 
     return score
 
@@ -403,6 +404,11 @@ def solve_discrete(
     wall_tol = check_positive_real("wall_tol", wall_tol)
     check_flag("compare", compare)
     rule = getattr(guidance, "rule", None)
+    if rule is not None and rule.path_dependent:
+        raise ValueError(
+            f"solve_discrete cannot take {rule!r}: its momentum averages along each sample's path, "
+            "which a density does not follow; run its particles with fpguide.sample_discrete"
+        )
     if rule is not None and rule.sharp_in_1d is not None:
         # measured: MAMBO-G (alpha = 1, w = 3, DDIM(12)) folds the first steps' maps within 0.01 of
         # x = 0; the push-forward missed the fold and its output was 0.008 from 2e5 particles in KS
@@ -688,7 +694,8 @@ def sample_discrete(
     positions = np.empty((states.size, n))
     positions[0] = x
 
-    score = chain_score(dyn.model, dyn.process, plan)
+    # a path-dependent rule (APG's momentum) keeps its running average of the particles here
+    score = chain_score(dyn.model, dyn.process, plan, state={})
     if sampler.multistep:  # deterministic: the whole trajectories at once
         positions[1:] = sampler.literal_path(x, score, plan)[1:]
     for j in range(0 if sampler.multistep else len(plan)):
