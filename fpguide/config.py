@@ -9,7 +9,8 @@ Tables: ``[run]`` (``solver`` = "solve" or "sample" and the solver's keywords: `
 ``eta``), ``[process]`` (``type`` and its parameters), ``[grid]`` (``lower``, ``upper``, ``n``;
 lists for a tensor grid; or ``type = "adaptive"``) and ``[dask]`` (``scheduler``).
 
-Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``sampler.name``,
+Sweeps: a list where the API takes a sequence (``guidance.w`` or ``gamma``, ``guidance.rule`` as a
+list of inline tables, ``sampler.name``,
 ``sampler.eta`` and ``run.T``, ``t_min``, ``delta``, ``log_snr_step``, ``lipschitz``,
 ``cells_per_width``); a target field as ``{ sweep = [v1, v2, …] }``, each v a full value of the
 field, which becomes a :class:`~fpguide.Family`: its dimension is the field's name when the values
@@ -375,7 +376,11 @@ def _guidance(spec: dict) -> CFG:
     for name in ("cond_error", "uncond_error"):
         if name in args:
             args[name] = _typed(f"guidance.{name}", args[name], SCORE_ERRORS)
-    if "rule" in args:
+    if isinstance(args.get("rule"), list):  # a sweep over rules
+        args["rule"] = [
+            _typed(f"guidance.rule[{k}]", rule, RULES) for k, rule in enumerate(args["rule"])
+        ]
+    elif "rule" in args:
         args["rule"] = _typed("guidance.rule", args["rule"], RULES)
     return _construct("guidance", CFG, args)
 

@@ -111,7 +111,11 @@ def _continuous(config: dict) -> dict:
         call["eta"] = config["eta"]
     if "direction" in config:
         call["direction"] = config["direction"]
-    sweep = config.get("sweep", {})
+    sweep = {
+        name: values
+        for name, values in config.get("sweep", {}).items()
+        if name != config.get("sweep_rule")  # the rules are in the guidance's record
+    }
     family = [name for name in sweep if name not in ("sampler", "w", *SWEEPABLE)]
     if family:
         raise ValueError(

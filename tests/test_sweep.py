@@ -156,6 +156,35 @@ def test_sweep_over_sampler_and_t_min_equals_the_single_calls():
     assert np.array_equal(fg.outputs(ds).entropy.values, out.entropy.values)
 
 
+def test_sweep_over_a_rule_parameter_equals_the_single_calls():
+    """A sequence of rules of one kind that differ in one parameter is the dimension rule_<name>;
+    its items (not batched with each other) are the single calls on the sweep's grid, and the
+    record rebuilds the rules."""
+    rules = [fg.rules.PowerLaw(alpha=a) for a in (0.0, 0.5, 0.9)]
+    ds = fg.solve(UM, fg.CFG(label=1, w=3.0, rule=rules), t_min=1e-2, n_save=4)
+    assert ds.density.dims[0] == "rule_alpha"
+    np.testing.assert_array_equal(ds.rule_alpha, [0.0, 0.5, 0.9])
+    item = ds.sel(rule_alpha=0.5)
+    one = fg.solve(
+        UM,
+        fg.CFG(label=1, w=3.0, rule=rules[1]),
+        grid=_grid_of(ds),
+        t_eval=item.t.values,
+        thresholds=ds.threshold.values,
+        t_min=1e-2,
+    )
+    for name in ("density", "entropy", "support_mass", "edge_mass"):
+        np.testing.assert_array_equal(item[name].values, one[name].values)
+    xr.testing.assert_identical(fg.rerun(ds), ds)
+    both = fg.solve(UM, fg.CFG(label=1, w=[1.0, 3.0], rule=rules[:2]), t_min=0.1, n_save=2)
+    assert both.density.dims[:2] == ("w", "rule_alpha")
+    # rules of different kinds: the dimension "rule", named by their reprs
+    mixed = [fg.rules.PowerLaw(), fg.rules.MagnitudeAware(alpha=1.0)]
+    ps = fg.sample(UM, fg.CFG(label=1, w=2.0, rule=mixed), n=500, seed=0, n_save=2)
+    assert ps.position.dims[0] == "rule"
+    assert list(ps.rule.values) == [repr(rule) for rule in mixed]
+
+
 def test_family_of_targets_is_a_sweep_over_its_parameters():
     family = fg.Family(
         lambda separation: fg.GaussianMixture(
@@ -222,6 +251,22 @@ def test_sweep_dataset_round_trips_through_netcdf(tmp_path):
         (lambda: fg.Family(3.0, separation=[1.0]), "make must be a callable"),
         (lambda: fg.Family(lambda separation: GM), "at least one swept parameter"),
         (lambda: fg.CFG(label=1, w=[1.0, 2.0]).bind(GM), "holds 2 weights"),
+        (
+            lambda: fg.CFG(label=1, rule=[fg.rules.PowerLaw(), fg.rules.PowerLaw()]),
+            "distinct",
+        ),
+        (lambda: fg.CFG(label=1, rule=[]), "non-empty sequence"),
+        (lambda: fg.CFG(label=1, rule=[fg.rules.PowerLaw(), "cfg"]), "holding str"),
+        (
+            lambda: fg.CFG(label=1, rule=[fg.rules.PowerLaw(alpha=a) for a in (0, 1)]).bind(GM),
+            "holds 2 rules",
+        ),
+        (
+            lambda: fg.solve_discrete(
+                GM, fg.CFG(label=1, rule=[fg.rules.PowerLaw(alpha=a) for a in (0, 1)]), fg.DDIM(5)
+            ),
+            "holds 2 rules",
+        ),
     ],
 )
 def test_bad_sweeps_are_refused(make, message):

@@ -464,6 +464,10 @@ CONFIG_CASES = {
         config(guidance={"rule": {"type": "MagnitudeAware", "alpha": -1.0}}),
         r"guidance.rule.alpha: alpha must be >= 0",
     ),
+    "swept-rule-parameter": (
+        config(guidance={"rule": [{"type": "PowerLaw"}, {"type": "PowerLaw", "alpha": -2.0}]}),
+        r"guidance.rule\[1\].alpha: alpha must be > -1",
+    ),
     "empirical-points": (
         {"target": {"type": "EmpiricalMixture", "points": [[0.0, "a"]]}, "guidance": {"w": 1.0}},
         r"target.points: points must be an array of real numbers",
@@ -484,6 +488,17 @@ def test_config_with_a_rule_and_a_data_set():
     )
     assert run.call.target == fg.EmpiricalMixture([[0.0, 0.0], [1.0, 1.0]], labels=[0, 1])
     assert run.call.guidance.rule == fg.rules.MagnitudeAware(alpha=4.0)
+    swept = parse(
+        {
+            "target": {"type": "GaussianMixture", "means": [-1.0, 1.0], "labels": [0, 1]},
+            "guidance": {
+                "label": 1,
+                "w": 2.0,
+                "rule": [{"type": "PowerLaw", "alpha": 0.0}, {"type": "PowerLaw", "alpha": 0.9}],
+            },
+        }
+    )
+    assert swept.call.guidance.rule == (fg.rules.PowerLaw(alpha=0.0), fg.rules.PowerLaw(alpha=0.9))
 
 
 @pytest.mark.parametrize("doc, match", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())

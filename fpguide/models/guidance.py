@@ -9,7 +9,9 @@ conditional one (autoguidance, exact Gaussian cases). Score errors (``cond_error
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import ArrayLike
 
-__all__ = ["CFG", "GuidedModel", "ScoreGuidedModel"]
+__all__ = ["CFG", "GuidedModel", "ScoreGuidedModel", "rule_axis"]
 
 ERROR_ARGS = ("cond_error", "uncond_error")  # the score errors' argument (and attribute) names
 
@@ -79,11 +81,13 @@ class CFG:
     cond_error, uncond_error : ScoreError or callable, optional
         Errors e_c and e_u added to the conditional and the unconditional score; a plain callable
         e(x, t) is wrapped as ``Custom``; None (default): exact scores.
-    rule : GuidanceRule, optional
+    rule : GuidanceRule or sequence of GuidanceRule, optional
         A rule of :mod:`fpguide.rules` (diffusers' guiders: CFG-Zero*, APG, TCFG, MAMBO-G, the
-        rescale) combining the two predictions point by point instead of the linear combination,
-        with this weight (``gamma`` is diffusers' ``guidance_scale``; w with APG's
-        ``use_original_formulation``); None (default): the linear combination.
+        rescale; power-law CFG, CFG++) combining the two predictions point by point instead of the
+        linear combination, with this weight (``gamma`` is diffusers' ``guidance_scale``; w with
+        APG's ``use_original_formulation``), or a sequence of distinct rules (a sweep:
+        :func:`~fpguide.solve` and :func:`~fpguide.sample` give them a dimension, see
+        :func:`rule_axis`); None (default): the linear combination.
 
     Attributes
     ----------
@@ -97,8 +101,8 @@ class CFG:
         The weight profile.
     cond_error, uncond_error : ScoreError or None
         The score errors.
-    rule : GuidanceRule or None
-        The combination of the predictions; None: linear.
+    rule : GuidanceRule, tuple of GuidanceRule or None
+        The combination of the predictions (a tuple for a sweep); None: linear.
 
     Raises
     ------
@@ -129,7 +133,7 @@ class CFG:
         schedule: Schedule | Callable[[float], float] | None = None,
         cond_error: ScoreError | Callable | None = None,
         uncond_error: ScoreError | Callable | None = None,
-        rule: GuidanceRule | None = None,
+        rule: GuidanceRule | Sequence[GuidanceRule] | None = None,
     ):
         if w is not None and gamma is not None:
             raise ValueError(
@@ -171,11 +175,7 @@ class CFG:
         self.schedule = as_schedule(schedule)
         self.cond_error = as_score_error("cond_error", cond_error)
         self.uncond_error = as_score_error("uncond_error", uncond_error)
-        if rule is not None and not isinstance(rule, GuidanceRule):
-            raise TypeError(
-                f"rule must be a guidance rule of fpguide.rules or None, got {type(rule).__name__}"
-            )
-        self.rule = rule
+        self.rule = _checked_rules(rule)
 
     @classmethod
     def classifier(
@@ -246,6 +246,33 @@ class CFG:
         """Whether this guidance holds several weights (a sweep over w)."""
         return isinstance(self.w, np.ndarray)
 
+    @property
+    def rules_swept(self) -> bool:
+        """Whether this guidance holds several rules (a sweep over them)."""
+        return isinstance(self.rule, tuple)
+
+    def with_rule(self, rule: GuidanceRule | None) -> CFG:
+        """The same guidance with the single rule ``rule`` (e.g. one of a sweep's).
+
+        Parameters
+        ----------
+        rule : GuidanceRule or None
+            The rule.
+
+        Returns
+        -------
+        CFG
+            The guidance with the same weight, label or conditional model, schedule and errors.
+        """
+        return CFG(
+            label=self.label,
+            w=self.w.tolist() if self.swept else self.w,
+            cond=self.cond,
+            schedule=self.schedule,
+            **self._errors(),
+            rule=rule,
+        )
+
     def at_weight(self, w: float) -> CFG:
         """The same guidance with the single weight ``w``.
 
@@ -314,6 +341,11 @@ class CFG:
                 f"this CFG holds {self.w.size} weights (a sweep): pass it to "
                 "fpguide.solve or "
                 "fpguide.sample, or take one with at_weight(w)"
+            )
+        if self.rules_swept:
+            raise ValueError(
+                f"this CFG holds {len(self.rule)} rules (a sweep): pass it to fpguide.solve or "
+                "fpguide.sample, or take one with with_rule(rule)"
             )
         errors = self._errors()
         for name, error in errors.items():
@@ -390,7 +422,12 @@ class CFG:
             "cond": None if self.cond is None else self.cond.to_dict(),
             "schedule": None if self.schedule is None else self.schedule.to_dict(),
         }
-        return spec | {name: extra.to_dict() for name, extra in self._extras().items()}
+        spec |= {name: extra.to_dict() for name, extra in self._errors().items()}
+        if self.rule is not None:
+            spec["rule"] = (
+                [rule.to_dict() for rule in self.rule] if self.rules_swept else self.rule.to_dict()
+            )
+        return spec
 
     @classmethod
     def from_dict(cls, spec: dict) -> CFG:
@@ -420,7 +457,11 @@ class CFG:
             cond=None if cond is None else target_from_dict(cond),
             schedule=schedule_from_dict(spec.get("schedule")),
             **{name: score_error_from_dict(spec.get(name)) for name in ERROR_ARGS},
-            rule=rule_from_dict(spec.get("rule")),
+            rule=(
+                [rule_from_dict(rule) for rule in spec["rule"]]
+                if isinstance(spec.get("rule"), list)
+                else rule_from_dict(spec.get("rule"))
+            ),
         )
 
     def _errors(self) -> dict[str, ScoreError]:
@@ -437,6 +478,61 @@ class CFG:
         errors = "".join(f", {name}={extra!r}" for name, extra in self._extras().items())
         w = self.w.tolist() if self.swept else self.w
         return f"CFG({what}, w={w}{when}{errors})"
+
+
+def _checked_rules(
+    rule: GuidanceRule | Sequence[GuidanceRule] | None,
+) -> GuidanceRule | tuple[GuidanceRule, ...] | None:
+    """A rule, None, or a sweep's non-empty tuple of distinct rules."""
+    if rule is None or isinstance(rule, GuidanceRule):
+        return rule
+    if isinstance(rule, (list, tuple)) and rule:
+        rules = tuple(rule)
+        for item in rules:
+            if not isinstance(item, GuidanceRule):
+                raise TypeError(
+                    "rule must be a guidance rule of fpguide.rules, a sequence of them (a sweep) "
+                    f"or None, got a sequence holding {type(item).__name__}"
+                )
+        records = [json.dumps(item.to_dict(), sort_keys=True) for item in rules]
+        if len(set(records)) != len(records):
+            raise ValueError(f"a sweep's rules must be distinct, got {list(rules)!r}")
+        return rules
+    raise TypeError(
+        "rule must be a guidance rule of fpguide.rules, a non-empty sequence of them (a sweep) or "
+        f"None, got {type(rule).__name__} {rule!r}"
+    )
+
+
+def rule_axis(rules: Sequence[GuidanceRule]) -> tuple[str, tuple]:
+    """The dimension of a sweep over rules: ``rule_<name>`` with the parameter's values when the
+    rules are of one kind and differ in that one parameter, else ``rule`` with their reprs.
+
+    Parameters
+    ----------
+    rules : sequence of GuidanceRule
+        The swept rules (distinct).
+
+    Returns
+    -------
+    name : str
+        The dimension's name.
+    values : tuple
+        Its coordinate values, one per rule.
+
+    Examples
+    --------
+    >>> import fpguide as fg
+    >>> from fpguide.models.guidance import rule_axis
+    >>> rule_axis([fg.rules.PowerLaw(alpha=a) for a in (0.0, 0.5)])
+    ('rule_alpha', (0.0, 0.5))
+    """
+    params = [rule.params() for rule in rules]
+    if len({type(rule) for rule in rules}) == 1:
+        differ = [key for key in params[0] if len({repr(p[key]) for p in params}) > 1]
+        if len(differ) == 1:
+            return f"rule_{differ[0]}", tuple(p[differ[0]] for p in params)
+    return "rule", tuple(repr(rule) for rule in rules)
 
 
 def _line_points(axis: int, x: np.ndarray, points: np.ndarray) -> np.ndarray:

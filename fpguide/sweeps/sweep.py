@@ -6,6 +6,8 @@ Swept parameters (any combination; the result spans their outer product, dimensi
 * target parameters, through :class:`Family` (dimensions named after its keywords);
 * ``sampler`` (a sequence of sampler names);
 * the guidance weight, ``CFG(label, w=[...])`` (or ``gamma=[...]``): dimension ``w``;
+* the guidance rule, ``CFG(..., rule=[...])``: dimension ``rule_<parameter>`` when the rules are of
+  one kind and differ in one parameter (its values the coordinate), else ``rule`` (their reprs);
 * the numeric keywords in :data:`SWEEPABLE` (``T``, ``t_min``, ``eta``, ``delta``, …).
 
 Every item of a sweep is the single call with those values, with what makes the items comparable
@@ -31,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from ..grids.grid import is_adaptive
+from ..models.guidance import rule_axis
 from ..results.dataset import attach, config_of, global_attrs
 from ..results.resample import on_common_grid
 from ..tools.validation import check_swept
@@ -50,7 +53,7 @@ class Axis:
 
     name: str
     values: tuple
-    where: str  # "target" (a Family parameter), "guidance" (w) or "call" (a keyword)
+    where: str  # "target" (a Family parameter), "guidance" (w), "rule" or "call" (a keyword)
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,9 @@ class Sweep:
         """The sweep of a call of solve or sample.
 
         Swept (in this order of the dimensions): the parameters of a :class:`Family` target, a
-        sequence of ``sampler`` names, the guidance's weights (dimension ``w``), and a sequence for
-        any keyword in :data:`SWEEPABLE`.
+        sequence of ``sampler`` names, the guidance's weights (dimension ``w``) and rules (see
+        :func:`~fpguide.models.guidance.rule_axis`), and a sequence for any keyword in
+        :data:`SWEEPABLE`.
 
         Parameters
         ----------
@@ -116,6 +120,8 @@ class Sweep:
             axes.append(Axis("sampler", tuple(sampler), "call"))
         if getattr(call.guidance, "swept", False):
             axes.append(Axis("w", tuple(call.guidance.w.tolist()), "guidance"))
+        if getattr(call.guidance, "rules_swept", False):
+            axes.append(Axis(*rule_axis(call.guidance.rule), "rule"))
         for name in SWEEPABLE:
             value = getattr(call, name, None)  # sample has no cells_per_width, no lipschitz
             if value is not None and np.ndim(value) > 0:
@@ -140,10 +146,13 @@ class Sweep:
         changes, family = {}, {}
         for axis, k in zip(self.axes, index):
             value = axis.values[k]
+            guidance = changes.get("guidance", self.call.guidance)
             if axis.where == "target":
                 family[axis.name] = value
             elif axis.where == "guidance":
-                changes["guidance"] = self.call.guidance.at_weight(value)
+                changes["guidance"] = guidance.at_weight(value)
+            elif axis.where == "rule":
+                changes["guidance"] = guidance.with_rule(self.call.guidance.rule[k])
             else:
                 changes[axis.name] = value
         if family:
@@ -216,6 +225,10 @@ class Sweep:
         first = results[self.indices[0]]
         config = config_of(first)
         config["sweep"] = {axis.name: list(axis.values) for axis in self.axes}
+        rules = [axis.name for axis in self.axes if axis.where == "rule"]
+        if rules:  # the rules themselves, which the dimension's values only name
+            config["guidance"]["rule"] = [rule.to_dict() for rule in self.call.guidance.rule]
+            config["sweep_rule"] = rules[0]
         # what the items' records cannot say: the arguments the sweep filled in per item (saved
         # times and thresholds common to all, eta and step settings per sampler), as given
         # (fpguide.rerun)
