@@ -545,7 +545,8 @@ def _line_points(axis: int, x: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 class _Combination:
     """What both bound models share: the weight at t, the dimension, the combination of the two
-    scores (linear, or the rule's) and the line velocity from full score vectors."""
+    scores (linear, or the rule's), the guided score and the line velocity from full score vectors.
+    Subclasses give the two scores (``score_pair``) and the models' length scales."""
 
     def weight(self, t: float, w: float | np.ndarray | None = None) -> float | np.ndarray:
         """The guidance weight at diffusion time t: w, or w·p(t) with a schedule (``w`` given:
@@ -621,8 +622,87 @@ class _Combination:
             )
         return (1.0 + w) * s_c - w * s_u
 
-    def _velocity_at_points(self, axis, x, points, t, process, linear, factor, w):
-        """linear·x + factor·s_w,axis from the full guided score at the lines' points."""
+    def guided_score(
+        self,
+        x: np.ndarray,
+        t: float,
+        process: Process,
+        w: float | np.ndarray | None = None,
+        step: int | None = None,
+        n_steps: int | None = None,
+        state: dict | None = None,
+    ) -> np.ndarray:
+        """s_w(x, t) = (1 + w) s_c − w s_u, or the rule's combination of the two.
+
+        s_c and s_u are the conditional and the unconditional score of :meth:`score_pair` (a
+        mixture's with its score errors, a score model's own), w = :meth:`weight` (t); with a
+        ``rule``, its combination of the two scores' predictions
+        (:meth:`~fpguide.models.rules.GuidanceRule.guided_score`).
+
+        Parameters
+        ----------
+        x : np.ndarray
+            The points: a flat array in one dimension, (N, d) otherwise.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        w : float or np.ndarray, optional
+            Weights instead of self.w, an array broadcasting against the scores (a batch of
+            weights sharing one evaluation of the scores).
+        step, n_steps : int or None, optional
+            The 0-based step of a discrete chain and its number of steps, for a rule whose output
+            depends on the step (:meth:`~fpguide.models.rules.GuidanceRule.step_mode`); None
+            (default): a continuous sampler.
+        state : dict or None, optional
+            A path-dependent rule's state along one chain run's particles (APG's momentum); None
+            (default) for the others.
+
+        Returns
+        -------
+        np.ndarray
+            The guided score, shaped like the scores (broadcast against ``w``).
+        """
+        s_u, s_c = self.score_pair(x, t, process)
+        return self.combine(x, s_u, s_c, t, process, w, step, n_steps, state)
+
+    def velocity_along(
+        self,
+        axis: int,
+        x: np.ndarray,
+        points: np.ndarray,
+        t: float,
+        process: Process,
+        linear: float,
+        factor: float,
+        w: float | None = None,
+    ) -> np.ndarray:
+        """linear·x + factor·s_w,axis on grid lines, from the full guided score at the lines'
+        points (L·M of them; a mixture without a rule is faster along its lines, see
+        :meth:`GuidedModel.velocity_along`).
+
+        Parameters
+        ----------
+        axis : int
+            The sweep axis a.
+        x : np.ndarray
+            (L, M) positions along ``axis``.
+        points : np.ndarray
+            (L, d) points fixing the other coordinates of each line.
+        t : float
+            The diffusion time.
+        process : Process
+            The noising process.
+        linear, factor : float
+            The coefficients of x and of the guided score.
+        w : float, optional
+            The weight instead of self.w.
+
+        Returns
+        -------
+        np.ndarray
+            (L, M) linear·x + factor·s_w,axis.
+        """
         score = self.guided_score(_line_points(axis, x, points), t, process, w)
         return linear * x + factor * score[:, axis].reshape(x.shape)
 
@@ -823,51 +903,31 @@ class GuidedModel(_Combination):
 
         return field(self.uncond_error, "uncond", s_u), field(self.cond_error, "cond", s_c)
 
-    def guided_score(
-        self,
-        x: np.ndarray,
-        t: float,
-        process: Process,
-        w: float | np.ndarray | None = None,
-        step: int | None = None,
-        n_steps: int | None = None,
-        state: dict | None = None,
-    ) -> np.ndarray:
-        """s_w(x, t) = (1 + w)(s_c + e_c) − w (s_u + e_u), or the rule's combination of the two.
-
-        s_c = ∇log p_t(x|c), s_u = ∇log p_t(x), w = :meth:`weight` (t), e_c and e_u the score errors
-        (none by default); with a ``rule``, its combination of the two scores' predictions
-        (:meth:`~fpguide.models.rules.GuidanceRule.guided_score`).
+    def score_pair(
+        self, x: np.ndarray, t: float, process: Process
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(s_u + e_u, s_c + e_c): the unconditional and the conditional score with their errors
+        (none by default), shaped like the points.
 
         Parameters
         ----------
-        x : np.ndarray
-            The points: a flat array in one dimension, (N, d) otherwise.
+        x : numpy.ndarray
+            The points: flat in one dimension, (N, d) otherwise.
         t : float
             The diffusion time.
         process : Process
             The noising process.
-        w : float or np.ndarray, optional
-            Weights instead of self.w, an array broadcasting against the scores (a batch of
-            weights sharing one evaluation of the scores).
-        step, n_steps : int or None, optional
-            The 0-based step of a discrete chain and its number of steps, for a rule whose output
-            depends on the step (:meth:`~fpguide.models.rules.GuidanceRule.step_mode`); None
-            (default): a continuous sampler.
-        state : dict or None, optional
-            A path-dependent rule's state along one chain run's particles (APG's momentum); None
-            (default) for the others.
 
         Returns
         -------
-        np.ndarray
-            The guided score, shaped like the scores (broadcast against ``w``).
+        s_u, s_c : numpy.ndarray
+            The two scores the guidance combines.
         """
         _, s_u, _, s_c = self.scores(x, t, process)
         if self.has_errors:
             e_u, e_c = self.score_errors(x, t, process, (s_u, s_c))
             s_u, s_c = s_u + e_u, s_c + e_c
-        return self.combine(x, s_u, s_c, t, process, w, step, n_steps, state)
+        return s_u, s_c
 
     def velocity_along(
         self,
@@ -913,7 +973,7 @@ class GuidedModel(_Combination):
             (L, M) linear·x + factor·s_w,axis.
         """
         if self.rule is not None:  # the rule needs every coordinate of both scores
-            return self._velocity_at_points(axis, x, points, t, process, linear, factor, w)
+            return super().velocity_along(axis, x, points, t, process, linear, factor, w)
         m, sigma = float(process.m(t)), float(process.sigma(t))
         shape = (points.shape[0], self.table.kinds.size)
         p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
@@ -1037,80 +1097,6 @@ class ScoreGuidedModel(_Combination):
             The unconditional and the conditional score.
         """
         return tuple(_score_of(model, x, t, process) for model in (self.uncond, self.cond))
-
-    def guided_score(
-        self,
-        x: np.ndarray,
-        t: float,
-        process: Process,
-        w: float | np.ndarray | None = None,
-        step: int | None = None,
-        n_steps: int | None = None,
-        state: dict | None = None,
-    ) -> np.ndarray:
-        """s_w(x, t) = (1 + w) s_c − w s_u, or the rule's combination of the two (the arguments
-        and the result as :meth:`GuidedModel.guided_score`).
-
-        Parameters
-        ----------
-        x : np.ndarray
-            The points: a flat array in one dimension, (N, d) otherwise.
-        t : float
-            The diffusion time.
-        process : Process
-            The noising process.
-        w : float or np.ndarray, optional
-            Weights instead of self.w.
-        step, n_steps : int or None, optional
-            A discrete chain's 0-based step and its number of steps.
-        state : dict or None, optional
-            A path-dependent rule's state along one chain run's particles.
-
-        Returns
-        -------
-        np.ndarray
-            The guided score.
-        """
-        s_u, s_c = self.score_pair(x, t, process)
-        return self.combine(x, s_u, s_c, t, process, w, step, n_steps, state)
-
-    def velocity_along(
-        self,
-        axis: int,
-        x: np.ndarray,
-        points: np.ndarray,
-        t: float,
-        process: Process,
-        linear: float,
-        factor: float,
-        w: float | None = None,
-    ) -> np.ndarray:
-        """linear·x + factor·s_w,axis on grid lines, from the full score vectors at the lines'
-        points (the arguments as :meth:`GuidedModel.velocity_along`).
-
-        Parameters
-        ----------
-        axis : int
-            The sweep axis a.
-        x : np.ndarray
-            (L, M) positions along ``axis``.
-        points : np.ndarray
-            (L, d) points fixing the other coordinates of each line.
-        t : float
-            The diffusion time.
-        process : Process
-            The noising process.
-        linear, factor : float
-            The coefficients of x and of the guided score.
-        w : float, optional
-            The weight instead of self.w.
-
-        Returns
-        -------
-        np.ndarray
-            (L, M) linear·x + factor·s_w,axis.
-        """
-        return self._velocity_at_points(axis, x, points, t, process, linear, factor, w)
 
 
 def _score_of(model: Mixture | ScoreModel, x: np.ndarray, t: float, process: Process) -> np.ndarray:
