@@ -28,4 +28,4 @@ def test_notebook_runs_and_its_claims_hold(notebook, tmp_path):
 
 
 def test_there_is_a_notebook_per_group_of_claims():
-    assert len(list(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))) == 6
+    assert len(list(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))) == 7

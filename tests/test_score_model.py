@@ -174,6 +174,7 @@ def test_discrete_chains_equal_the_mixture():
     np.testing.assert_allclose(ds.density, ref.density, rtol=1e-9, atol=1e-12)
     ref_p = fg.sample_discrete(TARGET_1D, fg.CFG(w=2.0, cond=cond), chain, n=300, seed=2)
     ps = fg.sample_discrete(wrap(TARGET_1D, process), guidance, chain, n=300, seed=2)
+    assert "omitted" in ds.attrs and "omitted" in ps.attrs
     np.testing.assert_allclose(ps.position, ref_p.position, rtol=1e-9, atol=1e-12)
 
 

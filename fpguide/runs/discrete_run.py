@@ -53,7 +53,7 @@ from ..models.dynamics import (
 from ..models.rules import CFGPlusPlus
 from ..results.dataset import attach, global_attrs
 from ..results.exact import characteristic_masses
-from ..results.observables import Reconstruction
+from ..results.observables import Reconstruction, omitted_observables
 from ..sweeps.calls import SolveCall
 from ..tools.errors import CollapsedMassWarning, WallMassError
 from ..tools.validation import as_rng, check_flag, check_int, check_positive_real
@@ -719,7 +719,12 @@ def sample_discrete(
             "threshold": prepared.thresholds,
             "timestep": ("t", np.concatenate([[plan.timestep[0]], plan.previous])),
         },
-        attrs=global_attrs(f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}", config, {}),
+        attrs=global_attrs(
+            f"fpguide {sampler.kind} particles, CFG w={dyn.model.w}",
+            config,
+            {},
+            omitted_observables(dyn.model),
+        ),
     )
     t_obs = _observation_times(prepared, states)
     return with_observables(

@@ -35,6 +35,7 @@ from ..grids.grid import Grid
 from ..models.dynamics import GuidedDynamics, prepare_run, start_law
 from ..models.guidance import CFG
 from ..results.dataset import global_attrs
+from ..results.observables import omitted_observables
 from ..tools.errors import WallMassError, in_diffusion_time, wall_time_explained
 from ..tools.validation import as_rng, check_int, check_positive_real, check_real
 from .grid_run import STEP_DEFAULTS, check_grid, grid_dataset, on_automatic_grid, start_density
@@ -511,7 +512,10 @@ def sample_pc(
         {"position": (("t", "particle"), positions)},
         coords={"t": t_save, "threshold": prepared.thresholds},
         attrs=global_attrs(
-            f"fpguide predictor-corrector particles, gamma={guidance.gamma}", config, {}
+            f"fpguide predictor-corrector particles, gamma={guidance.gamma}",
+            config,
+            {},
+            omitted_observables(dyn.model),
         ),
     )
     return with_observables(
