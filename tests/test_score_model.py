@@ -175,6 +175,10 @@ def test_discrete_chains_equal_the_mixture():
     ref_p = fg.sample_discrete(TARGET_1D, fg.CFG(w=2.0, cond=cond), chain, n=300, seed=2)
     ps = fg.sample_discrete(wrap(TARGET_1D, process), guidance, chain, n=300, seed=2)
     assert "omitted" in ds.attrs and "omitted" in ps.attrs
+    pc = fg.sample_pc(
+        wrap(TARGET_1D), fg.CFG(w=2.0, cond=wrap(cond)), fg.PredictorCorrector(5), n=100, seed=0
+    )
+    assert "omitted" in pc.attrs
     np.testing.assert_allclose(ps.position, ref_p.position, rtol=1e-9, atol=1e-12)
 
 
