@@ -106,8 +106,13 @@ def score_models(net: Denoiser) -> tuple[fg.ScoreModel, fg.ScoreModel]:
 
     ell = float(np.sqrt(0.2))  # the narrowest component of the training law
     options = {"output": "sample", "time": log_snr, "length_scale": ell}
-    uncond = fg.ScoreModel.from_torch(Conditioned(net, [0.0, 0.0]), 2, name="uncond", **options)
-    cond = fg.ScoreModel.from_torch(Conditioned(net, [0.0, 1.0]), 2, name="class 1", **options)
+    net.eval()
+    uncond = fg.ScoreModel.from_torch(
+        Conditioned(net, [0.0, 0.0]).eval(), 2, name="uncond", **options
+    )
+    cond = fg.ScoreModel.from_torch(
+        Conditioned(net, [0.0, 1.0]).eval(), 2, name="class 1", **options
+    )
     return uncond, cond
 
 

@@ -91,8 +91,9 @@ CASES = [
     RULES.MagnitudeAware(),
     RULES.MagnitudeAware(alpha=0.5, guidance_rescale=1.0),
     RULES.PowerLaw(),
-    RULES.PowerLaw(alpha=0.5, guidance_rescale=0.4),  # alpha < 0: not Lipschitz at c = u, where
-    # the round-off of c - u (1e-16) becomes 1e-8 in the term: tested against particles instead
+    # alpha = 0.5, not < 0: for alpha < 0 the term is not Lipschitz at c = u, where the round-off
+    # of c - u (1e-16) becomes 1e-8; that case is tested against particles instead
+    RULES.PowerLaw(alpha=0.5, guidance_rescale=0.4),
 ]
 
 
@@ -335,6 +336,8 @@ def test_momentum_changes_the_path_and_is_refused_by_densities(gm):
             call()
     with pytest.raises(ValueError, match="only fpguide.sample_discrete runs it"):
         guide.bind(gm).guided_score(np.zeros(3), 0.5, fg.OU())
+    with pytest.raises(ValueError, match="only fpguide.sample_discrete runs it"):
+        guide.bind(gm).guided_score(np.zeros(3), 0.5, fg.OU(), state={})  # no step
     assert RULES.AdaptiveProjected(adaptive_projected_guidance_momentum=-0.5).path_dependent
     assert fg.CFG.from_dict(guide.to_dict()).rule == momentum
 

@@ -106,7 +106,7 @@ def test_1d_solve_equals_the_mixture(sampler):
         wrap(TARGET_1D), fg.CFG(w=2.0, cond=wrap(cond)), sampler=sampler, t_min=0.05, n_save=4
     )
     assert common_variables_equal(ref, ds) == DENSITY_FREE
-    assert "score model gives no densities" in ds.attrs["omitted"]
+    assert "computes no densities" in ds.attrs["omitted"]
     assert "confidence" in ds.attrs["omitted"]
     assert json.loads(ds.attrs["config"])["target"]["type"] == "ScoreModel"
 
@@ -262,6 +262,10 @@ def test_divergence_to_keeps_swept_dimensions():
     out = fg.divergence_to(ds, TARGET_1D.condition(1))
     assert set(out.kl.dims) == {"w", "t"}
     np.testing.assert_allclose(out.kl.isel(t=-1), ds.kl_conditional, rtol=1e-8)
+    # an item has no density at the times it did not save: NaN there, not a perfect match
+    swept = fg.solve(TARGET_1D, fg.CFG(label=1, w=1.0), t_min=[0.1, 0.3], n_save=3)
+    kl = fg.divergence_to(swept, TARGET_1D.condition(1)).kl
+    assert np.isnan(kl.sel(t_min=0.3, t=0.1)) and np.isfinite(kl.sel(t_min=0.1, t=0.1))
 
 
 @pytest.mark.parametrize(
@@ -270,7 +274,7 @@ def test_divergence_to_keeps_swept_dimensions():
         ("not a law", TypeError, "reference must be"),
         (fg.GaussianMixture([[0.0, 0.0]], 1.0), ValueError, "run's dimension"),
         (xr.DataArray(np.ones(3), dims="x"), ValueError, "cells along x"),
-        (xr.DataArray(np.ones((2, 2)), dims=("t", "u")), ValueError, "spatial dimensions"),
+        (xr.DataArray(np.ones(2), dims="t"), ValueError, "spatial dimensions"),
     ],
 )
 def test_divergence_to_bad_input(reference, error, match):
@@ -279,10 +283,17 @@ def test_divergence_to_bad_input(reference, error, match):
         fg.divergence_to(ds, reference)
 
 
-def test_divergence_to_a_negative_reference():
+def test_divergence_to_bad_references_on_the_grid():
     ds = fg.solve(TARGET_1D, fg.CFG(label=1, w=1.0), t_min=0.2, n_save=2)
     with pytest.raises(ValueError, match="non-negative"):
         fg.divergence_to(ds, -ds.density.isel(t=-1))
+    with pytest.raises(ValueError, match="the density's dimensions only"):
+        fg.divergence_to(ds, ds.density.isel(t=-1).expand_dims(extra=2))
+    with pytest.raises(ValueError, match="t must be the run's saved times"):
+        fg.divergence_to(ds, ds.density.assign_coords(t=ds.t.values + 1e-12))
+    chain = fg.solve_discrete(TARGET_1D, fg.CFG(label=1, w=1.0), fg.DDIM(5))
+    with pytest.raises(ValueError, match="discrete chain"):
+        fg.divergence_to(chain, TARGET_1D)
 
 
 # --- what a score model cannot do, and bad input
@@ -321,6 +332,18 @@ def test_bad_callables_are_named_before_the_run(score, error, match):
     with pytest.raises(error, match=match) as info:
         fg.solve(model, fg.CFG(w=1.0, cond=GOOD), t_min=0.1)
     assert "mynet" in str(info.value)
+
+
+def test_a_classifier_may_return_minus_infinity():
+    def classifier(x, t):
+        return np.where(x[:, 0] > 0.0, 0.0, -np.inf)
+
+    model = fg.ScoreModel(lambda x, t: -x, ndim=1, classifier=classifier)
+    post = model.log_class_posterior(np.array([-1.0, 1.0]), 0.5, fg.OU())
+    np.testing.assert_array_equal(post, [-np.inf, 0.0])
+    nan = fg.ScoreModel(lambda x, t: -x, ndim=1, classifier=lambda x, t: x[:, 0] * np.nan)
+    with pytest.raises(NumericalError, match="classifier of the score model"):
+        nan.log_class_posterior(np.array([1.0]), 0.5, fg.OU())
 
 
 def test_nan_during_the_run_is_a_numerical_error():
@@ -396,8 +419,8 @@ def test_torch_module_gives_the_same_dataset():
 
     cond = TARGET_2D.condition(1)
     ls = float(np.sqrt(TARGET_2D.component_table().ext.min()))
-    guidance = fg.CFG(w=2.0, cond=fg.ScoreModel.from_torch(Exact(cond), 2, length_scale=ls))
-    model = fg.ScoreModel.from_torch(Exact(TARGET_2D), 2, length_scale=ls, batch_size=1000)
+    guidance = fg.CFG(w=2.0, cond=fg.ScoreModel.from_torch(Exact(cond).eval(), 2, length_scale=ls))
+    model = fg.ScoreModel.from_torch(Exact(TARGET_2D).eval(), 2, length_scale=ls, batch_size=1000)
     ds = fg.solve(model, guidance, t_min=0.2, n_save=2)
     ref = fg.solve(wrap(TARGET_2D), fg.CFG(w=2.0, cond=wrap(cond)), t_min=0.2, n_save=2)
     assert common_variables_equal(ref, ds) == set()
@@ -424,7 +447,9 @@ def test_torch_float32_mlp_and_classifier():
         def forward(self, x, t):
             return torch.nn.functional.logsigmoid(self.lin(x))
 
-    model = fg.ScoreModel.from_torch(Net(), 2, classifier=Classifier(), time=lambda t: 2 * t)
+    model = fg.ScoreModel.from_torch(
+        Net().eval(), 2, classifier=Classifier().eval(), time=lambda t: 2 * t
+    )
     x = np.random.default_rng(0).normal(size=(10, 2))
     with torch.no_grad():
         expected = net(torch.tensor(x, dtype=torch.float32)).double().numpy() - x
@@ -433,9 +458,31 @@ def test_torch_float32_mlp_and_classifier():
     assert repr(model) == "ScoreModel(Net, ndim=2, classifier)"
 
 
+def test_torch_modules_with_integer_buffers_in_evaluation_mode():
+    torch = pytest.importorskip("torch")
+
+    class Normed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.norm = torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2)
+            self.register_buffer("label", torch.tensor(1))  # an integer buffer
+
+        def forward(self, x, t):
+            return self.norm(self.lin(x))
+
+    module = Normed()
+    with pytest.raises(ValueError, match=r"training mode.*call module.eval\(\)"):
+        fg.ScoreModel.from_torch(module, 2)
+    model = fg.ScoreModel.from_torch(module.eval(), 2, device="cpu")
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_array_equal(
+        model.evaluate_score(x, 0.3, fg.OU()), model.evaluate_score(x, 0.3, fg.OU())
+    )
+
+
 def test_torch_bad_modules():
     torch = pytest.importorskip("torch")
-    net = torch.nn.Linear(2, 2).double()
+    net = torch.nn.Linear(2, 2).double().eval()
     with pytest.raises(ValueError, match="not dtype=torch.float32"):
         fg.ScoreModel.from_torch(net, 2, dtype=torch.float32)
     with pytest.raises(ValueError, match="not on device='meta'"):
@@ -452,4 +499,4 @@ def test_torch_bad_modules():
             return self.lin(x).tolist()
 
     with pytest.raises(TypeError, match="must return a torch.Tensor"):
-        fg.ScoreModel.from_torch(Listy(), 2).evaluate_score(np.zeros((3, 2)), 0.5, fg.OU())
+        fg.ScoreModel.from_torch(Listy().eval(), 2).evaluate_score(np.zeros((3, 2)), 0.5, fg.OU())

@@ -550,7 +550,7 @@ class AdaptiveProjected(GuidanceRule):
     def step_combine(self, c, u, w, state, step):
         if self.momentum is None:
             return self.combine(c, u, w)
-        if state is None or np.size(w) != 1:
+        if state is None or step is None or np.size(w) != 1:
             raise ValueError(
                 f"{self!r}: the momentum's running average follows each sample's path along a "
                 "chain's steps, one weight at a time: only fpguide.sample_discrete runs it"
@@ -698,8 +698,12 @@ class PowerLaw(GuidanceRule):
     lim s φ(s) = 0), its value at c = u. Not in diffusers.
 
     The size of ‖c − u‖ depends on the quantity: on an ε prediction it is σ times the scores', so
-    the same α and w guide differently there. For −1 < α < 0 the term, of size ‖c − u‖^{1+α}, is
-    not Lipschitz at c = u: a round-off δ in c − u changes it by δ^{1+α} (1e-8 for α = −1/2).
+    the same α and w guide differently there. The scores are those of fpguide's variance-preserving
+    frame y: for VE, EDM and flow matching s(t) times the process's own (X = s(t) Y), so there this
+    rule is the paper's on ∇ₓ log p with the weight w s(t)^α, which changes with t (on ε, x̂0 and
+    flow predictions, the same in both frames, it does not). For −1 < α < 0 the term, of size
+    ‖c − u‖^{1+α}, is not Lipschitz at c = u: a round-off δ in c − u changes it by δ^{1+α} (1e-8
+    for α = −1/2).
 
     Parameters
     ----------

@@ -194,8 +194,9 @@ class ScoreModel:
             If ``module`` (or ``classifier``) is not a torch.nn.Module, or returns something other
             than a tensor.
         ValueError
-            If the module is not on ``device`` or not of ``dtype``, or its parameters are not
-            floating point (and as the class for the other arguments).
+            If the module is in training mode (call ``module.eval()``: dropout and batch norm
+            would change its output from call to call), not on ``device`` or not of ``dtype``
+            (and as the class for the other arguments).
         """
         from .torch_score import torch_callables
 
@@ -305,7 +306,10 @@ class ScoreModel:
                     f"the {what} of the score model {self.name} must return real numbers, got "
                     f"dtype {out.dtype}"
                 )
-            bad = ~np.isfinite(out.reshape(batch.shape[0], -1)).all(axis=1)
+            values = out.reshape(batch.shape[0], -1)
+            # a log-probability may be -inf (a class the point cannot belong to)
+            finite = np.isfinite(values) | ((values == -np.inf) if what == "classifier" else False)
+            bad = ~finite.all(axis=1)
             if bad.any():
                 at = batch[np.flatnonzero(bad)[0]]
                 raise NumericalError(

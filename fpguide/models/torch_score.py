@@ -32,31 +32,44 @@ def _torch():
 
 
 def _placement(torch, name: str, module, device: str | None, dtype) -> tuple[Any, Any]:
-    """The device and dtype the module's parameters (or buffers) are on, checked against those
-    asked for."""
+    """The device the module's tensors are on and the dtype of its floating-point ones (integer
+    buffers, such as batch norm's counter, keep their own), checked: one device and one floating
+    dtype, in evaluation mode, and those asked for."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    tensors = [*module.parameters(), *module.buffers()]
-    own_device = tensors[0].device if tensors else torch.device("cpu")
-    own_dtype = tensors[0].dtype if tensors else torch.get_default_dtype()
-    for tensor in tensors:
-        if tensor.device != own_device or tensor.dtype != own_dtype:
-            raise ValueError(
-                f"{name}'s parameters must share one device and dtype, got {own_device} "
-                f"{own_dtype} and {tensor.device} {tensor.dtype}"
-            )
-    if device is not None and own_device != torch.device(device):
+    if module.training:
         raise ValueError(
-            f"{name}'s parameters are on {own_device}, not on device={device!r}: move it "
-            f"({name}.to({device!r})) or pass device={str(own_device)!r}"
+            f"{name} is in training mode, where dropout and batch norm change its output from "
+            f"call to call: call {name}.eval() first"
         )
+    tensors = [*module.parameters(), *module.buffers()]
+    floating = [tensor for tensor in tensors if tensor.is_floating_point()]
+    own_device = tensors[0].device if tensors else torch.device("cpu")
+    own_dtype = floating[0].dtype if floating else torch.get_default_dtype()
+    for tensor in tensors:
+        if tensor.device != own_device:
+            raise ValueError(
+                f"{name}'s tensors must be on one device, got {own_device} and {tensor.device}"
+            )
+    for tensor in floating:
+        if tensor.dtype != own_dtype:
+            raise ValueError(
+                f"{name}'s floating-point parameters must share one dtype, got {own_dtype} and "
+                f"{tensor.dtype}"
+            )
+    if device is not None:
+        asked = torch.device(device)
+        indices = (asked.index, own_device.index)
+        if own_device.type != asked.type or (None not in indices and indices[0] != indices[1]):
+            raise ValueError(
+                f"{name}'s parameters are on {own_device}, not on device={device!r}: move it "
+                f"({name}.to({device!r})) or pass device={str(own_device)!r}"
+            )
     if dtype is not None and own_dtype != dtype:
         raise ValueError(
             f"{name}'s parameters are {own_dtype}, not dtype={dtype}: convert it "
-            f"({name}.to({dtype})) or pass dtype={own_dtype}"
+            f"({name}.to({dtype}))"
         )
-    if not own_dtype.is_floating_point:
-        raise ValueError(f"{name}'s parameters must be floating point, got {own_dtype}")
     return own_device, own_dtype
 
 
@@ -114,7 +127,8 @@ def torch_callables(
     TypeError
         If a module is not a torch.nn.Module or ``time`` is not callable.
     ValueError
-        If a module is not on ``device`` or not of ``dtype``, or not floating point.
+        If a module is in training mode, not on ``device`` or not of ``dtype``, or its tensors are
+        on several devices or of several floating dtypes.
     """
     torch = _torch()
     time = (lambda t: t) if time is None else time

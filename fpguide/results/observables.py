@@ -225,15 +225,19 @@ def omitted_observables(model: GuidedModel | ScoreGuidedModel) -> dict[str, str]
         return {}
     out = {
         "kl_conditional, tv_conditional, kl_tilted, tv_tilted": (
-            "a score model gives no densities of the conditional or the tilted law: compare with "
-            "a reference law by fpguide.divergence_to"
+            "a run with a score model computes no densities of the conditional or the tilted law "
+            "(a score model gives none): compare with a law you give by fpguide.divergence_to"
         ),
-        "support_mass, outside_mass, edge_mass": "a score model's support is not known",
+        "support_mass, outside_mass, edge_mass": (
+            "a run with a score model computes no support masses (support_mass needs the "
+            "conditional model's support, outside_mass the target's, and a score model's is not "
+            "known)"
+        ),
     }
     if not model.has_class_posterior:
         out["confidence, inverse_confidence"] = (
-            "the class posterior p_t(c|x) is not known: give the conditional ScoreModel a "
-            "classifier"
+            "the class posterior p_t(c|x) is not known: give the conditional model as a "
+            "ScoreModel with a classifier"
         )
     return out
 

@@ -47,15 +47,18 @@ def divergence_to(ds: xr.Dataset, reference: Mixture | xr.DataArray) -> xr.Datas
     -------
     xarray.Dataset
         ``kl`` and ``tv``, with the density's dimensions other than the spatial ones (``t`` and
-        any swept ones).
+        any swept ones); NaN where the run has no density (a sweep's item outside its own saved
+        times).
 
     Raises
     ------
     TypeError
         If ``ds`` is not a solve Dataset, or ``reference`` is neither a mixture nor a DataArray.
     ValueError
-        If the mixture's dimension is not the run's, or the DataArray lacks a spatial dimension,
-        its coordinates differ from the run's grid, or it holds negative or non-finite values.
+        If the mixture's dimension is not the run's or the run is a discrete chain's (a mixture is
+        noised by a continuous process), or the DataArray lacks a spatial dimension, has others
+        than the density's, its coordinates (``t`` included) differ from the run's, or it holds
+        negative or non-finite values.
 
     Examples
     --------
@@ -82,9 +85,10 @@ def divergence_to(ds: xr.Dataset, reference: Mixture | xr.DataArray) -> xr.Datas
             f"xarray.DataArray of densities on the run's grid, got {type(reference).__name__}"
         )
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = xr.where(q > 0, q * (np.log(q) - log_r), 0.0)
-        kl = (terms * volume).sum(names)
-        tv = 0.5 * (np.abs(q - np.exp(log_r)) * volume).sum(names)
+        # NaN where the run has no density (a sweep item outside its own saved times) stays NaN
+        terms = xr.where(q > 0, q * (np.log(q) - log_r), xr.where(q.isnull(), np.nan, 0.0))
+        kl = (terms * volume).sum(names, skipna=False)
+        tv = 0.5 * (np.abs(q - np.exp(log_r)) * volume).sum(names, skipna=False)
     return xr.Dataset(
         {
             "kl": kl.assign_attrs(long_name="KL(q || reference)", units="nat"),
@@ -107,7 +111,13 @@ def _noised_log_averages(
         raise ValueError(
             f"reference must have the run's dimension ({cells.ndim}), got {reference.ndim}"
         )
-    process = make_process(config_of(ds)["process"])
+    record = config_of(ds)["process"]
+    if not isinstance(record, dict) or record.get("name") == "schedule":
+        raise ValueError(
+            "divergence_to noises a mixture by the run's continuous process; a discrete chain's "
+            "Dataset has a schedule's: pass the reference as densities on the run's grid"
+        )
+    process = make_process(record)
     d = cells.ndim
 
     def averages(t):
@@ -126,7 +136,12 @@ def _noised_log_averages(
 
 
 def _on_grid(reference: xr.DataArray, q: xr.DataArray, names: list[str]) -> xr.DataArray:
-    """The reference densities, checked to lie on the run's cells."""
+    """The reference densities, checked to lie on the run's cells (and saved times)."""
+    extra = [dim for dim in reference.dims if dim not in q.dims]
+    if extra:
+        raise ValueError(
+            f"reference must have the density's dimensions only ({q.dims}), got {reference.dims}"
+        )
     for name in names:
         if name not in reference.dims:
             raise ValueError(
@@ -143,6 +158,11 @@ def _on_grid(reference: xr.DataArray, q: xr.DataArray, names: list[str]) -> xr.D
                 f"reference must have {q.sizes[name]} cells along {name}, got "
                 f"{reference.sizes[name]}"
             )
+    if "t" in reference.dims and not np.array_equal(reference["t"].values, q["t"].values):
+        raise ValueError(
+            "reference's t must be the run's saved times (or give the reference without t, for "
+            f"every time), got {reference['t'].values!r}"
+        )
     values = np.asarray(reference.values, dtype=float)
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError("reference must hold finite, non-negative densities")

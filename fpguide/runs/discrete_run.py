@@ -327,8 +327,8 @@ def solve_discrete(
 
     Parameters
     ----------
-    target : Mixture
-        The (unconditional) 1-D target mixture.
+    target : Mixture or ScoreModel
+        The (unconditional) 1-D target: a mixture, or a :class:`~fpguide.ScoreModel`.
     guidance : CFG
         The classifier-free guidance.
     sampler : ChainSampler
@@ -643,8 +643,8 @@ def sample_discrete(
 
     Parameters
     ----------
-    target : Mixture
-        The (unconditional) 1-D target mixture.
+    target : Mixture or ScoreModel
+        The (unconditional) 1-D target: a mixture, or a :class:`~fpguide.ScoreModel`.
     guidance : CFG
         The classifier-free guidance.
     sampler : ChainSampler

@@ -85,8 +85,9 @@ def sample(
 
     Parameters
     ----------
-    target : Mixture or Family
-        The (unconditional) target mixture; a :class:`~fpguide.Family` sweeps it.
+    target : Mixture, ScoreModel or Family
+        The (unconditional) target: a mixture or a :class:`~fpguide.ScoreModel` (any dimension);
+        a :class:`~fpguide.Family` sweeps it.
     guidance : CFG
         The classifier-free guidance (its weight may be a sequence: a sweep).
     sampler : {"ode", "sde"} or sequence of them, default "ode"

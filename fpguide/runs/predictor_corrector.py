@@ -295,8 +295,8 @@ def solve_pc(
 
     Parameters
     ----------
-    target : Mixture
-        The (unconditional) 1-D target mixture.
+    target : Mixture or ScoreModel
+        The (unconditional) 1-D target: a mixture, or a :class:`~fpguide.ScoreModel`.
     guidance : CFG
         The guidance: its conditional and its power γ (``CFG(..., gamma=γ)``); its ``schedule``
         must be None.
@@ -418,8 +418,8 @@ def sample_pc(
 
     Parameters
     ----------
-    target : Mixture
-        The (unconditional) 1-D target mixture.
+    target : Mixture or ScoreModel
+        The (unconditional) 1-D target: a mixture, or a :class:`~fpguide.ScoreModel`.
     guidance : CFG
         The guidance: its conditional and its power γ; its ``schedule`` must be None.
     pc : PredictorCorrector

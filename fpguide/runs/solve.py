@@ -146,9 +146,10 @@ def solve(
 
     Parameters
     ----------
-    target : Mixture or Family
-        The (unconditional) target mixture, e.g. a :class:`~fpguide.GaussianMixture` or
-        :class:`~fpguide.UniformMixture`; a :class:`~fpguide.Family` sweeps it.
+    target : Mixture, ScoreModel or Family
+        The (unconditional) target: a mixture, e.g. a :class:`~fpguide.GaussianMixture` or
+        :class:`~fpguide.UniformMixture`, or a :class:`~fpguide.ScoreModel` (1-D to 3-D, not
+        reduced); a :class:`~fpguide.Family` sweeps it.
     guidance : CFG
         The classifier-free guidance (its weight w may be a sequence: a sweep).
     sampler : {"ode", "sde"} or sequence of them, default "ode"
