@@ -72,7 +72,9 @@ def divergence_to(ds: xr.Dataset, reference: Mixture | xr.DataArray) -> xr.Datas
     grid = dataset_grid(ds)
     names = [name for name in ("x", "y", "z") if name in ds["density"].dims]
     cells = grid if isinstance(grid, TensorGrid) else TensorGrid((grid,))
-    volume = xr.DataArray(_volumes(cells), dims=names)
+    volume = cells.cell_volume  # a number on a uniform grid, an array of its shape otherwise
+    if np.ndim(volume):
+        volume = xr.DataArray(volume, dims=names)
     q = ds["density"]
     if isinstance(reference, Mixture):
         log_r = _noised_log_averages(ds, reference, cells, names)
@@ -95,12 +97,6 @@ def divergence_to(ds: xr.Dataset, reference: Mixture | xr.DataArray) -> xr.Datas
             "tv": tv.assign_attrs(long_name="total variation to the reference", units="1"),
         }
     )
-
-
-def _volumes(cells: TensorGrid) -> np.ndarray:
-    """The cells' volumes, of the grid's shape."""
-    widths = np.meshgrid(*(axis.widths for axis in cells.axes), indexing="ij")
-    return np.prod(widths, axis=0)
 
 
 def _noised_log_averages(
