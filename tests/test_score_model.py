@@ -261,7 +261,8 @@ def test_divergence_to_keeps_swept_dimensions():
     ds = fg.solve(TARGET_1D, fg.CFG(label=1, w=[0.0, 2.0]), t_min=0.05, n_save=3)
     out = fg.divergence_to(ds, TARGET_1D.condition(1))
     assert set(out.kl.dims) == {"w", "t"}
-    np.testing.assert_allclose(out.kl.isel(t=-1), ds.kl_conditional, rtol=1e-8)
+    # at w = 0 the KL is 4e-9: the round-off of the log-densities (1e-16) is absolute there
+    np.testing.assert_allclose(out.kl.isel(t=-1), ds.kl_conditional, rtol=1e-8, atol=1e-15)
     # an item has no density at the times it did not save: NaN there, not a perfect match
     swept = fg.solve(TARGET_1D, fg.CFG(label=1, w=1.0), t_min=[0.1, 0.3], n_save=3)
     kl = fg.divergence_to(swept, TARGET_1D.condition(1)).kl

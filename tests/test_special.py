@@ -1,15 +1,17 @@
-"""The stable normal-CDF kernels against scipy and against direct quadrature."""
+"""The stable normal-CDF kernels against scipy and against direct quadrature; the vectorisable
+exponential against mpmath."""
 
 import math
 
 import mpmath
+import numba as nb
 import numpy as np
 import pytest
 from scipy.integrate import quad
 from scipy.special import log_ndtr as scipy_log_ndtr
 from scipy.stats import norm
 
-from fpguide.tools.special import log_diff_ndtr, log_ndtr
+from fpguide.tools.special import exp_nonpositive, log_diff_ndtr, log_ndtr
 
 
 @pytest.mark.parametrize(
@@ -85,3 +87,25 @@ def test_log_diff_ndtr_against_mpmath_in_every_regime():
             1.0, abs(float(mpmath.log(diff)))
         ), (u, v)
         assert abs(grad - float(terms[0] - terms[1])) <= 1e-10 * float(max(terms)), (u, v)
+
+
+@nb.njit
+def _exp_nonpositive_of(z):
+    out = np.empty_like(z)
+    for i in range(z.size):
+        out[i] = exp_nonpositive(z[i])
+    return out
+
+
+def test_exp_nonpositive_against_mpmath():
+    """Within one ulp of e^z (mpmath's, correctly rounded) over the normal range, its spacing
+    where e^z is subnormal, and 0 below it; −inf and NaN give 0 (the kernels' negligible terms)."""
+    rng = np.random.default_rng(5)
+    z = np.concatenate([-rng.uniform(0.0, 708.0, 3000), -rng.uniform(0.0, 1.0, 1000), [0.0, -0.0]])
+    exact = np.array([float(mpmath.exp(mpmath.mpf(v))) for v in z])
+    assert np.all(np.abs(_exp_nonpositive_of(z) - exact) <= np.spacing(exact))
+    deep = -rng.uniform(708.0, 746.0, 500)
+    exact = np.array([float(mpmath.exp(mpmath.mpf(v))) for v in deep])
+    assert np.all(np.abs(_exp_nonpositive_of(deep) - exact) <= 5e-324)
+    edge = _exp_nonpositive_of(np.array([-np.inf, np.nan, -746.0, -1e300]))
+    assert np.array_equal(edge, np.zeros(4))

@@ -7,7 +7,14 @@ from scipy.special import ndtr
 from scipy.stats import multivariate_normal
 
 import fpguide as fg
-from fpguide.models.targets import line_tables
+from fpguide.models.targets import (
+    evaluate_mixtures,
+    gaussian_layout,
+    line_tables,
+    line_velocity,
+    line_velocity_gaussian,
+    mixture_eval,
+)
 
 OU = fg.OU()
 COV = np.array([[[1.0, 0.6, 0.1], [0.6, 0.8, -0.2], [0.1, -0.2, 0.5]], np.diag([0.3, 1.5, 0.7])])
@@ -139,6 +146,104 @@ def test_line_velocity_of_narrow_components_far_from_them(guidance, axis):
         points.shape[0], -1
     )
     np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "guidance",
+    [
+        fg.CFG(label=1, w=2.5),
+        fg.CFG(label=2, w=2.5),
+        fg.CFG(cond=fg.GaussianMixture([[0.3, 1.0, -4.0], [9.0, 9.0, 9.0]], [0.01, 0.2]), w=2.5),
+    ],
+    ids=["label", "far label", "own conditional"],
+)
+@pytest.mark.parametrize("t", [1e-3, 0.3])
+def test_vectorised_gaussian_kernel_equals_the_general_one(guidance, t):
+    """The kernel for tables of Gaussians only (vectorised exponentials, reassociated sums) gives
+    the general kernel's velocities to round-off, on lines through points of their own, with
+    full and diagonal covariances of many widths: where the two models' largest terms are close
+    (responsibilities on one scale) and more than e^655 apart (each on its own; checked)."""
+    rng = np.random.default_rng(6)
+    n = 60
+    covariances = np.einsum("kij,klj->kil", a := rng.normal(size=(n, 3, 3)), a) * 0.02
+    covariances[::2] = np.eye(3) * rng.uniform(1e-4, 0.1, (n // 2, 1, 1))
+    means = rng.uniform(-2, 2, (n, 3))
+    means[2::3] += 12.0  # class 2, far from the lines: its terms e^-655 below the others' and less
+    target = fg.GaussianMixture(means, covariances, labels=[0, 1, 2] * 20)
+    model = guidance.bind(target)
+    kinds, _, _, _ = model.table
+    layout = gaussian_layout(kinds, model.logw_u, model.logw_c)
+    points = rng.uniform(-4.0, 4.0, size=(30, 3))
+    x = np.sort(rng.uniform(-4.0, 4.0, size=(30, 50)), axis=1)
+    m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
+    shape = (30, kinds.size)
+    p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
+    general, vectorised = np.empty_like(x), np.empty_like(x)
+    for axis in range(3):
+        line_tables(axis, points, m, s, *model.table, p1, p2, offset)
+        args = (model.logw_u, model.logw_c)
+        line_velocity(x, s, kinds, p1, p2, offset, *args, 2.5, -1.0, 0.7, general)
+        line_velocity_gaussian(x, p1, p2, offset, *args, layout, 2.5, -1.0, 0.7, vectorised)
+        np.testing.assert_allclose(vectorised, general, rtol=1e-12, atol=1e-12 * abs(general).max())
+    full = np.repeat(points[:, None, :], x.shape[1], axis=1)
+    full[..., 2] = x
+    gap = target.log_density(full, t) - model.cond.log_density(full, t)
+    if guidance.label == 2 and t < 0.01:
+        assert (gap > 700).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    "guidance",
+    [
+        fg.CFG(label=1, w=1.0),
+        fg.CFG(label=2, w=1.0),
+        fg.CFG(cond=fg.GaussianMixture([[0.3, 1.0, -4.0], [9.0, 9.0, 9.0]], [0.01, 0.2]), w=1.0),
+    ],
+    ids=["label", "far label", "own conditional"],
+)
+@pytest.mark.parametrize("t", [1e-3, 0.3])
+@pytest.mark.parametrize("n_points", [500, 5000], ids=["one thread", "threads"])
+def test_vectorised_gaussian_points_equal_the_general_kernel(guidance, t, n_points):
+    """Axis-aligned Gaussians (a data set and diagonal covariances of many widths) at points, on
+    one thread and in parallel blocks: the log-densities and scores of the general kernel to
+    round-off, with the two models' largest terms close and more than e^655 apart."""
+    rng = np.random.default_rng(7)
+    n = 60
+    means = rng.uniform(-2, 2, (n, 3))
+    means[2::3] += 12.0
+    covariances = rng.uniform(1e-4, 0.1, (n, 3))[:, None, :] * np.eye(3)
+    covariances[:20] = 1e-10 * np.eye(3)  # nearly training points
+    target = fg.GaussianMixture(means, covariances, labels=[0, 1, 2] * 20)
+    model = guidance.bind(target)
+    x = rng.uniform(-4.0, 4.0, size=(n_points, 3))
+    m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
+
+    def outputs():
+        return [np.empty(n_points), np.empty_like(x), np.empty(n_points), np.empty_like(x)]
+
+    general, vectorised = outputs(), outputs()
+    mixture_eval(x, m, s, *model.table, model.logw_u, model.logw_c, *general)
+    evaluate_mixtures(x, m, s, model.table, model.logw_u, model.logw_c, *vectorised)
+    for value, ref in zip(vectorised, general):  # round-off against the largest terms
+        np.testing.assert_allclose(value, ref, rtol=1e-13, atol=1e-13 * abs(ref).max())
+
+
+def test_gaussian_layout():
+    """The vectorised kernel takes Gaussians only, the unconditional model's components first."""
+    gm = fg.GaussianMixture([[0.0, 0.0], [1.0, 1.0]], 0.1, labels=[0, 1])
+    model = fg.CFG(label=1, w=1.0).bind(gm)
+    n_lead, c_first, ratio, log_ratio_max = gaussian_layout(
+        model.table.kinds, model.logw_u, model.logw_c
+    )
+    assert (n_lead, c_first) == (2, 1)
+    np.testing.assert_allclose(ratio, [0.0, 2.0])
+    assert log_ratio_max == pytest.approx(np.log(2.0))
+    boxes = fg.UniformMixture([[0.0, 0.0]], [[1.0, 1.0]])
+    mixed = fg.CFG(cond=boxes, w=1.0).bind(gm)
+    assert gaussian_layout(mixed.table.kinds, mixed.logw_u, mixed.logw_c) is None
+    kinds = np.zeros(3, dtype=np.int64)
+    # a component of the conditional model only before one of the unconditional
+    assert gaussian_layout(kinds, np.array([0.0, -np.inf, 0.0]), np.zeros(3)) is None
 
 
 def test_shapes_sampling_and_serialisation():

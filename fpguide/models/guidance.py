@@ -27,9 +27,11 @@ from .targets import (
     Components,
     Mixture,
     evaluate_mixtures,
+    gaussian_layout,
     line_factors,
     line_tables,
     line_velocity,
+    line_velocity_gaussian,
     line_velocity_shared,
     target_from_dict,
 )
@@ -944,9 +946,11 @@ class GuidedModel(_Combination):
 
         x (L, M) are positions along ``axis`` and points (L, d) fix the other coordinates of each
         line (score errors are evaluated at the (L·M, d) points and added). Each component
-        restricted to a line is a 1-D factor (:func:`~fpguide.models.targets.line_tables`); lines
-        through the same points with the same factors (a trace's first stage, axis-aligned
-        components) compute the factors once and the mixing per line
+        restricted to a line is a 1-D factor (:func:`~fpguide.models.targets.line_tables`). A
+        table of Gaussians only runs the vectorised kernel
+        (:func:`~fpguide.models.targets.line_velocity_gaussian`); with other kinds, lines through
+        the same points with the same factors (a trace's first stage, axis-aligned components)
+        compute the factors once and the mixing per line
         (:func:`~fpguide.models.targets.line_velocity_shared`).
 
         Parameters
@@ -980,7 +984,14 @@ class GuidedModel(_Combination):
         line_tables(axis, points, m, sigma, *self.table, p1, p2, offset)
         out = np.empty_like(x)
         w = self.weight(t, w)
-        if x.shape[0] > 1 and (x == x[:1]).all() and (p1 == p1[:1]).all() and (p2 == p2[:1]).all():
+        layout = gaussian_layout(self.table.kinds, self.logw_u, self.logw_c)
+        if layout is not None:  # Gaussians only: the vectorised kernel
+            line_velocity_gaussian(
+                x, p1, p2, offset, self.logw_u, self.logw_c, layout, w, linear, factor, out
+            )
+        elif (
+            x.shape[0] > 1 and (x == x[:1]).all() and (p1 == p1[:1]).all() and (p2 == p2[:1]).all()
+        ):
             # lines through the same points with the same 1-D factors (a trace's first stage,
             # axis-aligned components): the factors once, the mixing per line
             lc, grads = np.empty((x.shape[1], shape[1])), np.empty((x.shape[1], shape[1]))
