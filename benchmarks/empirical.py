@@ -1,9 +1,9 @@
 """An EmpiricalMixture of n points in 2-D against the GaussianMixture of n components it stands for
 (covariances 1e-12) and one with wider components (covariances 0.05², a kernel density estimate):
 the guided score at the cells of a 256² grid (milliseconds, median of R) and the whole guided solve
-(w = 2, t_min = 0.1, default adaptive grid; seconds, one run each, interleaved R times, median).
+(w = 2, default adaptive grid; seconds, one run each, interleaved R times, median).
 
-    python benchmarks/empirical.py [N] [R]      (defaults 1000 points, 3 repeats)
+    python benchmarks/empirical.py [N] [R] [T_MIN]      (defaults 1000 points, 3 repeats, 0.1)
 
 The data: two noisy half-moons of N/2 points each, labels 0 and 1, guided to class 1.
 """
@@ -31,7 +31,7 @@ def moons(n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
     return points + 0.05 * rng.normal(size=(n, 2)), [0] * half + [1] * (n - half)
 
 
-def main(n: int, repeats: int) -> None:
+def main(n: int, repeats: int, t_min: float) -> None:
     points, labels = moons(n, np.random.default_rng(0))
     targets = {
         "EmpiricalMixture": fg.EmpiricalMixture(points, labels=labels),
@@ -51,7 +51,7 @@ def main(n: int, repeats: int) -> None:
             model.guided_score(cells, 0.1, fg.OU())
             times.append(time.perf_counter() - start)
         print(f"  {name:24s} {1e3 * statistics.median(times):8.1f}")
-    print("guided solve, w = 2, t_min = 0.1 (s, median of the interleaved runs)")
+    print(f"guided solve, w = 2, t_min = {t_min:g} (s, median of the interleaved runs)")
     runs: dict[str, list[float]] = {name: [] for name in targets}
     shapes: dict[str, tuple] = {}
     for _ in range(repeats):
@@ -59,7 +59,7 @@ def main(n: int, repeats: int) -> None:
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = fg.solve(target, guide, t_min=0.1, n_save=3)
+                ds = fg.solve(target, guide, t_min=t_min, n_save=3)
             runs[name].append(time.perf_counter() - start)
             stages = json.loads(ds.attrs["run"])["stages"]
             shapes[name] = (
@@ -79,4 +79,5 @@ if __name__ == "__main__":
     main(
         int(sys.argv[1]) if len(sys.argv) > 1 else 1000,
         int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+        float(sys.argv[3]) if len(sys.argv) > 3 else 0.1,
     )

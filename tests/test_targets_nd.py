@@ -194,6 +194,35 @@ def test_vectorised_gaussian_kernel_equals_the_general_one(guidance, t):
 
 @pytest.mark.parametrize(
     "guidance",
+    [fg.CFG(label=1, w=3.0), fg.CFG(cond=fg.EmpiricalMixture([[0.5, 0.5], [-3.0, 2.0]]), w=3.0)],
+    ids=["label", "own conditional"],
+)
+@pytest.mark.parametrize("t", [1e-3, 0.05, 0.5])
+def test_pruned_chunks_give_the_sums_over_every_component(guidance, t):
+    """400 training points spread over [-4, 4]²: at t = 1e-3 (σ = 0.045) each chunk of a line keeps
+    a few of the components near it, at t = 0.5 (σ = 0.79) all of them; the velocities along both
+    axes are the general kernel's sums over every component, to round-off, on lines of 101 points
+    (a last chunk of 5) through points of their own."""
+    rng = np.random.default_rng(8)
+    target = fg.EmpiricalMixture(rng.uniform(-4, 4, (400, 2)), labels=rng.integers(0, 3, 400))
+    model = guidance.bind(target)
+    kinds = model.table.kinds
+    layout = gaussian_layout(kinds, model.logw_u, model.logw_c)
+    points = rng.uniform(-5.0, 5.0, size=(40, 2))
+    x = np.linspace(-5.0, 5.0, 101) + rng.normal(0.0, 0.01, (40, 101))
+    m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
+    p1, p2, offset = (np.empty((40, kinds.size)) for _ in range(3))
+    general, pruned = np.empty_like(x), np.empty_like(x)
+    for axis in range(2):
+        line_tables(axis, points, m, s, *model.table, p1, p2, offset)
+        args = (model.logw_u, model.logw_c)
+        line_velocity(x, s, kinds, p1, p2, offset, *args, 3.0, 0.0, 1.0, general)
+        line_velocity_gaussian(x, p1, p2, offset, *args, layout, 3.0, 0.0, 1.0, pruned)
+        np.testing.assert_allclose(pruned, general, rtol=1e-12, atol=1e-12 * abs(general).max())
+
+
+@pytest.mark.parametrize(
+    "guidance",
     [
         fg.CFG(label=1, w=1.0),
         fg.CFG(label=2, w=1.0),

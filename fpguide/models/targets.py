@@ -561,62 +561,153 @@ def gaussian_layout(
     return n_lead, c_first, np.exp(log_ratio), float(log_ratio.max(initial=-np.inf))
 
 
+# points of a line whose components are pruned together: 16 grid points span a few σ (1000 points
+# in 2-D, lines 1.8x faster at σ = 0.14 and 5.5x at σ = 0.045; 4 % slower where nothing prunes)
+_PRUNE_CHUNK = 16
+
+
 @nb.njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear, factor, out):
-    """:func:`line_velocity` for a table of Gaussians only, in loops the compiler vectorises.
+    """:func:`line_velocity` for a table of Gaussians only, in loops the compiler vectorises, over
+    the components that can matter.
 
     Component k on line l is exp(offset − ½ p2 (x − p1)²) with slope −p2 (x − p1) (see
-    :func:`line_tables`). Per point a first loop takes the components' log-terms h_k and the
-    largest with each model's weights, top_u and top_c; a second the responsibilities
-    e_k = e^(h_k + log π^u_k − top_u) (:func:`~fpguide.tools.special.exp_nonpositive`), with the
-    conditional ones e_k π^c_k/π^u_k on the same scale while the two tops are within
-    ``_SHARED_RANGE`` of each other, else, and for components of the conditional model only, from
-    their own exponential against top_c. As in :func:`_guided_slope`, a term below
-    e^{−EXP_NEGLIGIBLE} of its model's largest is left out; the sums are reassociated (vectorised),
-    which changes them by round-off only. 1000 components: 1.1 ns per point and component against
-    3.7 ns for :func:`line_velocity` (2 threads).
+    :func:`line_tables`). The points of a line are taken in chunks of ``_PRUNE_CHUNK``. Over a
+    chunk's span [lo, hi] each term h_k + log π_k lies between the values the nearest and the
+    farthest point of the span give, and the largest lower bound is below the largest term at every
+    point of the chunk: a component whose upper bound is below that by more than EXP_NEGLIGIBLE, in
+    both models, is below e^{−EXP_NEGLIGIBLE} of the largest term at every point, which
+    :func:`_gaussian_slope` leaves out anyway, and is dropped from the chunk (the others are copied
+    together where more than a quarter go). So the values are those of the sums over every
+    component, to round-off (the sums are reassociated, vectorised). 1000 components: 1.1 ns per
+    point and component where none is dropped, against 3.7 ns for :func:`line_velocity`
+    (2 threads).
 
     ``layout`` is :func:`gaussian_layout`'s (n_lead, c_first, ratio, log_ratio_max).
     """
     n_lead, c_first, ratio, log_ratio_max = layout
-    n_comp = p1.shape[1]
+    n_comp, n_points = p1.shape[1], x.shape[1]
+    one_scale = n_lead == n_comp
+    ratios = np.zeros(n_comp)
+    ratios[:n_lead] = ratio
     for row in nb.prange(x.shape[0]):
-        h = np.empty(n_comp)
-        for i in range(x.shape[1]):
-            xi = x[row, i]
-            top_u, top_c = -np.inf, -np.inf
+        h, upper = np.empty(n_comp), np.empty(n_comp)
+        # the chunk's components: centre, precision, offset, log π^u, log π^c, π^c/π^u
+        k_p1, k_p2, k_offset = np.empty(n_comp), np.empty(n_comp), np.empty(n_comp)
+        k_logw_u, k_logw_c, k_ratio = np.empty(n_comp), np.empty(n_comp), np.empty(n_comp)
+        for start in range(0, n_points, _PRUNE_CHUNK):
+            stop = min(start + _PRUNE_CHUNK, n_points)
+            lo, hi = x[row, start], x[row, start]
+            for i in range(start + 1, stop):
+                lo, hi = min(lo, x[row, i]), max(hi, x[row, i])
+            floor_u = floor_c = -np.inf
             for k in range(n_comp):
-                dev = xi - p1[row, k]
-                h[k] = offset[row, k] - 0.5 * p2[row, k] * dev * dev
-                top_u = max(top_u, h[k] + logw_u[k])
-                top_c = max(top_c, h[k] + logw_c[k])
-            shared = n_lead == n_comp and top_u - top_c + log_ratio_max < _SHARED_RANGE
-            den_u = num_u = den_c = num_c = 0.0
-            if shared:
-                for k in range(n_lead):
-                    z_u = h[k] + logw_u[k] - top_u
-                    e = exp_nonpositive(z_u)
-                    slope = p2[row, k] * (p1[row, k] - xi)
-                    e_u = e if z_u > -EXP_NEGLIGIBLE else 0.0
-                    e_c = e * ratio[k] if h[k] + logw_c[k] - top_c > -EXP_NEGLIGIBLE else 0.0
-                    den_u += e_u
-                    num_u += e_u * slope
-                    den_c += e_c
-                    num_c += e_c * slope
-            else:
-                for k in range(n_lead):
-                    z_u = h[k] + logw_u[k] - top_u
-                    e_u = exp_nonpositive(z_u)
-                    e_u = e_u if z_u > -EXP_NEGLIGIBLE else 0.0
-                    den_u += e_u
-                    num_u += e_u * p2[row, k] * (p1[row, k] - xi)
-                for k in range(c_first, n_comp):
-                    z_c = h[k] + logw_c[k] - top_c
-                    e_c = exp_nonpositive(z_c)
-                    e_c = e_c if z_c > -EXP_NEGLIGIBLE else 0.0
-                    den_c += e_c
-                    num_c += e_c * p2[row, k] * (p1[row, k] - xi)
-            out[row, i] = linear * xi + factor * ((1.0 + w) * num_c / den_c - w * num_u / den_u)
+                d_lo, d_hi = lo - p1[row, k], hi - p1[row, k]
+                near = 0.0 if d_lo <= 0.0 <= d_hi else min(d_lo * d_lo, d_hi * d_hi)
+                upper[k] = offset[row, k] - 0.5 * p2[row, k] * near
+                lower = offset[row, k] - 0.5 * p2[row, k] * max(d_lo * d_lo, d_hi * d_hi)
+                floor_u = max(floor_u, lower + logw_u[k])
+                floor_c = max(floor_c, lower + logw_c[k])
+            floor_u -= EXP_NEGLIGIBLE
+            floor_c -= EXP_NEGLIGIBLE
+            n_kept = 0
+            for k in range(n_comp):
+                n_kept += upper[k] + logw_u[k] > floor_u or upper[k] + logw_c[k] > floor_c
+            if 4 * n_kept > 3 * n_comp:  # all of them, where they are
+                for i in range(start, stop):
+                    out[row, i] = linear * x[row, i] + factor * _gaussian_slope(
+                        x[row, i],
+                        p1[row],
+                        p2[row],
+                        offset[row],
+                        logw_u,
+                        logw_c,
+                        ratios,
+                        n_lead,
+                        c_first,
+                        n_comp,
+                        one_scale,
+                        log_ratio_max,
+                        w,
+                        h,
+                    )
+                continue
+            n, n_u = 0, 0
+            for k in range(n_comp):
+                n_u = n if k == n_lead else n_u
+                if upper[k] + logw_u[k] > floor_u or upper[k] + logw_c[k] > floor_c:
+                    k_p1[n], k_p2[n], k_offset[n] = p1[row, k], p2[row, k], offset[row, k]
+                    k_logw_u[n], k_logw_c[n], k_ratio[n] = logw_u[k], logw_c[k], ratios[k]
+                    n += 1
+            n_u = n if one_scale else n_u
+            for i in range(start, stop):
+                out[row, i] = linear * x[row, i] + factor * _gaussian_slope(
+                    x[row, i],
+                    k_p1,
+                    k_p2,
+                    k_offset,
+                    k_logw_u,
+                    k_logw_c,
+                    k_ratio,
+                    n_u,
+                    0 if one_scale else n_u,
+                    n,
+                    one_scale,
+                    log_ratio_max,
+                    w,
+                    h,
+                )
+
+
+@nb.njit(cache=True, inline="always", fastmath={"reassoc", "contract"})
+def _gaussian_slope(
+    xi, p1, p2, offset, logw_u, logw_c, ratio, n_u, c_first, n, one_scale, log_ratio_max, w, h
+):
+    """(1 + w) ∂ log p_t(x|c) − w ∂ log p_t(x) along a line at x from n Gaussian factors
+    exp(offset − ½ p2 (x − p1)²): the first n_u of the unconditional model, those from c_first on
+    of the conditional one (h: scratch of n); ``one_scale``: every component is in the
+    unconditional model (n_u = n), so the conditional responsibilities can share its scale.
+
+    A first loop takes the log-terms h_k and each model's largest term, top_u and top_c; a second
+    the responsibilities e_k = e^(h_k + log π^u_k − top_u)
+    (:func:`~fpguide.tools.special.exp_nonpositive`), with the conditional ones e_k π^c_k/π^u_k
+    (``ratio``) on the same scale while the two tops are within ``_SHARED_RANGE`` of each other,
+    else, and for components of the conditional model only, from their own exponential against
+    top_c. As in :func:`_guided_slope`, a term below e^{−EXP_NEGLIGIBLE} of its model's largest is
+    left out.
+    """
+    top_u, top_c = -np.inf, -np.inf
+    for k in range(n):
+        dev = xi - p1[k]
+        h[k] = offset[k] - 0.5 * p2[k] * dev * dev
+        top_u = max(top_u, h[k] + logw_u[k])
+        top_c = max(top_c, h[k] + logw_c[k])
+    den_u = num_u = den_c = num_c = 0.0
+    if one_scale and top_u - top_c + log_ratio_max < _SHARED_RANGE:
+        for k in range(n):
+            z_u = h[k] + logw_u[k] - top_u
+            e = exp_nonpositive(z_u)
+            slope = p2[k] * (p1[k] - xi)
+            e_u = e if z_u > -EXP_NEGLIGIBLE else 0.0
+            e_c = e * ratio[k] if h[k] + logw_c[k] - top_c > -EXP_NEGLIGIBLE else 0.0
+            den_u += e_u
+            num_u += e_u * slope
+            den_c += e_c
+            num_c += e_c * slope
+    else:
+        for k in range(n_u):
+            z_u = h[k] + logw_u[k] - top_u
+            e_u = exp_nonpositive(z_u)
+            e_u = e_u if z_u > -EXP_NEGLIGIBLE else 0.0
+            den_u += e_u
+            num_u += e_u * p2[k] * (p1[k] - xi)
+        for k in range(c_first, n):
+            z_c = h[k] + logw_c[k] - top_c
+            e_c = exp_nonpositive(z_c)
+            e_c = e_c if z_c > -EXP_NEGLIGIBLE else 0.0
+            den_c += e_c
+            num_c += e_c * p2[k] * (p1[k] - xi)
+    return (1.0 + w) * num_c / den_c - w * num_u / den_u
 
 
 # called per point: a call with five arrays made the ring's solves 1.4x slower
@@ -1408,7 +1499,11 @@ class EmpiricalMixture(GaussianMixture):
     sampler driven by it reproduces the training points as t → 0 (memorisation). It is a
     :class:`GaussianMixture` whose covariances are zero, evaluated by the same compiled kernels
     (the noised variance m²·0 + σ² is positive for t > 0), so it solves as fast as a
-    GaussianMixture with as many components; its narrowest feature at t is σ(t).
+    GaussianMixture with as many components; its narrowest feature at t is σ(t). Its components
+    are axis-aligned Gaussians, which the vectorised kernels evaluate
+    (:func:`line_velocity_gaussian`, :func:`mixture_eval_gaussian`): a score costs about 1 ns per
+    point and component where σ(t) is wide next to the data, and less where it is narrow, as the
+    grid's lines leave out the points beyond reach of theirs.
 
     Parameters
     ----------
