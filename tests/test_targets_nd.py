@@ -148,15 +148,15 @@ def test_line_velocity_of_narrow_components_far_from_them(guidance, axis):
     np.testing.assert_allclose(velocity, ref, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "guidance",
-    [
-        fg.CFG(label=1, w=2.5),
-        fg.CFG(label=2, w=2.5),
-        fg.CFG(cond=fg.GaussianMixture([[0.3, 1.0, -4.0], [9.0, 9.0, 9.0]], [0.01, 0.2]), w=2.5),
-    ],
-    ids=["label", "far label", "own conditional"],
-)
+# a class of the target's, one far from the lines and points (class 2 below), a model of its own
+GUIDANCES_3D = [
+    fg.CFG(label=1, w=2.5),
+    fg.CFG(label=2, w=2.5),
+    fg.CFG(cond=fg.GaussianMixture([[0.3, 1.0, -4.0], [9.0, 9.0, 9.0]], [0.01, 0.2]), w=2.5),
+]
+
+
+@pytest.mark.parametrize("guidance", GUIDANCES_3D, ids=["label", "far label", "own conditional"])
 @pytest.mark.parametrize("t", [1e-3, 0.3])
 def test_vectorised_gaussian_kernel_equals_the_general_one(guidance, t):
     """The kernel for tables of Gaussians only (vectorised exponentials, reassociated sums) gives
@@ -171,20 +171,9 @@ def test_vectorised_gaussian_kernel_equals_the_general_one(guidance, t):
     means[2::3] += 12.0  # class 2, far from the lines: its terms e^-655 below the others' and less
     target = fg.GaussianMixture(means, covariances, labels=[0, 1, 2] * 20)
     model = guidance.bind(target)
-    kinds, _, _, _ = model.table
-    layout = gaussian_layout(kinds, model.logw_u, model.logw_c)
     points = rng.uniform(-4.0, 4.0, size=(30, 3))
     x = np.sort(rng.uniform(-4.0, 4.0, size=(30, 50)), axis=1)
-    m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
-    shape = (30, kinds.size)
-    p1, p2, offset = np.empty(shape), np.empty(shape), np.empty(shape)
-    general, vectorised = np.empty_like(x), np.empty_like(x)
-    for axis in range(3):
-        line_tables(axis, points, m, s, *model.table, p1, p2, offset)
-        args = (model.logw_u, model.logw_c)
-        line_velocity(x, s, kinds, p1, p2, offset, *args, 2.5, -1.0, 0.7, general)
-        line_velocity_gaussian(x, p1, p2, offset, *args, layout, 2.5, -1.0, 0.7, vectorised)
-        np.testing.assert_allclose(vectorised, general, rtol=1e-12, atol=1e-12 * abs(general).max())
+    _assert_line_kernels_agree(model, points, x, t)
     full = np.repeat(points[:, None, :], x.shape[1], axis=1)
     full[..., 2] = x
     gap = target.log_density(full, t) - model.cond.log_density(full, t)
@@ -205,31 +194,28 @@ def test_pruned_chunks_give_the_sums_over_every_component(guidance, t):
     (a last chunk of 5) through points of their own."""
     rng = np.random.default_rng(8)
     target = fg.EmpiricalMixture(rng.uniform(-4, 4, (400, 2)), labels=rng.integers(0, 3, 400))
-    model = guidance.bind(target)
-    kinds = model.table.kinds
-    layout = gaussian_layout(kinds, model.logw_u, model.logw_c)
     points = rng.uniform(-5.0, 5.0, size=(40, 2))
     x = np.linspace(-5.0, 5.0, 101) + rng.normal(0.0, 0.01, (40, 101))
+    _assert_line_kernels_agree(guidance.bind(target), points, x, t)
+
+
+def _assert_line_kernels_agree(model, points, x, t):
+    """The vectorised line kernel against the general one along every axis, OU at t, to round-off
+    against the largest velocity."""
+    kinds = model.table.kinds
+    layout = gaussian_layout(kinds, model.logw_u, model.logw_c)
     m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
-    p1, p2, offset = (np.empty((40, kinds.size)) for _ in range(3))
-    general, pruned = np.empty_like(x), np.empty_like(x)
-    for axis in range(2):
+    p1, p2, offset = (np.empty((points.shape[0], kinds.size)) for _ in range(3))
+    general, vectorised = np.empty_like(x), np.empty_like(x)
+    weights = (model.logw_u, model.logw_c)
+    for axis in range(points.shape[1]):
         line_tables(axis, points, m, s, *model.table, p1, p2, offset)
-        args = (model.logw_u, model.logw_c)
-        line_velocity(x, s, kinds, p1, p2, offset, *args, 3.0, 0.0, 1.0, general)
-        line_velocity_gaussian(x, p1, p2, offset, *args, layout, 3.0, 0.0, 1.0, pruned)
-        np.testing.assert_allclose(pruned, general, rtol=1e-12, atol=1e-12 * abs(general).max())
+        line_velocity(x, s, kinds, p1, p2, offset, *weights, model.w, -1.0, 0.7, general)
+        line_velocity_gaussian(x, p1, p2, offset, *weights, layout, model.w, -1.0, 0.7, vectorised)
+        np.testing.assert_allclose(vectorised, general, rtol=1e-12, atol=1e-12 * abs(general).max())
 
 
-@pytest.mark.parametrize(
-    "guidance",
-    [
-        fg.CFG(label=1, w=1.0),
-        fg.CFG(label=2, w=1.0),
-        fg.CFG(cond=fg.GaussianMixture([[0.3, 1.0, -4.0], [9.0, 9.0, 9.0]], [0.01, 0.2]), w=1.0),
-    ],
-    ids=["label", "far label", "own conditional"],
-)
+@pytest.mark.parametrize("guidance", GUIDANCES_3D, ids=["label", "far label", "own conditional"])
 @pytest.mark.parametrize("t", [1e-3, 0.3])
 @pytest.mark.parametrize("n_points", [500, 5000], ids=["one thread", "threads"])
 def test_vectorised_gaussian_points_equal_the_general_kernel(guidance, t, n_points):

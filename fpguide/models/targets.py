@@ -46,9 +46,9 @@ __all__ = [
     "EmpiricalMixture",
     "evaluate_mixtures",
     "GaussianMixture",
+    "gaussian_layout",
     "line_factors",
     "line_tables",
-    "gaussian_layout",
     "line_velocity",
     "line_velocity_gaussian",
     "line_velocity_shared",
@@ -172,7 +172,9 @@ def evaluate_mixtures(
     Evaluates two mixtures of the same components (weights ``logw_u`` and ``logw_c``) under
     X_t = m X_0 + σ Z: log p_t and ∇log p_t at every point, each component computed once per point.
     Below ``PARALLEL_FROM`` (2048) points it runs :func:`mixture_eval` on one thread, from there on
-    :func:`mixture_eval_parallel` in blocks of ``PARALLEL_BLOCK`` (1024) points (the same numbers).
+    :func:`mixture_eval_parallel` in blocks of ``PARALLEL_BLOCK`` (1024) points (the same numbers);
+    axis-aligned Gaussians in :func:`gaussian_layout`'s order run :func:`mixture_eval_gaussian`
+    (or its parallel twin) instead, vectorised (the same numbers to round-off).
 
     Parameters
     ----------

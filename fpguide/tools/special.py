@@ -30,7 +30,7 @@ EXP_NEGLIGIBLE = 45.0
 _NEGLIGIBLE_Z = 9.5
 _DIRECT_FROM = -36.0  # from here up, Φ(hi) = ½ erfc(−hi/√2) is a normal double (≥ 1e-284)
 _LOG2E = 1.0 / math.log(2.0)
-# ln 2 split so that n·_LN2_HI is exact for |n| < 2^11 (fdlibm's constants)
+# ln 2 split so that n·_LN2_HI is exact for |n| < 2000 (fdlibm's constants)
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_FLOOR = -745.2  # e^z rounds to zero below this
