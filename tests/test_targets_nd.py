@@ -259,6 +259,34 @@ def test_gaussian_layout():
     kinds = np.zeros(3, dtype=np.int64)
     # a component of the conditional model only before one of the unconditional
     assert gaussian_layout(kinds, np.array([0.0, -np.inf, 0.0]), np.zeros(3)) is None
+    # a component of neither last (a zero weight), a conditional one among the leading ones
+    lead = np.array([0.0, 0.0, -np.inf])
+    assert gaussian_layout(kinds, lead, np.array([0.0, -np.inf, -np.inf])) is None
+
+
+def test_zero_weights_take_the_general_kernels():
+    """A component of zero weight (log-weight −inf in both models) among a data set's: the
+    velocities and scores are those of the data set without it, at points near the class's
+    components, where the chunks are pruned."""
+    rng = np.random.default_rng(9)
+    points = rng.uniform(-3, 3, (40, 2))
+    labels = [1, 0] * 20
+    weights = np.r_[np.ones(39), 0.0]
+    with_zero = fg.CFG(label=1, w=2.0).bind(fg.EmpiricalMixture(points, weights, labels))
+    without = fg.CFG(label=1, w=2.0).bind(fg.EmpiricalMixture(points[:39], labels=labels[:39]))
+    lines = rng.uniform(-3.0, 3.0, size=(20, 2))
+    x = np.tile(np.linspace(-3.0, 3.0, 64), (20, 1))
+    for axis in range(2):
+        np.testing.assert_allclose(
+            with_zero.velocity_along(axis, x, lines, 1e-3, OU, -1.0, 0.5),
+            without.velocity_along(axis, x, lines, 1e-3, OU, -1.0, 0.5),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+    at = rng.uniform(-3.0, 3.0, size=(300, 2))
+    np.testing.assert_allclose(
+        with_zero.guided_score(at, 1e-3, OU), without.guided_score(at, 1e-3, OU), rtol=1e-12
+    )
 
 
 def test_shapes_sampling_and_serialisation():

@@ -532,8 +532,9 @@ def line_velocity_shared(x, lc, grads, offset, logw_u, logw_c, w, linear, factor
 def gaussian_layout(
     kinds: np.ndarray, logw_u: np.ndarray, logw_c: np.ndarray
 ) -> tuple[int, int, np.ndarray, float] | None:
-    """How :func:`line_velocity_gaussian` reads a table of Gaussians: None when the table holds
-    another kind, or components in the conditional model only before one of the unconditional.
+    """How the kernels for Gaussians read a table: None unless it holds Gaussians only, either all
+    in the unconditional model (a class's weights: ``CFG.bind`` with ``label``) or those of the
+    unconditional model followed by those of the conditional one (``cond``).
 
     Parameters
     ----------
@@ -547,7 +548,8 @@ def gaussian_layout(
     n_lead : int
         The leading components, those of the unconditional model (the rest have logw_u = −inf).
     c_first : int
-        The first component of the conditional model (K when it has none).
+        The first component of the conditional model (K when it has none); at least n_lead unless
+        n_lead = K.
     ratio : np.ndarray
         (n_lead,) π^c_k / π^u_k, zero off the conditional model.
     log_ratio_max : float
@@ -559,6 +561,8 @@ def gaussian_layout(
         return None
     in_c = logw_c > -np.inf
     c_first = int(np.argmax(in_c)) if in_c.any() else kinds.size
+    if n_lead < kinds.size and c_first < n_lead:  # a conditional component among the leading ones
+        return None
     log_ratio = np.where(in_c[:n_lead], logw_c[:n_lead] - logw_u[:n_lead], -np.inf)
     return n_lead, c_first, np.exp(log_ratio), float(log_ratio.max(initial=-np.inf))
 
