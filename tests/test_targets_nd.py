@@ -264,6 +264,50 @@ def test_gaussian_layout():
     assert gaussian_layout(kinds, lead, np.array([0.0, -np.inf, -np.inf])) is None
 
 
+@pytest.mark.parametrize("class_weight", [1e-250, 1e-305, 1e-310])
+@pytest.mark.parametrize("t", [1e-6, 1e-4])
+def test_tiny_class_weights(class_weight, t):
+    """A class of weight down to 1e-310 (its ratio π^c/π^u overflows): the vectorised kernels keep
+    the conditional responsibilities on a scale of their own and give the general kernels' scores
+    and velocities, at points and along a line (1-D)."""
+    target = fg.EmpiricalMixture([0.0, 1.0], weights=[class_weight, 1.0], labels=[1, 0])
+    model = fg.CFG(label=1, w=2.0).bind(target)
+    x = np.array([[0.0], [1e-3], [0.01], [0.02], [0.5]])
+    m, s = np.exp(-t), np.sqrt(-np.expm1(-2 * t))
+
+    def outputs():
+        return [np.empty(5), np.empty_like(x), np.empty(5), np.empty_like(x)]
+
+    general, vectorised = outputs(), outputs()
+    mixture_eval(x, m, s, *model.table, model.logw_u, model.logw_c, *general)
+    evaluate_mixtures(x, m, s, model.table, model.logw_u, model.logw_c, *vectorised)
+    for value, ref in zip(vectorised, general):
+        np.testing.assert_allclose(value, ref, rtol=1e-12)
+    _assert_line_kernels_agree(model, np.zeros((1, 1)), x.T.copy(), t)
+
+
+def test_non_finite_points_give_nan_where_they_are():
+    """A NaN, an infinity or a coordinate whose square overflows gives NaN scores there, as the
+    general kernels do, on one thread and in parallel blocks, not an exception; a NaN first in a
+    chunk of a line leaves the chunk's other points as they were."""
+    model = fg.CFG(label=1, w=2.0).bind(
+        fg.EmpiricalMixture([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], labels=[0, 1, 1])
+    )
+    for n in (4, 4000):
+        x = np.zeros((n, 2))
+        x[:3, 0] = np.nan, np.inf, 1e200
+        score = model.guided_score(x, 0.01, OU)
+        assert np.isnan(score[:3]).any(axis=1).all() and np.isfinite(score[3:]).all()
+    lines = np.array([[0.0, 0.3], [0.0, -0.2]])
+    x = np.tile(np.linspace(-1.0, 2.0, 40), (2, 1))
+    clean = model.velocity_along(0, x, lines, 0.01, OU, -1.0, 0.5)
+    x[0, 16] = np.nan  # the first point of the second chunk
+    velocity = model.velocity_along(0, x, lines, 0.01, OU, -1.0, 0.5)
+    assert np.isnan(velocity[0, 16])
+    velocity[0, 16] = clean[0, 16]
+    np.testing.assert_allclose(velocity, clean, rtol=1e-14)
+
+
 def test_zero_weights_take_the_general_kernels():
     """A component of zero weight (log-weight −inf in both models) among a data set's: the
     velocities and scores are those of the data set without it, at points near the class's

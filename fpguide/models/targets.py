@@ -65,7 +65,8 @@ PARALLEL_FROM = 2 * PARALLEL_BLOCK
 # e^−600 is still a normal double: conditional responsibilities can share the unconditional scale
 _SHARED_SCALE = 600.0
 # the vectorised kernels' analogue: the conditional responsibilities share the unconditional scale
-# while every term above e^−45 of the conditional model's largest stays a normal double (e^−700)
+# while every term above e^−45 of the conditional model's largest stays a normal double (e^−700),
+# and while every ratio π^c_k/π^u_k is below e^_SHARED_SCALE (so that none of them overflows)
 _SHARED_RANGE = 655.0
 
 
@@ -221,7 +222,7 @@ def _gaussian_point_tables(loc, ext, m, sigma):
     return centre, inv, log_norm
 
 
-@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+@nb.njit(cache=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def _eval_points_gaussian(x, start, stop, tables, logw_u, logw_c, layout, logp_u, s_u, logp_c, s_c):
     """The body of :func:`mixture_eval_gaussian` for the points start … stop − 1.
 
@@ -234,6 +235,7 @@ def _eval_points_gaussian(x, start, stop, tables, logw_u, logw_c, layout, logp_u
     centre, inv, log_norm = tables
     n_lead, c_first, ratio, log_ratio_max = layout
     d, n_comp = centre.shape
+    one_scale = n_lead == n_comp and log_ratio_max < _SHARED_SCALE
     h, e = np.empty(n_comp), np.empty(n_comp)
     for n in range(start, stop):
         for k in range(n_comp):
@@ -253,7 +255,7 @@ def _eval_points_gaussian(x, start, stop, tables, logw_u, logw_c, layout, logp_u
             total += e[k]
         logp_u[n] = top_u + math.log(total)
         _responsibility_scores(x, n, centre, inv, e, 0, n_lead, total, s_u)
-        if n_lead == n_comp and top_u - top_c + log_ratio_max < _SHARED_RANGE:
+        if one_scale and top_u - top_c + log_ratio_max < _SHARED_RANGE:
             first, scale = 0, top_u
             for k in range(n_comp):
                 e[k] *= ratio[k]
@@ -268,7 +270,7 @@ def _eval_points_gaussian(x, start, stop, tables, logw_u, logw_c, layout, logp_u
         _responsibility_scores(x, n, centre, inv, e, first, n_comp, total, s_c)
 
 
-@nb.njit(cache=True, inline="always", fastmath={"reassoc", "contract"})
+@nb.njit(cache=True, inline="always", fastmath={"reassoc", "contract"}, error_model="numpy")
 def _responsibility_scores(x, n, centre, inv, e, first, stop, total, out):
     """out[n] = Σ_k e_k (mμ_k − x) / (m²λ_k + σ²) / Σ_k e_k over the components first … stop − 1:
     the mixture's score at x[n] from its responsibilities e."""
@@ -280,7 +282,7 @@ def _responsibility_scores(x, n, centre, inv, e, first, stop, total, out):
         out[n, j] = acc / total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def mixture_eval_gaussian(x, m, sigma, loc, ext, logw_u, logw_c, layout, logp_u, s_u, logp_c, s_c):
     """:func:`mixture_eval` for axis-aligned Gaussians only (the components of an
     :class:`EmpiricalMixture`, or of a GaussianMixture with diagonal covariances), in loops the
@@ -292,7 +294,7 @@ def mixture_eval_gaussian(x, m, sigma, loc, ext, logw_u, logw_c, layout, logp_u,
     )
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, parallel=True, error_model="numpy")
 def mixture_eval_gaussian_parallel(
     x, m, sigma, loc, ext, logw_u, logw_c, layout, logp_u, s_u, logp_c, s_c
 ):
@@ -551,7 +553,7 @@ def gaussian_layout(
         The first component of the conditional model (K when it has none); at least n_lead unless
         n_lead = K.
     ratio : np.ndarray
-        (n_lead,) π^c_k / π^u_k, zero off the conditional model.
+        (n_lead,) π^c_k / π^u_k, zero off the conditional model (inf where it overflows).
     log_ratio_max : float
         The largest log π^c_k / π^u_k over the components of both models (−inf when none is).
     """
@@ -564,7 +566,9 @@ def gaussian_layout(
     if n_lead < kinds.size and c_first < n_lead:  # a conditional component among the leading ones
         return None
     log_ratio = np.where(in_c[:n_lead], logw_c[:n_lead] - logw_u[:n_lead], -np.inf)
-    return n_lead, c_first, np.exp(log_ratio), float(log_ratio.max(initial=-np.inf))
+    with np.errstate(over="ignore"):  # inf beyond e^709: the kernels then keep two scales
+        ratio = np.exp(log_ratio)
+    return n_lead, c_first, ratio, float(log_ratio.max(initial=-np.inf))
 
 
 # points of a line whose components are pruned together: 16 grid points span a few σ (1000 points
@@ -572,7 +576,7 @@ def gaussian_layout(
 _PRUNE_CHUNK = 16
 
 
-@nb.njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+@nb.njit(cache=True, parallel=True, fastmath={"reassoc", "contract"}, error_model="numpy")
 def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear, factor, out):
     """:func:`line_velocity` for a table of Gaussians only, in loops the compiler vectorises, over
     the components that can matter.
@@ -593,7 +597,8 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
     """
     n_lead, c_first, ratio, log_ratio_max = layout
     n_comp, n_points = p1.shape[1], x.shape[1]
-    one_scale = n_lead == n_comp
+    all_u = n_lead == n_comp  # every component in the unconditional model
+    one_scale = all_u and log_ratio_max < _SHARED_SCALE
     ratios = np.zeros(n_comp)
     ratios[:n_lead] = ratio
     for row in nb.prange(x.shape[0]):
@@ -603,9 +608,10 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
         k_logw_u, k_logw_c, k_ratio = np.empty(n_comp), np.empty(n_comp), np.empty(n_comp)
         for start in range(0, n_points, _PRUNE_CHUNK):
             stop = min(start + _PRUNE_CHUNK, n_points)
-            lo, hi = x[row, start], x[row, start]
-            for i in range(start + 1, stop):
-                lo, hi = min(lo, x[row, i]), max(hi, x[row, i])
+            lo, hi = np.inf, -np.inf  # the span of the chunk's points (NaN compares false)
+            for i in range(start, stop):
+                lo = x[row, i] if x[row, i] < lo else lo
+                hi = x[row, i] if x[row, i] > hi else hi
             floor_u = floor_c = -np.inf
             for k in range(n_comp):
                 d_lo, d_hi = lo - p1[row, k], hi - p1[row, k]
@@ -645,7 +651,7 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
                     k_p1[n], k_p2[n], k_offset[n] = p1[row, k], p2[row, k], offset[row, k]
                     k_logw_u[n], k_logw_c[n], k_ratio[n] = logw_u[k], logw_c[k], ratios[k]
                     n += 1
-            n_u = n if one_scale else n_u
+            n_u = n if all_u else n_u
             for i in range(start, stop):
                 out[row, i] = linear * x[row, i] + factor * _gaussian_slope(
                     x[row, i],
@@ -656,7 +662,7 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
                     k_logw_c,
                     k_ratio,
                     n_u,
-                    0 if one_scale else n_u,
+                    0 if all_u else n_u,
                     n,
                     one_scale,
                     log_ratio_max,
@@ -665,14 +671,15 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
                 )
 
 
-@nb.njit(cache=True, inline="always", fastmath={"reassoc", "contract"})
+@nb.njit(cache=True, inline="always", fastmath={"reassoc", "contract"}, error_model="numpy")
 def _gaussian_slope(
     xi, p1, p2, offset, logw_u, logw_c, ratio, n_u, c_first, n, one_scale, log_ratio_max, w, h
 ):
     """(1 + w) ∂ log p_t(x|c) − w ∂ log p_t(x) along a line at x from n Gaussian factors
     exp(offset − ½ p2 (x − p1)²): the first n_u of the unconditional model, those from c_first on
     of the conditional one (h: scratch of n); ``one_scale``: every component is in the
-    unconditional model (n_u = n), so the conditional responsibilities can share its scale.
+    unconditional model (n_u = n) and every ratio π^c_k/π^u_k is below e^``_SHARED_SCALE``, so
+    the conditional responsibilities can share its scale.
 
     A first loop takes the log-terms h_k and each model's largest term, top_u and top_c; a second
     the responsibilities e_k = e^(h_k + log π^u_k − top_u)
