@@ -589,8 +589,8 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
     both models, is below e^{−EXP_NEGLIGIBLE} of the largest term at every point, which
     :func:`_gaussian_slope` leaves out anyway, and is dropped from the chunk (the others are copied
     together where more than a quarter go). So the values are those of the sums over every
-    component, to round-off (the sums are reassociated, vectorised). 1000 components: 1.1 ns per
-    point and component where none is dropped, against 3.7 ns for :func:`line_velocity`
+    component, to round-off (the sums are reassociated, vectorised). 1000 components: 1.4–1.7 ns per
+    point and component where none is dropped, against 3.6–4.3 ns for :func:`line_velocity`
     (2 threads).
 
     ``layout`` is :func:`gaussian_layout`'s (n_lead, c_first, ratio, log_ratio_max).
@@ -1514,7 +1514,7 @@ class EmpiricalMixture(GaussianMixture):
     (the noised variance m²·0 + σ² is positive for t > 0), so it solves as fast as a
     GaussianMixture with as many components; its narrowest feature at t is σ(t). Its components
     are axis-aligned Gaussians, which the vectorised kernels evaluate
-    (:func:`line_velocity_gaussian`, :func:`mixture_eval_gaussian`): a score costs about 1 ns per
+    (:func:`line_velocity_gaussian`, :func:`mixture_eval_gaussian`): a score costs 1–2 ns per
     point and component where σ(t) is wide next to the data, and less where it is narrow, as the
     grid's lines leave out the points beyond reach of theirs.
 
