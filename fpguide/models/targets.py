@@ -595,7 +595,7 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
 
     ``layout`` is :func:`gaussian_layout`'s (n_lead, c_first, ratio, log_ratio_max).
     """
-    n_lead, c_first, ratio, log_ratio_max = layout
+    n_lead, _, ratio, log_ratio_max = layout
     n_comp, n_points = p1.shape[1], x.shape[1]
     all_u = n_lead == n_comp  # every component in the unconditional model
     one_scale = all_u and log_ratio_max < _SHARED_SCALE
@@ -626,41 +626,29 @@ def line_velocity_gaussian(x, p1, p2, offset, logw_u, logw_c, layout, w, linear,
             for k in range(n_comp):
                 n_kept += upper[k] + logw_u[k] > floor_u or upper[k] + logw_c[k] > floor_c
             if 4 * n_kept > 3 * n_comp:  # all of them, where they are
-                for i in range(start, stop):
-                    out[row, i] = linear * x[row, i] + factor * _gaussian_slope(
-                        x[row, i],
-                        p1[row],
-                        p2[row],
-                        offset[row],
-                        logw_u,
-                        logw_c,
-                        ratios,
-                        n_lead,
-                        c_first,
-                        n_comp,
-                        one_scale,
-                        log_ratio_max,
-                        w,
-                        h,
-                    )
-                continue
-            n, n_u = 0, 0
-            for k in range(n_comp):
-                n_u = n if k == n_lead else n_u
-                if upper[k] + logw_u[k] > floor_u or upper[k] + logw_c[k] > floor_c:
-                    k_p1[n], k_p2[n], k_offset[n] = p1[row, k], p2[row, k], offset[row, k]
-                    k_logw_u[n], k_logw_c[n], k_ratio[n] = logw_u[k], logw_c[k], ratios[k]
-                    n += 1
-            n_u = n if all_u else n_u
+                n, n_u = n_comp, n_lead
+                c_p1, c_p2, c_offset = p1[row], p2[row], offset[row]
+                c_logw_u, c_logw_c, c_ratio = logw_u, logw_c, ratios
+            else:  # those kept, copied together
+                n, n_u = 0, 0
+                for k in range(n_comp):
+                    n_u = n if k == n_lead else n_u
+                    if upper[k] + logw_u[k] > floor_u or upper[k] + logw_c[k] > floor_c:
+                        k_p1[n], k_p2[n], k_offset[n] = p1[row, k], p2[row, k], offset[row, k]
+                        k_logw_u[n], k_logw_c[n], k_ratio[n] = logw_u[k], logw_c[k], ratios[k]
+                        n += 1
+                n_u = n if all_u else n_u
+                c_p1, c_p2, c_offset = k_p1, k_p2, k_offset
+                c_logw_u, c_logw_c, c_ratio = k_logw_u, k_logw_c, k_ratio
             for i in range(start, stop):
                 out[row, i] = linear * x[row, i] + factor * _gaussian_slope(
                     x[row, i],
-                    k_p1,
-                    k_p2,
-                    k_offset,
-                    k_logw_u,
-                    k_logw_c,
-                    k_ratio,
+                    c_p1,
+                    c_p2,
+                    c_offset,
+                    c_logw_u,
+                    c_logw_c,
+                    c_ratio,
                     n_u,
                     0 if all_u else n_u,
                     n,
